@@ -1,0 +1,155 @@
+"""The ``dlcv`` command: train, evaluate and predict, all driven by experiment configs.
+
+    dlcv train                                   # the quickstart (scikit-learn digits, MLP, Nesterov SGD)
+    dlcv train configs/keras_mnist.yaml --set epochs=5
+    dlcv evaluate --model output/quickstart/model.h5
+    dlcv predict --model output/quickstart/model.h5 digits/
+
+Mistakes in what the user asked for (a bad config, a missing file, a wrong flag) print one line and exit
+with code 2; nothing heavy is imported before the config has been validated.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import ExperimentConfig, load_config
+from .errors import DlcvError
+from .runtime import banner, import_keras, use_backend
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except DlcvError as exc:
+        print(f"dlcv: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dlcv: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlcv", description="Train, evaluate and use image classifiers "
+                                     "(Deep Learning for Computer Vision with Python, on Keras 3).")
+    parser.add_argument("--version", action="version", version=f"dlcv {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    runtime = argparse.ArgumentParser(add_help=False)
+    runtime.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                         help="Keras backend (default: the config's, else $KERAS_BACKEND, else tensorflow)")
+    runtime.add_argument("--verbose", action="store_true",
+                         help="show TensorFlow's native start-up logging and library warnings")
+    overrides = argparse.ArgumentParser(add_help=False)
+    overrides.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                           help="override a config value, e.g. --set optimizer.learning_rate=0.05 "
+                                "(repeatable; validated like the file)")
+
+    train = commands.add_parser("train", parents=[runtime, overrides], help="train a model from a config",
+                                description="Train a model from an experiment config and write its run "
+                                            "folder (models, history, plot, report).")
+    train.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
+                                   help="re-evaluate a saved model on a config's test split")
+    evaluate.add_argument("config", nargs="?",
+                          help="YAML config whose test split to use (default: the run's config.yaml)")
+    evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
+    evaluate.set_defaults(handler=_evaluate)
+
+    predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved model")
+    predict.add_argument("--model", required=True, help="saved model (.h5 or .keras) inside a run folder")
+    predict.add_argument("images", nargs="+", help="image files or folders of images")
+    predict.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (64)")
+    predict.set_defaults(handler=_predict)
+
+    models = commands.add_parser("models", parents=[runtime], help="list the registered model builders")
+    models.set_defaults(handler=_models)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _start(args: argparse.Namespace, config: ExperimentConfig | None = None):
+    """Pick the backend, import Keras quietly and print the banner."""
+    use_backend(args.backend or (config.backend if config else None))
+    keras = import_keras(verbose=args.verbose)
+    print(banner(), flush=True)
+    return keras
+
+
+def _train(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    _start(args, config)
+    from .training import train
+
+    result = train(config)
+    print(f"\ntest accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
+          f"in {result.seconds:.1f} s")
+    if config.book:
+        print("book: " + ", ".join(f"{k} {v}" for k, v in config.book.items()))
+    print(result.evaluation.report_text)
+    print(f"run written to {result.run_dir}/")
+    width = max(len(name) for name in result.artefacts)
+    for name, path in sorted(result.artefacts.items()):
+        print(f"  {name:<{width}}  {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    config_path = args.config or Path(args.model).parent / "config.yaml"
+    config = load_config(config_path, args.overrides)
+    _start(args, config)
+    from .inference import load_run
+    from .training import prepare_data
+    from .evaluation import evaluate_model
+
+    run = load_run(args.model)
+    test = prepare_data(config).splits.test
+    if list(test.class_names) != list(run.class_names):
+        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
+    evaluation = evaluate_model(run.model, test, config.batch_size)
+    print(f"{args.model} on the test split of {config.dataset.name} ({len(test.labels)} images, "
+          f"seed {config.seed}): accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}")
+    print(evaluation.report_text)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .inference import expand_image_paths, load_run
+
+    paths = expand_image_paths(args.images)  # fail on a missing path before importing Keras
+    _start(args)
+    run = load_run(args.model)
+    skipped: list[str] = []
+    predictions = run.predict_files(paths, batch_size=args.batch_size, skipped=skipped)
+    for p in predictions:
+        print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
+    if skipped:
+        print(f"dlcv: warning: skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}",
+              file=sys.stderr)
+    if not predictions:
+        raise DlcvError("none of the given files could be read as an image")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    _start(args)
+    from .models import MODELS
+
+    for name, builder in sorted(MODELS.items()):
+        summary = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else ""
+        print(f"{name:<16} {summary}")
+    return 0

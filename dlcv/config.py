@@ -1,0 +1,237 @@
+"""The experiment schema: one YAML file describes one training run.
+
+Every field has a default, and the defaults *are* the quickstart run (``configs/quickstart.yaml`` spells
+them out). Loading validates everything before any heavy import: an unknown key, a value of the wrong
+type or a path that does not exist raises :class:`~dlcv.errors.ConfigError` with one line naming the key.
+
+    config = load_config("configs/keras_mnist.yaml", overrides=["optimizer.learning_rate=0.05"])
+    config.optimizer.learning_rate    # 0.05
+
+This module must not import Keras or TensorFlow: the backend is chosen from the config.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+Backend = Literal["tensorflow", "jax", "torch"]
+PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Section(BaseModel):
+    # strict: YAML "10" is a string, not an epoch count; extra="forbid": a typo is an error, not a no-op.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DatasetConfig(Section):
+    name: str = "digits"
+    """Registered dataset: digits, folder, mnist, cifar10, ... (``dlcv.data.DATASETS``)."""
+    path: str | None = None
+    """Folder or file the dataset is read from, for datasets that live on disk."""
+    test_size: Fraction = 0.25
+    val_size: Fraction = 0.1
+    """Fraction of the training part held out for validation after the test split."""
+
+    @field_validator("path")
+    @classmethod
+    def _path_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().exists():
+            raise ValueError(f"path does not exist: {value!r}; expected an existing file or folder")
+        return value
+
+
+class PreprocessingConfig(Section):
+    width: PositiveInt | None = None
+    """Resize images to this width (None: keep the dataset's own size)."""
+    height: PositiveInt | None = None
+    channels: Literal[1, 3] | None = None
+    """1 = greyscale, 3 = RGB; None: the dataset's own channel count."""
+    resize: Literal["simple", "aspect_aware"] = "simple"
+    """simple ignores the aspect ratio; aspect_aware resizes the shorter side and centre-crops."""
+
+
+class ModelConfig(Section):
+    name: str = "mlp"
+    """Registered model builder (``dlcv models`` lists them)."""
+    params: dict[str, Any] = Field(default_factory=lambda: {"hidden": [64, 32], "activation": "relu"})
+    """Keyword arguments of the builder, checked against its signature when the model is built."""
+
+
+class OptimizerConfig(Section):
+    name: Literal["sgd"] = "sgd"
+    learning_rate: PositiveFloat = 0.05
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    nesterov: bool = True
+
+
+class ConstantSchedule(Section):
+    name: Literal["constant"] = "constant"
+
+
+class InverseTimeSchedule(Section):
+    """Keras 2's optimizer ``decay``: lr = lr0 / (1 + decay * iteration), applied every batch."""
+
+    name: Literal["inverse_time"]
+    decay: Annotated[float, Field(ge=0)]
+
+
+class StepSchedule(Section):
+    """The book's step decay: lr = lr0 * factor ** floor((1 + epoch) / drop_every)."""
+
+    name: Literal["step"]
+    factor: Fraction = 0.25
+    drop_every: PositiveInt = 5
+
+
+class CosineSchedule(Section):
+    """Cosine decay to ``alpha * lr0`` over the run, after an optional linear warm-up."""
+
+    name: Literal["cosine"]
+    warmup_epochs: Annotated[int, Field(ge=0)] = 0
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+ScheduleConfig = Annotated[
+    Union[ConstantSchedule, InverseTimeSchedule, StepSchedule, CosineSchedule],
+    Field(discriminator="name"),
+]
+
+
+class CallbacksConfig(Section):
+    monitor: bool = True
+    """TrainingMonitor: history JSON and loss/accuracy plot rewritten after every epoch."""
+    checkpoint: Literal["none", "best", "improvements"] = "best"
+    checkpoint_format: Literal["keras", "h5"] = "keras"
+    early_stopping_patience: PositiveInt | None = None
+    terminate_on_nan: bool = True
+    tensorboard: bool = False
+
+
+class ExperimentConfig(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = "quickstart"
+    """Run name: outputs go to ``<output_dir>/<name>/``."""
+    description: str = "Digits MLP trained with Nesterov SGD: the quickstart run."
+    seed: int = 42
+    backend: Backend | None = None
+    """Keras backend; None: $KERAS_BACKEND, else tensorflow."""
+    output_dir: str = "output"
+    epochs: PositiveInt = 30
+    batch_size: PositiveInt = 32
+    dataset: DatasetConfig = DatasetConfig()
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
+    model: ModelConfig = ModelConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: ScheduleConfig = ConstantSchedule()
+    callbacks: CallbacksConfig = CallbacksConfig()
+    book: dict[str, Any] | None = None
+    """What the book published for this recipe (informational: printed beside our result)."""
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Read and validate a YAML config (None: the quickstart defaults), then apply ``KEY=VALUE`` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(Path(path))
+    for override in overrides:
+        _apply_override(raw, override)
+    return validate_config(raw, source=str(path) if path else "config")
+
+
+def validate_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {str(path)!r}; expected a YAML file (see configs/)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level, "
+                          f"got {type(raw).__name__}")
+    return raw
+
+
+def _apply_override(raw: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` in the nested dict; the value is parsed as YAML (so 0.05 is a number)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. optimizer.learning_rate=0.05")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        value = text
+    node = raw
+    parts = key.strip().split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {override!r}: {'.'.join(parts[:i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line for the first error: where it is, what was wrong, what was expected."""
+    error = exc.errors(include_url=False)[0]
+    loc = list(error["loc"])
+    if loc[:1] == ["schedule"] and len(loc) > 1 and loc[1] in SCHEDULES:
+        del loc[1]  # the union's tag: pydantic adds it to the location, the user never wrote it
+    where = ".".join(str(part) for part in loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_section_at(error["loc"][:-1]).model_fields)
+        return f"{where}: unknown key; expected one of: {allowed}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return f"{where}.name: expected one of: {', '.join(SCHEDULES)}, got {error['input'].get('name')!r}"
+    if kind == "model_type":
+        return f"{where}: expected a mapping of keys, got {error['input']!r}"
+    if kind == "value_error":
+        return f"{where}: " + error["msg"].removeprefix("Value error, ")
+    message = error["msg"][0].lower() + error["msg"][1:]
+    return f"{where}: {message}, got {error['input']!r}"
+
+
+SCHEDULES: dict[str, type[Section]] = {
+    "constant": ConstantSchedule, "inverse_time": InverseTimeSchedule,
+    "step": StepSchedule, "cosine": CosineSchedule,
+}
+
+
+def _section_at(loc: tuple) -> type[BaseModel]:
+    """The schema section at a validation location, e.g. ("optimizer",) -> OptimizerConfig."""
+    if loc[:1] == ("schedule",):
+        return SCHEDULES.get(loc[1] if len(loc) > 1 else "", ConstantSchedule)
+    section: type[BaseModel] = ExperimentConfig
+    for part in loc:
+        section = section.model_fields[part].annotation
+    return section

@@ -1,0 +1,66 @@
+"""Atomic file output: a reader (or a resumed run) never sees a half-written file.
+
+Every artefact is written to a temporary file in the destination folder and renamed over the final
+name with :func:`os.replace`, which is atomic on POSIX filesystems. A run killed mid-write leaves at most
+a ``.tmp-*`` file behind, never a truncated ``history.json`` or ``model.h5``.
+
+    with atomic_path("output/run/model.h5") as tmp:
+        model.save(tmp)          # tmp keeps the ".h5" suffix Keras dispatches on
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+TEMP_PREFIX = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """Yield a temporary path beside ``path`` (same suffix); rename it onto ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="".join(path.suffixes), dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def ensure_writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and prove we can write into it, before any long work starts."""
+    from .errors import DlcvError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); "
+                        "expected a folder this user can create files in") from None
+    return path

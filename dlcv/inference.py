@@ -1,0 +1,135 @@
+"""Using a saved model: load it with its run's class names and preprocessing, then label image files.
+
+A run folder written by :func:`dlcv.training.train` holds ``model.h5`` / ``model.keras`` beside
+``class_names.json`` and ``config.yaml``; those tell :func:`load_run` how to prepare a new image and what
+to call each output. A bare model file with no run beside it still works: its classes are numbered and
+images must already have the model's input size.
+
+    run = load_run("output/quickstart/model.h5")
+    for p in run.predict_files(["digit.png"]):
+        print(p.path, p.label, p.probability)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from . import files
+from .config import PreprocessingConfig, load_config
+from .data.images import UnreadableImage, list_images, read_image
+from .errors import DlcvError
+from .pipeline import to_model_input
+from .preprocessing import preprocess_images
+
+MODEL_SUFFIXES = (".h5", ".keras")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    label: str
+    probability: float
+
+
+@dataclass
+class Run:
+    model: object
+    class_names: list[str]
+    preprocessing: PreprocessingConfig
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(height, width, channels) the model takes."""
+        import keras
+
+        shape = tuple(self.model.input_shape[1:])
+        if keras.config.image_data_format() == "channels_first":
+            return shape[1], shape[2], shape[0]
+        return shape
+
+    def predict_arrays(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities for uint8 NHWC images already at the model's size."""
+        return self.model.predict(to_model_input(images), verbose=0)
+
+    def predict_files(self, paths: Iterable[str], batch_size: int = 64,
+                      skipped: list[str] | None = None) -> list[Prediction]:
+        """Label each image; unreadable files are appended to ``skipped`` (or raise if it is None)."""
+        height, width, channels = self.input_size
+        readable, images = [], []
+        for path in paths:
+            try:
+                images.append(read_image(path, channels))
+            except UnreadableImage:
+                if skipped is None:
+                    raise
+                skipped.append(path)
+                continue
+            readable.append(path)
+        if not images:
+            return []
+        images = preprocess_images(images, self.preprocessing)
+        for path, image in zip(readable, images):
+            if image.shape != (height, width, channels):
+                raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "
+                                f"{_size((height, width, channels))}; resize it, or train with "
+                                "preprocessing.width/height set so predictions resize automatically")
+        predictions = []
+        for start in range(0, len(images), batch_size):
+            probabilities = self.predict_arrays(images[start:start + batch_size])
+            for path, row in zip(readable[start:start + batch_size], probabilities):
+                best = int(np.argmax(row))
+                predictions.append(Prediction(path, self.class_names[best], float(row[best])))
+        return predictions
+
+
+def load_run(model_path: str | os.PathLike) -> Run:
+    """Load a saved ``.h5`` / ``.keras`` model and, if present, its run's class names and preprocessing."""
+    path = Path(model_path)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise DlcvError(f"model {str(path)!r}: expected a .h5 or .keras file")
+    if not path.is_file():
+        raise DlcvError(f"model file not found: {str(path)!r}")
+    model = _load_model(path)
+    classes = model.output_shape[-1]
+    names_path, config_path = path.parent / "class_names.json", path.parent / "config.yaml"
+    class_names = files.read_json(names_path) if names_path.is_file() else [str(i) for i in range(classes)]
+    if len(class_names) != classes:
+        raise DlcvError(f"{names_path} lists {len(class_names)} classes but the model has {classes} outputs")
+    preprocessing = load_config(config_path).preprocessing if config_path.is_file() else PreprocessingConfig()
+    return Run(model, class_names, preprocessing)
+
+
+def _load_model(path: Path):
+    import keras
+
+    from .training import schedules  # noqa: F401  (registers dlcv's serialisable schedules)
+
+    try:
+        return keras.models.load_model(path)
+    except Exception as exc:  # h5py / zipfile / Keras raise many types for a damaged file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DlcvError(f"cannot load model {str(path)!r}: {reason[:200]}") from None
+
+
+def expand_image_paths(inputs: Iterable[str]) -> list[str]:
+    """Files as given, folders expanded to the images below them; a missing path is an error."""
+    paths: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = list_images(item)
+            if not found:
+                raise DlcvError(f"folder {item!r} holds no images; expected .jpg/.png/... files")
+            paths.extend(found)
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise DlcvError(f"image path not found: {item!r}")
+    return paths
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape)

@@ -1,0 +1,40 @@
+"""Fully connected classifiers on flattened pixels: linear softmax and the multi-layer perceptron.
+
+    model = mlp(28, 28, 1, 10, hidden=[256, 128], activation="sigmoid")   # the book's MNIST MLP
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from .registry import register_model
+
+
+@register_model
+def linear(width: int, height: int, depth: int, classes: int) -> keras.Model:
+    """A single softmax layer on the flattened image (the book's linear classifier)."""
+    return mlp(width, height, depth, classes, hidden=())
+
+
+@register_model
+def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[int] = (256, 128),
+        activation: str = "sigmoid") -> keras.Model:
+    """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes, softmax)."""
+    if any(int(units) < 1 for units in hidden):
+        raise ValueError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
+    inputs = keras.Input(shape=_input_shape(width, height, depth))
+    x = layers.Flatten()(inputs)
+    for units in hidden:
+        x = layers.Dense(int(units), activation=activation)(x)
+    outputs = layers.Dense(classes, activation="softmax")(x)
+    name = "linear" if not hidden else "mlp_" + "_".join(str(u) for u in hidden)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _input_shape(width: int, height: int, depth: int) -> tuple[int, int, int]:
+    """(H, W, C) or (C, H, W), following the Keras image data format."""
+    if keras.config.image_data_format() == "channels_first":
+        return (depth, height, width)
+    return (height, width, depth)

@@ -1,0 +1,115 @@
+"""Choosing the Keras backend, silencing TensorFlow's start-up noise, and the start-up banner.
+
+Keras reads ``KERAS_BACKEND`` once, when it is first imported, so :func:`use_backend` must run before
+anything imports Keras. Precedence: an explicit choice (``--backend``, then the config's ``backend``),
+then ``$KERAS_BACKEND``, then TensorFlow.
+
+    use_backend(config.backend)        # before the first `import keras`
+    keras = import_keras(verbose=False)
+    print(banner())
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from types import ModuleType
+from typing import Iterator
+
+from .errors import DlcvError
+
+DEFAULT_BACKEND = "tensorflow"
+
+
+def use_backend(requested: str | None) -> str:
+    """Select the Keras backend for this process and return its name."""
+    backend = requested or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    if "keras" in sys.modules:
+        active = sys.modules["keras"].backend.backend()
+        if active != backend:
+            raise DlcvError(f"backend {backend!r} requested but Keras is already running on {active!r} "
+                            "in this process; start a new process (or set KERAS_BACKEND)")
+        return backend
+    os.environ["KERAS_BACKEND"] = backend
+    return backend
+
+
+def import_keras(verbose: bool = False) -> ModuleType:
+    """Import Keras (and its backend) with the C++ start-up logging off unless ``verbose``."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    with _native_stderr_silenced(enabled=not verbose):
+        import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow  # noqa: F401  (loads the CUDA stubs while stderr is still redirected)
+    if not verbose:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)  # e.g. the "HDF5 is legacy" notice on every save
+    return keras
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
+    """Send file descriptor 2 to a temp file while TensorFlow's native code starts.
+
+    TensorFlow's CUDA probe writes to stderr before absl logging is initialised, so
+    TF_CPP_MIN_LOG_LEVEL cannot hide it; only redirecting the descriptor does. If the import fails, the
+    captured text is replayed so that no real error is lost.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def devices() -> list[str]:
+    """Accelerators visible to the active backend, by name; empty on a CPU-only machine."""
+    keras = sys.modules["keras"]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    if backend == "jax":
+        import jax
+
+        return [str(d.device_kind) for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def banner() -> str:
+    """One line: dlcv and Keras versions, backend (and its version), devices, precision policy."""
+    from . import __version__
+
+    keras = sys.modules["keras"]
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    version = getattr(sys.modules.get(module), "__version__", "?") if module else "?"
+    found = devices()
+    where = ", ".join(found) if found else "CPU only"
+    policy = keras.config.dtype_policy().name
+    return (f"dlcv {__version__} | Keras {keras.__version__} | backend {backend} {version} | "
+            f"devices: {where} | precision: {policy}")

@@ -1,0 +1,68 @@
+"""TrainingMonitor: after every epoch, append the logs to a JSON history and redraw the curves as a PNG.
+
+On a resumed run, ``start_at`` truncates the reloaded history to the epochs before it, so the curves
+continue with no gap and no duplicate. Both files are replaced atomically: a run killed at any moment
+leaves the previous complete JSON and PNG, never a half-written one.
+
+    monitor = TrainingMonitor("output/run/training.png", json_path="output/run/history.json")
+    model.fit(train, validation_data=val, epochs=20, callbacks=[monitor])
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .. import files
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    def __init__(self, fig_path: str | os.PathLike, json_path: str | os.PathLike | None = None,
+                 start_at: int = 0) -> None:
+        super().__init__()
+        if start_at < 0:
+            raise ValueError(f"start_at must be >= 0, got {start_at}")
+        self.fig_path = Path(fig_path)
+        self.json_path = Path(json_path) if json_path is not None else None
+        self.start_at = start_at
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs=None) -> None:
+        self.history = {}
+        if self.json_path is not None and self.json_path.exists() and self.start_at > 0:
+            saved = files.read_json(self.json_path)
+            self.history = {key: values[:self.start_at] for key, values in saved.items()}
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if self.json_path is not None:
+            files.write_json(self.json_path, self.history)
+        if len(self.history.get("loss", ())) >= 1:
+            self._plot()
+
+    def _plot(self) -> None:
+        # The object-oriented matplotlib API with the Agg canvas: no window, no global pyplot state.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(8, 5))
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        epochs = np.arange(1, len(self.history["loss"]) + 1)
+        colours: dict[str, str] = {}  # a metric and its val_ twin share a colour
+        for key, values in self.history.items():
+            if key == "learning_rate" or len(values) != len(epochs):
+                continue
+            base = key.removeprefix("val_")
+            colour = colours.setdefault(base, f"C{len(colours)}")
+            axes.plot(epochs, values, label=key, color=colour,
+                      linestyle="--" if key.startswith("val_") else "-")
+        axes.set(title=f"Training loss and metrics [epoch {len(epochs)}]", xlabel="epoch",
+                 ylabel="loss / metric")
+        axes.legend(loc="best")
+        axes.grid(alpha=0.3)
+        with files.atomic_path(self.fig_path) as tmp:
+            figure.savefig(tmp, format="png", dpi=100)

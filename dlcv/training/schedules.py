@@ -1,0 +1,64 @@
+"""Learning-rate schedules from a config, as Keras ``LearningRateSchedule`` objects (stepped per batch).
+
+    lr = build_schedule(StepSchedule(name="step", factor=0.5, drop_every=5), 0.01, steps_per_epoch=782,
+                        epochs=40)
+    float(lr(782 * 4))    # epoch 4 -> 0.01 * 0.5 ** floor(5 / 5) = 0.005
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from ..config import (ConstantSchedule, CosineSchedule, InverseTimeSchedule, ScheduleConfig,
+                      StepSchedule)
+
+
+@keras.saving.register_keras_serializable(package="dlcv")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The book's step decay, lr0 * factor ** floor((1 + epoch) / drop_every), evaluated per batch.
+
+    Keras's ``ExponentialDecay(staircase=True)`` computes factor ** floor(epoch / drop_every): its drops
+    come one epoch later than the book's, so reproducing the book's curves needs this formula.
+
+        schedule = StepDecay(0.01, factor=0.25, drop_every=5, steps_per_epoch=100)
+    """
+
+    def __init__(self, initial_learning_rate: float, factor: float, drop_every: int,
+                 steps_per_epoch: int) -> None:
+        if initial_learning_rate <= 0 or not 0 < factor < 1 or drop_every < 1 or steps_per_epoch < 1:
+            raise ValueError("StepDecay needs initial_learning_rate > 0, 0 < factor < 1, drop_every >= 1 "
+                             f"and steps_per_epoch >= 1; got {initial_learning_rate}, {factor}, "
+                             f"{drop_every}, {steps_per_epoch}")
+        self.initial_learning_rate = initial_learning_rate
+        self.factor = factor
+        self.drop_every = drop_every
+        self.steps_per_epoch = steps_per_epoch
+
+    def __call__(self, step):
+        epoch = ops.floor(ops.cast(step, "float32") / self.steps_per_epoch)
+        drops = ops.floor((1.0 + epoch) / self.drop_every)
+        return self.initial_learning_rate * ops.power(self.factor, drops)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "factor": self.factor,
+                "drop_every": self.drop_every, "steps_per_epoch": self.steps_per_epoch}
+
+
+def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch: int, epochs: int):
+    """A float (constant) or a ``LearningRateSchedule`` for the optimizer."""
+    schedules = keras.optimizers.schedules
+    if isinstance(config, ConstantSchedule):
+        return learning_rate
+    if isinstance(config, InverseTimeSchedule):
+        # Keras 2's `decay` argument: lr0 / (1 + decay * iterations), per batch, not per epoch.
+        return schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=config.decay)
+    if isinstance(config, StepSchedule):
+        return StepDecay(learning_rate, config.factor, config.drop_every, steps_per_epoch)
+    if isinstance(config, CosineSchedule):
+        warmup_steps = config.warmup_epochs * steps_per_epoch
+        decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
+        if warmup_steps == 0:
+            return schedules.CosineDecay(learning_rate, decay_steps, alpha=config.alpha)
+        return schedules.CosineDecay(0.0, decay_steps, alpha=config.alpha,
+                                     warmup_target=learning_rate, warmup_steps=warmup_steps)
+    raise TypeError(f"unhandled schedule config {config!r}")
