@@ -42,6 +42,8 @@ class PreparedData:
 @dataclass
 class TrainResult:
     run_dir: Path
+    model: keras.Model
+    prepared: PreparedData
     evaluation: Evaluation
     artefacts: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
@@ -97,7 +99,7 @@ def train(config: ExperimentConfig, verbose: int | str = "auto") -> TrainResult:
     if not config.callbacks.monitor:
         artefacts["history"] = run_dir / "history.json"
         files.write_json(artefacts["history"], history.history)
-    result = TrainResult(run_dir, evaluation, artefacts, time.perf_counter() - started)
+    result = TrainResult(run_dir, model, prepared, evaluation, artefacts, time.perf_counter() - started)
     artefacts["results"] = run_dir / "results.json"
     files.write_json(artefacts["results"], {
         "name": config.name,
