@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from .. import files
+from ..plotting import new_figure, save_figure
 
 
 class TrainingMonitor(keras.callbacks.Callback):
@@ -44,13 +45,7 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._plot()
 
     def _plot(self) -> None:
-        # The object-oriented matplotlib API with the Agg canvas: no window, no global pyplot state.
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(8, 5))
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
+        figure, axes = new_figure()
         epochs = np.arange(1, len(self.history["loss"]) + 1)
         colours: dict[str, str] = {}  # a metric and its val_ twin share a colour
         for key, values in self.history.items():
@@ -64,5 +59,4 @@ class TrainingMonitor(keras.callbacks.Callback):
                  ylabel="loss / metric")
         axes.legend(loc="best")
         axes.grid(alpha=0.3)
-        with files.atomic_path(self.fig_path) as tmp:
-            figure.savefig(tmp, format="png", dpi=100)
+        save_figure(figure, self.fig_path)
