@@ -31,6 +31,33 @@ def _print_epoch(every: int):
     return report
 
 
+def descent_parser(description: str, default_output: str, batch_size: int | None):
+    """The flags gradient_descent.py (batch_size None: full batch) and sgd.py share."""
+    from .script import script_parser
+
+    parser = script_parser(description, default_output)
+    parser.add_argument("--epochs", "-e", type=int, default=100, help="passes over the training data")
+    parser.add_argument("--alpha", "-a", type=float, default=0.01, help="learning rate")
+    if batch_size is not None:
+        parser.add_argument("--batch-size", "-b", type=int, default=batch_size, help="samples per update")
+    parser.set_defaults(batch_size=batch_size)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="gd",
+                        help="plain gradient descent, momentum (0.9) or Nesterov momentum (0.9)")
+    parser.add_argument("--compare", action="store_true",
+                        help="train all three optimizers and overlay their loss curves")
+    parser.add_argument("--book", action="store_true",
+                        help="reproduce the printed code: no sigmoid derivative in the gradient; with "
+                             "mini-batches also no shuffling and the test half trained on")
+    return parser
+
+
+def run_descent(args) -> dict:
+    if args.compare:
+        return compare_optimizers(args.output, args.epochs, args.alpha, args.batch_size, args.seed)
+    return blobs_descent(args.output, args.epochs, args.alpha, args.batch_size, args.optimizer, args.book,
+                         args.seed)
+
+
 def blobs_descent(output: Path, epochs: int, alpha: float, batch_size: int | None, optimizer: str,
                   book: bool, seed: int) -> dict:
     """gradient_descent.py (batch_size None) and sgd.py: a sigmoid unit on the book's two blobs."""

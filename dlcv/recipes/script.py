@@ -2,7 +2,7 @@
 
     parser = script_parser("Train a perceptron on a bitwise dataset.", default_output="output/perceptron")
     parser.add_argument("--dataset", choices=["and", "or", "xor"], default="or")
-    run_script(main, parser)        # main(args) -> int; bad input -> one line on stderr, exit 2
+    run_script(main, parser)        # bad input -> one line on stderr, exit 2
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def script_parser(description: str, default_output: str) -> argparse.ArgumentPar
     return parser
 
 
-def run_script(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
+def run_script(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser,
                argv: list[str] | None = None) -> None:
     # `script.py | head` should stop quietly, not with a BrokenPipeError traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -35,7 +35,8 @@ def run_script(main: Callable[[argparse.Namespace], int | None], parser: argpars
     name = Path(sys.argv[0]).name
     try:
         args.output = ensure_writable_dir(args.output)
-        code = main(args) or 0
+        main(args)  # recipes return their results (for callers); the script's exit status is 0
+        code = 0
     except (DlcvError, ValueError) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE
