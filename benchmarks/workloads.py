@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -37,4 +38,45 @@ def w3_numpy_backprop(epochs: int = 1000) -> Workload:
                 "dlcv: batch 128, float64": route(128, np.float64)})
 
 
-WORKLOADS = {"w3": w3_numpy_backprop}
+ANIMALS_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "animals-sample"
+
+
+def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
+    """W4: decode + 32x32 resize a folder of real JPEGs; images per second, three ways."""
+    import tempfile
+
+    import cv2
+
+    from dlcv.config import PreprocessingConfig
+    from dlcv.data.folder import list_labelled_images
+    from dlcv.data.loader import SimpleDatasetLoader
+    from dlcv.data.store import build_store, load_store
+    from dlcv.preprocessing import SimplePreprocessor
+
+    if not folder.is_dir():
+        raise SystemExit(f"W4 needs a folder of <class>/<image> JPEGs; {folder} is missing")
+    paths, _, _ = list_labelled_images(folder)
+    store = Path(tempfile.mkdtemp()) / "w4.h5"
+    build_store(str(folder), store, PreprocessingConfig(width=32, height=32), progress=False)
+
+    def timed(load):
+        def run() -> dict:
+            started = time.perf_counter()
+            count = len(load())
+            seconds = time.perf_counter() - started
+            return {"seconds": seconds, "images_per_s": count / seconds}
+        return run
+
+    def book_loop():  # the book's SimpleDatasetLoader: one cv2.imread + resize at a time
+        return np.array([cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_AREA) for p in paths])
+
+    loader = SimpleDatasetLoader([SimplePreprocessor(32, 32)], progress=False)
+    return Workload(
+        name="W4", description=f"load + 32x32 preprocess {len(paths)} JPEGs from {folder.name}",
+        unit=f"s per {len(paths)} images", baseline="book: sequential imread loop",
+        routes={"book: sequential imread loop": timed(book_loop),
+                "dlcv: SimpleDatasetLoader": timed(lambda: loader.load(paths)[0]),
+                "dlcv: HDF5 store reload": timed(lambda: load_store(store).images)})
+
+
+WORKLOADS = {"w3": w3_numpy_backprop, "w4": w4_image_loading}

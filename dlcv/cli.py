@@ -70,6 +70,22 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (64)")
     predict.set_defaults(handler=_predict)
 
+    data = commands.add_parser("data", help="dataset tools: build an HDF5 store")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    build = data_commands.add_parser(
+        "build", help="decode and preprocess a dataset once into an HDF5 store",
+        description="Decode and preprocess a dataset once into an HDF5 store that training reads with "
+                    "dataset: {name: hdf5, path: STORE}.")
+    build.add_argument("source", help="a <class>/<image> folder, or a dataset name: digits, mnist, cifar10")
+    build.add_argument("--output", "-o", required=True, help="the store to write (.h5)")
+    build.add_argument("--width", type=_positive_int, help="resize to this width")
+    build.add_argument("--height", type=_positive_int, help="resize to this height")
+    build.add_argument("--channels", type=int, choices=[1, 3], help="1 = greyscale, 3 = RGB")
+    build.add_argument("--resize", choices=["simple", "aspect_aware"], default="simple",
+                       help="simple ignores the aspect ratio; aspect_aware centre-crops")
+    build.add_argument("--chunk-size", type=_positive_int, default=1024, help="images decoded per chunk")
+    build.set_defaults(handler=_data_build)
+
     models = commands.add_parser("models", parents=[runtime], help="list the registered model builders")
     models.set_defaults(handler=_models)
     return parser
@@ -142,6 +158,32 @@ def _predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not predictions:
         raise DlcvError("none of the given files could be read as an image")
+    return 0
+
+
+def _data_build(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .config import PreprocessingConfig
+    from .data import DATASETS
+    from .data.loader import SkippedImagesWarning
+    from .data.store import build_store
+
+    if not Path(args.source).is_dir() and args.source not in DATASETS:
+        raise DlcvError(f"source {args.source!r}: expected an image folder or one of "
+                        f"{', '.join(n for n in sorted(DATASETS) if n not in ('folder', 'hdf5'))}")
+    if not str(args.output).endswith((".h5", ".hdf5")):
+        raise DlcvError(f"--output {args.output!r}: expected a .h5 file name")
+    preprocessing = PreprocessingConfig(width=args.width, height=args.height, channels=args.channels,
+                                        resize=args.resize)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedImagesWarning)
+        info = build_store(args.source, args.output, preprocessing, chunk_size=args.chunk_size)
+    for warning in caught:
+        print(f"dlcv: warning: {warning.message}", file=sys.stderr)
+    height, width, channels = info.shape
+    print(f"wrote {info.path}: {info.count} images of {width}x{height}x{channels}, "
+          f"{len(info.class_names)} classes ({', '.join(info.class_names)})")
     return 0
 
 

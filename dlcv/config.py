@@ -33,10 +33,12 @@ class Section(BaseModel):
 
 class DatasetConfig(Section):
     name: str = "digits"
-    """Registered dataset: digits, folder, mnist, cifar10, ... (``dlcv.data.DATASETS``)."""
+    """Registered dataset: digits, mnist, cifar10, folder, hdf5 (``dlcv.data.DATASETS``)."""
     path: str | None = None
-    """Folder or file the dataset is read from, for datasets that live on disk."""
-    test_size: Fraction = 0.25
+    """Folder or file the dataset is read from: a class-folder tree (folder), a store (hdf5), or where
+    mnist.npz / cifar-10-python.tar.gz lie (mnist, cifar10; default: datasets/, then Keras's cache)."""
+    test_size: Fraction | Literal["official"] = 0.25
+    """Fraction held out for testing (stratified), or "official" for MNIST's / CIFAR-10's own test set."""
     val_size: Fraction = 0.1
     """Fraction of the training part held out for validation after the test split."""
 

@@ -50,6 +50,29 @@ class AspectAwarePreprocessor(SimplePreprocessor):
         return super().preprocess(image)
 
 
+class ImageToArrayPreprocessor:
+    """Image -> float32 array laid out in a Keras data format (the book's wrapper of ``img_to_array``).
+
+    ``data_format=None`` follows Keras's configured ``image_data_format`` (Keras is imported only then).
+    """
+
+    def __init__(self, data_format: str | None = None) -> None:
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"data_format must be channels_last, channels_first or None, got {data_format!r}")
+        self.data_format = data_format
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        array = np.asarray(image, dtype=np.float32)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        data_format = self.data_format
+        if data_format is None:
+            import keras
+
+            data_format = keras.config.image_data_format()
+        return array.transpose(2, 0, 1) if data_format == "channels_first" else array
+
+
 class ChannelPreprocessor:
     """Convert to ``channels`` channels (1 = grey, 3 = RGB) and uint8, whatever the input."""
 

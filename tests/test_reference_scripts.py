@@ -7,7 +7,8 @@ import pytest
 
 from conftest import ROOT
 
-SCRIPTS = ["gradient_descent", "sgd", "perceptron", "nn_xor", "nn_mnist", "linear_example", "convolutions"]
+SCRIPTS = ["gradient_descent", "sgd", "perceptron", "nn_xor", "nn_mnist", "linear_example", "convolutions", "knn",
+           "regularization"]
 
 
 def run_script(name, *args):
@@ -85,3 +86,26 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, name, args, message):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["knn", "regularization"])
+def test_classic_baselines_on_a_synthetic_folder(tmp_path, name):
+    from data_files import write_class_folders
+
+    root = write_class_folders(tmp_path / "animals", per_class=12)
+    result = run_script(name, "--dataset", str(root), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    if name == "knn":
+        assert "panda" in result.stdout and "weighted avg" in result.stdout
+        report = json.loads((tmp_path / "out" / "knn.json").read_text())
+        assert report["accuracy"] > 0.8  # one colour per class: trivially separable
+    else:
+        accuracies = json.loads((tmp_path / "out" / "regularization.json").read_text())
+        assert set(accuracies) == {"None", "l1", "l2"}
+        assert "'l2' penalty accuracy" in result.stdout
+
+
+def test_classic_baseline_on_a_missing_folder_is_one_line(tmp_path):
+    result = run_script("knn", "--dataset", str(tmp_path / "nope"), "--output", str(tmp_path))
+    assert result.returncode == 2 and "dataset folder not found" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

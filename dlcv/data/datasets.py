@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..config import DatasetConfig
+from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import ConfigError
 
 
@@ -24,6 +24,8 @@ class ImageSet:
     labels: np.ndarray
     """int, (N,), indexes into ``class_names``."""
     class_names: list[str]
+    official_test: np.ndarray | None = None
+    """Boolean mask of the dataset's published test split, where it has one (MNIST, CIFAR-10)."""
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or len(self.images) != len(self.labels):
@@ -31,10 +33,15 @@ class ImageSet:
                              f"{self.images.shape} and labels {self.labels.shape}")
 
     def subset(self, index: np.ndarray) -> "ImageSet":
-        return ImageSet(self.images[index], self.labels[index], self.class_names)
+        official = None if self.official_test is None else self.official_test[index]
+        return ImageSet(self.images[index], self.labels[index], self.class_names, official)
+
+    def with_images(self, images: np.ndarray) -> "ImageSet":
+        return ImageSet(images, self.labels, self.class_names, self.official_test)
 
 
-DatasetLoader = Callable[[DatasetConfig], ImageSet]
+DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSet]
+"""Returns the dataset with the preprocessing applied (folders must resize while decoding)."""
 DATASETS: dict[str, DatasetLoader] = {}
 
 
@@ -45,17 +52,34 @@ def register_dataset(name: str) -> Callable[[DatasetLoader], DatasetLoader]:
     return decorate
 
 
-def load_dataset(config: DatasetConfig) -> ImageSet:
+def load_dataset(config: DatasetConfig, preprocessing: PreprocessingConfig = PreprocessingConfig()) -> ImageSet:
+    """The named dataset, preprocessed as ``preprocessing`` says."""
     try:
         loader = DATASETS[config.name]
     except KeyError:
         raise ConfigError(f"dataset.name: unknown dataset {config.name!r}; "
                           f"expected one of: {', '.join(sorted(DATASETS))}") from None
-    return loader(config)
+    if config.test_size == "official" and config.name not in OFFICIAL_SPLITS:
+        raise ConfigError(f"dataset.test_size: {config.name!r} has no official test split; "
+                          "expected a fraction such as 0.25")
+    return loader(config, preprocessing)
 
 
-@register_dataset("digits")
-def load_digits(config: DatasetConfig) -> ImageSet:
+OFFICIAL_SPLITS = {"mnist", "cifar10"}
+
+
+def _in_memory(load: Callable[[str | None], ImageSet]) -> DatasetLoader:
+    """Adapt a loader of raw arrays: preprocess them after loading."""
+    def loader(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+        from ..preprocessing import preprocess_images
+
+        data = load(config.path)
+        return data.with_images(preprocess_images(data.images, preprocessing))
+    loader.__doc__ = load.__doc__
+    return loader
+
+
+def _digits(path: str | None) -> ImageSet:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, works offline)."""
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -63,3 +87,47 @@ def load_digits(config: DatasetConfig) -> ImageSet:
     # Pixel intensities are 0..16; stretch them to 0..255 so the images look (and save) like photos.
     images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     return ImageSet(images, digits.target.astype(np.int64), [str(d) for d in range(10)])
+
+
+def _folder(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """A folder of ``<class>/<image>`` files, decoded in parallel; unreadable files are skipped."""
+    from ..preprocessing import preprocessors_for
+    from .folder import list_labelled_images
+    from .loader import SimpleDatasetLoader
+
+    if config.path is None:
+        raise ConfigError("dataset.path: required for dataset 'folder'; expected a folder of class folders")
+    if preprocessing.width is None and preprocessing.height is None:
+        raise ConfigError("preprocessing.width: required for dataset 'folder' (photos differ in size); "
+                          "expected e.g. width: 32, height: 32")
+    paths, _, class_names = list_labelled_images(config.path)
+    loader = SimpleDatasetLoader(preprocessors_for(preprocessing), channels=preprocessing.channels or 3)
+    images, names = loader.load(paths)
+    index = {name: i for i, name in enumerate(class_names)}
+    return ImageSet(images, np.array([index[n] for n in names], dtype=np.int64), class_names)
+
+
+def _hdf5(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """An HDF5 store written by ``dlcv data build`` (already preprocessed)."""
+    from .store import load_store
+
+    if config.path is None:
+        raise ConfigError("dataset.path: required for dataset 'hdf5'; expected a store from dlcv data build")
+    return load_store(config.path, expect=preprocessing)
+
+
+def _builtin(name: str) -> Callable[[str | None], ImageSet]:
+    def load(path: str | None) -> ImageSet:
+        from . import builtin
+
+        return getattr(builtin, f"load_{name}")(path)
+    return load
+
+
+DATASETS.update({
+    "digits": _in_memory(_digits),
+    "mnist": _in_memory(_builtin("mnist")),
+    "cifar10": _in_memory(_builtin("cifar10")),
+    "folder": _folder,
+    "hdf5": _hdf5,
+})

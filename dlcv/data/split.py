@@ -20,8 +20,20 @@ class Splits:
     test: ImageSet
 
 
-def split_dataset(data: ImageSet, test_size: float, val_size: float, seed: int) -> Splits:
-    index = np.arange(len(data.labels))
-    rest, test = train_test_split(index, test_size=test_size, stratify=data.labels, random_state=seed)
-    train, val = train_test_split(rest, test_size=val_size, stratify=data.labels[rest], random_state=seed)
+def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, seed: int,
+                  official_test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indexes; ``test_size="official"`` uses the ``official_test`` mask."""
+    index = np.arange(len(labels))
+    if test_size == "official":
+        if official_test is None:
+            raise ValueError("test_size='official' needs a dataset with an official test split")
+        rest, test = index[~official_test], index[official_test]
+    else:
+        rest, test = train_test_split(index, test_size=test_size, stratify=labels, random_state=seed)
+    train, val = train_test_split(rest, test_size=val_size, stratify=labels[rest], random_state=seed)
+    return train, val, test
+
+
+def split_dataset(data: ImageSet, test_size: float | str, val_size: float, seed: int) -> Splits:
+    train, val, test = split_indices(data.labels, test_size, val_size, seed, data.official_test)
     return Splits(data.subset(train), data.subset(val), data.subset(test))

@@ -21,7 +21,6 @@ from ..data import Splits, load_dataset, split_dataset
 from ..evaluation import Evaluation, evaluate_model
 from ..models import build_model
 from ..pipeline import make_pipeline
-from ..preprocessing import preprocess_images
 from .callbacks import build_callbacks
 from .optimizers import build_optimizer
 
@@ -55,12 +54,10 @@ class TrainResult:
 
 def prepare_data(config: ExperimentConfig) -> PreparedData:
     """Load, preprocess and split the config's dataset (the same split for the same seed)."""
-    data = load_dataset(config.dataset)
-    images = preprocess_images(data.images, config.preprocessing)
-    _, height, width, channels = images.shape
+    data = load_dataset(config.dataset, config.preprocessing)
+    _, height, width, channels = data.images.shape
     resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
-    data = type(data)(images, data.labels, data.class_names)
     splits = split_dataset(data, config.dataset.test_size, config.dataset.val_size, config.seed)
     return PreparedData(splits, resolved)
 
