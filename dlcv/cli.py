@@ -17,7 +17,7 @@ from typing import Sequence
 
 from . import __version__
 from .config import ExperimentConfig, load_config
-from .errors import DlcvError
+from .errors import DlcvError, TrainingStopped
 from .runtime import banner, import_keras, use_backend
 
 EXIT_USAGE = 2
@@ -30,8 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DlcvError as exc:
         print(f"dlcv: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except TrainingStopped as exc:
+        print(f"dlcv: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("dlcv: interrupted", file=sys.stderr)
+        print("dlcv: interrupted; `dlcv train CONFIG --resume` continues from the last finished epoch",
+              file=sys.stderr)
         return 130
 
 
@@ -55,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Train a model from an experiment config and write its run "
                                             "folder (models, history, plot, report).")
     train.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run of this config from its last finished epoch")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
@@ -69,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (64)")
     predict.set_defaults(handler=_predict)
+
+    lr = commands.add_parser("lr", parents=[runtime, overrides], help="plot a config's learning-rate schedule",
+                             description="Plot the learning rate per epoch for a config's schedule.")
+    lr.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
+    lr.add_argument("--output", "-o", default=None, help="PNG to write (default: <run folder>/learning_rate.png)")
+    lr.add_argument("--steps-per-epoch", type=_positive_int,
+                    help="batches per epoch (default: counted from the config's training split)")
+    lr.set_defaults(handler=_lr)
 
     data = commands.add_parser("data", help="dataset tools: build an HDF5 store")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -111,7 +125,7 @@ def _train(args: argparse.Namespace) -> int:
     _start(args, config)
     from .training import train
 
-    result = train(config)
+    result = train(config, resume=args.resume)
     print(f"\ntest accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
           f"in {result.seconds:.1f} s")
     if config.book:
@@ -158,6 +172,26 @@ def _predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not predictions:
         raise DlcvError("none of the given files could be read as an image")
+    return 0
+
+
+def _lr(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.overrides)
+    _start(args, config)
+    from .training.schedules import build_schedule, plot_learning_rates
+
+    steps = args.steps_per_epoch
+    if steps is None:
+        from .training import prepare_data
+
+        steps = -(-len(prepare_data(config).splits.train.labels) // config.batch_size)
+    schedule = build_schedule(config.schedule, config.optimizer.learning_rate, steps, config.epochs)
+    output = Path(args.output) if args.output else config.run_dir / "learning_rate.png"
+    rates = plot_learning_rates(schedule, steps, config.epochs, output,
+                                f"{config.name}: {config.schedule.name} schedule, {steps} batches per epoch")
+    for epoch, rate in enumerate(rates, start=1):
+        print(f"epoch {epoch:>4}  lr {rate:.6g}")
+    print(f"wrote {output}")
     return 0
 
 

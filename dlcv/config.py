@@ -12,6 +12,7 @@ This module must not import Keras or TensorFlow: the backend is chosen from the 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -112,6 +113,8 @@ class CallbacksConfig(Section):
     """TrainingMonitor: history JSON and loss/accuracy plot rewritten after every epoch."""
     checkpoint: Literal["none", "best", "improvements"] = "best"
     checkpoint_format: Literal["keras", "h5"] = "keras"
+    checkpoint_dir: str | None = None
+    """Folder for best / improvement checkpoints (default: <run folder>/checkpoints)."""
     early_stopping_patience: PositiveInt | None = None
     terminate_on_nan: bool = True
     tensorboard: bool = False
@@ -147,6 +150,24 @@ class ExperimentConfig(Section):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2's floats: PyYAML (YAML 1.1) reads ``1e-3`` as a string, not a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _parse_yaml(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+
+
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
     """Read and validate a YAML config (None: the quickstart defaults), then apply ``KEY=VALUE`` overrides."""
     raw: dict[str, Any] = {}
@@ -168,7 +189,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}; expected a YAML file (see configs/)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -187,7 +208,7 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"override {override!r}: expected KEY=VALUE, e.g. optimizer.learning_rate=0.05")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = _parse_yaml(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
     node = raw

@@ -11,3 +11,7 @@ class DlcvError(ValueError):
 
 class ConfigError(DlcvError):
     """An experiment config that does not match the schema."""
+
+
+class TrainingStopped(Exception):
+    """Training could not go on (the loss became NaN); the message says what was kept."""

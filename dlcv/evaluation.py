@@ -2,7 +2,7 @@
 
     evaluation = evaluate_model(model, splits.test, batch_size=128)
     print(evaluation.report_text)
-    evaluation.write(run_dir)     # classification_report.txt / .json
+    evaluation.write(run_dir)     # classification_report.txt / .json, confusion_matrix.png
 """
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import classification_report
+from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix
 
 from . import files
 from .data import ImageSet
 from .pipeline import make_pipeline
+from .plotting import new_figure, save_figure
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,23 @@ class Evaluation:
     predictions: np.ndarray
     report_text: str
     report: dict[str, Any]
+    confusion: np.ndarray
+    class_names: list[str]
 
     def write(self, run_dir: str | Path) -> dict[str, Path]:
+        """classification_report.txt / .json (the JSON also holds the confusion matrix), confusion_matrix.png."""
         run_dir = Path(run_dir)
         written = {"report_text": run_dir / "classification_report.txt",
-                   "report_json": run_dir / "classification_report.json"}
+                   "report_json": run_dir / "classification_report.json",
+                   "confusion_matrix": run_dir / "confusion_matrix.png"}
         files.write_text(written["report_text"], self.report_text)
-        files.write_json(written["report_json"], self.report)
+        files.write_json(written["report_json"], {**self.report, "confusion_matrix": self.confusion.tolist()})
+        size = max(5.0, 0.6 * len(self.class_names) + 2)
+        figure, axes = new_figure(figsize=(size, size))
+        ConfusionMatrixDisplay(self.confusion, display_labels=self.class_names).plot(
+            ax=axes, colorbar=False, xticks_rotation=45)
+        axes.set_title(f"Test confusion matrix (accuracy {self.accuracy:.4f})")
+        save_figure(figure, written["confusion_matrix"])
         return written
 
 
@@ -48,4 +59,6 @@ def evaluate_model(model, data: ImageSet, batch_size: int = 128) -> Evaluation:
         predictions=predictions,
         report_text=classification_report(data.labels, predictions, **kwargs),
         report=classification_report(data.labels, predictions, output_dict=True, **kwargs),
+        confusion=confusion_matrix(data.labels, predictions, labels=labels),
+        class_names=list(data.class_names),
     )

@@ -71,3 +71,13 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
         raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); "
                         "expected a folder this user can create files in") from None
     return path
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the ``.tmp-*`` files a killed writer left in ``folder`` and its sub-folders (ours, by prefix)."""
+    removed = []
+    for path in Path(folder).rglob(f"{TEMP_PREFIX}*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -23,7 +23,7 @@ from .config import PreprocessingConfig, load_config
 from .data.images import UnreadableImage, list_images, read_image
 from .errors import DlcvError
 from .pipeline import to_model_input
-from .preprocessing import preprocess_images
+from .preprocessing import apply_chain, preprocessors_for
 
 MODEL_SUFFIXES = (".h5", ".keras")
 
@@ -40,6 +40,8 @@ class Run:
     model: object
     class_names: list[str]
     preprocessing: PreprocessingConfig
+    has_run_metadata: bool = True
+    """False for a bare model file: classes are numbered and nothing is resized."""
 
     @property
     def input_size(self) -> tuple[int, int, int]:
@@ -71,12 +73,14 @@ class Run:
             readable.append(path)
         if not images:
             return []
-        images = preprocess_images(images, self.preprocessing)
+        chain = preprocessors_for(self.preprocessing)
+        images = [apply_chain(image, chain) for image in images]
         for path, image in zip(readable, images):
             if image.shape != (height, width, channels):
                 raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "
                                 f"{_size((height, width, channels))}; resize it, or train with "
                                 "preprocessing.width/height set so predictions resize automatically")
+        images = np.stack(images)
         predictions = []
         for start in range(0, len(images), batch_size):
             probabilities = self.predict_arrays(images[start:start + batch_size])
@@ -100,7 +104,7 @@ def load_run(model_path: str | os.PathLike) -> Run:
     if len(class_names) != classes:
         raise DlcvError(f"{names_path} lists {len(class_names)} classes but the model has {classes} outputs")
     preprocessing = load_config(config_path).preprocessing if config_path.is_file() else PreprocessingConfig()
-    return Run(model, class_names, preprocessing)
+    return Run(model, class_names, preprocessing, has_run_metadata=names_path.is_file())
 
 
 def _load_model(path: Path):

@@ -9,6 +9,7 @@ from typing import Sequence
 import keras
 from keras import layers
 
+from .layout import image_input
 from .registry import register_model
 
 
@@ -24,7 +25,7 @@ def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[int]
     """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes, softmax)."""
     if any(int(units) < 1 for units in hidden):
         raise ValueError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
-    inputs = keras.Input(shape=_input_shape(width, height, depth))
+    inputs = image_input(width, height, depth)
     x = layers.Flatten()(inputs)
     for units in hidden:
         x = layers.Dense(int(units), activation=activation)(x)
@@ -32,9 +33,3 @@ def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[int]
     name = "linear" if not hidden else "mlp_" + "_".join(str(u) for u in hidden)
     return keras.Model(inputs, outputs, name=name)
 
-
-def _input_shape(width: int, height: int, depth: int) -> tuple[int, int, int]:
-    """(H, W, C) or (C, H, W), following the Keras image data format."""
-    if keras.config.image_data_format() == "channels_first":
-        return (depth, height, width)
-    return (height, width, depth)

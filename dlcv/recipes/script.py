@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ..errors import DlcvError
+from ..errors import DlcvError, TrainingStopped
 from ..files import ensure_writable_dir
 
 EXIT_USAGE = 2
@@ -24,6 +24,7 @@ def script_parser(description: str, default_output: str) -> argparse.ArgumentPar
     parser.add_argument("--output", "-o", default=default_output,
                         help="folder for this script's files (plots, reports, images)")
     parser.add_argument("--seed", type=int, default=42, help="random seed, for reproducible runs")
+    parser.set_defaults(output_is_folder=True)
     return parser
 
 
@@ -34,11 +35,15 @@ def run_script(main: Callable[[argparse.Namespace], object], parser: argparse.Ar
     args = parser.parse_args(argv)
     name = Path(sys.argv[0]).name
     try:
-        args.output = ensure_writable_dir(args.output)
+        if getattr(args, "output_is_folder", False):
+            args.output = ensure_writable_dir(args.output)
         main(args)  # recipes return their results (for callers); the script's exit status is 0
         code = 0
     except (DlcvError, ValueError) as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         code = EXIT_USAGE
+    except TrainingStopped as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        code = 1
     raise SystemExit(code)
 

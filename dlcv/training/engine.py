@@ -9,6 +9,7 @@ one way data is split, a model compiled, callbacks attached and outputs written.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +19,13 @@ import keras
 from .. import files
 from ..config import ExperimentConfig, PreprocessingConfig
 from ..data import Splits, load_dataset, split_dataset
+from ..errors import DlcvError, TrainingStopped
 from ..evaluation import Evaluation, evaluate_model
 from ..models import build_model
 from ..pipeline import make_pipeline
-from .callbacks import build_callbacks
+from ..visualize import model_summary, plot_architecture
+from . import schedules  # noqa: F401  (registers StepDecay for loading resumed models)
+from .callbacks import ResumePoint, build_callbacks, read_resume_point
 from .optimizers import build_optimizer
 
 LOSS = "sparse_categorical_crossentropy"
@@ -69,9 +73,12 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) 
     return model
 
 
-def train(config: ExperimentConfig, verbose: int | str = "auto") -> TrainResult:
+def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = False) -> TrainResult:
+    """Train, evaluate and export; ``resume=True`` continues an interrupted run of the same config."""
     started = time.perf_counter()
     run_dir = files.ensure_writable_dir(config.run_dir)
+    files.remove_stale_temporaries(run_dir)  # left by a run killed mid-write; never a finished file
+    resume_point = _resume_point(run_dir) if resume else None
     keras.utils.set_random_seed(config.seed)
 
     prepared = prepare_data(config)
@@ -81,14 +88,20 @@ def train(config: ExperimentConfig, verbose: int | str = "auto") -> TrainResult:
     val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
 
-    model = compile_model(config, len(prepared.class_names), steps_per_epoch)
+    if resume_point:
+        model = keras.models.load_model(resume_point.model_path)  # weights and optimizer state
+        print(f"resuming {config.name} after epoch {resume_point.epoch} from {resume_point.model_path}")
+    else:
+        model = compile_model(config, len(prepared.class_names), steps_per_epoch)
     print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
           f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
           f"{model.count_params():,} parameters")
-    callbacks, artefacts = build_callbacks(config, run_dir)
+    callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
     history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                        initial_epoch=resume_point.epoch if resume_point else 0,
                         callbacks=callbacks, verbose=verbose,
                         shuffle=False)  # the pipeline shuffles, seeded
+    _stop_if_diverged(history.history, run_dir, resume_point)
 
     evaluation = evaluate_model(model, splits.test, config.batch_size)
     artefacts.update(evaluation.write(run_dir))
@@ -111,13 +124,38 @@ def train(config: ExperimentConfig, verbose: int | str = "auto") -> TrainResult:
     return result
 
 
+def _resume_point(run_dir: Path) -> ResumePoint:
+    point = read_resume_point(run_dir)
+    if point is None:
+        raise DlcvError(f"--resume: nothing to resume in {run_dir}/ (no checkpoints/last.json); "
+                        "start the run without --resume")
+    return point
+
+
+def _stop_if_diverged(history: dict, run_dir: Path, resume_point: ResumePoint | None) -> None:
+    """TerminateOnNaN stopped the run: say so, and point at the last good checkpoint."""
+    losses = history.get("loss", [])
+    if losses and not all(math.isfinite(v) for v in losses):
+        point = read_resume_point(run_dir)
+        kept = (f"the last good model (after epoch {point.epoch}) is {point.model_path}" if point
+                else "no epoch finished with a finite loss, so no model was kept")
+        raise TrainingStopped(f"training stopped: the loss became NaN in epoch "
+                              f"{len(losses) + (resume_point.epoch if resume_point else 0)}; {kept}. "
+                              "Try a lower learning rate.")
+
+
 def _export(model: keras.Model, prepared: PreparedData, run_dir: Path) -> dict[str, Path]:
     """Everything `dlcv predict` and `dlcv evaluate` need to use the model later."""
     written = {"model_h5": run_dir / "model.h5", "model_keras": run_dir / "model.keras",
-               "class_names": run_dir / "class_names.json", "config": run_dir / "config.yaml"}
+               "class_names": run_dir / "class_names.json", "config": run_dir / "config.yaml",
+               "summary": run_dir / "model_summary.txt"}
     for key in ("model_h5", "model_keras"):
         with files.atomic_path(written[key]) as tmp:
             model.save(tmp)
     files.write_json(written["class_names"], prepared.class_names)
     files.write_text(written["config"], prepared.config.to_yaml())
+    files.write_text(written["summary"], model_summary(model))
+    diagram = plot_architecture(model, run_dir / "architecture.png")
+    if diagram is not None:
+        written["architecture"] = diagram
     return written

@@ -62,3 +62,28 @@ def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch
         return schedules.CosineDecay(0.0, decay_steps, alpha=config.alpha,
                                      warmup_target=learning_rate, warmup_steps=warmup_steps)
     raise TypeError(f"unhandled schedule config {config!r}")
+
+
+def learning_rates(schedule, steps_per_epoch: int, epochs: int) -> list[float]:
+    """The rate in force at the start of each epoch (what the book's plots show)."""
+    if not callable(schedule):
+        return [float(schedule)] * epochs
+    return [float(schedule(epoch * steps_per_epoch)) for epoch in range(epochs)]
+
+
+def plot_learning_rates(schedule, steps_per_epoch: int, epochs: int, path, title: str) -> list[float]:
+    """Draw the per-batch rate over the run, with a marker at each epoch start; return the epoch rates."""
+    import numpy as np
+
+    from ..plotting import new_figure, save_figure
+
+    per_epoch = learning_rates(schedule, steps_per_epoch, epochs)
+    steps = np.linspace(0, epochs * steps_per_epoch - 1, num=min(2000, epochs * steps_per_epoch))
+    per_step = [float(schedule(int(s))) if callable(schedule) else float(schedule) for s in steps]
+    figure, axes = new_figure()
+    axes.plot(steps / steps_per_epoch + 1, per_step, linewidth=1, label="per batch")
+    axes.plot(np.arange(1, epochs + 1), per_epoch, "o", markersize=3, label="epoch start")
+    axes.set(title=title, xlabel="epoch", ylabel="learning rate")
+    axes.legend()
+    save_figure(figure, path)
+    return per_epoch

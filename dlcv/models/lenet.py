@@ -1,0 +1,28 @@
+"""LeNet (ch. 14), the book's variant with ReLU and max pooling.
+
+    model = lenet(28, 28, 1, 10)        # 1,256,080 parameters
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .layout import image_input
+from .registry import register_model
+
+
+@register_model
+def lenet(width: int, height: int, depth: int, classes: int) -> keras.Model:
+    """[Conv(20, 5x5) -> ReLU -> MaxPool] -> [Conv(50, 5x5) -> ReLU -> MaxPool] -> FC(500) -> ReLU -> FC."""
+    inputs = image_input(width, height, depth)
+    x = inputs
+    for filters in (20, 50):
+        x = layers.Conv2D(filters, (5, 5), padding="same")(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2))(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(500)(x)
+    x = layers.Activation("relu")(x)
+    x = layers.Dense(classes)(x)
+    outputs = layers.Activation("softmax")(x)
+    return keras.Model(inputs, outputs, name="lenet")

@@ -1,0 +1,40 @@
+"""MiniVGGNet (ch. 15): two VGG blocks of stacked 3x3 convolutions, batch normalisation and dropout.
+
+    model = minivggnet(32, 32, 3, 10)                      # 2,171,178 parameters
+    plain = minivggnet(32, 32, 3, 10, batch_norm=False)    # the book's no-BN comparison
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .layout import channel_axis, image_input
+from .registry import register_model
+
+
+@register_model
+def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True) -> keras.Model:
+    """[(Conv 3x3 -> ReLU -> BN) x2 -> MaxPool -> Dropout .25] for 32, 64 filters -> FC(512) -> ReLU -> BN ->
+    Dropout .5 -> FC(classes) -> softmax."""
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"batch_norm must be true or false, got {batch_norm!r}")
+    axis = channel_axis()
+
+    def normalise(x):
+        return layers.BatchNormalization(axis=axis)(x) if batch_norm else x
+
+    inputs = image_input(width, height, depth)
+    x = inputs
+    for filters in (32, 64):
+        for _ in range(2):
+            x = layers.Conv2D(filters, (3, 3), padding="same")(x)
+            x = normalise(layers.Activation("relu")(x))
+        x = layers.MaxPooling2D(pool_size=(2, 2))(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(512)(x)
+    x = normalise(layers.Activation("relu")(x))
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(classes)(x)
+    outputs = layers.Activation("softmax")(x)
+    return keras.Model(inputs, outputs, name="minivggnet" if batch_norm else "minivggnet_nobn")

@@ -1,0 +1,60 @@
+"""The book's networks: parameter counts, data formats, and save/load round trips."""
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize("name, shape, classes, params, expected", [
+    ("lenet", (28, 28, 1), 10, {}, 1_256_080),
+    ("minivggnet", (32, 32, 3), 10, {}, 2_171_178),
+    ("minivggnet", (32, 32, 3), 10, {"batch_norm": False}, 2_171_178 - 4 * (32 + 32 + 64 + 64 + 512)),  # BN: γ, β, mean, var
+    ("shallownet", (32, 32, 3), 3, {}, (3 * 3 * 3 * 32 + 32) + 32 * 32 * 32 * 3 + 3),
+    ("mlp", (28, 28, 1), 10, {"hidden": [256, 128], "activation": "sigmoid"}, 235_146),
+    ("linear", (32, 32, 3), 10, {}, 3072 * 10 + 10),
+])
+def test_parameter_counts(keras, name, shape, classes, params, expected):
+    from dlcv.models import build_model
+
+    assert build_model(name, *shape, classes, **params).count_params() == expected
+
+
+@pytest.mark.parametrize("name", ["shallownet", "lenet", "minivggnet"])
+def test_channels_first_builds_the_same_network(keras, name):
+    from dlcv.models import build_model
+
+    last = build_model(name, 32, 32, 3, 10)
+    keras.config.set_image_data_format("channels_first")
+    try:
+        first = build_model(name, 32, 32, 3, 10)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    assert first.input_shape == (None, 3, 32, 32) and last.input_shape == (None, 32, 32, 3)
+    assert first.count_params() == last.count_params()
+    if name == "minivggnet":
+        axes = {layer.axis for layer in first.layers if isinstance(layer, keras.layers.BatchNormalization)}
+        assert axes == {1}
+
+
+def test_minivggnet_rejects_a_non_boolean_batch_norm(keras):
+    from dlcv.errors import ConfigError
+    from dlcv.models import build_model
+
+    with pytest.raises(ConfigError, match="batch_norm must be true or false"):
+        build_model("minivggnet", 32, 32, 3, 10, batch_norm="yes")
+
+
+@pytest.mark.parametrize("name", ["shallownet", "lenet", "minivggnet", "mlp"])
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_save_and_load_predict_identically(keras, tmp_path, name, suffix):
+    from dlcv.models import build_model
+    from dlcv.training.schedules import StepDecay
+
+    model = build_model(name, 28, 28, 3, 4)
+    model.compile(optimizer=keras.optimizers.SGD(StepDecay(0.01, 0.5, 5, 10), momentum=0.9, nesterov=True),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).random((8, 28, 28, 3)).astype("float32")
+    model.fit(x, np.arange(8) % 4, epochs=1, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    reloaded = keras.models.load_model(tmp_path / f"m{suffix}")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert "StepDecay" in str(reloaded.optimizer.get_config()["learning_rate"])  # the schedule survives
+    assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 1  # and the optimizer state
