@@ -79,4 +79,176 @@ def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
                 "dlcv: HDF5 store reload": timed(lambda: load_store(store).images)})
 
 
-WORKLOADS = {"w3": w3_numpy_backprop, "w4": w4_image_loading}
+def _keras_model(name: str, batch_size: int, seed: int):
+    """A freshly compiled W1/W2 network: SGD lr 0.01, momentum 0.9, Nesterov."""
+    import keras
+
+    from dlcv.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    if name == "mlp":
+        model = build_model("mlp", 32, 32, 3, 10, hidden=[1024, 512], activation="relu")
+    else:
+        model = build_model("minivggnet", 32, 32, 3, 10)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
+    """The book's way (fit on NumPy floats) and dlcv's default route, each warmed up by one epoch."""
+    from dlcv.training.compiled import make_trainer
+
+    def book_way():
+        model = _keras_model(network, batch_size, 0)
+        x = images.astype(np.float32) / 255.0
+        model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: tracing, compiling
+
+        def run() -> dict:
+            started = time.perf_counter()
+            model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0)
+            return {"seconds": time.perf_counter() - started}
+        return run
+
+    def fast_route():
+        model = _keras_model(network, batch_size, 0)
+        trainer = make_trainer(model, images, labels, batch_size, seed=0)
+        trainer.train_epoch(0)  # warm-up: compiling the whole-epoch program
+        epoch = iter(range(1, 10**6))
+
+        def run() -> dict:
+            started = time.perf_counter()
+            trainer.train_epoch(next(epoch))
+            return {"seconds": time.perf_counter() - started}
+        return run
+
+    return {"book: fit on NumPy": book_way(), "dlcv: fast route (default)": fast_route()}
+
+
+def _torch_eager(network_sizes, images, labels, batch_size):
+    """The PyTorch peer: an eager training loop over tensors already in memory / on the GPU."""
+    import torch
+
+    torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    layers = []
+    for fan_in, fan_out in zip(network_sizes[:-1], network_sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1]).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    x = torch.tensor(images.reshape(len(images), -1), device=device, dtype=torch.float32) / 255.0
+    y = torch.tensor(labels, device=device, dtype=torch.long)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        for rows in torch.randperm(len(x), device=device).split(batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(x[rows]), y[rows]).backward()
+            optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    epoch()
+
+    def run() -> dict:
+        started = time.perf_counter()
+        epoch()
+        return {"seconds": time.perf_counter() - started}
+    return run
+
+
+def _jax_floor(network_sizes, images, labels, batch_size):
+    """The practical floor: a hand-written JAX MLP, whole epoch in one jit-compiled lax.scan."""
+    import jax
+    import jax.numpy as jnp
+
+    keys = jax.random.split(jax.random.PRNGKey(0), len(network_sizes))
+    params = [(jax.random.normal(k, (i, o)) * jnp.sqrt(2.0 / i), jnp.zeros(o))
+              for k, i, o in zip(keys, network_sizes[:-1], network_sizes[1:])]
+    velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
+    x = jax.device_put(images.reshape(len(images), -1))
+    y = jax.device_put(labels.astype(np.int32))
+    steps = len(labels) // batch_size
+
+    def loss_fn(params, xb, yb):
+        h = xb.astype(jnp.float32) / 255.0
+        for w, b in params[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        logits = h @ params[-1][0] + params[-1][1]
+        return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(yb.shape[0]), yb])
+
+    @jax.jit
+    def epoch(params, velocity, key):
+        order = jax.random.permutation(key, x.shape[0])[:steps * batch_size].reshape(steps, batch_size)
+
+        def step(carry, rows):
+            params, velocity = carry
+            grads = jax.grad(loss_fn)(params, x[rows], y[rows])
+            velocity = jax.tree_util.tree_map(lambda v, g: 0.9 * v - 0.01 * g, velocity, grads)
+            params = jax.tree_util.tree_map(lambda p, v, g: p + 0.9 * v - 0.01 * g, params, velocity, grads)
+            return (params, velocity), None
+
+        (params, velocity), _ = jax.lax.scan(step, (params, velocity), order)
+        return params, velocity
+
+    state = {"params": params, "velocity": velocity, "epoch": 0}
+
+    def one_epoch():
+        state["epoch"] += 1
+        state["params"], state["velocity"] = epoch(state["params"], state["velocity"],
+                                                   jax.random.PRNGKey(state["epoch"]))
+        jax.block_until_ready(state["params"])
+
+    one_epoch()
+
+    def run() -> dict:
+        started = time.perf_counter()
+        one_epoch()
+        return {"seconds": time.perf_counter() - started}
+    return run
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _random_cifar(samples: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (samples, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, samples)
+
+
+def w1_cifar_mlp(samples: int | None = None, batch_size: int = 32) -> Workload:
+    """W1: the CIFAR-10 MLP, one epoch (random CIFAR-shaped data; 10,000 samples on a CPU, 50,000 on a GPU)."""
+    from dlcv.runtime import devices, import_keras, use_backend
+
+    use_backend(None)
+    keras = import_keras()
+    samples = samples or (50_000 if devices() else 10_000)
+    images, labels = _random_cifar(samples)
+    routes = _keras_routes("mlp", images, labels, batch_size)
+    sizes = [3072, 1024, 512, 10]
+    if _installed("torch"):
+        routes["peer: PyTorch eager loop"] = _torch_eager(sizes, images, labels, batch_size)
+    if _installed("jax"):
+        routes["floor: hand-written JAX scan"] = _jax_floor(sizes, images, labels, batch_size)
+    return Workload(name="W1", description=f"CIFAR-10 MLP 3072-1024-512-10, batch {batch_size}, "
+                    f"{samples:,} samples, Keras backend {keras.backend.backend()}",
+                    unit="s per epoch", baseline="book: fit on NumPy", routes=routes)
+
+
+def w2_minivggnet(samples: int | None = None, batch_size: int = 64) -> Workload:
+    """W2: MiniVGGNet on 32x32x3, one epoch (50,000 samples on a GPU; 2,000 on a CPU)."""
+    from dlcv.runtime import devices, import_keras, use_backend
+
+    use_backend(None)
+    keras = import_keras()
+    samples = samples or (50_000 if devices() else 2_000)
+    images, labels = _random_cifar(samples)
+    return Workload(name="W2", description=f"MiniVGGNet 32x32x3, batch {batch_size}, {samples:,} samples, "
+                    f"Keras backend {keras.backend.backend()}", unit="s per epoch",
+                    baseline="book: fit on NumPy", routes=_keras_routes("minivggnet", images, labels, batch_size))
+
+
+WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading}

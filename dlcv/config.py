@@ -130,6 +130,13 @@ class ExperimentConfig(Section):
     output_dir: str = "output"
     epochs: PositiveInt = 30
     batch_size: PositiveInt = 32
+    route: Literal["auto", "fast", "fit"] = "auto"
+    """fast: each epoch one compiled program over data held on the device (JAX / TensorFlow);
+    fit: Keras's model.fit on the input pipeline; auto: fast where it applies, else fit (says why)."""
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    """Keras dtype policy; mixed_* computes in 16 bits with float32 weights."""
+    jit_compile: bool | Literal["auto"] = "auto"
+    """XLA compilation of the training step (Keras's compile(jit_compile=...))."""
     dataset: DatasetConfig = DatasetConfig()
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     model: ModelConfig = ModelConfig()

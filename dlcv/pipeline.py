@@ -21,11 +21,21 @@ if TYPE_CHECKING:
 
 def make_pipeline(images: np.ndarray, labels: np.ndarray | None, batch_size: int,
                   shuffle: bool = False, seed: int | None = None):
-    """A ``tf.data.Dataset`` of ``(x, y)`` batches (or ``x`` alone when ``labels`` is None)."""
-    import tensorflow as tf
+    """Batches of ``(x, y)`` (or ``x`` alone when ``labels`` is None) for ``fit`` / ``evaluate`` / ``predict``.
 
+    On the TensorFlow backend a ``tf.data.Dataset``; on JAX and PyTorch a
+    :class:`~dlcv.batches.ArrayBatches` (a Keras ``PyDataset``), so those backends never import TensorFlow.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from .batches import ArrayBatches
+
+        return ArrayBatches(images, labels, batch_size, shuffle=shuffle, seed=seed)
+    import tensorflow as tf
+
     features = tf.data.Dataset.from_tensor_slices(images)
     data = features if labels is None else tf.data.Dataset.zip(
         features, tf.data.Dataset.from_tensor_slices(labels))

@@ -17,6 +17,7 @@ import keras
 
 from .. import files
 from ..config import ExperimentConfig
+from ..errors import ConfigError
 from .monitor import TrainingMonitor
 
 RESUME_RECORD = "last.json"
@@ -122,6 +123,11 @@ def build_callbacks(config: ExperimentConfig, run_dir: Path, resume: ResumePoint
                                                        patience=settings.early_stopping_patience,
                                                        restore_best_weights=True))
     if settings.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
+                              "expected it installed, or tensorboard: false")
         artefacts["tensorboard"] = run_dir / "tensorboard"
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(artefacts["tensorboard"])))
     callbacks.append(ResumeCheckpoint(folder, resume.best_val_loss if resume else None))  # last: commits an epoch only after the others saw it

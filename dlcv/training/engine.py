@@ -27,6 +27,7 @@ from ..visualize import model_summary, plot_architecture
 from . import schedules  # noqa: F401  (registers StepDecay for loading resumed models)
 from .callbacks import ResumePoint, build_callbacks, read_resume_point
 from .optimizers import build_optimizer
+from .routes import choose_route, fit_fast
 
 LOSS = "sparse_categorical_crossentropy"
 
@@ -68,8 +69,10 @@ def prepare_data(config: ExperimentConfig) -> PreparedData:
 
 def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) -> keras.Model:
     p = config.preprocessing
+    keras.config.set_dtype_policy(config.precision)
     model = build_model(config.model.name, p.width, p.height, p.channels, classes, **config.model.params)
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=LOSS, metrics=["accuracy"])
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=LOSS, metrics=["accuracy"],
+                  jit_compile=config.jit_compile)
     return model
 
 
@@ -83,9 +86,6 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
 
     prepared = prepare_data(config)
     config, splits = prepared.config, prepared.splits
-    train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
-                               shuffle=True, seed=config.seed)
-    val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
 
     if resume_point:
@@ -97,10 +97,18 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
           f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
           f"{model.count_params():,} parameters")
     callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
-    history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                        initial_epoch=resume_point.epoch if resume_point else 0,
-                        callbacks=callbacks, verbose=verbose,
-                        shuffle=False)  # the pipeline shuffles, seeded
+    initial_epoch = resume_point.epoch if resume_point else 0
+    route, why = choose_route(config, splits.train.images.nbytes)
+    print(f"route: {route} ({why})")
+    if route == "fast":
+        history = fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0)
+    else:
+        train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
+                                   shuffle=True, seed=config.seed)
+        val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size)
+        history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                            shuffle=False)  # the pipeline shuffles, seeded
     _stop_if_diverged(history.history, run_dir, resume_point)
 
     evaluation = evaluate_model(model, splits.test, config.batch_size)

@@ -1,0 +1,38 @@
+"""ArrayBatches: in-memory images as a Keras ``PyDataset``, the input pipeline of the JAX and PyTorch
+backends (which must not need TensorFlow, so cannot use tf.data).
+
+Same contract as the tf.data pipeline: uint8 NHWC in, float32 in [0, 1] (in Keras's layout) out,
+shuffled with a seed and reshuffled every epoch.
+
+    batches = ArrayBatches(images, labels, batch_size=32, shuffle=True, seed=42)
+    model.fit(batches, epochs=10)
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .pipeline import to_model_input
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None, batch_size: int, shuffle: bool = False,
+                 seed: int | None = None) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(images)) if shuffle else np.arange(len(images))
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        x = to_model_input(self.images[rows])
+        return x if self.labels is None else (x, self.labels[rows])
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._order = self._rng.permutation(len(self.images))
