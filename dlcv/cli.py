@@ -131,6 +131,9 @@ def _train(args: argparse.Namespace) -> int:
     if config.book:
         print("book: " + ", ".join(f"{k} {v}" for k, v in config.book.items()))
     print(result.evaluation.report_text)
+    if not result.artefacts:  # a non-chief worker of a multi-worker run
+        print(f"worker done; the chief writes the run folder {result.run_dir}/")
+        return 0
     print(f"run written to {result.run_dir}/")
     width = max(len(name) for name in result.artefacts)
     for name, path in sorted(result.artefacts.items()):

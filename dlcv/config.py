@@ -137,6 +137,9 @@ class ExperimentConfig(Section):
     """Keras dtype policy; mixed_* computes in 16 bits with float32 weights."""
     jit_compile: bool | Literal["auto"] = "auto"
     """XLA compilation of the training step (Keras's compile(jit_compile=...))."""
+    distribution: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"
+    """Scale out: mirrored = TF MirroredStrategy over this machine's GPUs; multi_worker = TF
+    MultiWorkerMirroredStrategy across machines (TF_CONFIG); data_parallel = Keras DataParallel (JAX)."""
     dataset: DatasetConfig = DatasetConfig()
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     model: ModelConfig = ModelConfig()

@@ -15,7 +15,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confu
 
 from . import files
 from .data import ImageSet
-from .pipeline import make_pipeline
+from .pipeline import make_pipeline, to_model_input
 from .plotting import new_figure, save_figure
 
 
@@ -46,16 +46,28 @@ class Evaluation:
         return written
 
 
-def evaluate_model(model, data: ImageSet, batch_size: int = 128) -> Evaluation:
-    pipeline = make_pipeline(data.images, data.labels, batch_size)
-    results = model.evaluate(pipeline, verbose=0, return_dict=True)
-    probabilities = model.predict(make_pipeline(data.images, None, batch_size), verbose=0)
+def evaluate_model(model, data: ImageSet, batch_size: int = 128, direct_calls: bool = False) -> Evaluation:
+    """Score ``model`` on ``data`` in one prediction pass (loss, accuracy and report all come from it).
+
+    ``direct_calls`` runs the forward passes as plain ``model(x)`` calls instead of ``model.predict``:
+    under MultiWorkerMirroredStrategy Keras 3's predict fails (keras-team/keras#20585).
+    """
+    import keras
+
+    if direct_calls:
+        probabilities = np.concatenate([
+            keras.ops.convert_to_numpy(model(to_model_input(data.images[i:i + batch_size]), training=False))
+            for i in range(0, len(data.images), batch_size)])
+    else:
+        probabilities = model.predict(make_pipeline(data.images, None, batch_size), verbose=0)
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    loss = keras.losses.SparseCategoricalCrossentropy()(data.labels, probabilities)
     predictions = probabilities.argmax(axis=1)
     labels = list(range(len(data.class_names)))
     kwargs = dict(labels=labels, target_names=data.class_names, digits=4, zero_division=0)
     return Evaluation(
-        loss=float(results["loss"]),
-        accuracy=float(results.get("accuracy", np.mean(predictions == data.labels))),
+        loss=float(keras.ops.convert_to_numpy(loss)),
+        accuracy=float(np.mean(predictions == data.labels)),
         predictions=predictions,
         report_text=classification_report(data.labels, predictions, **kwargs),
         report=classification_report(data.labels, predictions, output_dict=True, **kwargs),

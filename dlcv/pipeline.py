@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def make_pipeline(images: np.ndarray, labels: np.ndarray | None, batch_size: int,
-                  shuffle: bool = False, seed: int | None = None):
+                  shuffle: bool = False, seed: int | None = None, multiple_of: int = 1):
     """Batches of ``(x, y)`` (or ``x`` alone when ``labels`` is None) for ``fit`` / ``evaluate`` / ``predict``.
 
     On the TensorFlow backend a ``tf.data.Dataset``; on JAX and PyTorch a
@@ -33,7 +33,7 @@ def make_pipeline(images: np.ndarray, labels: np.ndarray | None, batch_size: int
     if keras.backend.backend() != "tensorflow":
         from .batches import ArrayBatches
 
-        return ArrayBatches(images, labels, batch_size, shuffle=shuffle, seed=seed)
+        return ArrayBatches(images, labels, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of)
     import tensorflow as tf
 
     features = tf.data.Dataset.from_tensor_slices(images)

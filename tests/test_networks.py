@@ -42,7 +42,7 @@ def test_minivggnet_rejects_a_non_boolean_batch_norm(keras):
         build_model("minivggnet", 32, 32, 3, 10, batch_norm="yes")
 
 
-@pytest.mark.parametrize("name", ["shallownet", "lenet", "minivggnet", "mlp"])
+@pytest.mark.parametrize("name", ["lenet", "minivggnet"])  # minivggnet: BN statistics and dropout
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_save_and_load_predict_identically(keras, tmp_path, name, suffix):
     from dlcv.models import build_model

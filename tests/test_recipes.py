@@ -82,10 +82,3 @@ def test_checkpoint_improvements_script_writes_into_weights(tmp_path, stand_ins)
                         "--set", f"output_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-2000:]
     assert list((tmp_path / "weights").glob("weights-00*-*.h5"))
-
-
-def test_minivggnet_script_no_bn_flag(tmp_path, stand_ins):
-    result = run_script("minivggnet_cifar10", "--no-bn", "--set", "epochs=1",
-                        "--set", f"dataset.path={stand_ins['cifar10']}", "--set", f"output_dir={tmp_path}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "minivggnet_nobn on cifar10" in result.stdout

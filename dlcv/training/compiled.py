@@ -6,8 +6,8 @@ every batch of an epoch inside one compiled function:
 
 - :class:`JaxEpochs` — ``jax.lax.scan`` over ``model.stateless_call`` and the optimizer's
   ``stateless_apply``; the model's variables are written back after each epoch.
-- :class:`TensorFlowEpochs` — a ``tf.function`` whose loop over batches AutoGraph turns into one graph;
-  it updates the model's variables in place.
+- :class:`TensorFlowEpochs` — an XLA-compiled ``tf.function`` whose loop over batches AutoGraph turns
+  into one program; it updates the model's variables in place.
 
 Both use the model's compiled optimizer (with its schedule) and the same loss as ``fit``.
 
@@ -110,8 +110,12 @@ class JaxEpochs:
 
 
 class TensorFlowEpochs:
+    """The epoch's full batches run in one XLA-compiled ``tf.function`` loop (XLA fuses the optimizer's
+    element-wise updates, which dominate at small batch sizes); the last, smaller batch runs as one more
+    step. The shuffle happens on the device too, just outside the XLA program (XLA has no shuffle op)."""
+
     def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 jit_compile: bool = False):
+                 jit_compile: bool = True):
         import tensorflow as tf
 
         self.tf, self.model, self.batch_size, self.seed = tf, model, batch_size, seed
@@ -121,7 +125,9 @@ class TensorFlowEpochs:
             self.x = tf.identity(images)
             self.y = tf.identity(labels.astype(np.int64))
         self.count = len(labels)
-        self._epoch = tf.function(self._epoch_fn, jit_compile=jit_compile, reduce_retracing=True)
+        self.full = (self.count // batch_size) * batch_size
+        self._batches = tf.function(self._batches_fn, jit_compile=jit_compile, reduce_retracing=True)
+        self._step_fn = tf.function(self._step, reduce_retracing=True)
         self._predict = tf.function(lambda xb: model(self._inputs(xb), training=False), reduce_retracing=True)
 
     def _inputs(self, xb):
@@ -138,26 +144,85 @@ class TensorFlowEpochs:
         correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == yb, tf.float32))
         return loss * tf.cast(tf.shape(yb)[0], tf.float32), correct
 
-    def _epoch_fn(self, seed):
+    def _batches_fn(self, batches):
+        """Train on every row of ``batches`` (steps, batch_size) of indexes: one compiled loop."""
         tf = self.tf
-        n = tf.shape(self.y)[0]
-        order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=seed)
         loss_sum, correct = tf.constant(0.0), tf.constant(0.0)
-        for start in tf.range(0, n, self.batch_size):  # AutoGraph: a tf.while_loop inside the graph
-            rows = order[start:start + self.batch_size]
-            batch_loss, batch_correct = self._step(tf.gather(self.x, rows), tf.gather(self.y, rows))
+        for i in tf.range(tf.shape(batches)[0]):  # AutoGraph: a while loop inside the compiled program
+            batch_loss, batch_correct = self._step(tf.gather(self.x, batches[i]), tf.gather(self.y, batches[i]))
             loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
-        count = tf.cast(n, tf.float32)
-        return loss_sum / count, correct / count
+        return loss_sum, correct
 
     def train_epoch(self, epoch: int) -> tuple[float, float]:
-        loss, accuracy = self._epoch(self.tf.constant([self.seed, epoch], dtype=self.tf.int64))
-        return float(loss), float(accuracy)
+        tf = self.tf
+        order = tf.random.experimental.stateless_shuffle(tf.range(self.count), seed=[self.seed, epoch])
+        loss_sum, correct = tf.constant(0.0), tf.constant(0.0)
+        if self.full:
+            loss_sum, correct = self._batches(tf.reshape(order[:self.full], [-1, self.batch_size]))
+        if self.full < self.count:  # the last, smaller batch, as fit trains it too
+            rest = order[self.full:]
+            rest_loss, rest_correct = self._step_fn(tf.gather(self.x, rest), tf.gather(self.y, rest))
+            loss_sum, correct = loss_sum + rest_loss, correct + rest_correct
+        return float(loss_sum) / self.count, float(correct) / self.count
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
         predictions = np.concatenate([self._predict(images[i:i + batch_size]).numpy()
                                       for i in range(0, len(images), batch_size)])
         return _scores(self.loss, labels, predictions)
+
+
+class StrategyEpochs:
+    """TensorFlow's custom-training-loop pattern for a ``tf.distribute`` strategy: each global batch is
+    one ``strategy.run`` of the step inside a ``tf.function``, gradients all-reduced by the strategy.
+
+    Used for MultiWorkerMirroredStrategy, under which Keras 3's ``fit`` fails (keras-team/keras#20585).
+    The dataset is sharded across workers by tf.data's auto-sharding; the loss is averaged over the
+    global batch as ``tf.nn.compute_average_loss`` prescribes.
+    """
+
+    def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
+                 strategy):
+        import tensorflow as tf
+
+        self.tf, self.model, self.strategy, self.batch_size = tf, model, strategy, batch_size
+        self.loss = LOSS(reduction=None)
+        data = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
+        data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        self.dataset = strategy.experimental_distribute_dataset(data)
+        self._step = tf.function(self._step_fn)
+
+    def _inputs(self, xb):
+        x = self.tf.cast(xb, self.tf.float32) / 255.0
+        return self.tf.transpose(x, [0, 3, 1, 2]) if _channels_first() else x
+
+    def _replica_step(self, xb, yb):
+        tf = self.tf
+        with tf.GradientTape() as tape:
+            y_pred = self.model(self._inputs(xb), training=True)
+            per_example = self.loss(yb, y_pred)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.batch_size)
+        variables = self.model.trainable_variables
+        self.model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == yb, tf.float32))
+        return tf.reduce_sum(per_example), correct, tf.cast(tf.shape(yb)[0], tf.float32)
+
+    def _step_fn(self, xb, yb):
+        sums = self.strategy.run(self._replica_step, args=(xb, yb))
+        return [self.strategy.reduce(self.tf.distribute.ReduceOp.SUM, value, axis=None) for value in sums]
+
+    def train_epoch(self, epoch: int) -> tuple[float, float]:
+        loss_sum = correct = count = 0.0
+        for xb, yb in self.dataset:
+            batch_loss, batch_correct, batch_count = (float(v) for v in self._step(xb, yb))
+            loss_sum, correct, count = loss_sum + batch_loss, correct + batch_correct, count + batch_count
+        return loss_sum / count, correct / count
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
+        # Each worker scores the (small) validation set itself: a forward pass needs no collectives.
+        predictions = np.concatenate([
+            keras.ops.convert_to_numpy(self.model(self._inputs(images[i:i + batch_size]), training=False))
+            for i in range(0, len(images), batch_size)])
+        return _scores(LOSS(), labels, predictions)
 
 
 def _scores(loss, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, float]:
@@ -166,7 +231,9 @@ def _scores(loss, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, f
 
 
 def make_trainer(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 jit_compile: bool = False):
+                 jit_compile: bool = True, strategy=None):
+    if strategy is not None:
+        return StrategyEpochs(model, images, labels, batch_size, seed, strategy)
     backend = keras.backend.backend()
     if backend == "jax":
         return JaxEpochs(model, images, labels, batch_size, seed)

@@ -10,6 +10,8 @@ one way data is split, a model compiled, callbacks attached and outputs written.
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from ..pipeline import make_pipeline
 from ..visualize import model_summary, plot_architecture
 from . import schedules  # noqa: F401  (registers StepDecay for loading resumed models)
 from .callbacks import ResumePoint, build_callbacks, read_resume_point
+from .distribution import check_backend, distribution_scope, is_chief
 from .optimizers import build_optimizer
 from .routes import choose_route, fit_fast
 
@@ -79,7 +82,10 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) 
 def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = False) -> TrainResult:
     """Train, evaluate and export; ``resume=True`` continues an interrupted run of the same config."""
     started = time.perf_counter()
-    run_dir = files.ensure_writable_dir(config.run_dir)
+    check_backend(config)
+    chief = is_chief()
+    # Non-chief workers of a multi-worker run write to scratch (deleted at the end), never the run folder.
+    run_dir = files.ensure_writable_dir(config.run_dir if chief else tempfile.mkdtemp(prefix="dlcv-worker-"))
     files.remove_stale_temporaries(run_dir)  # left by a run killed mid-write; never a finished file
     resume_point = _resume_point(run_dir) if resume else None
     keras.utils.set_random_seed(config.seed)
@@ -88,30 +94,37 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
     config, splits = prepared.config, prepared.splits
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
 
-    if resume_point:
-        model = keras.models.load_model(resume_point.model_path)  # weights and optimizer state
-        print(f"resuming {config.name} after epoch {resume_point.epoch} from {resume_point.model_path}")
-    else:
-        model = compile_model(config, len(prepared.class_names), steps_per_epoch)
-    print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
-          f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
-          f"{model.count_params():,} parameters")
-    callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
-    initial_epoch = resume_point.epoch if resume_point else 0
-    route, why = choose_route(config, splits.train.images.nbytes)
-    print(f"route: {route} ({why})")
-    if route == "fast":
-        history = fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0)
-    else:
-        train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
-                                   shuffle=True, seed=config.seed)
-        val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size)
-        history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                            initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
-                            shuffle=False)  # the pipeline shuffles, seeded
-    _stop_if_diverged(history.history, run_dir, resume_point)
-
-    evaluation = evaluate_model(model, splits.test, config.batch_size)
+    with distribution_scope(config) as (replicas, strategy):
+        if resume_point:
+            model = keras.models.load_model(resume_point.model_path)  # weights and optimizer state
+            print(f"resuming {config.name} after epoch {resume_point.epoch} from {resume_point.model_path}")
+        else:
+            model = compile_model(config, len(prepared.class_names), steps_per_epoch)
+        print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
+              f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
+              f"{model.count_params():,} parameters" + (f", {replicas} replicas" if replicas > 1 else ""))
+        callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
+        initial_epoch = resume_point.epoch if resume_point else 0
+        route, why = choose_route(config, splits.train.images.nbytes)
+        print(f"route: {route} ({why})")
+        if route in ("fast", "strategy"):
+            history = fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0,
+                               strategy=strategy if route == "strategy" else None)
+        else:
+            even = replicas if config.distribution == "data_parallel" else 1
+            train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
+                                       shuffle=True, seed=config.seed, multiple_of=even)
+            val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size, multiple_of=even)
+            history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
+                                initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                                shuffle=False)  # the pipeline shuffles, seeded
+        _stop_if_diverged(history.history, run_dir, resume_point)
+    # Scored outside the strategy: every test image counts, and no worker waits on another.
+    evaluation = evaluate_model(model, splits.test, config.batch_size,
+                                direct_calls=config.distribution == "multi_worker")
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return TrainResult(Path(config.run_dir), model, prepared, evaluation, {}, time.perf_counter() - started)
     artefacts.update(evaluation.write(run_dir))
     artefacts.update(_export(model, prepared, run_dir))
     if not config.callbacks.monitor:

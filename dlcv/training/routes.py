@@ -25,11 +25,16 @@ DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take 
 def choose_route(config: ExperimentConfig, train_bytes: int) -> tuple[str, str]:
     """("fast" | "fit", why) for this config and training-set size."""
     backend = keras.backend.backend()
+    if config.distribution == "multi_worker":
+        return "strategy", ("a strategy.run loop per epoch: Keras 3's fit fails under "
+                            "MultiWorkerMirroredStrategy (keras-team/keras#20585)")
     if config.route == "fit":
         return "fit", "route: fit was asked for"
     reason = None
     if backend not in ("jax", "tensorflow"):
         reason = f"the fast route is built for the jax and tensorflow backends, not {backend}"
+    elif config.distribution != "none":
+        reason = f"distribution: {config.distribution} trains through the strategy's own step"
     elif config.callbacks.tensorboard:
         reason = "TensorBoard is a per-batch callback"
     elif config.precision == "mixed_float16":
@@ -75,9 +80,11 @@ def _device_memory_budget() -> int | None:
 
 
 def fit_fast(model: keras.Model, splits: Splits, config: ExperimentConfig, callbacks: list,
-             initial_epoch: int = 0, verbose: bool = True) -> keras.callbacks.History:
+             initial_epoch: int = 0, verbose: bool = True, strategy=None) -> keras.callbacks.History:
+    """Per-epoch training with a compiled trainer (or, given a tf.distribute ``strategy``, its run loop)."""
     trainer = make_trainer(model, splits.train.images, splits.train.labels, config.batch_size, config.seed,
-                           jit_compile=config.jit_compile is True)
+                           jit_compile=config.jit_compile is not False,  # auto: XLA on
+                           strategy=strategy)
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=config.epochs,
                                                  verbose=0, add_history=False, add_progbar=False)
