@@ -60,9 +60,8 @@ def train_recipe(config_path: Path, args: argparse.Namespace, overrides: list[st
 
 
 def save_model_copy(result, path: str) -> None:
-    """shallownet_train.py's --model: the trained model, also at the path the user named (.h5 or .keras)."""
-    if not path.endswith((".h5", ".keras")):
-        raise ValueError(f"--model {path!r}: expected a .h5 or .keras file name")
+    """shallownet_train.py's --model: the trained model, also at the path the user named (the script
+    checks the .h5 / .keras suffix before training)."""
     with files.atomic_path(path) as tmp:
         result.model.save(tmp)
     print(f"[INFO] model saved to {path}")

@@ -23,8 +23,12 @@ import numpy as np
 LOSS = keras.losses.SparseCategoricalCrossentropy
 
 
-def _channels_first() -> bool:
-    return keras.config.image_data_format() == "channels_first"
+def _model_input(xb):
+    """uint8 NHWC batch -> float32 in [0, 1], in Keras's layout; keras.ops, so it traces under JAX and TF."""
+    x = keras.ops.cast(xb, "float32") / 255.0
+    if keras.config.image_data_format() == "channels_first":
+        return keras.ops.transpose(x, (0, 3, 1, 2))
+    return x
 
 
 class JaxEpochs:
@@ -47,15 +51,12 @@ class JaxEpochs:
         self._epoch = jax.jit(self._epoch_fn, donate_argnums=0)
         self._predict = jax.jit(self._predict_fn)
 
-    def _inputs(self, xb):
-        x = xb.astype("float32") / 255.0
-        return x.transpose(0, 3, 1, 2) if _channels_first() else x
 
     def _step(self, state, xb, yb):
         trainable, non_trainable, optimizer_vars = state
 
         def loss_of(trainable, non_trainable):
-            y_pred, non_trainable = self.model.stateless_call(trainable, non_trainable, self._inputs(xb),
+            y_pred, non_trainable = self.model.stateless_call(trainable, non_trainable, _model_input(xb),
                                                               training=True)
             return self.loss(yb, y_pred), (y_pred, non_trainable)
 
@@ -83,7 +84,7 @@ class JaxEpochs:
         return state, loss_sum / x.shape[0], correct / x.shape[0]
 
     def _predict_fn(self, trainable, non_trainable, xb):
-        y_pred, _ = self.model.stateless_call(trainable, non_trainable, self._inputs(xb), training=False)
+        y_pred, _ = self.model.stateless_call(trainable, non_trainable, _model_input(xb), training=False)
         return y_pred
 
     def train_epoch(self, epoch: int) -> tuple[float, float]:
@@ -128,16 +129,13 @@ class TensorFlowEpochs:
         self.full = (self.count // batch_size) * batch_size
         self._batches = tf.function(self._batches_fn, jit_compile=jit_compile, reduce_retracing=True)
         self._step_fn = tf.function(self._step, reduce_retracing=True)
-        self._predict = tf.function(lambda xb: model(self._inputs(xb), training=False), reduce_retracing=True)
+        self._predict = tf.function(lambda xb: model(_model_input(xb), training=False), reduce_retracing=True)
 
-    def _inputs(self, xb):
-        x = self.tf.cast(xb, self.tf.float32) / 255.0
-        return self.tf.transpose(x, [0, 3, 1, 2]) if _channels_first() else x
 
     def _step(self, xb, yb):
         tf = self.tf
         with tf.GradientTape() as tape:
-            y_pred = self.model(self._inputs(xb), training=True)
+            y_pred = self.model(_model_input(xb), training=True)
             loss = self.loss(yb, y_pred)
         variables = self.model.trainable_variables
         self.model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -191,14 +189,11 @@ class StrategyEpochs:
         self.dataset = strategy.experimental_distribute_dataset(data)
         self._step = tf.function(self._step_fn)
 
-    def _inputs(self, xb):
-        x = self.tf.cast(xb, self.tf.float32) / 255.0
-        return self.tf.transpose(x, [0, 3, 1, 2]) if _channels_first() else x
 
     def _replica_step(self, xb, yb):
         tf = self.tf
         with tf.GradientTape() as tape:
-            y_pred = self.model(self._inputs(xb), training=True)
+            y_pred = self.model(_model_input(xb), training=True)
             per_example = self.loss(yb, y_pred)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.batch_size)
         variables = self.model.trainable_variables
@@ -220,7 +215,7 @@ class StrategyEpochs:
     def evaluate(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 1024) -> tuple[float, float]:
         # Each worker scores the (small) validation set itself: a forward pass needs no collectives.
         predictions = np.concatenate([
-            keras.ops.convert_to_numpy(self.model(self._inputs(images[i:i + batch_size]), training=False))
+            keras.ops.convert_to_numpy(self.model(_model_input(images[i:i + batch_size]), training=False))
             for i in range(0, len(images), batch_size)])
         return _scores(LOSS(), labels, predictions)
 
