@@ -76,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=_positive_int, default=64, help="images per batch (64)")
     predict.set_defaults(handler=_predict)
 
+    classify = commands.add_parser("classify", parents=[runtime],
+                                   help="label photos with a network pre-trained on ImageNet (ch. 20)",
+                                   description="Print each image's top classes from a keras.applications "
+                                               "network and write a copy with the top one drawn on it.")
+    classify.add_argument("images", nargs="+", help="image files or folders of images")
+    classify.add_argument("--network", default="vgg16",
+                          help="vgg16, vgg19, resnet50 (224x224), inception_v3 or xception (299x299)")
+    classify.add_argument("--weights", default="imagenet",
+                          help="'imagenet' (downloaded once into ~/.keras/models), a weights .h5 file, or "
+                               "'none' (random)")
+    classify.add_argument("--labels", help="class index JSON (default: Keras's ImageNet index, cached)")
+    classify.add_argument("--top", type=_positive_int, default=5, help="classes to print per image (5)")
+    classify.add_argument("--output", "-o", default="output/classify", help="folder for the labelled copies")
+    classify.set_defaults(handler=_classify)
+
     lr = commands.add_parser("lr", parents=[runtime, overrides], help="plot a config's learning-rate schedule",
                              description="Plot the learning rate per epoch for a config's schedule.")
     lr.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
@@ -95,8 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--width", type=_positive_int, help="resize to this width")
     build.add_argument("--height", type=_positive_int, help="resize to this height")
     build.add_argument("--channels", type=int, choices=[1, 3], help="1 = greyscale, 3 = RGB")
-    build.add_argument("--resize", choices=["simple", "aspect_aware"], default="simple",
-                       help="simple ignores the aspect ratio; aspect_aware centre-crops")
+    build.add_argument("--resize", choices=["simple", "aspect_aware", "pad"], default="simple",
+                       help="simple ignores the aspect ratio; aspect_aware centre-crops; pad pads the short side")
     build.add_argument("--chunk-size", type=_positive_int, default=1024, help="images decoded per chunk")
     build.set_defaults(handler=_data_build)
 
@@ -175,6 +190,17 @@ def _predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if not predictions:
         raise DlcvError("none of the given files could be read as an image")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from .files import ensure_writable_dir
+    from .recipes.case_studies import classify_images
+
+    output = ensure_writable_dir(args.output)
+    weights = None if args.weights == "none" else args.weights
+    classify_images(args.images, args.network, weights, output, args.labels, args.top, args.backend,
+                    args.verbose)
     return 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -57,8 +57,9 @@ class PreprocessingConfig(Section):
     height: PositiveInt | None = None
     channels: Literal[1, 3] | None = None
     """1 = greyscale, 3 = RGB; None: the dataset's own channel count."""
-    resize: Literal["simple", "aspect_aware"] = "simple"
-    """simple ignores the aspect ratio; aspect_aware resizes the shorter side and centre-crops."""
+    resize: Literal["simple", "aspect_aware", "pad"] = "simple"
+    """simple ignores the aspect ratio; aspect_aware resizes the shorter side and centre-crops; pad fits
+    the longer side and pads the shorter with replicated border pixels (captcha digits, ch. 21)."""
 
 
 class ModelConfig(Section):
@@ -68,11 +69,34 @@ class ModelConfig(Section):
     """Keyword arguments of the builder, checked against its signature when the model is built."""
 
 
-class OptimizerConfig(Section):
+class SGDConfig(Section):
+    """Stochastic gradient descent: plain, with momentum, or Nesterov's (the book's optimizer)."""
+
     name: Literal["sgd"] = "sgd"
     learning_rate: PositiveFloat = 0.05
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     nesterov: bool = True
+
+
+class AdamConfig(Section):
+    """Adam, with Keras's defaults (the smile detector's optimizer, ch. 22)."""
+
+    name: Literal["adam"]
+    learning_rate: PositiveFloat = 0.001
+    beta_1: Fraction = 0.9
+    beta_2: Fraction = 0.999
+    epsilon: PositiveFloat = 1e-7
+
+
+def _optimizer_name(value: Any) -> Any:
+    """An optimizer section without ``name`` is SGD (so ``--set optimizer.learning_rate=...`` just works)."""
+    return value.get("name", "sgd") if isinstance(value, dict) else getattr(value, "name", None)
+
+
+OptimizerConfig = Annotated[
+    Union[Annotated[SGDConfig, Tag("sgd")], Annotated[AdamConfig, Tag("adam")]],
+    Discriminator(_optimizer_name),
+]
 
 
 class ConstantSchedule(Section):
@@ -137,13 +161,16 @@ class ExperimentConfig(Section):
     """Keras dtype policy; mixed_* computes in 16 bits with float32 weights."""
     jit_compile: bool | Literal["auto"] = "auto"
     """XLA compilation of the training step (Keras's compile(jit_compile=...))."""
+    class_weight: Literal["none", "balanced"] = "none"
+    """balanced: weight each class's loss by n_samples / (n_classes * its count), scikit-learn's
+    compute_class_weight, so a rare class counts as much as a common one (SMILES, ch. 22)."""
     distribution: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"
     """Scale out: mirrored = TF MirroredStrategy over this machine's GPUs; multi_worker = TF
     MultiWorkerMirroredStrategy across machines (TF_CONFIG); data_parallel = Keras DataParallel (JAX)."""
     dataset: DatasetConfig = DatasetConfig()
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     model: ModelConfig = ModelConfig()
-    optimizer: OptimizerConfig = OptimizerConfig()
+    optimizer: OptimizerConfig = SGDConfig()
     schedule: ScheduleConfig = ConstantSchedule()
     callbacks: CallbacksConfig = CallbacksConfig()
     book: dict[str, Any] | None = None
@@ -233,37 +260,68 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
 
 def _describe(exc: ValidationError) -> str:
     """One line for the first error: where it is, what was wrong, what was expected."""
-    error = exc.errors(include_url=False)[0]
-    loc = list(error["loc"])
-    if loc[:1] == ["schedule"] and len(loc) > 1 and loc[1] in SCHEDULES:
-        del loc[1]  # the union's tag: pydantic adds it to the location, the user never wrote it
-    where = ".".join(str(part) for part in loc) or "(top level)"
+    errors = exc.errors(include_url=False)
+    error, where = errors[0], _key_path(errors[0]["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
-        allowed = ", ".join(_section_at(error["loc"][:-1]).model_fields)
-        return f"{where}: unknown key; expected one of: {allowed}"
+        section, key = error["loc"][:-1], str(error["loc"][-1])
+        key = key if key.isprintable() else repr(key)
+        where = f"{_key_path(section)}.{key}" if section else key
+        return f"{where}: unknown key; expected one of: {', '.join(_section_at(section).model_fields)}"
     if kind == "missing":
         return f"{where}: required key is missing"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return f"{where}.name: expected one of: {', '.join(SCHEDULES)}, got {error['input'].get('name')!r}"
-    if kind == "model_type":
-        return f"{where}: expected a mapping of keys, got {error['input']!r}"
+        if not isinstance(error["input"], dict):
+            return f"{where}: expected a mapping of keys, got {_shown(error['input'])}"
+        return (f"{where}.name: expected one of: {', '.join(TAGGED_SECTIONS[where])}, "
+                f"got {_shown(error['input'].get('name'))}")
+    if kind in ("model_type", "model_attributes_type"):
+        return f"{where}: expected a mapping of keys, got {_shown(error['input'])}"
     if kind == "value_error":
         return f"{where}: " + error["msg"].removeprefix("Value error, ")
-    message = error["msg"][0].lower() + error["msg"][1:]
-    return f"{where}: {message}, got {error['input']!r}"
+    # A field that takes one of several types (true/false or "auto") fails once per type: say them all.
+    alternatives = [e["msg"][0].lower() + e["msg"][1:] for e in errors if _key_path(e["loc"]) == where]
+    return f"{where}: {' or '.join(dict.fromkeys(alternatives))}, got {_shown(error['input'])}"
+
+
+def _key_path(loc: tuple) -> str:
+    """The dotted key the user wrote, without the union-member tags pydantic adds to a location."""
+    parts, section = [], ExperimentConfig
+    for i, part in enumerate(loc):
+        if section is None or part not in section.model_fields:
+            continue  # a union tag such as "bool", "constrained-float" or a schedule's name
+        parts.append(str(part))
+        if section is ExperimentConfig and part in TAGGED_SECTIONS:
+            section = _tagged_section(part, loc[i + 1] if len(loc) > i + 1 else None)
+        else:
+            annotation = section.model_fields[part].annotation
+            section = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 SCHEDULES: dict[str, type[Section]] = {
     "constant": ConstantSchedule, "inverse_time": InverseTimeSchedule,
     "step": StepSchedule, "cosine": CosineSchedule,
 }
+OPTIMIZERS: dict[str, type[Section]] = {"sgd": SGDConfig, "adam": AdamConfig}
+TAGGED_SECTIONS = {"schedule": SCHEDULES, "optimizer": OPTIMIZERS}
+"""Sections whose keys depend on their ``name``; pydantic puts the name in an error's location."""
+
+
+def _tagged_section(section: str, tag: Any) -> type[BaseModel]:
+    choices = TAGGED_SECTIONS[section]
+    return choices.get(tag, next(iter(choices.values())))
 
 
 def _section_at(loc: tuple) -> type[BaseModel]:
-    """The schema section at a validation location, e.g. ("optimizer",) -> OptimizerConfig."""
-    if loc[:1] == ("schedule",):
-        return SCHEDULES.get(loc[1] if len(loc) > 1 else "", ConstantSchedule)
+    """The schema section at a validation location, e.g. ("optimizer", "sgd") -> SGDConfig."""
+    if loc[:1] and loc[0] in TAGGED_SECTIONS:
+        return _tagged_section(loc[0], loc[1] if len(loc) > 1 else None)
     section: type[BaseModel] = ExperimentConfig
     for part in loc:
         section = section.model_fields[part].annotation

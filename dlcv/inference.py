@@ -113,7 +113,7 @@ def _load_model(path: Path):
     from .training import schedules  # noqa: F401  (registers dlcv's serialisable schedules)
 
     try:
-        return keras.models.load_model(path)
+        return keras.models.load_model(path, compile=False)  # predicting needs no optimizer or metrics
     except Exception as exc:  # h5py / zipfile / Keras raise many types for a damaged file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DlcvError(f"cannot load model {str(path)!r}: {reason[:200]}") from None

@@ -50,6 +50,21 @@ class AspectAwarePreprocessor(SimplePreprocessor):
         return super().preprocess(image)
 
 
+class PadPreprocessor(SimplePreprocessor):
+    """Fit the image inside the target, pad the short side with replicated border pixels, then resize
+    exactly: a crop keeps its shape whatever its aspect ratio (the captcha digits of ch. 21)."""
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        scale = min(self.width / width, self.height / height)
+        fitted = cv2.resize(image, (max(round(width * scale), 1), max(round(height * scale), 1)),
+                            interpolation=self.inter)
+        pad_x, pad_y = self.width - fitted.shape[1], self.height - fitted.shape[0]
+        padded = cv2.copyMakeBorder(fitted, pad_y // 2, pad_y - pad_y // 2, pad_x // 2, pad_x - pad_x // 2,
+                                    cv2.BORDER_REPLICATE)
+        return super().preprocess(padded)
+
+
 class ImageToArrayPreprocessor:
     """Image -> float32 array laid out in a Keras data format (the book's wrapper of ``img_to_array``).
 
@@ -93,7 +108,8 @@ def preprocessors_for(config: PreprocessingConfig) -> list[Preprocessor]:
     if config.width is not None or config.height is not None:
         width = config.width or config.height
         height = config.height or config.width
-        resizer = AspectAwarePreprocessor if config.resize == "aspect_aware" else SimplePreprocessor
+        resizer = {"simple": SimplePreprocessor, "aspect_aware": AspectAwarePreprocessor,
+                   "pad": PadPreprocessor}[config.resize]
         chain.append(resizer(width, height))
     return chain
 

@@ -5,7 +5,7 @@
 """
 from pathlib import Path
 
-from dlcv.recipes.keras_recipes import recipe_parser, save_model_copy, train_recipe
+from dlcv.recipes.keras_recipes import recipe_parser, train_dataset_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "shallownet_animals.yaml"
@@ -13,13 +13,5 @@ parser = recipe_parser(__doc__.splitlines()[1])
 parser.add_argument("--dataset", "-d", required=True, help="folder of <class>/<image> files")
 parser.add_argument("--model", "-m", required=True, help="where to save the trained model (.h5 or .keras)")
 
-
-def main(args):
-    if not args.model.endswith((".h5", ".keras")):
-        raise ValueError(f"--model {args.model!r}: expected a .h5 or .keras file name")
-    result = train_recipe(CONFIG, args, [f"dataset.path={args.dataset}", "name=shallownet_train"])
-    save_model_copy(result, args.model)
-
-
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_script(lambda args: train_dataset_recipe(CONFIG, args, ["name=shallownet_train"]), parser)

@@ -27,15 +27,19 @@ def write_class_folders(root: Path, classes=("cats", "dogs", "panda"), per_class
 
 def add_bad_files(folder: Path, good_jpeg: Path) -> list[Path]:
     """Every kind of unreadable file the loader must skip."""
+    png = cv2.imencode(".png", np.full((12, 12, 3), 90, np.uint8))[1].tobytes()
     bad = {
         "zero_bytes.jpg": b"",
         "truncated.jpg": good_jpeg.read_bytes()[: len(good_jpeg.read_bytes()) // 3],
+        "truncated.png": png[: len(png) // 2],
         "text_named.jpg": b"this is a text file, not a JPEG\n",
+        "random_bytes.png": np.random.default_rng(7).integers(0, 256, 2048, dtype=np.uint8).tobytes(),
         "unsupported.tiff": b"%PDF-1.4 not an image format OpenCV decodes\n" * 10,
     }
     for name, payload in bad.items():
         (folder / name).write_bytes(payload)
-    return [folder / name for name in bad]
+    (folder / "broken_link.jpg").symlink_to(folder / "deleted-long-ago.jpg")
+    return [folder / name for name in bad] + [folder / "broken_link.jpg"]
 
 
 def odd_format_images(folder: Path) -> dict[str, Path]:

@@ -6,7 +6,8 @@ import sys
 from conftest import ROOT
 
 LIGHT_MODULES = ["dlcv", "dlcv.config", "dlcv.data", "dlcv.preprocessing", "dlcv.pipeline", "dlcv.cli",
-                 "dlcv.files", "dlcv.runtime"]
+                 "dlcv.files", "dlcv.runtime", "dlcv.pretrained", "dlcv.casestudies.captcha",
+                 "dlcv.casestudies.smiles", "dlcv.recipes.case_studies"]
 
 
 def test_importing_dlcv_loads_neither_keras_nor_tensorflow():

@@ -69,3 +69,16 @@ def test_evaluate_reproduces_the_runs_test_accuracy(digits_run):
     assert result.returncode == 0, result.stderr
     assert f"accuracy {digits_run.test_accuracy:.4f}" in result.stdout
     assert "weighted avg" in result.stdout
+
+
+def test_predict_refuses_an_image_of_the_wrong_size_for_a_bare_model(digits_run, tmp_path, capsys):
+    """A model file with no run beside it cannot know how to resize: one line, exit 2."""
+    from dlcv import cli
+
+    bare = tmp_path / "bare.h5"
+    bare.write_bytes((digits_run.run_dir / "model.h5").read_bytes())
+    cv2.imwrite(str(tmp_path / "big.png"), np.zeros((16, 16), np.uint8))
+    code = cli.main(["predict", "--model", str(bare), str(tmp_path / "big.png")])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert "is 16x16x1 but the model expects 8x8x1" in error

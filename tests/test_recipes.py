@@ -48,7 +48,11 @@ def run_script(name, *args):
                           text=True, cwd=ROOT, timeout=600)
 
 
-@pytest.mark.parametrize("name", RECIPE_SCRIPTS + ["shallownet_load", "visualize_architecture"])
+CASE_STUDY_SCRIPTS = ["imagenet_pretrained", "captcha/generate_captchas", "captcha/annotate", "captcha/train_model",
+                      "captcha/test_model", "smiles/train_model", "smiles/detect_smile"]
+
+
+@pytest.mark.parametrize("name", RECIPE_SCRIPTS + CASE_STUDY_SCRIPTS + ["shallownet_load", "visualize_architecture"])
 def test_recipe_scripts_explain_their_flags(name):
     result = run_script(name, "--help")
     assert result.returncode == 0 and "--seed" in result.stdout

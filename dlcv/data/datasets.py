@@ -8,7 +8,8 @@ Images are uint8 (N, H, W, C), RGB for colour, the same form a photo read from d
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -26,6 +27,8 @@ class ImageSet:
     class_names: list[str]
     official_test: np.ndarray | None = None
     """Boolean mask of the dataset's published test split, where it has one (MNIST, CIFAR-10)."""
+    skipped: tuple[str, ...] = ()
+    """Files of the source folder that could not be read as images (left out of ``images``)."""
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or len(self.images) != len(self.labels):
@@ -34,10 +37,10 @@ class ImageSet:
 
     def subset(self, index: np.ndarray) -> "ImageSet":
         official = None if self.official_test is None else self.official_test[index]
-        return ImageSet(self.images[index], self.labels[index], self.class_names, official)
+        return replace(self, images=self.images[index], labels=self.labels[index], official_test=official)
 
     def with_images(self, images: np.ndarray) -> "ImageSet":
-        return ImageSet(images, self.labels, self.class_names, self.official_test)
+        return replace(self, images=images)
 
 
 DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSet]
@@ -93,7 +96,7 @@ def _folder(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageS
     """A folder of ``<class>/<image>`` files, decoded in parallel; unreadable files are skipped."""
     from ..preprocessing import preprocessors_for
     from .folder import list_labelled_images
-    from .loader import SimpleDatasetLoader
+    from .loader import SimpleDatasetLoader, SkippedImagesWarning
 
     if config.path is None:
         raise ConfigError("dataset.path: required for dataset 'folder'; expected a folder of class folders")
@@ -102,9 +105,12 @@ def _folder(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageS
                           "expected e.g. width: 32, height: 32")
     paths, _, class_names = list_labelled_images(config.path)
     loader = SimpleDatasetLoader(preprocessors_for(preprocessing), channels=preprocessing.channels or 3)
-    images, names = loader.load(paths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedImagesWarning)  # returned in ImageSet.skipped instead
+        images, names = loader.load(paths)
     index = {name: i for i, name in enumerate(class_names)}
-    return ImageSet(images, np.array([index[n] for n in names], dtype=np.int64), class_names)
+    return ImageSet(images, np.array([index[n] for n in names], dtype=np.int64), class_names,
+                    skipped=tuple(loader.skipped))
 
 
 def _hdf5(config: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:

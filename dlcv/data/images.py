@@ -15,6 +15,9 @@ import numpy as np
 
 from ..errors import DlcvError
 
+# A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -24,7 +27,10 @@ class UnreadableImage(DlcvError):
 
 def read_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
     """Decode one file to uint8 (H, W, C), RGB for C=3; ``channels=None`` keeps the file's own (1 or 3)."""
-    data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
+    try:
+        data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
+    except OSError as exc:  # a broken link, no read permission, a file deleted since it was listed
+        raise UnreadableImage(f"cannot read image {os.fspath(path)!r} ({exc.strerror or exc})") from None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise UnreadableImage(f"cannot decode image {os.fspath(path)!r}; expected a JPEG/PNG/BMP/TIFF file")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ..errors import ConfigError
 from .datasets import ImageSet
 
 
@@ -29,9 +30,19 @@ def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, s
             raise ValueError("test_size='official' needs a dataset with an official test split")
         rest, test = index[~official_test], index[official_test]
     else:
-        rest, test = train_test_split(index, test_size=test_size, stratify=labels, random_state=seed)
-    train, val = train_test_split(rest, test_size=val_size, stratify=labels[rest], random_state=seed)
+        rest, test = _stratified(index, labels, test_size, seed, "dataset.test_size")
+    train, val = _stratified(rest, labels[rest], val_size, seed, "dataset.val_size")
     return train, val, test
+
+
+def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int,
+                key: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return train_test_split(index, test_size=size, stratify=labels, random_state=seed)
+    except ValueError as exc:  # scikit-learn says exactly which count is too small; keep its words
+        raise ConfigError(f"{key}={size}: cannot split {len(index)} images of {len(np.unique(labels))} "
+                          f"classes with every class in both parts (scikit-learn, calling the held-out part "
+                          f"test_size: {exc}); use more images per class or a larger fraction") from None
 
 
 def split_dataset(data: ImageSet, test_size: float | str, val_size: float, seed: int) -> Splits:

@@ -59,6 +59,17 @@ def train_recipe(config_path: Path, args: argparse.Namespace, overrides: list[st
     return result
 
 
+def train_dataset_recipe(config_path: Path, args: argparse.Namespace, overrides: list[str] = ()):
+    """A recipe trained on ``--dataset``; with ``--model``, the trained model is also saved there (its
+    suffix is checked before training starts)."""
+    if args.model and not args.model.endswith((".h5", ".keras")):
+        raise ValueError(f"--model {args.model!r}: expected a .h5 or .keras file name")
+    result = train_recipe(config_path, args, [f"dataset.path={args.dataset}", *overrides])
+    if args.model:
+        save_model_copy(result, args.model)
+    return result
+
+
 def save_model_copy(result, path: str) -> None:
     """shallownet_train.py's --model: the trained model, also at the path the user named (the script
     checks the .h5 / .keras suffix before training)."""

@@ -32,7 +32,8 @@ def _model_input(xb):
 
 
 class JaxEpochs:
-    def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int):
+    def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
+                 class_weight: np.ndarray | None = None):
         import jax
 
         self.jax = jax
@@ -45,6 +46,7 @@ class JaxEpochs:
         self.x = jax.device_put(images)                       # uint8: a quarter of float32's memory
         self.y = jax.device_put(labels.astype(np.int32))
         self.key = jax.random.PRNGKey(seed)
+        self.class_weight = None if class_weight is None else jax.device_put(class_weight.astype(np.float32))
         self.state = ([v.value for v in model.trainable_variables],
                       [v.value for v in model.non_trainable_variables],
                       [v.value for v in self.optimizer.variables])
@@ -58,7 +60,8 @@ class JaxEpochs:
         def loss_of(trainable, non_trainable):
             y_pred, non_trainable = self.model.stateless_call(trainable, non_trainable, _model_input(xb),
                                                               training=True)
-            return self.loss(yb, y_pred), (y_pred, non_trainable)
+            weights = None if self.class_weight is None else self.class_weight[yb]
+            return self.loss(yb, y_pred, sample_weight=weights), (y_pred, non_trainable)
 
         (loss, (y_pred, non_trainable)), grads = self.jax.value_and_grad(loss_of, has_aux=True)(
             trainable, non_trainable)
@@ -116,7 +119,7 @@ class TensorFlowEpochs:
     step. The shuffle happens on the device too, just outside the XLA program (XLA has no shuffle op)."""
 
     def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 jit_compile: bool = True):
+                 jit_compile: bool = True, class_weight: np.ndarray | None = None):
         import tensorflow as tf
 
         self.tf, self.model, self.batch_size, self.seed = tf, model, batch_size, seed
@@ -125,6 +128,7 @@ class TensorFlowEpochs:
         with tf.device(device):
             self.x = tf.identity(images)
             self.y = tf.identity(labels.astype(np.int64))
+            self.class_weight = None if class_weight is None else tf.constant(class_weight, tf.float32)
         self.count = len(labels)
         self.full = (self.count // batch_size) * batch_size
         self._batches = tf.function(self._batches_fn, jit_compile=jit_compile, reduce_retracing=True)
@@ -136,7 +140,8 @@ class TensorFlowEpochs:
         tf = self.tf
         with tf.GradientTape() as tape:
             y_pred = self.model(_model_input(xb), training=True)
-            loss = self.loss(yb, y_pred)
+            weights = None if self.class_weight is None else tf.gather(self.class_weight, yb)
+            loss = self.loss(yb, y_pred, sample_weight=weights)
         variables = self.model.trainable_variables
         self.model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         correct = tf.reduce_sum(tf.cast(tf.argmax(y_pred, -1) == yb, tf.float32))
@@ -179,11 +184,12 @@ class StrategyEpochs:
     """
 
     def __init__(self, model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 strategy):
+                 strategy, class_weight: np.ndarray | None = None):
         import tensorflow as tf
 
         self.tf, self.model, self.strategy, self.batch_size = tf, model, strategy, batch_size
         self.loss = LOSS(reduction=None)
+        self.class_weight = None if class_weight is None else tf.constant(class_weight, tf.float32)
         data = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
         data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
         self.dataset = strategy.experimental_distribute_dataset(data)
@@ -195,6 +201,8 @@ class StrategyEpochs:
         with tf.GradientTape() as tape:
             y_pred = self.model(_model_input(xb), training=True)
             per_example = self.loss(yb, y_pred)
+            if self.class_weight is not None:
+                per_example *= tf.gather(self.class_weight, yb)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.batch_size)
         variables = self.model.trainable_variables
         self.model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -226,12 +234,13 @@ def _scores(loss, labels: np.ndarray, predictions: np.ndarray) -> tuple[float, f
 
 
 def make_trainer(model: keras.Model, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 jit_compile: bool = True, strategy=None):
+                 jit_compile: bool = True, strategy=None, class_weight: np.ndarray | None = None):
+    """``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None."""
     if strategy is not None:
-        return StrategyEpochs(model, images, labels, batch_size, seed, strategy)
+        return StrategyEpochs(model, images, labels, batch_size, seed, strategy, class_weight)
     backend = keras.backend.backend()
     if backend == "jax":
-        return JaxEpochs(model, images, labels, batch_size, seed)
+        return JaxEpochs(model, images, labels, batch_size, seed, class_weight)
     if backend == "tensorflow":
-        return TensorFlowEpochs(model, images, labels, batch_size, seed, jit_compile=jit_compile)
+        return TensorFlowEpochs(model, images, labels, batch_size, seed, jit_compile, class_weight)
     raise ValueError(f"the fast route supports the jax and tensorflow backends, not {backend}")

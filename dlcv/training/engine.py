@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from .. import files
 from ..config import ExperimentConfig, PreprocessingConfig
@@ -40,6 +42,8 @@ class PreparedData:
     splits: Splits
     config: ExperimentConfig
     """The config with its preprocessing resolved to the data's actual width, height and channels."""
+    skipped: tuple[str, ...] = ()
+    """Source files left out because they could not be read as images."""
 
     @property
     def class_names(self) -> list[str]:
@@ -67,7 +71,7 @@ def prepare_data(config: ExperimentConfig) -> PreparedData:
     resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
     splits = split_dataset(data, config.dataset.test_size, config.dataset.val_size, config.seed)
-    return PreparedData(splits, resolved)
+    return PreparedData(splits, resolved, data.skipped)
 
 
 def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) -> keras.Model:
@@ -92,6 +96,8 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
 
     prepared = prepare_data(config)
     config, splits = prepared.config, prepared.splits
+    if prepared.skipped:
+        _report_skipped(prepared.skipped, run_dir if chief else None)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
 
     with distribution_scope(config) as (replicas, strategy):
@@ -107,9 +113,12 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
         initial_epoch = resume_point.epoch if resume_point else 0
         route, why = choose_route(config, splits.train.images.nbytes)
         print(f"route: {route} ({why})")
+        weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
+        if weights is not None:
+            print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
         if route in ("fast", "strategy"):
             history = fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0,
-                               strategy=strategy if route == "strategy" else None)
+                               strategy=strategy if route == "strategy" else None, class_weight=weights)
         else:
             even = replicas if config.distribution == "data_parallel" else 1
             train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
@@ -117,6 +126,7 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
             val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size, multiple_of=even)
             history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
                                 initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                                class_weight=None if weights is None else dict(enumerate(weights.tolist())),
                                 shuffle=False)  # the pipeline shuffles, seeded
         _stop_if_diverged(history.history, run_dir, resume_point)
     # Scored outside the strategy: every test image counts, and no worker waits on another.
@@ -127,6 +137,8 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
         return TrainResult(Path(config.run_dir), model, prepared, evaluation, {}, time.perf_counter() - started)
     artefacts.update(evaluation.write(run_dir))
     artefacts.update(_export(model, prepared, run_dir))
+    if prepared.skipped:
+        artefacts["skipped_files"] = run_dir / "skipped_files.txt"
     if not config.callbacks.monitor:
         artefacts["history"] = run_dir / "history.json"
         files.write_json(artefacts["history"], history.history)
@@ -138,11 +150,31 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
         "test_loss": evaluation.loss,
         "epochs_run": len(history.history.get("loss", [])),
         "seconds": round(result.seconds, 2),
+        "skipped_files": len(prepared.skipped),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "book": config.book,
     })
     return result
+
+
+def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | None:
+    """One loss weight per class: None for "none"; scikit-learn's balanced weights for "balanced"."""
+    if how == "none":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    return compute_class_weight(how, classes=np.arange(classes), y=labels)
+
+
+def _report_skipped(skipped: tuple[str, ...], run_dir: Path | None) -> None:
+    """One line on stderr, and the full list in the run folder where a long run's owner will look."""
+    listed = run_dir / "skipped_files.txt" if run_dir else None
+    if listed:
+        files.write_text(listed, "".join(f"{path}\n" for path in skipped))
+    shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+    print(f"dlcv: warning: skipped {len(skipped)} unreadable image file(s): {shown}"
+          + (f" (all listed in {listed})" if listed else ""), file=sys.stderr, flush=True)
 
 
 def _resume_point(run_dir: Path) -> ResumePoint:

@@ -1,0 +1,63 @@
+"""Reading a captcha with a trained digit classifier: segment, preprocess each crop as the model's run
+did in training, classify, and join the digits left to right (the book's ``test_model.py``).
+
+    reader = CaptchaReader(load_run("output/captcha/model.h5"))
+    reading = reader.read(cv2.imread("captcha.png"))
+    reading.text, cv2.imwrite("read.png", reader.draw(image, reading))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...data.images import to_uint8_channels
+from ...inference import Run
+from ...preprocessing import apply_chain, preprocessors_for
+from .segment import DigitCrop, segment_digits
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    """The characters read, left to right ("" if segmentation found none)."""
+    crops: list[DigitCrop]
+    probabilities: list[float]
+
+    @property
+    def complete(self) -> bool:
+        """True when segmentation found as many characters as the captcha has."""
+        return len(self.crops) == len(self.text) and bool(self.text)
+
+
+class CaptchaReader:
+    def __init__(self, run: Run, length: int = 4) -> None:
+        if length < 1:
+            raise ValueError(f"length must be >= 1, got {length}")
+        self.run, self.length = run, length
+        self._chain = preprocessors_for(run.preprocessing)
+
+    def read(self, image: np.ndarray) -> Reading:
+        """Segment ``image`` into ``length`` characters and classify each."""
+        crops = segment_digits(image, self.length)
+        if not crops:
+            return Reading("", [], [])
+        channels = self.run.input_size[2]
+        batch = np.stack([apply_chain(to_uint8_channels(crop.image, channels), self._chain) for crop in crops])
+        probabilities = self.run.predict_arrays(batch)
+        best = probabilities.argmax(-1)
+        text = "".join(self.run.class_names[i] for i in best)
+        return Reading(text, crops, [float(p[i]) for p, i in zip(probabilities, best)])
+
+    @staticmethod
+    def draw(image: np.ndarray, reading: Reading) -> np.ndarray:
+        """A BGR copy of ``image``, enlarged, with each character's box and predicted label drawn on it."""
+        scale = 3
+        canvas = cv2.resize(to_uint8_channels(image, 3), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        canvas = cv2.copyMakeBorder(canvas, 40, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+        for crop, label in zip(reading.crops, reading.text):
+            x, y, w, h = (v * scale for v in crop.box)
+            cv2.rectangle(canvas, (x - 2, y + 38), (x + w + 2, y + h + 42), (0, 255, 0), 2)
+            cv2.putText(canvas, label, (x, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 255), 2)
+        return canvas

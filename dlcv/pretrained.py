@@ -1,0 +1,154 @@
+"""Classifying any photo with a network pre-trained on ImageNet (ch. 20), from ``keras.applications``.
+
+Each network has its own input size and its own pixel preprocessing (VGG and ResNet subtract the
+ImageNet channel means from BGR pixels; Inception and Xception scale to [-1, 1]); :data:`NETWORKS` pairs
+them. Weights are ``"imagenet"`` (downloaded once into Keras's cache, ``~/.keras/models``), a local
+weights file, or ``None`` (random, for tests).
+
+    classifier = PretrainedClassifier.load("vgg16")
+    for guess in classifier.classify(read_image("beagle.jpg"))[:5]:
+        print(guess.label, guess.probability)
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .errors import DlcvError
+
+_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
+CLASS_INDEX = ("imagenet_class_index.json",
+               "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
+               "c2c37ea517e94d9795004a39431a14cb")
+
+
+@dataclass(frozen=True)
+class Network:
+    builder: str
+    """Constructor in keras.applications."""
+    module: str
+    """Its module there, which holds ``preprocess_input``."""
+    size: int
+    weights_file: str
+    weights_hash: str
+
+    @property
+    def origin(self) -> str:
+        folder = "resnet" if self.module == "resnet50" else self.module
+        return f"{_ORIGIN}{folder}/{self.weights_file}"
+
+
+NETWORKS: dict[str, Network] = {
+    "vgg16": Network("VGG16", "vgg16", 224, "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+                     "64373286793e3c8b2b4e3219cbf3544b"),
+    "vgg19": Network("VGG19", "vgg19", 224, "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+                     "cbe5617147190e668d6c5d5026f83318"),
+    "resnet50": Network("ResNet50", "resnet50", 224, "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+                        "2cb95161c43110f7111970584f804107"),
+    "inception_v3": Network("InceptionV3", "inception_v3", 299,
+                            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+                            "9a0d58056eeedaa3f26cb7ebd46da564"),
+    "xception": Network("Xception", "xception", 299, "xception_weights_tf_dim_ordering_tf_kernels.h5",
+                        "0a58e3b7378bc2990ea3b43d5981f1f6"),
+}
+
+
+@dataclass(frozen=True)
+class Guess:
+    wnid: str
+    """The ImageNet (WordNet) id, e.g. n02088364."""
+    label: str
+    probability: float
+
+
+def get_network(name: str) -> Network:
+    """The table entry for a network name, or a one-line error listing the names."""
+    try:
+        return NETWORKS[name]
+    except KeyError:
+        raise DlcvError(f"unknown network {name!r}; expected one of: {', '.join(NETWORKS)}") from None
+
+
+class PretrainedClassifier:
+    def __init__(self, model, network: Network, class_index: list[tuple[str, str]]) -> None:
+        classes = model.output_shape[-1]
+        if len(class_index) != classes:
+            raise DlcvError(f"the class index lists {len(class_index)} classes but the network has {classes} "
+                            "outputs; expected the ImageNet index (1,000) or one matching the weights")
+        self.model, self.network, self.class_index = model, network, class_index
+        import keras
+
+        self._preprocess: Callable = getattr(keras.applications, network.module).preprocess_input
+
+    @classmethod
+    def load(cls, name: str, weights: str | None = "imagenet",
+             class_index: str | os.PathLike | None = None) -> "PretrainedClassifier":
+        """``weights``: "imagenet" (cached download), a weights file, or None (random)."""
+        network = get_network(name)
+        index = read_class_index(class_index if class_index is not None else _cached(*CLASS_INDEX, "--labels"))
+        if weights == "imagenet":
+            weights = _cached(network.weights_file, network.origin, network.weights_hash, "--weights")
+        elif weights is not None and not Path(weights).is_file():
+            raise DlcvError(f"weights file not found: {weights!r}; expected a .h5 file for {name}")
+        import keras
+
+        builder = getattr(keras.applications, network.builder)
+        try:
+            model = builder(weights=weights, classes=len(index), classifier_activation="softmax")
+        except ValueError as exc:  # Keras: a weights file of another shape, or another network's
+            raise DlcvError(f"cannot load {name} weights {weights!r}: {str(exc).splitlines()[0]}") from None
+        return cls(model, network, index)
+
+    def classify(self, image: np.ndarray, top: int = 5) -> list[Guess]:
+        """The ``top`` most likely classes for one RGB uint8 image of any size."""
+        size = self.network.size
+        # INTER_AREA: photos are nearly always shrunk to 224/299, where it aliases least.
+        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype("float32")
+        batch = self._preprocess(resized[None])  # the network's own: BGR mean-centring or [-1, 1]
+        import keras
+
+        probabilities = keras.ops.convert_to_numpy(self.model(batch, training=False))[0]
+        best = np.argsort(probabilities)[::-1][:top]
+        return [Guess(*self.class_index[i], float(probabilities[i])) for i in best]
+
+
+def draw_guess(image: np.ndarray, guess: Guess) -> np.ndarray:
+    """A BGR copy of the RGB ``image`` with the top guess written on it (the book's output)."""
+    canvas = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    text = f"Label: {guess.label}, {guess.probability * 100:.2f}%"
+    scale = max(canvas.shape[1] / 640, 0.5)
+    cv2.putText(canvas, text, (10, int(30 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 255, 0),
+                max(int(2 * scale), 1))
+    return canvas
+
+
+def read_class_index(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """Keras's ImageNet index format: ``{"0": ["n01440764", "tench"], ...}`` -> [(wnid, label), ...]."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [(str(raw[str(i)][0]), str(raw[str(i)][1])) for i in range(len(raw))]
+    except FileNotFoundError:
+        raise DlcvError(f"class index not found: {str(path)!r}") from None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise DlcvError(f"class index {str(path)!r}: expected JSON like "
+                        '{"0": ["n01440764", "tench"], "1": [...], ...} with keys 0..N-1') from None
+
+
+def _cached(file_name: str, origin: str, file_hash: str, flag: str) -> str:
+    """Keras's cached copy of a file, downloaded on first use; offline, a one-line error naming it."""
+    import keras
+
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    try:
+        return keras.utils.get_file(file_name, origin, cache_subdir="models", file_hash=file_hash)
+    except Exception as exc:  # urllib and Keras raise several kinds for "no network"
+        # Keras says "URL fetch failure on <url>: None -- <why>"; the why is what the user needs.
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]
+        raise DlcvError(f"{file_name} is not in {cache}/ and could not be downloaded ({reason}); put the file "
+                        f"there, or pass {flag} FILE") from None
