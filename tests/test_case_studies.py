@@ -132,6 +132,19 @@ def test_annotation_from_names_files_each_digit_crop_under_its_digit(tmp_path):
     assert sum(again.written.values()) == 4
 
 
+def test_the_keyboard_labeller_takes_a_key_per_crop_and_needs_a_screen(monkeypatch):
+    from dlcv.casestudies.captcha import generate_captchas, segment_digits
+    from dlcv.casestudies.captcha.annotate import keyboard_labels
+
+    crops = segment_digits(generate_captchas(1, seed=4)[0].image, 4)
+    with pytest.raises(DlcvError, match="needs a screen and OpenCV with GUI support"):
+        keyboard_labels("c.png", crops)  # the headless OpenCV the tests install has no windows
+    keys = iter([ord("7"), ord("'"), ord("a"), ord("3")])
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: None)
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    assert keyboard_labels("c.png", crops) == ["7", None, "A", "3"]  # ' skips a crop
+
+
 def test_the_captcha_breaker_reads_held_out_captchas(keras, tmp_path, capsys):
     """Generate, annotate, train LeNet through the engine, then read captchas it has never seen."""
     from dlcv.casestudies.captcha import write_captchas

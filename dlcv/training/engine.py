@@ -110,24 +110,8 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters" + (f", {replicas} replicas" if replicas > 1 else ""))
         callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
-        initial_epoch = resume_point.epoch if resume_point else 0
-        route, why = choose_route(config, splits.train.images.nbytes)
-        print(f"route: {route} ({why})")
-        weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
-        if weights is not None:
-            print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
-        if route in ("fast", "strategy"):
-            history = fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0,
-                               strategy=strategy if route == "strategy" else None, class_weight=weights)
-        else:
-            even = replicas if config.distribution == "data_parallel" else 1
-            train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
-                                       shuffle=True, seed=config.seed, multiple_of=even)
-            val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size, multiple_of=even)
-            history = model.fit(train_data, validation_data=val_data, epochs=config.epochs,
-                                initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
-                                class_weight=None if weights is None else dict(enumerate(weights.tolist())),
-                                shuffle=False)  # the pipeline shuffles, seeded
+        history = _fit(model, prepared, config, callbacks, resume_point.epoch if resume_point else 0, verbose,
+                       replicas, strategy)
         _stop_if_diverged(history.history, run_dir, resume_point)
     # Scored outside the strategy: every test image counts, and no worker waits on another.
     evaluation = evaluate_model(model, splits.test, config.batch_size,
@@ -143,19 +127,45 @@ def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = 
         artefacts["history"] = run_dir / "history.json"
         files.write_json(artefacts["history"], history.history)
     result = TrainResult(run_dir, model, prepared, evaluation, artefacts, time.perf_counter() - started)
-    artefacts["results"] = run_dir / "results.json"
-    files.write_json(artefacts["results"], {
+    artefacts["results"] = _write_results(result, config, history.history)
+    return result
+
+
+def _fit(model: keras.Model, prepared: PreparedData, config: ExperimentConfig, callbacks: list,
+         initial_epoch: int, verbose: int | str, replicas: int, strategy) -> keras.callbacks.History:
+    """Train on the route that applies: whole compiled epochs (fast / strategy) or Keras's fit."""
+    splits = prepared.splits
+    route, why = choose_route(config, splits.train.images.nbytes)
+    print(f"route: {route} ({why})")
+    weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
+    if weights is not None:
+        print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
+    if route in ("fast", "strategy"):
+        return fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0,
+                        strategy=strategy if route == "strategy" else None, class_weight=weights)
+    even = replicas if config.distribution == "data_parallel" else 1
+    train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
+                               shuffle=True, seed=config.seed, multiple_of=even)
+    val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size, multiple_of=even)
+    return model.fit(train_data, validation_data=val_data, epochs=config.epochs, initial_epoch=initial_epoch,
+                     callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles, seeded
+                     class_weight=None if weights is None else dict(enumerate(weights.tolist())))
+
+
+def _write_results(result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
+    path = result.run_dir / "results.json"
+    files.write_json(path, {
         "name": config.name,
-        "test_accuracy": evaluation.accuracy,
-        "test_loss": evaluation.loss,
-        "epochs_run": len(history.history.get("loss", [])),
+        "test_accuracy": result.evaluation.accuracy,
+        "test_loss": result.evaluation.loss,
+        "epochs_run": len(history.get("loss", [])),
         "seconds": round(result.seconds, 2),
-        "skipped_files": len(prepared.skipped),
+        "skipped_files": len(result.prepared.skipped),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "book": config.book,
     })
-    return result
+    return path
 
 
 def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | None:
