@@ -112,7 +112,7 @@ def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_si
 
     def fast_route():
         model = _keras_model(network, batch_size, 0)
-        trainer = make_trainer(model, images, labels, batch_size, seed=0)
+        trainer = make_trainer(model, images, labels, batch_size, seed=0)  # jit_compile "auto", as dlcv train
         trainer.train_epoch(0)  # warm-up: compiling the whole-epoch program
         epoch = iter(range(1, 10**6))
 

@@ -86,3 +86,17 @@ def test_model_registry_builds_and_validates_params(keras):
         build_model("mlp", 8, 8, 1, 10, depth_multiplier=2)
     with pytest.raises(ConfigError, match="model.name: unknown model 'resnet9000'"):
         build_model("resnet9000", 8, 8, 1, 10)
+
+
+def test_auto_xla_skips_convolutional_networks_on_a_cpu(keras):
+    from dlcv.models import build_model
+    from dlcv.training.compiled import use_xla
+
+    lenet, mlp = build_model("lenet", 28, 28, 1, 10), build_model("mlp", 8, 8, 1, 10, hidden=[16])
+    assert use_xla(lenet, False) is False and use_xla(lenet, True) is True  # an explicit setting wins
+    from dlcv.runtime import devices
+
+    if keras.backend.backend() == "tensorflow" and not devices():
+        assert use_xla(lenet) is False and use_xla(mlp) is True
+    else:
+        assert use_xla(mlp) is True

@@ -53,36 +53,6 @@ def choose_route(config: ExperimentConfig, train_bytes: int) -> tuple[str, str]:
     return "fit", reason
 
 
-CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D, keras.layers.SeparableConv2D,
-                keras.layers.DepthwiseConv2D, keras.layers.Conv2DTranspose)
-
-
-def use_xla(model: keras.Model, config: ExperimentConfig) -> bool:
-    """Whether the TensorFlow fast route compiles its epoch with XLA (``jit_compile: auto`` decides here).
-
-    On a GPU, always. On a CPU, only for networks without convolutions: XLA fuses the optimizer's
-    element-wise updates, which dominate a dense network at small batches (W1: 7.4 -> 5.8 s per epoch),
-    but XLA:CPU's convolutions are far slower than TensorFlow's oneDNN kernels (LeNet on 900 28x28
-    images: 8.0 vs 1.2 s per epoch), which is why Keras's own ``auto`` turns XLA off on CPU-only machines.
-    """
-    if config.jit_compile != "auto":
-        return bool(config.jit_compile)
-    if keras.backend.backend() != "tensorflow":
-        return True  # JAX compiles with XLA whatever this says
-    import tensorflow as tf
-
-    if tf.config.list_logical_devices("GPU"):
-        return True
-    return not any(isinstance(layer, CONVOLUTIONS) for layer in _all_layers(model))
-
-
-def _all_layers(model) -> list:
-    layers = []
-    for layer in getattr(model, "layers", []):
-        layers += [layer, *_all_layers(layer)]  # a nested model's own layers too
-    return layers
-
-
 def _device_memory_budget() -> int | None:
     """Bytes the training set may take on the first accelerator (None: unknown, assume it fits)."""
     try:
@@ -110,7 +80,7 @@ def fit_fast(model: keras.Model, splits: Splits, config: ExperimentConfig, callb
              class_weight: np.ndarray | None = None) -> keras.callbacks.History:
     """Per-epoch training with a compiled trainer (or, given a tf.distribute ``strategy``, its run loop)."""
     trainer = make_trainer(model, splits.train.images, splits.train.labels, config.batch_size, config.seed,
-                           jit_compile=use_xla(model, config),
+                           jit_compile=config.jit_compile,
                            strategy=strategy, class_weight=class_weight)
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=config.epochs,
