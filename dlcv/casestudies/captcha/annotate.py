@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import cv2
 
 from ... import files
-from ...data.images import UnreadableImage, read_image
+from ...data.images import UnreadableImage, list_images, read_image
 from ...errors import DlcvError
 from .segment import DigitCrop, segment_digits
 from .synthetic import text_from_name
 
-Labeller = Callable[[str, Sequence[DigitCrop]], "list[str | None] | None"]
+Labeller = Callable[[str, Sequence[DigitCrop]], Optional[list[Optional[str]]]]
 """(captcha path, its crops) -> one label per crop (None: leave that crop out), or None to skip the captcha."""
 
 
@@ -36,6 +36,7 @@ class AnnotationSummary:
 
 def annotate(captcha_paths: Iterable[str | os.PathLike], output: str | os.PathLike, labeller: Labeller,
              length: int = 4) -> AnnotationSummary:
+    """Segment each captcha into ``length`` crops and write each crop under the label ``labeller`` gives."""
     output = files.ensure_writable_dir(output)
     summary = AnnotationSummary()
     next_index: dict[str, int] = {}
@@ -55,7 +56,8 @@ def annotate(captcha_paths: Iterable[str | os.PathLike], output: str | os.PathLi
             folder = output / label
             if label not in next_index:
                 folder.mkdir(exist_ok=True)
-                next_index[label] = len(list(folder.glob("*.png")))
+                numbers = [int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()]
+                next_index[label] = max(numbers, default=-1) + 1  # never over an existing crop
             with files.atomic_path(folder / f"{next_index[label]:06d}.png") as tmp:
                 cv2.imwrite(tmp, crop.image)
             next_index[label] += 1
@@ -88,8 +90,7 @@ def keyboard_labels(path: str, crops: Sequence[DigitCrop]) -> list[str | None]:
 
 
 def list_captchas(folder: str | os.PathLike) -> list[str]:
-    from ...data.images import list_images
-
+    """The captcha images in ``folder``, sorted; a one-line error when there are none."""
     paths = list_images(folder)
     if not paths:
         raise DlcvError(f"no captcha images in {str(folder)!r}; expected .png/.jpg files")
