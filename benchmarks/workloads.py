@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -95,6 +96,17 @@ def _keras_model(name: str, batch_size: int, seed: int):
     return model
 
 
+def _timed_after_warm_up(epoch: Callable[[], object]) -> Callable[[], dict]:
+    """Run one epoch now (tracing, compiling, first-touch allocation), then time each later one."""
+    epoch()
+
+    def run() -> dict:
+        started = time.perf_counter()
+        epoch()
+        return {"seconds": time.perf_counter() - started}
+    return run
+
+
 def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
     """The book's way (fit on NumPy floats) and dlcv's default route, each warmed up by one epoch."""
     from dlcv.training.compiled import make_trainer
@@ -102,25 +114,13 @@ def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_si
     def book_way():
         model = _keras_model(network, batch_size, 0)
         x = images.astype(np.float32) / 255.0
-        model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0)  # warm-up: tracing, compiling
-
-        def run() -> dict:
-            started = time.perf_counter()
-            model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0)
-            return {"seconds": time.perf_counter() - started}
-        return run
+        return _timed_after_warm_up(lambda: model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0))
 
     def fast_route():
         model = _keras_model(network, batch_size, 0)
         trainer = make_trainer(model, images, labels, batch_size, seed=0)  # jit_compile "auto", as dlcv train
-        trainer.train_epoch(0)  # warm-up: compiling the whole-epoch program
-        epoch = iter(range(1, 10**6))
-
-        def run() -> dict:
-            started = time.perf_counter()
-            trainer.train_epoch(next(epoch))
-            return {"seconds": time.perf_counter() - started}
-        return run
+        epoch = iter(range(10**6))
+        return _timed_after_warm_up(lambda: trainer.train_epoch(next(epoch)))
 
     return {"book: fit on NumPy": book_way(), "dlcv: fast route (default)": fast_route()}
 
@@ -148,13 +148,7 @@ def _torch_eager(network_sizes, images, labels, batch_size):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    epoch()
-
-    def run() -> dict:
-        started = time.perf_counter()
-        epoch()
-        return {"seconds": time.perf_counter() - started}
-    return run
+    return _timed_after_warm_up(epoch)
 
 
 def _jax_floor(network_sizes, images, labels, batch_size):
@@ -199,13 +193,7 @@ def _jax_floor(network_sizes, images, labels, batch_size):
                                                    jax.random.PRNGKey(state["epoch"]))
         jax.block_until_ready(state["params"])
 
-    one_epoch()
-
-    def run() -> dict:
-        started = time.perf_counter()
-        one_epoch()
-        return {"seconds": time.perf_counter() - started}
-    return run
+    return _timed_after_warm_up(one_epoch)
 
 
 def _installed(module: str) -> bool:

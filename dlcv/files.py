@@ -52,6 +52,18 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def write_image(path: str | os.PathLike, image: Any) -> None:
+    """Encode a BGR (or grey) uint8 image in the format its suffix names, and write it atomically."""
+    import cv2
+
+    path = Path(path)
+    ok, encoded = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise ValueError(f"cannot encode an image as {path.suffix!r}; expected a .png or .jpg name")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(encoded.tobytes())
+
+
 def read_json(path: str | os.PathLike) -> Any:
     with open(path, encoding="utf-8") as f:
         return json.load(f)

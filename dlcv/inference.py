@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from . import files
 from .config import PreprocessingConfig, load_config
-from .data.images import UnreadableImage, list_images, read_image
+from .data.images import UnreadableImage, list_images, read_image, to_uint8_channels
 from .errors import DlcvError
 from .pipeline import to_model_input
 from .preprocessing import apply_chain, preprocessors_for
@@ -53,6 +54,15 @@ class Run:
             return shape[1], shape[2], shape[0]
         return shape
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Any uint8 image (grey, RGB, RGBA) as the model's training images were: its channel count,
+        resized as the run's preprocessing says."""
+        return apply_chain(to_uint8_channels(image, self.input_size[2]), self._chain)
+
+    @cached_property
+    def _chain(self) -> list:
+        return preprocessors_for(self.preprocessing)
+
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 NHWC images already at the model's size."""
         return self.model.predict(to_model_input(images), verbose=0)
@@ -73,8 +83,7 @@ class Run:
             readable.append(path)
         if not images:
             return []
-        chain = preprocessors_for(self.preprocessing)
-        images = [apply_chain(image, chain) for image in images]
+        images = [self.prepare(image) for image in images]
         for path, image in zip(readable, images):
             if image.shape != (height, width, channels):
                 raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "

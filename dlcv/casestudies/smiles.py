@@ -18,10 +18,8 @@ import cv2
 import numpy as np
 
 from .. import files
-from ..data.images import to_uint8_channels
 from ..errors import DlcvError
 from ..inference import Run
-from ..preprocessing import apply_chain, preprocessors_for
 from .faces import FaceDetector
 
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
@@ -38,8 +36,6 @@ class FaceLabel:
 class SmileDetector:
     def __init__(self, run: Run, faces: FaceDetector | None = None) -> None:
         self.run, self.faces = run, faces or FaceDetector()
-        self._chain = preprocessors_for(run.preprocessing)
-        self._channels = run.input_size[2]
 
     def label_frame(self, frame: np.ndarray) -> list[FaceLabel]:
         """Every face in a BGR frame, with the model's label for it."""
@@ -47,9 +43,8 @@ class SmileDetector:
         boxes = self.faces.detect(grey)
         if not boxes:
             return []
-        # Grey crops, as SMILES's faces are grey; to_uint8_channels gives the model its channel count.
-        crops = [apply_chain(to_uint8_channels(grey[y:y + h, x:x + w], self._channels), self._chain)
-                 for x, y, w, h in boxes]
+        # Grey crops, as SMILES's faces are grey; prepare() gives the model its channel count and size.
+        crops = [self.run.prepare(grey[y:y + h, x:x + w]) for x, y, w, h in boxes]
         probabilities = self.run.predict_arrays(np.stack(crops))
         return [FaceLabel(box, self.run.class_names[int(p.argmax())], float(p.max()))
                 for box, p in zip(boxes, probabilities)]

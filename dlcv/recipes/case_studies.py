@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-
 from .. import files
 from ..errors import DlcvError
 from ..runtime import banner, import_keras, use_backend
@@ -19,14 +17,6 @@ def _start_keras(backend: str | None, verbose: bool = False) -> None:
     use_backend(backend)
     import_keras(verbose=verbose)
     print(banner(), flush=True)
-
-
-def _write_image(path: Path, image) -> None:
-    ok, encoded = cv2.imencode(path.suffix, image)
-    if not ok:
-        raise DlcvError(f"cannot encode {path.name}; expected a .png or .jpg name")
-    with files.atomic_path(path) as tmp:
-        Path(tmp).write_bytes(encoded.tobytes())
 
 
 def classify_images(images: list[str], network: str, weights: str | None, output: Path,
@@ -49,7 +39,7 @@ def classify_images(images: list[str], network: str, weights: str | None, output
         for rank, guess in enumerate(guesses, start=1):
             print(f"  {rank}. {guess.label:<28} {guess.probability * 100:6.2f}%  ({guess.wnid})")
         drawn = output / f"{Path(path).stem}_{network}.jpg"
-        _write_image(drawn, draw_guess(image, guesses[0]))
+        files.write_image(drawn, draw_guess(image, guesses[0]))
         results[path] = guesses
     print(f"[INFO] wrote {len(results)} labelled image(s) to {output}/")
     return results
@@ -96,7 +86,7 @@ def read_captcha_files(model: str, captchas: list[str], output: Path, length: in
         truth = text_from_name(path)
         verdict = "" if truth is None else ("  ok" if reading.text == truth else f"  WRONG (is {truth})")
         print(f"{path}\t{reading.text or '(no characters found)'}{verdict}")
-        _write_image(output / f"{Path(path).stem}_read.png", reader.draw(image, reading))
+        files.write_image(output / f"{Path(path).stem}_read.png", reader.draw(image, reading))
         if truth is not None:
             known, right = known + 1, right + (reading.text == truth)
     if known:
@@ -111,7 +101,7 @@ def detect_smiles(model: str, source: str | int, output: Path, display: bool = F
     from ..casestudies.smiles import SmileDetector, annotate_video
     from ..inference import load_run
 
-    if isinstance(source, str) and not os.path.isfile(source):
+    if isinstance(source, str) and not os.path.isfile(source):  # before the slow Keras import
         raise DlcvError(f"video file not found: {source!r}")
     _start_keras(backend, verbose)
     summary = annotate_video(SmileDetector(load_run(model)), source, output, display, max_frames)

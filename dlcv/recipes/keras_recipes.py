@@ -104,9 +104,7 @@ def label_random_images(model_path: str, dataset: str, output: Path, count: int,
         image = cv2.cvtColor(read_image(prediction.path, channels=3), cv2.COLOR_RGB2BGR)
         text = f"Label: {prediction.label} ({prediction.probability:.2f})"
         cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
-        ok, encoded = cv2.imencode(".png", image)
-        with files.atomic_path(output / f"{i:02d}_{prediction.label}.png") as tmp:
-            Path(tmp).write_bytes(encoded.tobytes())
+        files.write_image(output / f"{i:02d}_{prediction.label}.png", image)
         print(f"[INFO] {prediction.path}: {prediction.label} ({prediction.probability:.4f})")
     print(f"[INFO] wrote {len(predictions)} labelled images to {output}/")
     return predictions

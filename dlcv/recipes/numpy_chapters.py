@@ -202,7 +202,7 @@ def linear_example(output: Path, image_path: str | None, seed: int) -> str:
     best = labels[int(np.argmax(scores))]
     labelled = image.copy()
     cv2.putText(labelled, f"Label: {best}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 255, 0), 2)
-    _write_image(output / "linear_example.png", labelled)
+    files.write_image(output / "linear_example.png", labelled)
     print(f"[INFO] wrote {output / 'linear_example.png'}")
     return best
 
@@ -238,11 +238,3 @@ def _load_bgr(image_path: str | None) -> np.ndarray:
         return cv2.cvtColor(read_image(image_path, channels=3), cv2.COLOR_RGB2BGR)
     except UnreadableImage:
         raise ValueError(f"--image: cannot decode {image_path!r}; expected a JPEG/PNG/BMP file") from None
-
-
-def _write_image(path: Path, image: np.ndarray) -> None:
-    ok, encoded = cv2.imencode(path.suffix, image)
-    if not ok:
-        raise ValueError(f"cannot encode image as {path.suffix}")
-    with files.atomic_path(path) as tmp:
-        Path(tmp).write_bytes(encoded.tobytes())

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import as_matrix, as_targets, positive_int
+from ._checks import as_targets, positive_int
 from .activations import quiet_overflow, sigmoid, sigmoid_derivative_from_output
 from .linear import add_bias_column
 from .optimizers import SGD

@@ -70,7 +70,6 @@ class JaxEpochs:
         return (trainable, non_trainable, optimizer_vars), (loss * yb.shape[0], correct)
 
     def _epoch_fn(self, state, x, y, key):
-        jnp = self.jax.numpy
         order = self.jax.random.permutation(key, x.shape[0])
         full = (x.shape[0] // self.batch_size) * self.batch_size
         batches = order[:full].reshape(-1, self.batch_size)

@@ -58,8 +58,7 @@ def annotate(captcha_paths: Iterable[str | os.PathLike], output: str | os.PathLi
                 folder.mkdir(exist_ok=True)
                 numbers = [int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit()]
                 next_index[label] = max(numbers, default=-1) + 1  # never over an existing crop
-            with files.atomic_path(folder / f"{next_index[label]:06d}.png") as tmp:
-                cv2.imwrite(tmp, crop.image)
+            files.write_image(folder / f"{next_index[label]:06d}.png", crop.image)
             next_index[label] += 1
             summary.written[label] = summary.written.get(label, 0) + 1
     return summary

@@ -14,7 +14,6 @@ import numpy as np
 
 from ...data.images import to_uint8_channels
 from ...inference import Run
-from ...preprocessing import apply_chain, preprocessors_for
 from .segment import DigitCrop, segment_digits
 
 
@@ -36,15 +35,13 @@ class CaptchaReader:
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
         self.run, self.length = run, length
-        self._chain = preprocessors_for(run.preprocessing)
 
     def read(self, image: np.ndarray) -> Reading:
         """Segment ``image`` into ``length`` characters and classify each."""
         crops = segment_digits(image, self.length)
         if not crops:
             return Reading("", [], [])
-        channels = self.run.input_size[2]
-        batch = np.stack([apply_chain(to_uint8_channels(crop.image, channels), self._chain) for crop in crops])
+        batch = np.stack([self.run.prepare(crop.image) for crop in crops])
         probabilities = self.run.predict_arrays(batch)
         best = probabilities.argmax(-1)
         text = "".join(self.run.class_names[i] for i in best)

@@ -84,9 +84,7 @@ def write_captchas(folder: str | os.PathLike, count: int, length: int = 4, seed:
     paths = []
     for index, captcha in enumerate(generate_captchas(count, length, seed)):
         path = folder / f"{index:05d}_{captcha.text}.png"
-        with files.atomic_path(path) as tmp:
-            if not cv2.imwrite(tmp, captcha.image):
-                raise OSError(f"could not write {path}")
+        files.write_image(path, captcha.image)
         paths.append(path)
     return paths
 
