@@ -109,6 +109,7 @@ def _timed_after_warm_up(epoch: Callable[[], object]) -> Callable[[], dict]:
 
 def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
     """The book's way (fit on NumPy floats) and dlcv's default route, each warmed up by one epoch."""
+    from dlcv.data import ImageSet
     from dlcv.training.compiled import make_trainer
 
     def book_way():
@@ -118,7 +119,8 @@ def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_si
 
     def fast_route():
         model = _keras_model(network, batch_size, 0)
-        trainer = make_trainer(model, images, labels, batch_size, seed=0)  # jit_compile "auto", as dlcv train
+        data = ImageSet(images, labels, [str(c) for c in range(10)])
+        trainer = make_trainer(model, data, data.subset(np.arange(min(len(labels), 1000))), batch_size, seed=0)
         epoch = iter(range(10**6))
         return _timed_after_warm_up(lambda: trainer.train_epoch(next(epoch)))
 
@@ -209,10 +211,9 @@ def _random_cifar(samples: int) -> tuple[np.ndarray, np.ndarray]:
 
 def w1_cifar_mlp(samples: int | None = None, batch_size: int = 32) -> Workload:
     """W1: the CIFAR-10 MLP, one epoch (random CIFAR-shaped data; 10,000 samples on a CPU, 50,000 on a GPU)."""
-    from dlcv.runtime import devices, import_keras, use_backend
+    from dlcv.runtime import devices, start_keras
 
-    use_backend(None)
-    keras = import_keras()
+    keras = start_keras(quiet=True)
     samples = samples or (50_000 if devices() else 10_000)
     images, labels = _random_cifar(samples)
     routes = _keras_routes("mlp", images, labels, batch_size)
@@ -228,10 +229,9 @@ def w1_cifar_mlp(samples: int | None = None, batch_size: int = 32) -> Workload:
 
 def w2_minivggnet(samples: int | None = None, batch_size: int = 64) -> Workload:
     """W2: MiniVGGNet on 32x32x3, one epoch (50,000 samples on a GPU; 2,000 on a CPU)."""
-    from dlcv.runtime import devices, import_keras, use_backend
+    from dlcv.runtime import devices, start_keras
 
-    use_backend(None)
-    keras = import_keras()
+    keras = start_keras(quiet=True)
     samples = samples or (50_000 if devices() else 2_000)
     images, labels = _random_cifar(samples)
     return Workload(name="W2", description=f"MiniVGGNet 32x32x3, batch {batch_size}, {samples:,} samples, "

@@ -3,12 +3,15 @@ Bundle), on Keras 3.
 
 Importing ``dlcv`` is light: no Keras, no TensorFlow. The flow, module by module:
 
-    dlcv.data            datasets by name, image files, splits          (NumPy, OpenCV, scikit-learn)
-    dlcv.preprocessing   the book's preprocessors                        (NumPy, OpenCV)
-    dlcv.pipeline        tf.data input pipelines
-    dlcv.models          model builders by name                          (Keras)
-    dlcv.training        optimizers, schedules, callbacks, the engine    (Keras)
-    dlcv.evaluation      reports;  dlcv.inference  loading a run and predicting
+    dlcv.data            datasets by name, image folders, stores, splits  (NumPy, OpenCV, scikit-learn)
+    dlcv.preprocessing   the book's preprocessors                         (NumPy, OpenCV)
+    dlcv.inputs          uint8 images -> model input, the one contract;  dlcv.pipeline  tf.data / PyDataset
+    dlcv.models          model builders by name                           (Keras, imported when building)
+    dlcv.training        optimizers, schedules, callbacks, routes, the engine
+    dlcv.evaluation      reports;  dlcv.export  a run's files;  dlcv.runs  reading a run folder back
+    dlcv.inference       loading a run and predicting
+    dlcv.app             one function per user action (the CLI and the scripts call these)
+    dlcv.pyimagesearch   the book's own names and signatures
     dlcv.reference       the from-scratch NumPy chapters, beside the rest (NumPy only)
 """
 __version__ = "0.1.0"

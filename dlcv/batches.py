@@ -1,8 +1,8 @@
 """ArrayBatches: in-memory images as a Keras ``PyDataset``, the input pipeline of the JAX and PyTorch
 backends (which must not need TensorFlow, so cannot use tf.data).
 
-Same contract as the tf.data pipeline: uint8 NHWC in, float32 in [0, 1] (in Keras's layout) out,
-shuffled with a seed and reshuffled every epoch.
+Same contract as the tf.data pipeline: uint8 NHWC in, :func:`~dlcv.inputs.model_input` out, shuffled
+with a seed and reshuffled every epoch.
 
     batches = ArrayBatches(images, labels, batch_size=32, shuffle=True, seed=42)
     model.fit(batches, epochs=10)
@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .pipeline import to_model_input
+from .inputs import model_input
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -33,8 +33,8 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = self._order[:self.usable][index * self.batch_size:(index + 1) * self.batch_size]
-        x = to_model_input(self.images[rows])
-        return x if self.labels is None else (x, self.labels[rows])
+        x = model_input(self.images[rows])
+        return (x,) if self.labels is None else (x, self.labels[rows])
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

@@ -1,8 +1,11 @@
 """The experiment schema: one YAML file describes one training run.
 
 Every field has a default, and the defaults *are* the quickstart run (``configs/quickstart.yaml`` spells
-them out). Loading validates everything before any heavy import: an unknown key, a value of the wrong
-type or a path that does not exist raises :class:`~dlcv.errors.ConfigError` with one line naming the key.
+them out). Loading checks the file against the schema: an unknown key, a key given twice, or a value of
+the wrong type raises :class:`~dlcv.errors.ConfigError` with one line naming the key. The rules that
+look beyond one value (a path that must exist, a model name in the registry, a route the backend can
+run) are :func:`dlcv.checks.check_config`'s; the schema alone never touches the disk, so a run folder's
+saved config reads back wherever the run folder goes.
 
     config = load_config("configs/keras_mnist.yaml", overrides=["optimizer.learning_rate=0.05"])
     config.optimizer.learning_rate    # 0.05
@@ -17,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from .errors import ConfigError
 
@@ -42,13 +45,6 @@ class DatasetConfig(Section):
     """Fraction held out for testing (stratified), or "official" for MNIST's / CIFAR-10's own test set."""
     val_size: Fraction = 0.1
     """Fraction of the training part held out for validation after the test split."""
-
-    @field_validator("path")
-    @classmethod
-    def _path_exists(cls, value: str | None) -> str | None:
-        if value is not None and not Path(value).expanduser().exists():
-            raise ValueError(f"path does not exist: {value!r}; expected an existing file or folder")
-        return value
 
 
 class PreprocessingConfig(Section):
@@ -145,8 +141,8 @@ class CallbacksConfig(Section):
 
 
 class ExperimentConfig(Section):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = "quickstart"
-    """Run name: outputs go to ``<output_dir>/<name>/``."""
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$")] = "quickstart"
+    """Run name: outputs go to ``<output_dir>/<name>/`` (letters, digits, ``._-``; not only dots)."""
     description: str = "Digits MLP trained with Nesterov SGD: the quickstart run."
     seed: int = 42
     backend: Backend | None = None
@@ -201,8 +197,37 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def _parse_yaml(text: str):
-    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+def _parse_yaml(text: str, source: str = "config"):
+    """YAML 1.2 floats, and a key given twice in one mapping is an error (PyYAML keeps the last silently)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(node, source)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node: yaml.Node, source: str, prefix: str = "") -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, source, prefix)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        where = f"{prefix}{key}"
+        line = key_node.start_mark.line + 1
+        if key is not None and key in seen:
+            raise ConfigError(f"{source}: {where}: duplicate key at lines {seen[key]} and {line}; "
+                              "expected each key once")
+        if key is not None:
+            seen[key] = line
+        _refuse_duplicate_keys(value_node, source, f"{where}.")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
@@ -226,7 +251,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {str(path)!r}; expected a YAML file (see configs/)")
     try:
-        raw = _parse_yaml(path.read_text(encoding="utf-8"))
+        raw = _parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file; expected a UTF-8 YAML config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

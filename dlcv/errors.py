@@ -1,17 +1,55 @@
-"""Errors that mean "the user asked for something wrong" rather than "dlcv has a bug".
+"""The two kinds of failure a user is told about in one line; everything else is a bug with a traceback.
 
-The CLI turns any :class:`DlcvError` into one line on stderr and exit code 2; anything else is a bug
-and keeps its traceback.
+- :class:`DlcvError` — the user asked for something wrong (a config, a path, a flag): exit code 2.
+- :class:`Stopped` — the work could not go on for a reason the user can act on (the loss became NaN, the
+  disk filled up, a worker of the cluster was lost); the message says what was kept and how to go on:
+  exit code 1.
+
+The CLI and every script turn exactly these into one line. A ``ValueError`` or ``OSError`` raised
+anywhere else is not caught: it is a bug (or a fault no one line can explain) and keeps its traceback.
 """
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+EXIT_USAGE = 2
+EXIT_STOPPED = 1
 
 
-class DlcvError(ValueError):
+class DlcvError(Exception):
     """A problem with the user's input: a config, a path, a file, a flag."""
 
 
 class ConfigError(DlcvError):
-    """An experiment config that does not match the schema."""
+    """An experiment config that does not match the schema or its rules."""
 
 
-class TrainingStopped(Exception):
-    """Training could not go on (the loss became NaN); the message says what was kept."""
+class Stopped(Exception):
+    """Work stopped part-way for a reason the user can fix; the message says what was kept."""
+
+
+class TrainingStopped(Stopped):
+    """Training could not go on (the loss became NaN, a worker was lost)."""
+
+
+class WriteFailed(Stopped):
+    """An output could not be written: no space left, a read-only file system, a lost permission."""
+
+
+def run_action(action: Callable[[], object], name: str) -> int:
+    """Run ``action`` for a command or script called ``name``; the exit status, with the user-facing
+    failures printed as one line (anything else propagates with its traceback)."""
+    try:
+        action()
+    except DlcvError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Stopped as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; run the same command with --resume to continue from the last finished "
+              "epoch", file=sys.stderr)
+        return 130
+    return 0

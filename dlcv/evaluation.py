@@ -1,6 +1,6 @@
-"""Scoring a trained model on held-out data: accuracy, loss and scikit-learn's classification report.
+"""Scoring predictions on held-out data: accuracy, loss and scikit-learn's classification report.
 
-    evaluation = evaluate_model(model, splits.test, batch_size=128)
+    evaluation = score(route.predict(model, test.images), test, loss=model.loss)
     print(evaluation.report_text)
     evaluation.write(run_dir)     # classification_report.txt / .json, confusion_matrix.png
 """
@@ -15,7 +15,6 @@ from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confu
 
 from . import files
 from .data import ImageSet
-from .pipeline import make_pipeline, to_model_input
 from .plotting import new_figure, save_figure
 
 
@@ -46,27 +45,18 @@ class Evaluation:
         return written
 
 
-def evaluate_model(model, data: ImageSet, batch_size: int = 128, direct_calls: bool = False) -> Evaluation:
-    """Score ``model`` on ``data`` in one prediction pass (loss, accuracy and report all come from it).
-
-    ``direct_calls`` runs the forward passes as plain ``model(x)`` calls instead of ``model.predict``:
-    under MultiWorkerMirroredStrategy Keras 3's predict fails (keras-team/keras#20585).
-    """
+def score(probabilities: np.ndarray, data: ImageSet, loss: Any) -> Evaluation:
+    """Loss, accuracy and report of one prediction pass over ``data`` (``loss``: the model's compiled
+    loss, a Keras loss name or object, so the test loss is the one the model trained on)."""
     import keras
 
-    if direct_calls:
-        probabilities = np.concatenate([
-            keras.ops.convert_to_numpy(model(to_model_input(data.images[i:i + batch_size]), training=False))
-            for i in range(0, len(data.images), batch_size)])
-    else:
-        probabilities = model.predict(make_pipeline(data.images, None, batch_size), verbose=0)
     probabilities = np.asarray(probabilities, dtype=np.float32)
-    loss = keras.losses.SparseCategoricalCrossentropy()(data.labels, probabilities)
+    value = keras.ops.mean(keras.losses.get(loss)(data.labels, probabilities))
     predictions = probabilities.argmax(axis=1)
     labels = list(range(len(data.class_names)))
     kwargs = dict(labels=labels, target_names=data.class_names, digits=4, zero_division=0)
     return Evaluation(
-        loss=float(keras.ops.convert_to_numpy(loss)),
+        loss=float(keras.ops.convert_to_numpy(value)),
         accuracy=float(np.mean(predictions == data.labels)),
         predictions=predictions,
         report_text=classification_report(data.labels, predictions, **kwargs),

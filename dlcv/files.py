@@ -6,33 +6,57 @@ a ``.tmp-*`` file behind, never a truncated ``history.json`` or ``model.h5``.
 
     with atomic_path("output/run/model.h5") as tmp:
         model.save(tmp)          # tmp keeps the ".h5" suffix Keras dispatches on
+
+A write the machine refuses for a reason the user can fix — no space left, a quota, a read-only file
+system, a lost permission — raises :class:`~dlcv.errors.WriteFailed` naming the file (the temporary
+file is removed; the previous version of the file, if any, is untouched).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import DlcvError, WriteFailed
+
 TEMP_PREFIX = ".tmp-"
+FIXABLE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path`` (same suffix); rename it onto ``path`` on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="".join(path.suffixes), dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs should be as open() makes them
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="".join(path.suffixes), dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs should be as open() makes them
         yield tmp
         os.replace(tmp, path)
+    except Exception as exc:  # Keras and h5py may wrap the OSError; the cause chain still holds it
+        reason = None if isinstance(exc, WriteFailed) else _fixable(exc)
+        if reason is None:
+            raise
+        raise WriteFailed(f"cannot write {path} ({reason})") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+def _fixable(exc: BaseException) -> str | None:
+    """The reason of a write failure the user can fix (no space, read-only, permission), else None."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in FIXABLE_ERRNOS:
+            return os.strerror(exc.errno)
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _umask() -> int:
@@ -57,9 +81,12 @@ def write_image(path: str | os.PathLike, image: Any) -> None:
     import cv2
 
     path = Path(path)
-    ok, encoded = cv2.imencode(path.suffix, image)
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error:
+        ok = False
     if not ok:
-        raise ValueError(f"cannot encode an image as {path.suffix!r}; expected a .png or .jpg name")
+        raise DlcvError(f"cannot write an image as {path.name!r}; expected a .png or .jpg file name")
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(encoded.tobytes())
 
@@ -71,8 +98,6 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def ensure_writable_dir(path: str | os.PathLike) -> Path:
     """Create ``path`` if needed and prove we can write into it, before any long work starts."""
-    from .errors import DlcvError
-
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """Using a saved model: load it with its run's class names and preprocessing, then label image files.
 
-A run folder written by :func:`dlcv.training.train` holds ``model.h5`` / ``model.keras`` beside
-``class_names.json`` and ``config.yaml``; those tell :func:`load_run` how to prepare a new image and what
-to call each output. A bare model file with no run beside it still works: its classes are numbered and
-images must already have the model's input size.
+A run folder written by ``dlcv train`` holds ``model.h5`` / ``model.keras`` beside ``class_names.json``
+and ``config.yaml``; :class:`~dlcv.runs.RunFolder` reads them (never the training data, which may be
+long gone) to tell :func:`load_run` how to prepare a new image and what to call each output. A bare
+model file with no run beside it still works: its classes are numbered and images must already have the
+model's input size.
 
     run = load_run("output/quickstart/model.h5")
     for p in run.predict_files(["digit.png"]):
@@ -19,12 +20,12 @@ from typing import Iterable
 
 import numpy as np
 
-from . import files
-from .config import PreprocessingConfig, load_config
-from .data.images import UnreadableImage, list_images, read_image, to_uint8_channels
+from .config import PreprocessingConfig
 from .errors import DlcvError
-from .pipeline import to_model_input
+from .images import UnreadableImage, read_image, to_uint8_channels
+from .pipeline import predict_probabilities
 from .preprocessing import apply_chain, preprocessors_for
+from .runs import RunFolder
 
 MODEL_SUFFIXES = (".h5", ".keras")
 
@@ -65,7 +66,7 @@ class Run:
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 NHWC images already at the model's size."""
-        return self.model.predict(to_model_input(images), verbose=0)
+        return predict_probabilities(self.model, images)
 
     def predict_files(self, paths: Iterable[str], batch_size: int = 64,
                       skipped: list[str] | None = None) -> list[Prediction]:
@@ -106,14 +107,16 @@ def load_run(model_path: str | os.PathLike) -> Run:
         raise DlcvError(f"model {str(path)!r}: expected a .h5 or .keras file")
     if not path.is_file():
         raise DlcvError(f"model file not found: {str(path)!r}")
+    folder = RunFolder(path.parent)
+    saved_names, saved_config = folder.class_names(), folder.saved_config()  # fail on bad metadata first
     model = _load_model(path)
     classes = model.output_shape[-1]
-    names_path, config_path = path.parent / "class_names.json", path.parent / "config.yaml"
-    class_names = files.read_json(names_path) if names_path.is_file() else [str(i) for i in range(classes)]
+    class_names = saved_names if saved_names is not None else [str(i) for i in range(classes)]
     if len(class_names) != classes:
-        raise DlcvError(f"{names_path} lists {len(class_names)} classes but the model has {classes} outputs")
-    preprocessing = load_config(config_path).preprocessing if config_path.is_file() else PreprocessingConfig()
-    return Run(model, class_names, preprocessing, has_run_metadata=names_path.is_file())
+        raise DlcvError(f"{folder / 'class_names.json'} lists {len(class_names)} classes but the model has "
+                        f"{classes} outputs")
+    preprocessing = saved_config.preprocessing if saved_config is not None else PreprocessingConfig()
+    return Run(model, class_names, preprocessing, has_run_metadata=saved_names is not None)
 
 
 def _load_model(path: Path):
@@ -126,22 +129,6 @@ def _load_model(path: Path):
     except Exception as exc:  # h5py / zipfile / Keras raise many types for a damaged file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DlcvError(f"cannot load model {str(path)!r}: {reason[:200]}") from None
-
-
-def expand_image_paths(inputs: Iterable[str]) -> list[str]:
-    """Files as given, folders expanded to the images below them; a missing path is an error."""
-    paths: list[str] = []
-    for item in inputs:
-        if os.path.isdir(item):
-            found = list_images(item)
-            if not found:
-                raise DlcvError(f"folder {item!r} holds no images; expected .jpg/.png/... files")
-            paths.extend(found)
-        elif os.path.isfile(item):
-            paths.append(item)
-        else:
-            raise DlcvError(f"image path not found: {item!r}")
-    return paths
 
 
 def _size(shape: tuple[int, ...]) -> str:

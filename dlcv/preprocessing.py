@@ -14,7 +14,7 @@ import imutils
 import numpy as np
 
 from .config import PreprocessingConfig
-from .data.images import to_uint8_channels
+from .images import to_uint8_channels
 
 
 class Preprocessor(Protocol):

@@ -1,12 +1,11 @@
-"""Choosing the Keras backend, silencing TensorFlow's start-up noise, and the start-up banner.
+"""Starting Keras: choosing the backend, silencing TensorFlow's start-up noise, and the banner.
 
-Keras reads ``KERAS_BACKEND`` once, when it is first imported, so :func:`use_backend` must run before
+Keras reads ``KERAS_BACKEND`` once, when it is first imported, so the backend must be chosen before
 anything imports Keras. Precedence: an explicit choice (``--backend``, then the config's ``backend``),
-then ``$KERAS_BACKEND``, then TensorFlow.
+then ``$KERAS_BACKEND``, then TensorFlow. :func:`start_keras` is the one place every command starts it.
 
-    use_backend(config.backend)        # before the first `import keras`
-    keras = import_keras(verbose=False)
-    print(banner())
+    backend = resolve_backend(args.backend, config.backend)   # a name; imports nothing
+    keras = start_keras(backend)                               # prints the banner
 """
 from __future__ import annotations
 
@@ -20,6 +19,26 @@ from typing import Iterator
 from .errors import DlcvError
 
 DEFAULT_BACKEND = "tensorflow"
+
+
+def resolve_backend(*requested: str | None) -> str:
+    """The first backend named (``--backend``, then the config's), else $KERAS_BACKEND, else TensorFlow;
+    in a process where Keras already runs, its backend. Imports nothing."""
+    for choice in requested:
+        if choice:
+            return choice
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+
+
+def start_keras(backend: str | None = None, verbose: bool = False, quiet: bool = False) -> ModuleType:
+    """Select ``backend``, import Keras with the start-up logging off, and print the one-line banner."""
+    use_backend(backend)
+    keras = import_keras(verbose=verbose)
+    if not quiet:
+        print(banner(), flush=True)
+    return keras
 
 
 def use_backend(requested: str | None) -> str:
@@ -51,6 +70,14 @@ def import_keras(verbose: bool = False) -> ModuleType:
 
         absl.logging.set_verbosity(absl.logging.ERROR)  # e.g. the "HDF5 is legacy" notice on every save
     return keras
+
+
+def seed_everything(seed: int, verbose: bool = False) -> None:
+    """``keras.utils.set_random_seed`` (Python, NumPy, the backend, and TensorFlow when installed, which
+    it imports even under JAX: its native start-up noise is hidden as in :func:`import_keras`)."""
+    keras = sys.modules["keras"]
+    with _native_stderr_silenced(enabled=not verbose and "tensorflow" not in sys.modules):
+        keras.utils.set_random_seed(seed)
 
 
 @contextlib.contextmanager

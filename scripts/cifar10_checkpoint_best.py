@@ -9,7 +9,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cifar10_checkpoint_best.yaml"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--weights", "-w", required=True,
                     help="folder for the checkpoints (best.h5)")
 

@@ -10,7 +10,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "cifar10_lr_decay.yaml"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--output", "-o", help="also write the loss/accuracy plot here")
 parser.add_argument("--factor", type=float, default=0.25, help="multiply the rate by this every 5 epochs")
 

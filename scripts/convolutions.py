@@ -3,10 +3,10 @@
 
     python scripts/convolutions.py --image jemma.png
 """
-from dlcv.recipes.numpy_chapters import convolutions
-from dlcv.recipes.script import run_script, script_parser
+from dlcv.recipes.numpy_chapters import convolutions, run_chapter_script
+from dlcv.recipes.script import script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/convolutions")
+parser = script_parser(__doc__, default_output="output/convolutions")
 parser.add_argument("--image", "-i", help="image to filter (default: scikit-learn's sample photo)")
 
 
@@ -15,4 +15,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_chapter_script(main, parser)

@@ -6,8 +6,10 @@
     python scripts/gradient_descent.py --compare        # gd vs momentum vs nesterov, one plot
     python scripts/gradient_descent.py --book           # the printed code's gradient (no sigmoid derivative)
 """
-from dlcv.recipes.numpy_chapters import descent_parser, run_descent
-from dlcv.recipes.script import run_script
+from dlcv.recipes.numpy_chapters import descent_parser, run_descent, run_chapter_script
+
+
+parser = descent_parser(__doc__, "output/gradient_descent", batch_size=None)
 
 if __name__ == "__main__":
-    run_script(run_descent, descent_parser(__doc__.splitlines()[1], "output/gradient_descent", batch_size=None))
+    run_chapter_script(run_descent, parser)

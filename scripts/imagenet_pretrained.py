@@ -5,11 +5,10 @@
 """
 from pathlib import Path
 
-from dlcv.pretrained import NETWORKS
-from dlcv.recipes.case_studies import classify_images
+from dlcv.casestudies.pretrained import NETWORKS, classify_images
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/imagenet_pretrained")
+parser = script_parser(__doc__, default_output="output/imagenet_pretrained")
 parser.add_argument("--image", "-i", required=True, nargs="+", help="image files or folders to classify")
 parser.add_argument("--model", "-m", default="vgg16", choices=list(NETWORKS), help="the network")
 parser.add_argument("--weights", default="imagenet",

@@ -10,7 +10,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "keras_mnist.yaml"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--output", "-o", help="also write the loss/accuracy plot here")
 
 if __name__ == "__main__":

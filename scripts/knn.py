@@ -6,7 +6,7 @@
 from dlcv.recipes.classic import knn
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/knn")
+parser = script_parser(__doc__, default_output="output/knn")
 parser.add_argument("--dataset", "-d", required=True, help="folder of <class>/<image> files")
 parser.add_argument("--neighbors", "-k", type=int, default=1, help="neighbours that vote")
 parser.add_argument("--jobs", "-j", type=int, default=-1, help="parallel jobs for the distance search (-1: all cores)")

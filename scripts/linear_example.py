@@ -4,10 +4,10 @@
     python scripts/linear_example.py --image beagle.png
     python scripts/linear_example.py                 # scikit-learn's bundled sample photo
 """
-from dlcv.recipes.numpy_chapters import linear_example
-from dlcv.recipes.script import run_script, script_parser
+from dlcv.recipes.numpy_chapters import linear_example, run_chapter_script
+from dlcv.recipes.script import script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/linear_example")
+parser = script_parser(__doc__, default_output="output/linear_example")
 parser.add_argument("--image", "-i", help="image to score (default: scikit-learn's sample photo)")
 
 
@@ -16,4 +16,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_chapter_script(main, parser)

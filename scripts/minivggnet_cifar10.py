@@ -10,7 +10,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_recipe
 from dlcv.recipes.script import run_script
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--output", "-o", help="also write the loss/accuracy plot here")
 parser.add_argument("--no-bn", action="store_true", help="the variant without batch normalisation")
 

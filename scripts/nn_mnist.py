@@ -4,10 +4,10 @@
     python scripts/nn_mnist.py                      # vectorised: mini-batches of 128, float32 (seconds)
     python scripts/nn_mnist.py --per-sample         # the book's loop: one sample at a time (minutes)
 """
-from dlcv.recipes.numpy_chapters import digits_backprop
-from dlcv.recipes.script import run_script, script_parser
+from dlcv.recipes.numpy_chapters import digits_backprop, run_chapter_script
+from dlcv.recipes.script import script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/nn_mnist")
+parser = script_parser(__doc__, default_output="output/nn_mnist")
 parser.add_argument("--epochs", "-e", type=int, default=1000, help="passes over the training data")
 parser.add_argument("--alpha", "-a", type=float, default=0.1, help="learning rate")
 parser.add_argument("--batch-size", "-b", type=int, default=128,
@@ -24,4 +24,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_chapter_script(main, parser)

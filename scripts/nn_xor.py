@@ -3,10 +3,10 @@
 
     python scripts/nn_xor.py --epochs 20000 --alpha 0.5
 """
-from dlcv.recipes.numpy_chapters import nn_xor
-from dlcv.recipes.script import run_script, script_parser
+from dlcv.recipes.numpy_chapters import nn_xor, run_chapter_script
+from dlcv.recipes.script import script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/nn_xor")
+parser = script_parser(__doc__, default_output="output/nn_xor")
 parser.add_argument("--epochs", "-e", type=int, default=20000, help="passes over the four points")
 parser.add_argument("--alpha", "-a", type=float, default=0.5, help="learning rate")
 
@@ -16,4 +16,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_chapter_script(main, parser)

@@ -4,10 +4,10 @@
     python scripts/perceptron.py --dataset or
     python scripts/perceptron.py --dataset xor --epochs 100     # still fails: XOR is not linearly separable
 """
-from dlcv.recipes.numpy_chapters import perceptron_bitwise
-from dlcv.recipes.script import run_script, script_parser
+from dlcv.recipes.numpy_chapters import perceptron_bitwise, run_chapter_script
+from dlcv.recipes.script import script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/perceptron")
+parser = script_parser(__doc__, default_output="output/perceptron")
 parser.add_argument("--dataset", "-d", choices=["or", "and", "xor"], default="or", help="bitwise function")
 parser.add_argument("--epochs", "-e", type=int, default=20, help="passes over the four points")
 parser.add_argument("--alpha", "-a", type=float, default=0.1, help="learning rate")
@@ -18,4 +18,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    run_script(main, parser)
+    run_chapter_script(main, parser)

@@ -6,7 +6,7 @@
 from dlcv.recipes.classic import regularization
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/regularization")
+parser = script_parser(__doc__, default_output="output/regularization")
 parser.add_argument("--dataset", "-d", required=True, help="folder of <class>/<image> files")
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@
     python scripts/sgd.py --optimizer momentum --compare
     python scripts/sgd.py --book    # the printed code: no sigmoid derivative, no shuffling, test half trained on
 """
-from dlcv.recipes.numpy_chapters import descent_parser, run_descent
-from dlcv.recipes.script import run_script
+from dlcv.recipes.numpy_chapters import descent_parser, run_descent, run_chapter_script
+
+
+parser = descent_parser(__doc__, "output/sgd", batch_size=32)
 
 if __name__ == "__main__":
-    run_script(run_descent, descent_parser(__doc__.splitlines()[1], "output/sgd", batch_size=32))
+    run_chapter_script(run_descent, parser)

@@ -6,7 +6,7 @@
 from dlcv.recipes.keras_recipes import label_random_images
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/shallownet_load")
+parser = script_parser(__doc__, default_output="output/shallownet_load")
 parser.add_argument("--dataset", "-d", required=True, help="folder of <class>/<image> files")
 parser.add_argument("--model", "-m", required=True, help="the model shallownet_train.py saved")
 parser.add_argument("--count", type=int, default=10, help="how many random images to label")

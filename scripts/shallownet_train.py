@@ -9,7 +9,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_dataset_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "shallownet_animals.yaml"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--dataset", "-d", required=True, help="folder of <class>/<image> files")
 parser.add_argument("--model", "-m", required=True, help="where to save the trained model (.h5 or .keras)")
 

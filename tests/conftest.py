@@ -1,9 +1,14 @@
-"""Shared fixtures. Tests run on whatever backend $KERAS_BACKEND names (TensorFlow by default)."""
+"""Shared fixtures. Tests run on whatever backend $KERAS_BACKEND names (TensorFlow by default), in this
+process: the ``dlcv`` command through ``cli.main``, the scripts through their parsers and functions. A
+real subprocess is used only where a process is the point (kills, a second backend, TensorFlow made
+unimportable, one end-to-end command)."""
 from __future__ import annotations
 
 import os
+import runpy
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,17 +25,52 @@ def keras():
     return import_keras()
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m dlcv ARGS`` in a real subprocess and capture its output."""
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def dlcv(capsys):
+    """``dlcv ARGS`` in this process: its exit code, stdout and stderr."""
+    from dlcv import cli
+
+    def run(*args: str) -> Outcome:
+        capsys.readouterr()
+        code = cli.main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+    return run
+
+
+@pytest.fixture
+def script(capsys, monkeypatch):
+    """``python scripts/NAME.py ARGS`` in this process (its ``__main__`` block runs): exit code, output."""
+    def run(name: str, *args: str) -> Outcome:
+        path = ROOT / "scripts" / f"{name}.py"
+        monkeypatch.setattr(sys, "argv", [str(path), *map(str, args)])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            runpy.run_path(str(path), run_name="__main__")
+        captured = capsys.readouterr()
+        return Outcome(exited.value.code or 0, captured.out, captured.err)
+    return run
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    """``python -m dlcv ARGS`` in a real subprocess (only where a process is the point)."""
     return subprocess.run([sys.executable, "-m", "dlcv", *args], cwd=cwd or ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")
 def digits_run(keras, tmp_path_factory):
     """A short quickstart run (5 epochs) trained once for the whole session."""
     from dlcv.config import load_config
-    from dlcv.training import train
+    from dlcv.training.engine import train
 
     out = tmp_path_factory.mktemp("runs")
     config = load_config(overrides=["epochs=5", f"output_dir={out}", "name=digits-short"])

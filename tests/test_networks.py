@@ -34,12 +34,12 @@ def test_channels_first_builds_the_same_network(keras, name):
         assert axes == {1}
 
 
-def test_minivggnet_rejects_a_non_boolean_batch_norm(keras):
+def test_minivggnet_rejects_a_non_boolean_batch_norm():
     from dlcv.errors import ConfigError
-    from dlcv.models import build_model
+    from dlcv.models import check_params
 
-    with pytest.raises(ConfigError, match="batch_norm must be true or false"):
-        build_model("minivggnet", 32, 32, 3, 10, batch_norm="yes")
+    with pytest.raises(ConfigError, match="model.params.batch_norm: input should be a valid boolean"):
+        check_params("minivggnet", {"batch_norm": "yes"})
 
 
 @pytest.mark.parametrize("name", ["lenet", "minivggnet"])  # minivggnet: BN statistics and dropout

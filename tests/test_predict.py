@@ -1,9 +1,9 @@
-"""`dlcv predict` and `dlcv evaluate` on a saved run, as real subprocesses."""
+"""`dlcv predict` and `dlcv evaluate` on a saved run."""
 import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from dlcv.inputs import model_input
 
 
 @pytest.fixture(scope="module")
@@ -21,27 +21,27 @@ def _parse(stdout: str) -> dict[str, tuple[str, float]]:
 
 
 @pytest.mark.parametrize("name", ["model.h5", "model.keras"])
-def test_predict_prints_the_saved_models_predictions(digits_run, digit_pngs, name):
-    result = run_cli("predict", "--model", str(digits_run.run_dir / name), str(digit_pngs))
-    assert result.returncode == 0, result.stderr
-    printed = _parse(result.stdout)
+def test_predict_prints_the_saved_models_predictions(dlcv, digits_run, digit_pngs, name):
+    result = dlcv("predict", "--model", digits_run.run_dir / name, digit_pngs)
+    assert result.code == 0, result.err
+    printed = _parse(result.out)
     assert len(printed) == 8
-    expected = digits_run.model.predict(digits_run.prepared.splits.test.images[:8] / 255.0, verbose=0)
+    expected = digits_run.model.predict(model_input(digits_run.prepared.splits.test.images[:8]), verbose=0)
     for i in range(8):
         label, probability = printed[str(digit_pngs / f"digit{i}.png")]
         assert label == str(expected[i].argmax())
         assert probability == pytest.approx(expected[i].max(), abs=1e-4)
 
 
-def test_predict_resizes_per_the_runs_preprocessing_and_skips_bad_files(digits_run, tmp_path):
+def test_predict_resizes_per_the_runs_preprocessing_and_skips_bad_files(dlcv, digits_run, tmp_path):
     image = digits_run.prepared.splits.test.images[0]
     big = cv2.resize(image, (64, 64), interpolation=cv2.INTER_NEAREST)
     cv2.imwrite(str(tmp_path / "big.png"), cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))  # colour, 64x64
     (tmp_path / "notes.jpg").write_text("not an image")
-    result = run_cli("predict", "--model", str(digits_run.run_dir / "model.h5"), str(tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert str(tmp_path / "big.png") in _parse(result.stdout)
-    assert "skipped 1 unreadable file(s)" in result.stderr and "notes.jpg" in result.stderr
+    result = dlcv("predict", "--model", digits_run.run_dir / "model.h5", tmp_path)
+    assert result.code == 0, result.err
+    assert str(tmp_path / "big.png") in _parse(result.out)
+    assert "skipped 1 unreadable file(s)" in result.err and "notes.jpg" in result.err
 
 
 @pytest.mark.parametrize("model, image, fragment", [
@@ -49,36 +49,31 @@ def test_predict_resizes_per_the_runs_preprocessing_and_skips_bad_files(digits_r
     ("model.h5", "missing.png", "image path not found"),
     ("weights.txt", "digit0.png", "expected a .h5 or .keras file"),
 ])
-def test_predict_errors_are_one_line_exit_2(digits_run, digit_pngs, tmp_path, model, image, fragment):
-    result = run_cli("predict", "--model", str(digits_run.run_dir / model), str(digit_pngs / image))
-    assert result.returncode == 2
-    assert fragment in result.stderr and "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") == 0
+def test_predict_errors_are_one_line_exit_2(dlcv, digits_run, digit_pngs, model, image, fragment):
+    result = dlcv("predict", "--model", digits_run.run_dir / model, digit_pngs / image)
+    assert result.code == 2
+    assert fragment in result.err and result.err.count("\n") == 1
 
 
-def test_predict_refuses_a_corrupt_model(tmp_path, digit_pngs):
+def test_predict_refuses_a_corrupt_model(dlcv, tmp_path, digit_pngs):
     corrupt = tmp_path / "model.h5"
     corrupt.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
-    result = run_cli("predict", "--model", str(corrupt), str(digit_pngs / "digit0.png"))
-    assert result.returncode == 2
-    assert "cannot load model" in result.stderr and "Traceback" not in result.stderr
+    result = dlcv("predict", "--model", corrupt, digit_pngs / "digit0.png")
+    assert result.code == 2 and "cannot load model" in result.err and result.err.count("\n") == 1
 
 
-def test_evaluate_reproduces_the_runs_test_accuracy(digits_run):
-    result = run_cli("evaluate", "--model", str(digits_run.run_dir / "model.h5"))
-    assert result.returncode == 0, result.stderr
-    assert f"accuracy {digits_run.test_accuracy:.4f}" in result.stdout
-    assert "weighted avg" in result.stdout
+def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run):
+    result = dlcv("evaluate", "--model", digits_run.run_dir / "model.h5")
+    assert result.code == 0, result.err
+    assert f"accuracy {digits_run.test_accuracy:.4f}, loss {digits_run.evaluation.loss:.4f}" in result.out
+    assert "weighted avg" in result.out
 
 
-def test_predict_refuses_an_image_of_the_wrong_size_for_a_bare_model(digits_run, tmp_path, capsys):
+def test_predict_refuses_an_image_of_the_wrong_size_for_a_bare_model(dlcv, digits_run, tmp_path):
     """A model file with no run beside it cannot know how to resize: one line, exit 2."""
-    from dlcv import cli
-
     bare = tmp_path / "bare.h5"
     bare.write_bytes((digits_run.run_dir / "model.h5").read_bytes())
     cv2.imwrite(str(tmp_path / "big.png"), np.zeros((16, 16), np.uint8))
-    code = cli.main(["predict", "--model", str(bare), str(tmp_path / "big.png")])
-    error = capsys.readouterr().err
-    assert code == 2 and error.count("\n") == 1
-    assert "is 16x16x1 but the model expects 8x8x1" in error
+    result = dlcv("predict", "--model", bare, tmp_path / "big.png")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "is 16x16x1 but the model expects 8x8x1" in result.err

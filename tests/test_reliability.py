@@ -33,6 +33,7 @@ def _history(path: Path) -> dict[str, list]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+@pytest.mark.slow
 def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     """Kill a real training process five times at random moments, resume each time, lose nothing."""
     seed = int.from_bytes(os.urandom(4), "little")
@@ -75,7 +76,7 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     assert len(checkpoints) >= 3
     for checkpoint in checkpoints:
         keras.models.load_model(checkpoint)
-    assert not list(run_dir.rglob(".tmp-*")), context
+    assert not list(run_dir.rglob(".tmp-*")) and not (run_dir / ".lock").exists(), context
     assert json.loads((run_dir / "results.json").read_text())["epochs_run"] == epochs - committed[-1][0]
 
 
@@ -90,7 +91,7 @@ def test_every_artefact_of_a_run_is_written_by_rename(keras, tmp_path, monkeypat
         return real_replace(source, destination, **kwargs)
 
     monkeypatch.setattr(os, "replace", recording_replace)
-    from dlcv.training import train
+    from dlcv.training.engine import train
 
     result = train(short_config(tmp_path, "callbacks.checkpoint=improvements"), verbose=0)
     written = {path.resolve() for path in result.run_dir.rglob("*") if path.is_file()}
@@ -110,14 +111,15 @@ def _unwritable_folders(tmp_path: Path) -> dict[str, Path]:
     return folders
 
 
-def test_an_unwritable_output_folder_is_refused_before_any_data_is_read(keras, tmp_path, monkeypatch,
-                                                                          capsys):
+def test_an_unwritable_output_folder_is_refused_before_any_data_is_read(tmp_path, monkeypatch, capsys):
+    from dlcv import app
     from dlcv.training import engine
 
-    def must_not_run(config):
-        raise AssertionError("the data was loaded before the output folder was checked")
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the data was read (or Keras started) before the output folder was checked")
 
     monkeypatch.setattr(engine, "prepare_data", must_not_run)
+    monkeypatch.setattr(app, "start_keras", must_not_run)
     for why, folder in _unwritable_folders(tmp_path).items():
         code = cli.main(["train", "--set", f"output_dir={folder}", "--set", "name=run"])
         error = capsys.readouterr().err
@@ -129,7 +131,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_data_is_read(keras, t
 
 
 def test_a_folder_with_bad_files_trains_and_reports_what_it_skipped(keras, tmp_path, capsys):
-    from dlcv.training import train
+    from dlcv.training.engine import train
 
     root = write_class_folders(tmp_path / "animals", per_class=10)
     bad = add_bad_files(root / "dogs", sorted((root / "cats").glob("*.jpg"))[0])
@@ -244,11 +246,11 @@ def test_malformed_configs_exit_2_with_one_line_naming_the_key(tmp_path, capsys,
 # ---- divergence; determinism -------------------------------------------------------------------------
 
 
-def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_model(keras, tmp_path, monkeypatch):
+def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_model(keras, tmp_path):
     """Weights poisoned before epoch 3 (as a fault would): the run stops, epoch 2's model is kept."""
     from dlcv.errors import TrainingStopped
-    from dlcv.training import engine, train
-    from dlcv.training.callbacks import read_resume_point
+    from dlcv.runs import RunFolder
+    from dlcv.training.engine import train
 
     class PoisonWeights(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -256,18 +258,11 @@ def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_model(keras
                 kernel = self.model.layers[-1].kernel
                 kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
-    real_build_callbacks = engine.build_callbacks
-
-    def with_poison(*args, **kwargs):
-        callbacks, artefacts = real_build_callbacks(*args, **kwargs)
-        return [PoisonWeights(), *callbacks], artefacts
-
-    monkeypatch.setattr(engine, "build_callbacks", with_poison)
     with pytest.raises(TrainingStopped, match="the loss became NaN in epoch 3") as stopped:
-        train(short_config(tmp_path, "epochs=10"), verbose=0)
+        train(short_config(tmp_path, "epochs=10"), callbacks=[PoisonWeights()], verbose=0)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert len(history["loss"]) == 3 and math.isfinite(history["loss"][1]) and math.isnan(history["loss"][2])
-    point = read_resume_point(tmp_path / "run")
+    point = RunFolder(tmp_path / "run").resume_point()
     assert point.epoch == 2 and f"the last good model (after epoch 2) is {point.model_path}" in str(stopped.value)
     assert np.isfinite(keras.models.load_model(point.model_path).get_weights()[-2]).all()
     assert not (tmp_path / "run" / "model.h5").exists()  # no NaN model exported
@@ -275,18 +270,21 @@ def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_model(keras
 
 def test_a_run_that_diverges_in_its_first_epoch_says_no_model_was_kept(keras, tmp_path):
     from dlcv.errors import TrainingStopped
-    from dlcv.training import train
+    from dlcv.training.engine import train
 
-    config = short_config(tmp_path, "epochs=30", "optimizer.learning_rate=1e4", "optimizer.momentum=0.0",
-                          "optimizer.nesterov=false")
+    class PoisonFirst(keras.callbacks.Callback):  # on TensorFlow a learning rate of 1e4 does it too; not on JAX
+        def on_epoch_begin(self, epoch, logs=None):
+            kernel = self.model.layers[-1].kernel
+            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+
     with pytest.raises(TrainingStopped, match="NaN in epoch 1; no epoch finished with a finite loss"):
-        train(config, verbose=0)
+        train(short_config(tmp_path, "epochs=30"), callbacks=[PoisonFirst()], verbose=0)
     assert not (tmp_path / "run" / "model.h5").exists()
 
 
 @pytest.mark.parametrize("route", ["fast", "fit"])
 def test_two_seeded_runs_give_bit_identical_weights(keras, tmp_path, route):
-    from dlcv.training import train
+    from dlcv.training.engine import train
 
     weights = [train(short_config(tmp_path / str(i), f"route={route}"), verbose=0).model.get_weights()
                for i in range(2)]

@@ -1,46 +1,68 @@
-"""Schedules, the TrainingMonitor callback and the model registry."""
+"""Schedules, the TrainingMonitor callback, checkpoints and the resume record, the model registry."""
 import json
 
 import numpy as np
 import pytest
 
-from dlcv.config import CosineSchedule, InverseTimeSchedule, StepSchedule
+from dlcv.config import CosineSchedule, InverseTimeSchedule, StepSchedule, load_config
 from dlcv.errors import ConfigError
+
+# ---- schedules ---------------------------------------------------------------------------------------
 
 
 def test_inverse_time_equals_keras2_decay_over_many_steps(keras):
-    from dlcv.training import build_schedule
+    from dlcv.training.schedules import build_schedule
 
-    lr0, decay = 0.01, 0.01 / 40
-    schedule = build_schedule(InverseTimeSchedule(name="inverse_time", decay=decay), lr0, 100, 40)
-    steps = np.arange(0, 4000, 37)
-    expected = lr0 / (1.0 + decay * steps)  # Keras 2: lr * 1 / (1 + decay * iterations)
-    actual = np.array([float(schedule(int(s))) for s in steps])
-    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    schedule = build_schedule(InverseTimeSchedule(name="inverse_time", decay=0.01 / 40), 0.01, 100, 40)
+    # Keras 2's SGD(lr=0.01, decay=0.01/40): lr / (1 + decay * iterations), written out at a few steps
+    expected = {0: 0.01, 40: 0.01 / 1.01, 400: 0.01 / 1.1, 4000: 0.01 / 2.0, 3960: 0.01 / 1.99}
+    for step, rate in expected.items():
+        assert float(schedule(step)) == pytest.approx(rate, rel=1e-6)
 
 
-@pytest.mark.parametrize("factor", [0.25, 0.5, 0.75])
+# The book's step decay, lr0 * factor ** floor((1 + epoch) / 5), written out per epoch for lr0 = 0.01.
+BOOK_STEP_RATES = {
+    0.25: [0.01] * 4 + [0.0025] * 5 + [0.000625] * 5 + [0.00015625] * 5,
+    0.5: [0.01] * 4 + [0.005] * 5 + [0.0025] * 5 + [0.00125] * 5,
+    0.75: [0.01] * 4 + [0.0075] * 5 + [0.005625] * 5 + [0.00421875] * 5,
+}
+
+
+@pytest.mark.parametrize("factor", sorted(BOOK_STEP_RATES))
 def test_step_decay_follows_the_books_formula(keras, factor):
-    from dlcv.training import build_schedule
+    from dlcv.training.schedules import build_schedule
 
     steps_per_epoch = 10
-    schedule = build_schedule(StepSchedule(name="step", factor=factor, drop_every=5), 0.01,
-                              steps_per_epoch, 40)
-    for epoch in range(40):
-        expected = 0.01 * factor ** np.floor((1 + epoch) / 5)
+    schedule = build_schedule(StepSchedule(name="step", factor=factor, drop_every=5), 0.01, steps_per_epoch, 19)
+    for epoch, rate in enumerate(BOOK_STEP_RATES[factor]):
         for step in (epoch * steps_per_epoch, epoch * steps_per_epoch + steps_per_epoch - 1):
-            assert float(schedule(step)) == pytest.approx(expected, rel=1e-6)
+            assert float(schedule(step)) == pytest.approx(rate, rel=1e-6), (epoch, step)
 
 
 def test_cosine_warms_up_then_decays(keras):
-    from dlcv.training import build_schedule
+    from dlcv.training.schedules import build_schedule
 
     schedule = build_schedule(CosineSchedule(name="cosine", warmup_epochs=2), 0.1, 10, 12)
     lrs = [float(schedule(s)) for s in range(120)]
-    assert lrs[0] == pytest.approx(0.0) and lrs[20] == pytest.approx(0.1)
+    assert lrs[0] == pytest.approx(0.0) and lrs[10] == pytest.approx(0.05) and lrs[20] == pytest.approx(0.1)
+    assert lrs[70] == pytest.approx(0.05, rel=1e-5)  # half-way through the 100 decay steps: cos(pi/2)
     assert all(a <= b + 1e-9 for a, b in zip(lrs[:20], lrs[1:21]))   # rising
     assert all(a >= b - 1e-9 for a, b in zip(lrs[20:], lrs[21:]))    # falling
     assert lrs[-1] < 0.01
+
+
+def test_lr_command_prints_and_plots_the_step_schedule(dlcv, tmp_path):
+    from conftest import ROOT
+
+    outcome = dlcv("lr", ROOT / "configs" / "cifar10_lr_decay.yaml", "--steps-per-epoch", "10", "--set", "epochs=12",
+                   "--output", tmp_path / "lr.png")
+    assert outcome.code == 0, outcome.err
+    rates = [float(line.split()[-1]) for line in outcome.out.splitlines() if line.startswith("epoch")]
+    assert rates == pytest.approx(BOOK_STEP_RATES[0.25][:12])
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+# ---- TrainingMonitor ---------------------------------------------------------------------------------
 
 
 def _fake_epochs(monitor, logs):
@@ -50,7 +72,7 @@ def _fake_epochs(monitor, logs):
 
 
 def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):
-    from dlcv.training import TrainingMonitor
+    from dlcv.training.monitor import TrainingMonitor
 
     monitor = TrainingMonitor(tmp_path / "plot.png", json_path=tmp_path / "history.json")
     logs = [{"loss": 1.0 / (e + 1), "accuracy": 0.5 + e / 10, "val_loss": 1.2 / (e + 1),
@@ -64,7 +86,7 @@ def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):
 
 
 def test_training_monitor_start_at_truncates_the_history(keras, tmp_path):
-    from dlcv.training import TrainingMonitor
+    from dlcv.training.monitor import TrainingMonitor
 
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"loss": [5.0, 4.0, 3.0, 2.0], "val_loss": [6.0, 5.0, 4.0, 3.0]}))
@@ -73,29 +95,86 @@ def test_training_monitor_start_at_truncates_the_history(keras, tmp_path):
     assert json.loads(path.read_text()) == {"loss": [5.0, 4.0, 2.5], "val_loss": [6.0, 5.0, 3.5]}
 
 
+# ---- checkpoints and the resume record ---------------------------------------------------------------
+
+
+def short_config(tmp_path, *overrides):
+    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=4", *overrides])
+
+
+def test_improvement_checkpoints_use_the_books_template_and_are_atomic(keras, tmp_path):
+    from dlcv.training.engine import train
+
+    result = train(short_config(tmp_path, "callbacks.checkpoint=improvements", "callbacks.checkpoint_format=h5"),
+                   verbose=0)
+    saved = sorted(p.name for p in (result.run_dir / "checkpoints").glob("weights-*.h5"))
+    assert saved and all(len(name.split("-")) == 3 and name.split("-")[1].isdigit() for name in saved)
+    val_losses = json.loads((result.run_dir / "history.json").read_text())["val_loss"]
+    for name in saved:  # each file is an improvement, named by its epoch and that epoch's val_loss
+        epoch, loss = int(name.split("-")[1]), float(name.split("-")[2].removesuffix(".h5"))
+        assert loss == pytest.approx(val_losses[epoch - 1], abs=1e-4)
+        assert val_losses[epoch - 1] == min(val_losses[:epoch])
+        keras.models.load_model(result.run_dir / "checkpoints" / name)
+    assert not list(result.run_dir.rglob(".tmp-*"))
+
+
+def test_resume_record_points_at_a_complete_model_with_its_optimizer_state(keras, tmp_path):
+    from dlcv.runs import RunFolder
+    from dlcv.training.engine import train
+
+    result = train(short_config(tmp_path), verbose=0)
+    point = RunFolder(result.run_dir).resume_point()
+    assert point.epoch == 4 and point.model_path.name == "last-epoch0004.keras"
+    assert list((result.run_dir / "checkpoints").glob("last-epoch*.keras")) == [point.model_path]
+    reloaded = keras.models.load_model(point.model_path)
+    steps = -(-len(result.prepared.splits.train.labels) // 32)
+    assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 4 * steps
+
+
+# ---- the model registry -----------------------------------------------------------------------------
+
+
 def test_model_registry_builds_and_validates_params(keras):
     from dlcv.models import MODELS, build_model
 
-    assert {"linear", "mlp"} <= set(MODELS)
+    assert {"linear", "mlp", "shallownet", "lenet", "minivggnet"} <= set(MODELS)
     mnist = build_model("mlp", 28, 28, 1, 10, hidden=[256, 128], activation="sigmoid")
     assert mnist.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
-    cifar = build_model("mlp", 32, 32, 3, 10, hidden=[1024, 512], activation="relu")
-    assert cifar.count_params() == 3072 * 1024 + 1024 + 1024 * 512 + 512 + 512 * 10 + 10
-    assert build_model("linear", 8, 8, 1, 10).count_params() == 64 * 10 + 10
     with pytest.raises(ConfigError, match="model.params.depth_multiplier: unknown parameter"):
         build_model("mlp", 8, 8, 1, 10, depth_multiplier=2)
     with pytest.raises(ConfigError, match="model.name: unknown model 'resnet9000'"):
         build_model("resnet9000", 8, 8, 1, 10)
 
 
+def test_the_registry_is_usable_without_keras():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom dlcv.models import check_params, describe_models\n"
+            "check_params('mlp', {'hidden': [8]})\nprint(len(describe_models()), 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["5", "False"], result.stderr
+
+
+def test_a_bug_inside_a_builder_keeps_its_traceback(keras, monkeypatch):
+    """Only the parameters are user input: an error raised while building is a bug, not a ConfigError."""
+    from dlcv.models import build_model, registry
+
+    def broken(width: int, height: int, depth: int, classes: int):
+        raise ValueError("a bug in a layer")
+
+    monkeypatch.setitem(registry.MODELS, "broken", broken)
+    with pytest.raises(ValueError, match="a bug in a layer"):
+        build_model("broken", 8, 8, 1, 10)
+
+
 def test_auto_xla_skips_convolutional_networks_on_a_cpu(keras):
     from dlcv.models import build_model
+    from dlcv.runtime import devices
     from dlcv.training.compiled import use_xla
 
     lenet, mlp = build_model("lenet", 28, 28, 1, 10), build_model("mlp", 8, 8, 1, 10, hidden=[16])
     assert use_xla(lenet, False) is False and use_xla(lenet, True) is True  # an explicit setting wins
-    from dlcv.runtime import devices
-
     if keras.backend.backend() == "tensorflow" and not devices():
         assert use_xla(lenet) is False and use_xla(mlp) is True
     else:

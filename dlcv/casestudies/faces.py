@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..data.images import to_uint8_channels
+from ..images import to_uint8_channels
 from ..errors import DlcvError
 
 FRONTAL_FACE = "haarcascade_frontalface_default.xml"

@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import files
 from ..errors import DlcvError
-from ..inference import Run
+from ..inference import Run, load_run
+from ..runtime import start_keras
 from .faces import FaceDetector
 
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
@@ -128,3 +129,16 @@ def _show(frame: np.ndarray) -> bool:
     except cv2.error:
         raise DlcvError("--display needs a screen and OpenCV with GUI support (pip install opencv-python); "
                         "without it, the annotated video is still written") from None
+
+
+def detect_smiles(model: str, source: str | int, output: Path, display: bool = False,
+                  max_frames: int | None = None, backend: str | None = None, verbose: bool = False) -> VideoSummary:
+    """ch. 22's detect_smile.py: label the faces of every frame and write the annotated video."""
+    if isinstance(source, str) and not os.path.isfile(source):  # before the slow Keras import
+        raise DlcvError(f"video file not found: {source!r}")
+    files.ensure_writable_dir(Path(output).parent)
+    start_keras(backend, verbose)
+    summary = annotate_video(SmileDetector(load_run(model)), source, output, display, max_frames)
+    counts = ", ".join(f"{label} {n}" for label, n in sorted(summary.labels.items())) or "none"
+    print(f"[INFO] {summary.frames} frames, {summary.faces} faces ({counts}); wrote {summary.output}")
+    return summary

@@ -1,5 +1,5 @@
-"""MNIST and CIFAR-10, from local files when present, else through ``keras.datasets`` (which downloads
-once into ~/.keras/datasets).
+"""The built-in datasets: scikit-learn's digits (bundled), and MNIST and CIFAR-10 from local files when
+present, else through ``keras.datasets`` (which downloads once into ~/.keras/datasets).
 
 Local files are looked for, in order: the config's ``dataset.path`` (a file or a folder holding it),
 ``datasets/``, then Keras's cache. The formats are the official ones:
@@ -7,7 +7,7 @@ Local files are looked for, in order: the config's ``dataset.path`` (a file or a
 - MNIST: ``mnist.npz`` (``x_train``, ``y_train``, ``x_test``, ``y_test``), as Keras distributes it.
 - CIFAR-10: ``cifar-10-python.tar.gz``, or its extracted ``cifar-10-batches-py/`` folder.
 
-    mnist = load_mnist(None)      # ImageSet of 70,000 28x28x1 images; official_test marks the 10,000
+    mnist = read_mnist(None)      # ImageSet of 70,000 28x28x1 images; official_test marks the 10,000
 """
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
-from .datasets import ImageSet
+from ..preprocessing import preprocess_images
+from .registry import register_dataset
+from .types import ImageSet
 
 MNIST_FILE = "mnist.npz"
 CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
@@ -61,7 +64,7 @@ def _download(what: str, fetch: Callable[[], tuple], where: str) -> tuple:
                         f"put {where} in datasets/ or point dataset.path at it") from None
 
 
-def load_mnist(path: str | None) -> ImageSet:
+def read_mnist(path: str | None) -> ImageSet:
     """70,000 handwritten digits, 28x28 grey; official split 60,000 train / 10,000 test."""
     found = _find(path, [MNIST_FILE])
     if found is None:
@@ -74,7 +77,7 @@ def load_mnist(path: str | None) -> ImageSet:
     return _combine(x_train, y_train, x_test, y_test, [str(d) for d in range(10)])
 
 
-def load_cifar10(path: str | None) -> ImageSet:
+def read_cifar10(path: str | None) -> ImageSet:
     """60,000 32x32 RGB images in 10 classes; official split 50,000 train / 10,000 test."""
     found = _find(path, [CIFAR10_FOLDER, CIFAR10_ARCHIVE])
     if found is None:
@@ -118,3 +121,35 @@ def _read_cifar_batches(found: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]
         data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
         batches[name] = (data, np.asarray(batch[b"labels"], dtype=np.int64))
     return batches
+
+
+def read_digits() -> ImageSet:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, works offline)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    # Pixel intensities are 0..16; stretch them to 0..255 so the images look (and save) like photos.
+    images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return ImageSet(images, digits.target.astype(np.int64), [str(d) for d in range(10)])
+
+
+@register_dataset("digits")
+def load_digits(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, works offline)."""
+    return _preprocessed(read_digits(), preprocessing)
+
+
+@register_dataset("mnist", official_split=True)
+def load_mnist(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """MNIST: 70,000 handwritten digits, 28x28 grey (official split 60,000 / 10,000)."""
+    return _preprocessed(read_mnist(dataset.path), preprocessing)
+
+
+@register_dataset("cifar10", official_split=True)
+def load_cifar10(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """CIFAR-10: 60,000 32x32 RGB images in 10 classes (official split 50,000 / 10,000)."""
+    return _preprocessed(read_cifar10(dataset.path), preprocessing)
+
+
+def _preprocessed(data: ImageSet, preprocessing: PreprocessingConfig) -> ImageSet:
+    return data.with_images(preprocess_images(data.images, preprocessing))

@@ -6,17 +6,18 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
-from .images import list_images
-
-
-def label_of(path: str) -> str:
-    """The class name of an image: the name of the folder it is in."""
-    return os.path.basename(os.path.dirname(path))
+from ..images import list_images
+from ..preprocessing import preprocessors_for
+from .loader import SimpleDatasetLoader, SkippedImagesWarning, label_of
+from .registry import register_dataset
+from .types import ImageSet
 
 
 def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:
@@ -36,3 +37,17 @@ def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray
                         "two class folders")
     index = {name: i for i, name in enumerate(class_names)}
     return paths, np.array([index[n] for n in names], dtype=np.int64), class_names
+
+
+@register_dataset("folder", needs_path=True, needs_size=True)
+def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """Your photos as <class>/<image> files, decoded on every core; unreadable files are skipped."""
+    paths, labels, class_names = list_labelled_images(dataset.path)
+    loader = SimpleDatasetLoader(preprocessors_for(preprocessing), channels=preprocessing.channels or 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedImagesWarning)  # returned in ImageSet.skipped instead
+        images, _ = loader.load(paths)
+    if not len(images):
+        raise DlcvError(f"none of the {len(paths)} image files under {dataset.path!r} could be read")
+    readable = np.isin(paths, loader.skipped, invert=True)
+    return ImageSet(images, labels[readable], class_names, skipped=tuple(loader.skipped))

@@ -20,8 +20,12 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .folder import label_of
-from .images import UnreadableImage, read_image
+from ..images import UnreadableImage, read_image
+
+
+def label_of(path: str) -> str:
+    """The class name of an image: the name of the folder it is in (the book's ``split(os.path.sep)[-2]``)."""
+    return os.path.basename(os.path.dirname(path))
 
 
 class SkippedImagesWarning(UserWarning):
@@ -29,10 +33,16 @@ class SkippedImagesWarning(UserWarning):
 
 
 class SimpleDatasetLoader:
+    """``channel_order="bgr"`` gives OpenCV's order, as the book's loader (``cv2.imread``) did; dlcv's own
+    pipelines use RGB."""
+
     def __init__(self, preprocessors: Sequence | None = None, channels: int = 3, workers: int | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, channel_order: str = "rgb") -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
+        if channel_order not in ("rgb", "bgr"):
+            raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+        self.channel_order = channel_order
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.preprocessors = list(preprocessors or [])
@@ -44,6 +54,8 @@ class SimpleDatasetLoader:
     def load_image(self, path: str) -> np.ndarray:
         """One file through the decoder and every preprocessor, in order."""
         image = read_image(path, self.channels)
+        if self.channel_order == "bgr" and image.shape[2] == 3:
+            image = np.ascontiguousarray(image[:, :, ::-1])
         for preprocessor in self.preprocessors:
             image = preprocessor.preprocess(image)
         return image

@@ -5,20 +5,11 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..errors import ConfigError
-from .datasets import ImageSet
-
-
-@dataclass(frozen=True)
-class Splits:
-    train: ImageSet
-    val: ImageSet
-    test: ImageSet
+from .types import ImageSet, Splits
 
 
 def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, seed: int,
@@ -27,7 +18,8 @@ def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, s
     index = np.arange(len(labels))
     if test_size == "official":
         if official_test is None:
-            raise ValueError("test_size='official' needs a dataset with an official test split")
+            raise ConfigError("dataset.test_size: 'official' needs a dataset with an official test split "
+                              "(mnist, cifar10, or a store built from one); expected a fraction such as 0.25")
         rest, test = index[~official_test], index[official_test]
     else:
         rest, test = _stratified(index, labels, test_size, seed, "dataset.test_size")

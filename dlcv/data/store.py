@@ -24,11 +24,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .. import files
-from ..config import PreprocessingConfig
+from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
-from .datasets import ImageSet, load_dataset
+from ..preprocessing import preprocessors_for
 from .folder import list_labelled_images
 from .loader import SimpleDatasetLoader, SkippedImagesWarning
+from .registry import get_dataset, register_dataset
+from .types import ImageSet
 
 FORMAT_VERSION = 1
 
@@ -64,8 +66,6 @@ def build_store(source: str, output: str | os.PathLike, preprocessing: Preproces
 
 def _write_folder(store: h5py.File, source: str, preprocessing: PreprocessingConfig, chunk_size: int,
                   progress: str | bool):
-    from ..preprocessing import preprocessors_for
-
     paths, labels, class_names = list_labelled_images(source)
     loader = SimpleDatasetLoader(preprocessors_for(preprocessing), channels=preprocessing.channels or 3,
                                  progress=False)
@@ -101,9 +101,7 @@ def _write_folder(store: h5py.File, source: str, preprocessing: PreprocessingCon
 
 def _write_dataset(store: h5py.File, source: str, preprocessing: PreprocessingConfig, chunk_size: int,
                    progress: str | bool):
-    from ..config import DatasetConfig
-
-    data = load_dataset(DatasetConfig(name=source), preprocessing)
+    data = get_dataset(source).load(DatasetConfig(name=source), preprocessing)
     images_ds, labels_ds = _create(store, data.images.shape[1:], chunk_size, data.class_names, preprocessing)
     n = len(data.labels)
     images_ds.resize(n, axis=0)
@@ -129,11 +127,18 @@ def _create(store: h5py.File, shape: tuple, chunk_size: int, class_names: list[s
     return images, labels
 
 
+@register_dataset("hdf5", needs_path=True, official_split=True)  # official: if built from one
+def load_hdf5(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+    """An HDF5 store written by dlcv data build (decoded and preprocessed once)."""
+    return load_store(dataset.path, expect=preprocessing)
+
+
 def load_store_metadata(path: str | os.PathLike) -> dict:
     """Shape, count, class names, labels and recipe of a complete store, without reading the images."""
     with _open(path) as store:
         return {"shape": tuple(store["images"].shape[1:]), "count": len(store["labels"]),
                 "labels": store["labels"][:], "class_names": json.loads(store.attrs["class_names"]),
+                "official_test": store["official_test"][:] if "official_test" in store else None,
                 "preprocessing": PreprocessingConfig.model_validate_json(store.attrs["preprocessing"])}
 
 

@@ -1,10 +1,10 @@
 """Image input layout shared by the builders: (H, W, C) or (C, H, W), per Keras's image data format."""
 from __future__ import annotations
 
-import keras
 
+def image_input(width: int, height: int, depth: int):
+    import keras
 
-def image_input(width: int, height: int, depth: int) -> keras.KerasTensor:
     if keras.config.image_data_format() == "channels_first":
         return keras.Input(shape=(depth, height, width))
     return keras.Input(shape=(height, width, depth))
@@ -12,4 +12,6 @@ def image_input(width: int, height: int, depth: int) -> keras.KerasTensor:
 
 def channel_axis() -> int:
     """The axis BatchNormalization normalises: the channels."""
+    import keras
+
     return 1 if keras.config.image_data_format() == "channels_first" else -1

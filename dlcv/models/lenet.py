@@ -4,16 +4,16 @@
 """
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 from .layout import image_input
 from .registry import register_model
 
 
 @register_model
-def lenet(width: int, height: int, depth: int, classes: int) -> keras.Model:
+def lenet(width: int, height: int, depth: int, classes: int):
     """[Conv(20, 5x5) -> ReLU -> MaxPool] -> [Conv(50, 5x5) -> ReLU -> MaxPool] -> FC(500) -> ReLU -> FC."""
+    import keras
+    from keras import layers
+
     inputs = image_input(width, height, depth)
     x = inputs
     for filters in (20, 50):

@@ -5,19 +5,17 @@
 """
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 from .layout import channel_axis, image_input
 from .registry import register_model
 
 
 @register_model
-def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True) -> keras.Model:
+def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True):
     """[(Conv 3x3 -> ReLU -> BN) x2 -> MaxPool -> Dropout .25] for 32, 64 filters -> FC(512) -> ReLU -> BN ->
     Dropout .5 -> FC(classes) -> softmax."""
-    if not isinstance(batch_norm, bool):
-        raise ValueError(f"batch_norm must be true or false, got {batch_norm!r}")
+    import keras
+    from keras import layers
+
     axis = channel_axis()
 
     def normalise(x):

@@ -4,27 +4,30 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Annotated, Literal, Sequence
 
-import keras
-from keras import layers
+from pydantic import Field
 
 from .layout import image_input
 from .registry import register_model
 
+LayerSize = Annotated[int, Field(ge=1)]
+Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
+
 
 @register_model
-def linear(width: int, height: int, depth: int, classes: int) -> keras.Model:
+def linear(width: int, height: int, depth: int, classes: int):
     """A single softmax layer on the flattened image (the book's linear classifier)."""
     return mlp(width, height, depth, classes, hidden=())
 
 
 @register_model
-def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[int] = (256, 128),
-        activation: str = "sigmoid") -> keras.Model:
+def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[LayerSize] = (256, 128),
+        activation: Activation = "sigmoid"):
     """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes, softmax)."""
-    if any(int(units) < 1 for units in hidden):
-        raise ValueError(f"hidden layer sizes must be >= 1, got {list(hidden)}")
+    import keras
+    from keras import layers
+
     inputs = image_input(width, height, depth)
     x = layers.Flatten()(inputs)
     for units in hidden:
@@ -32,4 +35,3 @@ def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[int]
     outputs = layers.Dense(classes, activation="softmax")(x)
     name = "linear" if not hidden else "mlp_" + "_".join(str(u) for u in hidden)
     return keras.Model(inputs, outputs, name=name)
-

@@ -1,46 +1,87 @@
-"""Models by name, so that configs can say ``model: {name: lenet}``.
+"""Models by name, so that configs can say ``model: {name: lenet}`` (timm's pattern).
 
 Every builder takes ``(width, height, depth, classes, **params)`` and returns an uncompiled
-``keras.Model``; :func:`build_model` checks ``params`` against the builder's signature first.
+``keras.Model``. Builders import Keras inside their bodies, so this registry — names, signatures and
+the types of their parameters — is usable before Keras is imported: :func:`check_params` refuses an
+unknown name, an unknown parameter or a value of the wrong type in one line, before any data is read.
 
     @register_model
-    def linear(width, height, depth, classes): ...
+    def linear(width: int, height: int, depth: int, classes: int): ...
 
+    check_params("mlp", {"hidden": [64, 32]})
     model = build_model("mlp", 8, 8, 1, 10, hidden=[64, 32])
 """
 from __future__ import annotations
 
 import inspect
+import typing
+from functools import cache
 from typing import Any, Callable
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from ..errors import ConfigError
 
 ModelBuilder = Callable[..., Any]
 MODELS: dict[str, ModelBuilder] = {}
-_INPUT_ARGS = ("width", "height", "depth", "classes")
+INPUT_ARGS = ("width", "height", "depth", "classes")
 
 
 def register_model(builder: ModelBuilder) -> ModelBuilder:
     """Register ``builder`` under its function name."""
     parameters = list(inspect.signature(builder).parameters)
-    if tuple(parameters[:4]) != _INPUT_ARGS:
-        raise TypeError(f"model builder {builder.__name__} must start with {_INPUT_ARGS}")
+    if tuple(parameters[:4]) != INPUT_ARGS:
+        raise TypeError(f"model builder {builder.__name__} must start with {INPUT_ARGS}")
+    if builder.__name__ in MODELS:
+        raise TypeError(f"model {builder.__name__!r} is registered twice")
     MODELS[builder.__name__] = builder
     return builder
 
 
-def build_model(name: str, width: int, height: int, depth: int, classes: int, **params: Any):
+def get_builder(name: str) -> ModelBuilder:
     try:
-        builder = MODELS[name]
+        return MODELS[name]
     except KeyError:
         raise ConfigError(f"model.name: unknown model {name!r}; expected one of: "
                           f"{', '.join(sorted(MODELS))}") from None
-    accepted = [p for p in inspect.signature(builder).parameters if p not in _INPUT_ARGS]
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Refuse an unknown model, an unknown parameter or a value its annotation does not allow."""
+    builder = get_builder(name)
+    accepted = [p for p in inspect.signature(builder).parameters if p not in INPUT_ARGS]
     for key in params:
         if key not in accepted:
             raise ConfigError(f"model.params.{key}: unknown parameter for model {name!r}; "
                               f"expected one of: {', '.join(accepted) or '(none)'}")
     try:
-        return builder(width, height, depth, classes, **params)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"model.params: invalid for model {name!r}: {exc}") from None
+        _params_schema(builder).model_validate(params)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"model.params.{where}: {error['msg'][0].lower()}{error['msg'][1:]} for model "
+                          f"{name!r}, got {error['input']!r}") from None
+
+
+@cache
+def _params_schema(builder: ModelBuilder):
+    """A pydantic model of the builder's keyword parameters, from their annotations (strict: YAML's
+    ``"yes"`` is not a bool, ``1.5`` is not a layer size)."""
+    hints = typing.get_type_hints(builder, include_extras=True)  # resolves `from __future__` strings
+    fields = {}
+    for parameter in list(inspect.signature(builder).parameters.values())[len(INPUT_ARGS):]:
+        fields[parameter.name] = (hints.get(parameter.name, Any), parameter.default)
+    return create_model(f"{builder.__name__}_params", __config__=ConfigDict(strict=True, extra="forbid"),
+                        **fields)
+
+
+def build_model(name: str, width: int, height: int, depth: int, classes: int, **params: Any):
+    """The named network, for (height, width, depth) images and ``classes`` outputs (imports Keras)."""
+    check_params(name, params)
+    return get_builder(name)(width, height, depth, classes, **params)
+
+
+def describe_models() -> dict[str, str]:
+    """Each registered model's name and the first line of its docstring."""
+    return {name: (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else ""
+            for name, builder in sorted(MODELS.items())}

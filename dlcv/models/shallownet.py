@@ -4,16 +4,16 @@
 """
 from __future__ import annotations
 
-import keras
-from keras import layers
-
 from .layout import image_input
 from .registry import register_model
 
 
 @register_model
-def shallownet(width: int, height: int, depth: int, classes: int) -> keras.Model:
+def shallownet(width: int, height: int, depth: int, classes: int):
     """Conv(32, 3x3, same) -> ReLU -> Flatten -> Dense(classes) -> softmax."""
+    import keras
+    from keras import layers
+
     inputs = image_input(width, height, depth)
     x = layers.Conv2D(32, (3, 3), padding="same")(inputs)
     x = layers.Activation("relu")(x)

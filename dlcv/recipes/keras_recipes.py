@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from .. import files
-from ..config import PreprocessingConfig, load_config
+from .. import app, files
+from ..config import PreprocessingConfig
 from ..errors import DlcvError
-from ..runtime import banner, import_keras, use_backend
+from .script import script_parser
+
+BACKENDS = ["tensorflow", "jax", "torch"]
 
 
 def recipe_parser(description: str) -> argparse.ArgumentParser:
@@ -27,13 +28,11 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
     The run folder is always ``output/<name>/`` (``--set output_dir=...`` moves it); a script's
     ``--output`` keeps the meaning the book gave it (a plot path, or a folder).
     """
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--seed", type=int, default=42, help="random seed, for reproducible runs")
+    parser = script_parser(description, default_output=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override the recipe's config, e.g. --set epochs=5 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run of this recipe")
-    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
+    parser.add_argument("--backend", choices=BACKENDS, help="Keras backend")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's native logs")
     return parser
 
@@ -41,55 +40,36 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
 def train_recipe(config_path: Path, args: argparse.Namespace, overrides: list[str] = (),
                  plot_to: str | None = None):
     """Train the recipe's config (+ the script's and the user's overrides); optionally copy the plot."""
-    config = load_config(config_path, [f"seed={args.seed}", *overrides, *args.overrides])
-    use_backend(args.backend or config.backend)
-    import_keras(verbose=args.verbose)
-    print(banner(), flush=True)
-    from ..training import train
-
-    result = train(config, resume=args.resume)
-    print(f"\n{config.name}: test accuracy {result.test_accuracy:.4f} (book: "
-          f"{', '.join(f'{k} {v}' for k, v in (config.book or {}).items()) or 'not stated'})")
-    print(result.evaluation.report_text)
-    if plot_to and "plot" in result.artefacts:
-        with files.atomic_path(plot_to) as tmp:
-            shutil.copyfile(result.artefacts["plot"], tmp)
-        print(f"[INFO] loss/accuracy plot: {plot_to}")
-    print(f"[INFO] run written to {result.run_dir}/")
-    return result
+    return app.train(config_path, [f"seed={args.seed}", *overrides, *args.overrides], backend=args.backend,
+                     resume=args.resume, verbose=args.verbose, plot_to=plot_to)
 
 
 def train_dataset_recipe(config_path: Path, args: argparse.Namespace, overrides: list[str] = ()):
     """A recipe trained on ``--dataset``; with ``--model``, the trained model is also saved there (its
     suffix is checked before training starts)."""
     if args.model and not args.model.endswith((".h5", ".keras")):
-        raise ValueError(f"--model {args.model!r}: expected a .h5 or .keras file name")
+        raise DlcvError(f"--model {args.model!r}: expected a .h5 or .keras file name")
     result = train_recipe(config_path, args, [f"dataset.path={args.dataset}", *overrides])
     if args.model:
-        save_model_copy(result, args.model)
+        with files.atomic_path(args.model) as tmp:
+            result.model.save(tmp)
+        print(f"[INFO] model saved to {args.model}")
     return result
-
-
-def save_model_copy(result, path: str) -> None:
-    """shallownet_train.py's --model: the trained model, also at the path the user named (the script
-    checks the .h5 / .keras suffix before training)."""
-    with files.atomic_path(path) as tmp:
-        result.model.save(tmp)
-    print(f"[INFO] model saved to {path}")
 
 
 def label_random_images(model_path: str, dataset: str, output: Path, count: int, seed: int,
                         backend: str | None = None, verbose: bool = False) -> list:
     """shallownet_load.py: predict ``count`` random images of a folder and write each with its label."""
-    use_backend(backend)
-    import_keras(verbose=verbose)
     import cv2
 
     from ..data.folder import list_labelled_images
-    from ..data.images import read_image
-    from ..inference import load_run
+    from ..images import read_image
+    from ..runtime import start_keras
 
     paths, _, class_names = list_labelled_images(dataset)
+    start_keras(backend, verbose)
+    from ..inference import load_run
+
     chosen = random.Random(seed).sample(paths, min(count, len(paths)))
     run = load_run(model_path)
     if not run.has_run_metadata:  # a bare model file: as the book's script, resize to its input and

@@ -15,11 +15,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 
 from .. import files
-from ..data.images import UnreadableImage, read_image
 from ..data.toy import bitwise, book_blobs
+from ..errors import DlcvError
+from ..images import UnreadableImage, read_image
 from ..plotting import new_figure, save_figure
-from ..reference import (KERNELS, SGD, NeuralNetwork, Perceptron, SigmoidClassifier, convolve,
+from ..reference import (KERNELS, SGD, ArgumentError, NeuralNetwork, Perceptron, SigmoidClassifier, convolve,
                          linear_scores)
+from .script import run_script, script_parser
 
 OPTIMIZERS = ("gd", "momentum", "nesterov")
 
@@ -33,8 +35,6 @@ def _print_epoch(every: int):
 
 def descent_parser(description: str, default_output: str, batch_size: int | None):
     """The flags gradient_descent.py (batch_size None: full batch) and sgd.py share."""
-    from .script import script_parser
-
     parser = script_parser(description, default_output)
     parser.add_argument("--epochs", "-e", type=int, default=100, help="passes over the training data")
     parser.add_argument("--alpha", "-a", type=float, default=0.01, help="learning rate")
@@ -49,6 +49,11 @@ def descent_parser(description: str, default_output: str, batch_size: int | None
                         help="reproduce the printed code: no sigmoid derivative in the gradient; with "
                              "mini-batches also no shuffling and the test half trained on")
     return parser
+
+
+def run_chapter_script(main, parser) -> None:
+    """run_script for the from-scratch scripts: the reference path's ArgumentError is a user error too."""
+    run_script(main, parser, user_errors=(ArgumentError,))
 
 
 def run_descent(args) -> dict:
@@ -73,7 +78,7 @@ def blobs_descent(output: Path, epochs: int, alpha: float, batch_size: int | Non
 
     print("[INFO] evaluating...")
     predictions = model.predict(test_x).ravel()
-    print(classification_report(test_y, predictions, digits=4))
+    print(classification_report(test_y, predictions, digits=4, zero_division=0))
     _plot_blobs(model, test_x, test_y, output / "data.png")
     _plot_losses({optimizer: model.loss_history_}, output / "loss.png")
     summary = {"epochs": epochs, "alpha": alpha, "batch_size": batch_size, "optimizer": optimizer,
@@ -122,7 +127,7 @@ def perceptron_bitwise(dataset: str, epochs: int, alpha: float, seed: int) -> fl
     """perceptron_or.py / perceptron_and.py / perceptron_xor.py: returns the training accuracy."""
     X, y = bitwise(dataset)
     print(f"[INFO] training perceptron on {dataset.upper()}...")
-    model = Perceptron(X.shape[1], alpha=alpha, seed=seed).fit(X, y, epochs=epochs)
+    model = Perceptron(alpha=alpha, epochs=epochs, seed=seed).fit(X, y)
     predictions = model.predict(X)
     for x, target, prediction in zip(X, y, predictions):
         print(f"[INFO] data={x.astype(int).tolist()}, ground-truth={target}, pred={prediction}")
@@ -136,10 +141,9 @@ def nn_xor(output: Path, epochs: int, alpha: float, seed: int) -> dict:
     X, y = bitwise("xor")
     results = {}
     for layers in ([2, 2, 1], [2, 1]):
-        net = NeuralNetwork(layers, alpha=alpha, seed=seed)
+        net = NeuralNetwork(layers, alpha=alpha, epochs=epochs, display_update=max(1, epochs // 10), seed=seed)
         print(f"[INFO] {net}")
-        net.fit(X, y, epochs=epochs, display_update=max(1, epochs // 10),
-                on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
+        net.fit(X, y, on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
         predictions = net.predict(X).ravel()
         for x, target, p in zip(X, y, predictions):
             # (The printed nn_xor.py formatted a whole array with {:.4f} and crashed.)
@@ -166,16 +170,15 @@ def digits_backprop(output: Path, epochs: int, alpha: float, batch_size: int | N
                                                         random_state=seed)
     binarizer = LabelBinarizer().fit(train_y)
 
-    net = NeuralNetwork([train_x.shape[1], 32, 16, 10], alpha=alpha, seed=seed,
-                        dtype=np.float32 if float32 else np.float64)
+    net = NeuralNetwork([train_x.shape[1], 32, 16, 10], alpha=alpha, epochs=epochs, batch_size=batch_size,
+                        seed=seed, dtype=np.float32 if float32 else np.float64)
     mode = "per-sample (the book's)" if batch_size is None else f"mini-batches of {batch_size}"
     print(f"[INFO] training {net}, {mode}...")
-    net.fit(train_x, binarizer.transform(train_y), epochs=epochs, batch_size=batch_size,
-            display_update=100, on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
+    net.fit(train_x, binarizer.transform(train_y), on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
 
     print("[INFO] evaluating network...")
     predictions = net.predict(test_x).argmax(axis=1)
-    print(classification_report(test_y, predictions, digits=4))
+    print(classification_report(test_y, predictions, digits=4, zero_division=0))
     epochs_logged, losses = zip(*net.loss_history_)
     figure, axes = new_figure()
     axes.plot(epochs_logged, losses, marker="o")
@@ -233,8 +236,8 @@ def _load_bgr(image_path: str | None) -> np.ndarray:
 
         return cv2.cvtColor(load_sample_image("china.jpg"), cv2.COLOR_RGB2BGR)
     if not Path(image_path).is_file():
-        raise ValueError(f"--image: file not found: {image_path!r}")
+        raise DlcvError(f"--image: file not found: {image_path!r}")
     try:
         return cv2.cvtColor(read_image(image_path, channels=3), cv2.COLOR_RGB2BGR)
     except UnreadableImage:
-        raise ValueError(f"--image: cannot decode {image_path!r}; expected a JPEG/PNG/BMP file") from None
+        raise DlcvError(f"--image: cannot decode {image_path!r}; expected a JPEG/PNG/BMP file") from None

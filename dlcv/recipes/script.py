@@ -2,7 +2,11 @@
 
     parser = script_parser("Train a perceptron on a bitwise dataset.", default_output="output/perceptron")
     parser.add_argument("--dataset", choices=["and", "or", "xor"], default="or")
-    run_script(main, parser)        # bad input -> one line on stderr, exit 2
+    run_script(main, parser)        # a user error -> one line on stderr, exit 2; a bug -> its traceback
+
+A script's user errors are :class:`~dlcv.errors.DlcvError` (and :class:`~dlcv.errors.Stopped`, exit 1),
+plus the exception types it names in ``user_errors`` — the NumPy reference path's
+:class:`~dlcv.reference.ArgumentError` for the from-scratch chapters. Nothing else is caught.
 """
 from __future__ import annotations
 
@@ -10,40 +14,40 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from ..errors import DlcvError, TrainingStopped
+from ..errors import DlcvError, run_action
 from ..files import ensure_writable_dir
 
-EXIT_USAGE = 2
 
-
-def script_parser(description: str, default_output: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description,
+def script_parser(description: str, default_output: str | None) -> argparse.ArgumentParser:
+    """The flags every book script has: ``--seed`` and (unless ``default_output`` is None) ``--output``.
+    ``description``: the script's docstring; its first paragraph is shown."""
+    summary = " ".join(description.strip().split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(description=summary,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--output", "-o", default=default_output,
-                        help="folder for this script's files (plots, reports, images)")
+    if default_output is not None:
+        parser.add_argument("--output", "-o", default=default_output,
+                            help="folder for this script's files (plots, reports, images)")
+        parser.set_defaults(output_is_folder=True)
     parser.add_argument("--seed", type=int, default=42, help="random seed, for reproducible runs")
-    parser.set_defaults(output_is_folder=True)
     return parser
 
 
 def run_script(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser,
-               argv: list[str] | None = None) -> None:
+               argv: Sequence[str] | None = None, user_errors: tuple[type[Exception], ...] = ()) -> None:
+    """Parse the flags, run ``main`` and exit: 0, or 2 with one line for a user error."""
     # `script.py | head` should stop quietly, not with a BrokenPipeError traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = parser.parse_args(argv)
     name = Path(sys.argv[0]).name
-    try:
+
+    def action():
         if getattr(args, "output_is_folder", False):
             args.output = ensure_writable_dir(args.output)
-        main(args)  # recipes return their results (for callers); the script's exit status is 0
-        code = 0
-    except (DlcvError, ValueError) as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        code = EXIT_USAGE
-    except TrainingStopped as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        code = 1
-    raise SystemExit(code)
+        try:
+            main(args)  # recipes return their results (for callers); the script's exit status is 0
+        except user_errors as exc:
+            raise DlcvError(str(exc)) from None
 
+    raise SystemExit(run_action(action, name))

@@ -11,6 +11,8 @@ result is rounded and clipped to uint8 as filter2D does for a uint8 image.
 from __future__ import annotations
 
 import numpy as np
+
+from ._checks import ArgumentError
 from numpy.lib.stride_tricks import sliding_window_view
 
 
@@ -19,9 +21,9 @@ def convolve(image, kernel) -> np.ndarray:
     image = np.asarray(image)
     kernel = np.asarray(kernel, dtype=np.float64)
     if image.ndim != 2:
-        raise ValueError(f"image must be a 2-D greyscale array, got shape {image.shape}")
+        raise ArgumentError(f"image must be a 2-D greyscale array, got shape {image.shape}")
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
-        raise ValueError(f"kernel must be 2-D with odd height and width, got shape {kernel.shape}")
+        raise ArgumentError(f"kernel must be 2-D with odd height and width, got shape {kernel.shape}")
     pad_y, pad_x = kernel.shape[0] // 2, kernel.shape[1] // 2
     padded = np.pad(image.astype(np.float64), ((pad_y, pad_y), (pad_x, pad_x)), mode="edge")
     # Every kernel-sized window of the padded image, without copying: (H, W, kh, kw).

@@ -10,6 +10,9 @@ The book's printed code uses X^T (sigmoid(XW) - y) — no sigmoid derivative —
 
     model = SigmoidClassifier(SGD(0.01), epochs=100, batch_size=32, seed=42).fit(X_train, y_train)
     model.loss_history_[-1], model.predict(X_test)
+
+scikit-learn's conventions: hyperparameters in ``__init__``, ``fit`` starts from fresh weights (drawn
+from ``seed``) and a resting optimizer, learned attributes end in ``_``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._checks import as_targets, positive_int
+from ._checks import ArgumentError, as_targets, check_fitted, positive_int
 from .activations import quiet_overflow, sigmoid, sigmoid_derivative_from_output
 from .linear import add_bias_column
 from .optimizers import SGD
@@ -32,25 +35,27 @@ class SigmoidClassifier:
         self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
         self.book = book
         self.regularizer = regularizer or Regularizer("none")
-        self.rng = np.random.default_rng(seed)
-        self.W: np.ndarray | None = None
+        self.seed = seed
+        self.weights_: np.ndarray | None = None
         self.loss_history_: list[float] = []
 
     def fit(self, X, y, on_epoch: Callable[[int, float], None] | None = None) -> "SigmoidClassifier":
         X1 = add_bias_column(X)
         y = as_targets("y", y, X1.shape[0])
-        self.W = self.rng.standard_normal((X1.shape[1], 1))
+        rng = np.random.default_rng(self.seed)
+        self.weights_ = rng.standard_normal((X1.shape[1], 1))
+        self.optimizer.reset()
         n = X1.shape[0]
         size = self.batch_size or n
         self.loss_history_ = []
         for epoch in range(1, self.epochs + 1):
-            order = np.arange(n) if self.book or self.batch_size is None else self.rng.permutation(n)
+            order = np.arange(n) if self.book or self.batch_size is None else rng.permutation(n)
             batch_losses = []
             for start in range(0, n, size):
                 rows = order[start:start + size]
-                loss, gradient = self.loss_and_gradient(self.W, X1[rows], y[rows])
+                loss, gradient = self.loss_and_gradient(self.weights_, X1[rows], y[rows])
                 batch_losses.append(loss)
-                self.W = self.optimizer.step(self.W, gradient)
+                self.weights_ = self.optimizer.step(self.weights_, gradient)
             self.loss_history_.append(float(np.mean(batch_losses)))
             if on_epoch is not None:
                 on_epoch(epoch, self.loss_history_[-1])
@@ -69,13 +74,12 @@ class SigmoidClassifier:
         return loss, gradient + self.regularizer.gradient(W)
 
     def predict_proba(self, X) -> np.ndarray:
-        if self.W is None:
-            raise ValueError("the model is not fitted yet: call fit(X, y) first")
+        check_fitted(self)
         X1 = add_bias_column(X)
-        if X1.shape[1] != self.W.shape[0]:
-            raise ValueError(f"X must have {self.W.shape[0] - 1} features, got {X1.shape[1] - 1}")
+        if X1.shape[1] != self.weights_.shape[0]:
+            raise ArgumentError(f"X must have {self.weights_.shape[0] - 1} features, got {X1.shape[1] - 1}")
         with quiet_overflow():
-            return sigmoid(X1 @ self.W)
+            return sigmoid(X1 @ self.weights_)
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X) > 0.5).astype(np.int64)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import ArgumentError
+
 
 def _uniform_limit(name: str, fan_in: int, fan_out: int) -> float:
     return {"uniform": 0.05, "lecun_uniform": np.sqrt(3.0 / fan_in),
@@ -41,7 +43,7 @@ def initialize(name: str, shape: tuple[int, int], rng: np.random.Generator | Non
                value: float = 0.0) -> np.ndarray:
     """A (fan_in, fan_out) weight matrix drawn from the named initialiser."""
     if len(shape) != 2 or min(shape) < 1:
-        raise ValueError(f"shape must be (fan_in, fan_out) with both >= 1, got {shape}")
+        raise ArgumentError(f"shape must be (fan_in, fan_out) with both >= 1, got {shape}")
     fan_in, fan_out = shape
     rng = rng or np.random.default_rng()
     if name == "constant":
@@ -51,13 +53,4 @@ def initialize(name: str, shape: tuple[int, int], rng: np.random.Generator | Non
         return rng.uniform(-limit, limit, size=shape)
     if name in NORMAL:
         return rng.normal(0.0, _normal_std(name, fan_in, fan_out), size=shape)
-    raise ValueError(f"name must be one of {', '.join(INITIALIZERS)}, got {name!r}")
-
-
-def expected_spread(name: str, fan_in: int, fan_out: int) -> float:
-    """The uniform limit or the normal standard deviation the formula gives (for checks and docs)."""
-    if name in UNIFORM:
-        return float(_uniform_limit(name, fan_in, fan_out))
-    if name in NORMAL:
-        return float(_normal_std(name, fan_in, fan_out))
-    raise ValueError(f"name must be a uniform or normal initialiser, got {name!r}")
+    raise ArgumentError(f"name must be one of {', '.join(INITIALIZERS)}, got {name!r}")

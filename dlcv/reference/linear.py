@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_matrix
+from ._checks import ArgumentError, as_matrix
 
 
 def add_bias_column(X) -> np.ndarray:
@@ -19,7 +19,7 @@ def add_bias_column(X) -> np.ndarray:
 def fold_bias(W, b) -> np.ndarray:
     W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if W.ndim != 2 or b.shape != (W.shape[0],):
-        raise ValueError(f"W must be (classes, features) and b (classes,); got W {W.shape}, b {b.shape}")
+        raise ArgumentError(f"W must be (classes, features) and b (classes,); got W {W.shape}, b {b.shape}")
     return np.hstack([W, b[:, None]])
 
 
@@ -28,5 +28,5 @@ def linear_scores(W, b, X) -> np.ndarray:
     X = as_matrix("X", X)
     W = np.asarray(W, dtype=np.float64)
     if W.ndim != 2 or W.shape[1] != X.shape[1]:
-        raise ValueError(f"W must be (classes, {X.shape[1]}), got {W.shape}")
+        raise ArgumentError(f"W must be (classes, {X.shape[1]}), got {W.shape}")
     return X @ W.T + np.asarray(b, dtype=np.float64)

@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import positive
+from ._checks import ArgumentError, positive
 
 
 class SGD:
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         positive("learning_rate", learning_rate)
         if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+            raise ArgumentError(f"momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
+            raise ArgumentError("nesterov=True needs momentum > 0")
         self.learning_rate, self.momentum, self.nesterov = learning_rate, momentum, nesterov
         self._velocity: dict[str, np.ndarray] = {}
+
+    def reset(self) -> "SGD":
+        """Forget the velocities (a model's ``fit`` starts from rest)."""
+        self._velocity = {}
+        return self
 
     def step(self, param: np.ndarray, grad: np.ndarray, name: str = "W") -> np.ndarray:
         """Return the updated parameter (the input array is not modified)."""
@@ -47,4 +52,4 @@ class SGD:
             return cls(learning_rate)
         if name in ("momentum", "nesterov"):
             return cls(learning_rate, momentum, nesterov=name == "nesterov")
-        raise ValueError(f"optimizer must be gd, momentum or nesterov, got {name!r}")
+        raise ArgumentError(f"optimizer must be gd, momentum or nesterov, got {name!r}")

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import ArgumentError
+
 KINDS = ("none", "l1", "l2", "elastic_net")
 
 
 class Regularizer:
     def __init__(self, kind: str = "l2", strength: float = 1e-4, l1_ratio: float = 0.5) -> None:
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+            raise ArgumentError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if strength < 0:
-            raise ValueError(f"strength must be >= 0, got {strength}")
+            raise ArgumentError(f"strength must be >= 0, got {strength}")
         if not 0 <= l1_ratio <= 1:
-            raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
+            raise ArgumentError(f"l1_ratio must be in [0, 1], got {l1_ratio}")
         self.kind, self.strength, self.l1_ratio = kind, strength, l1_ratio
 
     def _mix(self) -> tuple[float, float]:

@@ -1,7 +1,5 @@
-"""Training: optimizers and schedules from configs, callbacks, and the one engine (imports Keras)."""
-from .engine import PreparedData, TrainResult, compile_model, prepare_data, train
-from .monitor import TrainingMonitor
-from .schedules import StepDecay, build_schedule
+"""Training: optimizers and schedules from configs, callbacks, routes, and the one engine.
 
-__all__ = ["PreparedData", "StepDecay", "TrainResult", "TrainingMonitor", "build_schedule",
-           "compile_model", "prepare_data", "train"]
+Import the modules themselves (``dlcv.training.engine``...): importing this package imports nothing,
+so the route and distribution rules can be checked before Keras starts.
+"""

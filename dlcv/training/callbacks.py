@@ -1,26 +1,25 @@
 """The callbacks a config asks for. Keras's own where Keras has them (early stopping, NaN stop,
 TensorBoard, the checkpoint logic), plus :class:`TrainingMonitor` and :class:`ResumeCheckpoint`.
 
-    callbacks, artefacts = build_callbacks(config, run_dir, resume=None)
+    callbacks = build_callbacks(config, RunFolder("output/run"), resume=None)
     model.fit(..., callbacks=callbacks)
 
 Order matters for resuming: the monitor writes an epoch's history *before* the resume checkpoint commits
 that epoch, so a kill between the two leaves history one epoch ahead (truncated on resume), never behind.
+A user's own callbacks go just before the resume checkpoint, so they too see every epoch it commits.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import keras
 
 from .. import files
 from ..config import ExperimentConfig
-from ..errors import ConfigError
+from ..runs import RESUME_RECORD, ResumePoint, RunFolder
 from .monitor import TrainingMonitor
-
-RESUME_RECORD = "last.json"
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -28,7 +27,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     Keras saves straight to the final path, so a kill mid-save leaves a truncated checkpoint that looks
     complete. The decision of *whether* to save stays Keras's (``_should_save_model`` tracks the best
-    value); only the write changes.
+    value; a private method, pinned to Keras 3.15); only the write changes.
 
         AtomicModelCheckpoint("ckpt/weights-{epoch:03d}-{val_loss:.4f}.keras", save_best_only=True)
     """
@@ -44,15 +43,6 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.model.save(tmp, overwrite=True)
 
 
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where an interrupted run stopped: the next epoch to train and the model that reached it."""
-
-    epoch: int
-    model_path: Path
-    best_val_loss: float | None
-
-
 class ResumeCheckpoint(keras.callbacks.Callback):
     """Save the whole model (weights and optimizer state) after every epoch, for ``dlcv train --resume``.
 
@@ -61,7 +51,7 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     older models are removed. Whatever the moment of a kill, ``last.json`` names a complete model and
     the epoch it finished. A non-finite loss is never committed.
 
-        ResumeCheckpoint("output/run/checkpoints")     # then: read_resume_point(...) on restart
+        ResumeCheckpoint("output/run/checkpoints")     # then: RunFolder(...).resume_point() on restart
     """
 
     def __init__(self, folder: str | Path, best_val_loss: float | None = None) -> None:
@@ -86,34 +76,23 @@ class ResumeCheckpoint(keras.callbacks.Callback):
                 old.unlink(missing_ok=True)
 
 
-def read_resume_point(run_dir: Path) -> ResumePoint | None:
-    record_path = run_dir / "checkpoints" / RESUME_RECORD
-    if not record_path.is_file():
-        return None
-    record = files.read_json(record_path)
-    return ResumePoint(record["epoch"], record_path.parent / record["model"], record.get("best_val_loss"))
-
-
-def build_callbacks(config: ExperimentConfig, run_dir: Path, resume: ResumePoint | None = None,
-                    ) -> tuple[list[keras.callbacks.Callback], dict[str, Path]]:
+def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoint | None = None,
+                    extra: Sequence[keras.callbacks.Callback] = ()) -> list[keras.callbacks.Callback]:
+    """The config's callbacks writing into ``run``, then ``extra`` (the caller's own), then the resume
+    checkpoint (last: it commits an epoch only after every other callback saw it)."""
     settings = config.callbacks
-    start_epoch = resume.epoch if resume else 0
-    folder = run_dir / "checkpoints"
-    folder.mkdir(exist_ok=True)
+    run.checkpoints.mkdir(parents=True, exist_ok=True)
     callbacks: list[keras.callbacks.Callback] = []
-    artefacts: dict[str, Path] = {"checkpoints": folder}
     if settings.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if settings.monitor:
-        artefacts["history"] = run_dir / "history.json"
-        artefacts["plot"] = run_dir / "training.png"
-        callbacks.append(TrainingMonitor(artefacts["plot"], json_path=artefacts["history"], start_at=start_epoch))
+        callbacks.append(TrainingMonitor(run / "training.png", json_path=run / "history.json",
+                                         start_at=resume.epoch if resume else 0))
     if settings.checkpoint != "none":
         suffix = "." + settings.checkpoint_format
         name = f"best{suffix}" if settings.checkpoint == "best" else "weights-{epoch:03d}-{val_loss:.4f}" + suffix
-        target = Path(settings.checkpoint_dir) if settings.checkpoint_dir else folder
+        target = Path(settings.checkpoint_dir) if settings.checkpoint_dir else run.checkpoints
         target.mkdir(parents=True, exist_ok=True)
-        artefacts["model_checkpoints"] = target
         callbacks.append(AtomicModelCheckpoint(
             str(target / name), monitor="val_loss", mode="min", save_best_only=True, verbose=0,
             # on resume, only an improvement on the best before the interruption counts
@@ -123,12 +102,7 @@ def build_callbacks(config: ExperimentConfig, run_dir: Path, resume: ResumePoint
                                                        patience=settings.early_stopping_patience,
                                                        restore_best_weights=True))
     if settings.tensorboard:
-        import importlib.util
-
-        if importlib.util.find_spec("tensorboard") is None:
-            raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
-                              "expected it installed, or tensorboard: false")
-        artefacts["tensorboard"] = run_dir / "tensorboard"
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(artefacts["tensorboard"])))
-    callbacks.append(ResumeCheckpoint(folder, resume.best_val_loss if resume else None))  # last: commits an epoch only after the others saw it
-    return callbacks, artefacts
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
+    callbacks.extend(extra)
+    callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
+    return callbacks

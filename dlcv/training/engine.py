@@ -1,53 +1,44 @@
-"""The training engine: one function runs an experiment config from data to saved artefacts.
+"""The training engine: one function trains an experiment config and writes its run folder.
 
 Every entry point — ``dlcv train``, the book-named scripts, the tests — calls :func:`train`, so there is
-one way data is split, a model compiled, callbacks attached and outputs written.
+one way a model is compiled, resumed, given its callbacks, trained on a route and scored. The data comes
+prepared from the data layer, the route from :mod:`.routes`, the files from :mod:`dlcv.export`.
 
     config = load_config("configs/quickstart.yaml")
-    result = train(config)
+    result = train(config, callbacks=[MyCallback()])
     result.test_accuracy, result.artefacts["model_h5"]
 """
 from __future__ import annotations
 
+import contextlib
 import math
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import keras
 import numpy as np
 
 from .. import files
-from ..config import ExperimentConfig, PreprocessingConfig
-from ..data import Splits, load_dataset, split_dataset
-from ..errors import DlcvError, TrainingStopped
-from ..evaluation import Evaluation, evaluate_model
+from ..checks import check_config
+from ..config import ExperimentConfig
+from ..data import PreparedData, prepare_data
+from ..errors import DlcvError, TrainingStopped, WriteFailed
+from ..evaluation import Evaluation, score
+from ..export import save_model, write_run_metadata
 from ..models import build_model
-from ..pipeline import make_pipeline
-from ..visualize import model_summary, plot_architecture
+from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
+from ..runtime import seed_everything
 from . import schedules  # noqa: F401  (registers StepDecay for loading resumed models)
-from .callbacks import ResumePoint, build_callbacks, read_resume_point
-from .distribution import check_backend, distribution_scope, is_chief
+from .callbacks import build_callbacks
+from .distribution import broadcast_from_chief, make_distribution
 from .optimizers import build_optimizer
-from .routes import choose_route, fit_fast
+from .routes import choose_route
 
 LOSS = "sparse_categorical_crossentropy"
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    splits: Splits
-    config: ExperimentConfig
-    """The config with its preprocessing resolved to the data's actual width, height and channels."""
-    skipped: tuple[str, ...] = ()
-    """Source files left out because they could not be read as images."""
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.splits.train.class_names
+"""The one loss of every run: integer labels against softmax probabilities."""
 
 
 @dataclass
@@ -58,20 +49,11 @@ class TrainResult:
     evaluation: Evaluation
     artefacts: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    route: str = ""
 
     @property
     def test_accuracy(self) -> float:
         return self.evaluation.accuracy
-
-
-def prepare_data(config: ExperimentConfig) -> PreparedData:
-    """Load, preprocess and split the config's dataset (the same split for the same seed)."""
-    data = load_dataset(config.dataset, config.preprocessing)
-    _, height, width, channels = data.images.shape
-    resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
-        width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
-    splits = split_dataset(data, config.dataset.test_size, config.dataset.val_size, config.seed)
-    return PreparedData(splits, resolved, data.skipped)
 
 
 def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) -> keras.Model:
@@ -80,76 +62,104 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) 
     model = build_model(config.model.name, p.width, p.height, p.channels, classes, **config.model.params)
     model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=LOSS, metrics=["accuracy"],
                   jit_compile=config.jit_compile)
+    # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
+    model.optimizer.build(model.trainable_variables)
     return model
 
 
-def train(config: ExperimentConfig, verbose: int | str = "auto", resume: bool = False) -> TrainResult:
-    """Train, evaluate and export; ``resume=True`` continues an interrupted run of the same config."""
-    started = time.perf_counter()
-    check_backend(config)
-    chief = is_chief()
-    # Non-chief workers of a multi-worker run write to scratch (deleted at the end), never the run folder.
-    run_dir = files.ensure_writable_dir(config.run_dir if chief else tempfile.mkdtemp(prefix="dlcv-worker-"))
-    files.remove_stale_temporaries(run_dir)  # left by a run killed mid-write; never a finished file
-    resume_point = _resume_point(run_dir) if resume else None
-    keras.utils.set_random_seed(config.seed)
+def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (),
+          verbose: int | str = "auto", claim: RunClaim | None = None) -> TrainResult:
+    """Train, evaluate and save; ``resume=True`` continues an interrupted run of the same config.
 
+    ``callbacks`` are added to the config's own (they see every epoch before it is committed);
+    ``claim``: a run folder the caller already holds (:func:`dlcv.runs.claim_run_folder`), else this
+    claims it.
+    """
+    started = time.perf_counter()
+    check_config(config, keras.backend.backend())
+    with contextlib.ExitStack() as stack:
+        claim = claim or stack.enter_context(claim_run_folder(config, resume))
+        with _report_write_failures(claim.run):
+            return _train(config, claim, callbacks, verbose, started)
+
+
+def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
+           started: float) -> TrainResult:
+    run, point = claim.run, claim.resume
+    seed_everything(config.seed)
     prepared = prepare_data(config)
     config, splits = prepared.config, prepared.splits
+    _check_classes(run, prepared, point)
     if prepared.skipped:
-        _report_skipped(prepared.skipped, run_dir if chief else None)
-    steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
-
-    with distribution_scope(config) as (replicas, strategy):
-        if resume_point:
-            model = keras.models.load_model(resume_point.model_path)  # weights and optimizer state
-            print(f"resuming {config.name} after epoch {resume_point.epoch} from {resume_point.model_path}")
-        else:
-            model = compile_model(config, len(prepared.class_names), steps_per_epoch)
+        _report_skipped(prepared.skipped, run if claim.chief else None)
+    write_run_metadata(run, config, prepared.class_names)
+    weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
+    distribution = make_distribution(config)  # first: a multi-worker strategy configures TensorFlow
+    saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
+    with distribution.scope():
+        model = compile_model(config, len(prepared.class_names), -(-len(splits.train.labels) // config.batch_size))
+        initial_epoch = _restore(model, saved, point) if saved is not None else 0
+        if claim.resuming and distribution.kind == "multi_worker":
+            initial_epoch, best = broadcast_from_chief(model, distribution.strategy, initial_epoch,
+                                                       point.best_val_loss if point else None)
+            point = point or ResumePoint(initial_epoch, run.checkpoints / "from-the-chief", best)
+        route = choose_route(config, splits.train.images.nbytes, distribution)
         print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
-              f"{model.count_params():,} parameters" + (f", {replicas} replicas" if replicas > 1 else ""))
-        callbacks, artefacts = build_callbacks(config, run_dir, resume_point)
-        history = _fit(model, prepared, config, callbacks, resume_point.epoch if resume_point else 0, verbose,
-                       replicas, strategy)
-        _stop_if_diverged(history.history, run_dir, resume_point)
-    # Scored outside the strategy: every test image counts, and no worker waits on another.
-    evaluation = evaluate_model(model, splits.test, config.batch_size,
-                                direct_calls=config.distribution == "multi_worker")
-    if not chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return TrainResult(Path(config.run_dir), model, prepared, evaluation, {}, time.perf_counter() - started)
-    artefacts.update(evaluation.write(run_dir))
-    artefacts.update(_export(model, prepared, run_dir))
-    if prepared.skipped:
-        artefacts["skipped_files"] = run_dir / "skipped_files.txt"
-    if not config.callbacks.monitor:
-        artefacts["history"] = run_dir / "history.json"
+              f"{model.count_params():,} parameters"
+              + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
+        print(route, flush=True)
+        if weights is not None:
+            print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
+        history = route.fit(model, splits.train, splits.val, build_callbacks(config, run, point, callbacks),
+                            initial_epoch=initial_epoch, class_weight=weights, verbose=verbose)
+        _stop_if_diverged(history.history, run, initial_epoch)
+        probabilities = route.predict(model, splits.test.images)
+    evaluation = score(probabilities, splits.test, model.loss)
+    result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
+    if not claim.chief:
+        result.run_dir = config.run_dir  # the chief's; this worker's scratch folder is removed
+        result.seconds = time.perf_counter() - started
+        return result
+    artefacts = {"checkpoints": run.checkpoints, "config": run / "config.yaml",
+                 "class_names": run / "class_names.json"}
+    if config.callbacks.monitor:
+        artefacts.update(history=run / "history.json", plot=run / "training.png")
+    else:
+        artefacts["history"] = run / "history.json"
         files.write_json(artefacts["history"], history.history)
-    result = TrainResult(run_dir, model, prepared, evaluation, artefacts, time.perf_counter() - started)
-    artefacts["results"] = _write_results(result, config, history.history)
+    if config.callbacks.checkpoint != "none":
+        artefacts["model_checkpoints"] = Path(config.callbacks.checkpoint_dir or run.checkpoints)
+    if config.callbacks.tensorboard:
+        artefacts["tensorboard"] = run / "tensorboard"
+    if prepared.skipped:
+        artefacts["skipped_files"] = run / "skipped_files.txt"
+    artefacts.update(evaluation.write(run.path))
+    artefacts.update(save_model(model, run))
+    result.artefacts, result.seconds = artefacts, time.perf_counter() - started
+    artefacts["results"] = _write_results(result, config, history.history)  # last: marks the run finished
     return result
 
 
-def _fit(model: keras.Model, prepared: PreparedData, config: ExperimentConfig, callbacks: list,
-         initial_epoch: int, verbose: int | str, replicas: int, strategy) -> keras.callbacks.History:
-    """Train on the route that applies: whole compiled epochs (fast / strategy) or Keras's fit."""
-    splits = prepared.splits
-    route, why = choose_route(config, splits.train.images.nbytes)
-    print(f"route: {route} ({why})")
-    weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
-    if weights is not None:
-        print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
-    if route in ("fast", "strategy"):
-        return fit_fast(model, splits, config, callbacks, initial_epoch, verbose=verbose != 0,
-                        strategy=strategy if route == "strategy" else None, class_weight=weights)
-    even = replicas if config.distribution == "data_parallel" else 1
-    train_data = make_pipeline(splits.train.images, splits.train.labels, config.batch_size,
-                               shuffle=True, seed=config.seed, multiple_of=even)
-    val_data = make_pipeline(splits.val.images, splits.val.labels, config.batch_size, multiple_of=even)
-    return model.fit(train_data, validation_data=val_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                     callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles, seeded
-                     class_weight=None if weights is None else dict(enumerate(weights.tolist())))
+def _restore(model: keras.Model, saved: keras.Model, point: ResumePoint) -> int:
+    """Copy a checkpoint's weights and optimizer state into the freshly compiled ``model`` (built the same
+    way on every worker, so a strategy creates the same variables everywhere); returns the next epoch."""
+    model.set_weights(saved.get_weights())
+    ours, theirs = model.optimizer.variables, saved.optimizer.variables
+    if [tuple(v.shape) for v in ours] != [tuple(v.shape) for v in theirs]:
+        raise DlcvError(f"--resume: the optimizer state in {point.model_path} does not match the config's "
+                        "optimizer; keep the saved optimizer settings, or train under another name")
+    for variable, value in zip(ours, theirs):
+        variable.assign(value)
+    print(f"resuming after epoch {point.epoch} from {point.model_path}")
+    return point.epoch
+
+
+def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | None) -> None:
+    saved = run.class_names() if point else None
+    if saved is not None and saved != prepared.class_names:
+        raise DlcvError(f"--resume: the data's classes {prepared.class_names} differ from the saved run's "
+                        f"{saved}; point dataset.path at the data the run was trained on")
 
 
 def _write_results(result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
@@ -162,6 +172,7 @@ def _write_results(result: TrainResult, config: ExperimentConfig, history: dict)
         "seconds": round(result.seconds, 2),
         "skipped_files": len(result.prepared.skipped),
         "backend": keras.backend.backend(),
+        "route": result.route,
         "keras_version": keras.__version__,
         "book": config.book,
     })
@@ -177,9 +188,9 @@ def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | No
     return compute_class_weight(how, classes=np.arange(classes), y=labels)
 
 
-def _report_skipped(skipped: tuple[str, ...], run_dir: Path | None) -> None:
+def _report_skipped(skipped: tuple[str, ...], run: RunFolder | None) -> None:
     """One line on stderr, and the full list in the run folder where a long run's owner will look."""
-    listed = run_dir / "skipped_files.txt" if run_dir else None
+    listed = run / "skipped_files.txt" if run else None
     if listed:
         files.write_text(listed, "".join(f"{path}\n" for path in skipped))
     shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
@@ -187,38 +198,25 @@ def _report_skipped(skipped: tuple[str, ...], run_dir: Path | None) -> None:
           + (f" (all listed in {listed})" if listed else ""), file=sys.stderr, flush=True)
 
 
-def _resume_point(run_dir: Path) -> ResumePoint:
-    point = read_resume_point(run_dir)
-    if point is None:
-        raise DlcvError(f"--resume: nothing to resume in {run_dir}/ (no checkpoints/last.json); "
-                        "start the run without --resume")
-    return point
-
-
-def _stop_if_diverged(history: dict, run_dir: Path, resume_point: ResumePoint | None) -> None:
+def _stop_if_diverged(history: dict, run: RunFolder, initial_epoch: int) -> None:
     """TerminateOnNaN stopped the run: say so, and point at the last good checkpoint."""
     losses = history.get("loss", [])
     if losses and not all(math.isfinite(v) for v in losses):
-        point = read_resume_point(run_dir)
+        point = run.resume_point()
         kept = (f"the last good model (after epoch {point.epoch}) is {point.model_path}" if point
                 else "no epoch finished with a finite loss, so no model was kept")
-        raise TrainingStopped(f"training stopped: the loss became NaN in epoch "
-                              f"{len(losses) + (resume_point.epoch if resume_point else 0)}; {kept}. "
-                              "Try a lower learning rate.")
+        raise TrainingStopped(f"training stopped: the loss became NaN in epoch {len(losses) + initial_epoch}; "
+                              f"{kept}. Try a lower learning rate.")
 
 
-def _export(model: keras.Model, prepared: PreparedData, run_dir: Path) -> dict[str, Path]:
-    """Everything `dlcv predict` and `dlcv evaluate` need to use the model later."""
-    written = {"model_h5": run_dir / "model.h5", "model_keras": run_dir / "model.keras",
-               "class_names": run_dir / "class_names.json", "config": run_dir / "config.yaml",
-               "summary": run_dir / "model_summary.txt"}
-    for key in ("model_h5", "model_keras"):
-        with files.atomic_path(written[key]) as tmp:
-            model.save(tmp)
-    files.write_json(written["class_names"], prepared.class_names)
-    files.write_text(written["config"], prepared.config.to_yaml())
-    files.write_text(written["summary"], model_summary(model))
-    diagram = plot_architecture(model, run_dir / "architecture.png")
-    if diagram is not None:
-        written["architecture"] = diagram
-    return written
+@contextlib.contextmanager
+def _report_write_failures(run: RunFolder) -> Iterator[None]:
+    """A full disk, a read-only file system or a lost permission: say what was kept and how to go on."""
+    try:
+        yield
+    except WriteFailed as exc:
+        point = run.resume_point()
+        kept = (f"epochs 1-{point.epoch} are committed in {run.checkpoints}/ ({point.model_path.name}); free "
+                "space (or fix the folder), then run the same command with --resume" if point
+                else "no epoch was committed yet; free space (or fix the folder), then run it again")
+        raise WriteFailed(f"{exc}; {kept}") from None

@@ -1,60 +1,199 @@
-"""How a model is trained: the fast route (whole compiled epochs, data on the device) or Keras's fit.
+"""How a compiled model is trained and scored: the one place that decides the route.
 
-``choose_route`` picks fast where it applies and otherwise says, in one line, why it fell back;
-``fit_fast`` runs the epochs and calls the same Keras callbacks ``fit`` would, once per epoch, with the
-model's variables in sync (checkpoints, the monitor, early stopping and resume all work unchanged).
+A :class:`Route` trains the given epochs with the given callbacks and predicts; the engine calls it and
+knows nothing of the choice. :func:`choose_route` picks one for a config, the training set's size and
+the distribution in force, and says why in one line:
 
-    route, reason = choose_route(config, train_images.nbytes)
-    history = fit_fast(model, splits, config, callbacks, initial_epoch=0)
+- ``fast`` (:class:`CompiledRoute`) — whole epochs compiled, training data held on the device
+  (``compiled.py``); the standard callbacks run once per epoch with the model's variables in sync.
+- ``fit`` (:class:`FitRoute`) — Keras's ``model.fit`` on the input pipeline.
+- ``strategy`` — a distribution's own loop (``distribution.py``), for TensorFlow's multi-worker
+  strategy, under which Keras 3's ``fit`` fails.
+
+    route = choose_route(config, train.images.nbytes, distribution)
+    print(route)                      # route: fast (whole epochs compiled, training data on the device)
+    history = route.fit(model, train, val, callbacks=callbacks, initial_epoch=0)
+    probabilities = route.predict(model, test.images)
+
+Keras is imported inside the methods, so the rules (:func:`compiled_route_obstacle`) can be checked
+when a config is loaded, before Keras starts.
 """
 from __future__ import annotations
 
+import abc
 import math
+import os
 import time
+from typing import Any
 
-import keras
 import numpy as np
 
 from ..config import ExperimentConfig
-from ..data import Splits
-from .compiled import make_trainer
+from ..data import ImageSet
+from ..errors import ConfigError
 
 DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take on the fast route
 
 
-def choose_route(config: ExperimentConfig, train_bytes: int) -> tuple[str, str]:
-    """("fast" | "fit", why) for this config and training-set size."""
-    backend = keras.backend.backend()
-    if config.distribution == "multi_worker":
-        return "strategy", ("a strategy.run loop per epoch: Keras 3's fit fails under "
-                            "MultiWorkerMirroredStrategy (keras-team/keras#20585)")
-    if config.route == "fit":
-        return "fit", "route: fit was asked for"
-    reason = None
+class Route(abc.ABC):
+    """Trains a compiled model for ``epochs`` epochs of ``batch_size`` and predicts with it."""
+
+    name: str = ""
+
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int) -> None:
+        self.reason, self.epochs, self.batch_size, self.seed = reason, epochs, batch_size, seed
+
+    def __str__(self) -> str:
+        return f"route: {self.name} ({self.reason})"
+
+    @abc.abstractmethod
+    def fit(self, model, train: ImageSet, val: ImageSet, callbacks: list, initial_epoch: int = 0,
+            class_weight: np.ndarray | None = None, verbose: int | str = "auto"):
+        """Train epochs ``initial_epoch`` .. ``epochs - 1``; returns the ``keras.callbacks.History``."""
+
+    @abc.abstractmethod
+    def predict(self, model, images: np.ndarray) -> np.ndarray:
+        """Class probabilities (float32) for uint8 NHWC images."""
+
+
+class FitRoute(Route):
+    """Keras's ``fit`` and ``predict`` on the input pipeline (tf.data, or a PyDataset off TensorFlow).
+
+    ``multiple_of``: every batch is cut to a multiple of this (the device count under JAX data
+    parallelism, which splits each batch evenly)."""
+
+    name = "fit"
+
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, multiple_of: int = 1) -> None:
+        super().__init__(reason, epochs, batch_size, seed)
+        self.multiple_of = multiple_of
+
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
+        from ..pipeline import make_pipeline
+
+        train_data = make_pipeline(train.images, train.labels, self.batch_size, shuffle=True, seed=self.seed,
+                                   multiple_of=self.multiple_of)
+        val_data = make_pipeline(val.images, val.labels, self.batch_size, multiple_of=self.multiple_of)
+        return model.fit(train_data, validation_data=val_data, epochs=self.epochs, initial_epoch=initial_epoch,
+                         callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles, seeded
+                         class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
+
+    def predict(self, model, images):
+        from ..pipeline import make_pipeline
+
+        return np.asarray(model.predict(make_pipeline(images, None, self.batch_size), verbose=0), np.float32)
+
+
+class EpochLoopRoute(Route):
+    """A route that runs its own epochs: a trainer per run, Keras's callbacks once per epoch."""
+
+    @abc.abstractmethod
+    def make_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None):
+        """An object with ``train_epoch(epoch) -> logs``, ``evaluate() -> val logs``, ``predict(images)``."""
+
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
+        self.trainer = self.make_trainer(model, train, val, class_weight)
+        return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0)
+
+    def predict(self, model, images):
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            from ..pipeline import predict_probabilities
+
+            return predict_probabilities(model, images)
+        return trainer.predict(images)
+
+
+class CompiledRoute(EpochLoopRoute):
+    """Whole epochs as one compiled program, the training set on the device (:mod:`.compiled`)."""
+
+    name = "fast"
+
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str) -> None:
+        super().__init__(reason, epochs, batch_size, seed)
+        self.jit_compile = jit_compile
+
+    def make_trainer(self, model, train, val, class_weight):
+        from .compiled import make_trainer
+
+        return make_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
+                            class_weight=class_weight)
+
+
+def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True):
+    """The epoch loop of :class:`EpochLoopRoute`: train, validate, and call the callbacks as ``fit`` does
+    at each epoch's end (checkpoints, the monitor, early stopping and resume work unchanged). A
+    ``TerminateOnNaN`` among the callbacks stops the run at the first epoch whose loss is not finite."""
+    import keras
+
+    history = keras.callbacks.History()
+    callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=epochs, verbose=0,
+                                                 add_history=False, add_progbar=False)
+    stop_on_nan = any(isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks)
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        callback_list.on_epoch_begin(epoch)
+        started = time.perf_counter()
+        logs: dict[str, Any] = trainer.train_epoch(epoch)
+        logs.update(trainer.evaluate())
+        if verbose:
+            print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - "
+                  + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+        if stop_on_nan and not math.isfinite(logs["loss"]):
+            model.stop_training = True  # TerminateOnNaN's job, at epoch granularity on this route
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
+
+
+def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | None:
+    """Why the fast route cannot train this config on this backend, whatever the data (None: it can)."""
     if backend not in ("jax", "tensorflow"):
-        reason = f"the fast route is built for the jax and tensorflow backends, not {backend}"
-    elif config.distribution != "none":
-        reason = f"distribution: {config.distribution} trains through the strategy's own step"
-    elif config.callbacks.tensorboard:
-        reason = "TensorBoard is a per-batch callback"
-    elif config.precision == "mixed_float16":
-        reason = "float16 needs loss scaling, which fit's LossScaleOptimizer does"
-    else:
+        return f"the fast route is built for the jax and tensorflow backends, not {backend}"
+    if config.distribution != "none":
+        return f"distribution: {config.distribution} trains through the strategy's own step"
+    if config.callbacks.tensorboard:
+        return "TensorBoard is a per-batch callback"
+    return None
+
+
+def check_route(config: ExperimentConfig, backend: str) -> None:
+    """``route: fast`` where it cannot apply is a config error, found before any data is read."""
+    obstacle = compiled_route_obstacle(config, backend)
+    if config.route == "fast" and obstacle:
+        raise ConfigError(f"route: fast cannot be used here: {obstacle}; use route: auto or fit")
+
+
+def choose_route(config: ExperimentConfig, train_bytes: int, distribution) -> Route:
+    """The route for this config, training-set size (bytes of uint8 images) and distribution."""
+    import keras
+
+    common = dict(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
+    if distribution.loop is not None:
+        return distribution.loop(distribution.loop_reason, strategy=distribution.strategy, **common)
+    if config.route == "fit":
+        return FitRoute("route: fit was asked for", multiple_of=distribution.batch_multiple, **common)
+    reason = compiled_route_obstacle(config, keras.backend.backend())
+    if reason is None:
         budget = _device_memory_budget()
         if budget is not None and train_bytes > budget:
             reason = (f"the training set ({train_bytes / 2**20:.0f} MiB) does not fit the device budget "
                       f"({budget / 2**20:.0f} MiB)")
     if reason is None:
-        return "fast", "whole epochs compiled, training data on the device"
+        return CompiledRoute("whole epochs compiled, training data on the device",
+                             jit_compile=config.jit_compile, **common)
     if config.route == "fast":
-        from ..errors import ConfigError
-
         raise ConfigError(f"route: fast cannot be used here: {reason}; use route: auto or fit")
-    return "fit", reason
+    return FitRoute(reason, multiple_of=distribution.batch_multiple, **common)
 
 
 def _device_memory_budget() -> int | None:
     """Bytes the training set may take on the first accelerator (None: unknown, assume it fits)."""
+    import keras
+
     try:
         if keras.backend.backend() == "jax":
             import jax
@@ -67,39 +206,7 @@ def _device_memory_budget() -> int | None:
 
             if tf.config.list_physical_devices("GPU"):
                 return None  # TensorFlow reports no GPU capacity; the book's datasets fit any current GPU
-        import os
-
         pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")  # CPU: free RAM
         return int(pages * DEVICE_MEMORY_FRACTION)
     except (ValueError, OSError, RuntimeError, AttributeError):
         return None
-
-
-def fit_fast(model: keras.Model, splits: Splits, config: ExperimentConfig, callbacks: list,
-             initial_epoch: int = 0, verbose: bool = True, strategy=None,
-             class_weight: np.ndarray | None = None) -> keras.callbacks.History:
-    """Per-epoch training with a compiled trainer (or, given a tf.distribute ``strategy``, its run loop)."""
-    trainer = make_trainer(model, splits.train.images, splits.train.labels, config.batch_size, config.seed,
-                           jit_compile=config.jit_compile,
-                           strategy=strategy, class_weight=class_weight)
-    history = keras.callbacks.History()
-    callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=config.epochs,
-                                                 verbose=0, add_history=False, add_progbar=False)
-    model.stop_training = False
-    callback_list.on_train_begin()
-    for epoch in range(initial_epoch, config.epochs):
-        callback_list.on_epoch_begin(epoch)
-        started = time.perf_counter()
-        loss, accuracy = trainer.train_epoch(epoch)
-        val_loss, val_accuracy = trainer.evaluate(splits.val.images, splits.val.labels)
-        logs = {"accuracy": accuracy, "loss": loss, "val_accuracy": val_accuracy, "val_loss": val_loss}
-        if verbose:
-            print(f"Epoch {epoch + 1}/{config.epochs} - {time.perf_counter() - started:.2f}s - "
-                  + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
-        if not math.isfinite(loss) and config.callbacks.terminate_on_nan:
-            model.stop_training = True  # TerminateOnNaN's job, at epoch granularity on this route
-        callback_list.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
-    callback_list.on_train_end()
-    return history

@@ -6,10 +6,10 @@ file name of a generated captcha (ch. 21).
 """
 import argparse
 
-from dlcv.recipes.case_studies import annotate_captcha_files
+from dlcv.casestudies.captcha.annotate import annotate_captcha_files
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="datasets/captcha_digits")
+parser = script_parser(__doc__, default_output="datasets/captcha_digits")
 parser.add_argument("--input", "-i", required=True, help="folder of captcha images")
 parser.add_argument("--annot", "-a", dest="output", default=argparse.SUPPRESS,
                     help="the book's name for --output: where the labelled crops go (<label>/<n>.png)")

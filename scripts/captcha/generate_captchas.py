@@ -3,10 +3,10 @@
 
     python scripts/captcha/generate_captchas.py --output datasets/captchas --count 1000
 """
-from dlcv.recipes.case_studies import generate_captcha_files
+from dlcv.casestudies.captcha.synthetic import generate_captcha_files
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="datasets/captchas")
+parser = script_parser(__doc__, default_output="datasets/captchas")
 parser.add_argument("--count", "-n", type=int, default=1000, help="how many captchas")
 parser.add_argument("--length", type=int, default=4, help="digits per captcha")
 

@@ -4,10 +4,10 @@ captchas against the answers in their names (ch. 21).
 
     python scripts/captcha/test_model.py --input datasets/captchas-test --model output/captcha_lenet/model.h5
 """
-from dlcv.recipes.case_studies import read_captcha_files
+from dlcv.casestudies.captcha.reader import read_captcha_files
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/captcha_test")
+parser = script_parser(__doc__, default_output="output/captcha_test")
 parser.add_argument("--input", "-i", required=True, nargs="+", help="captcha images or folders")
 parser.add_argument("--model", "-m", required=True, help="model trained by train_model.py")
 parser.add_argument("--length", type=int, default=4, help="characters per captcha")

@@ -6,10 +6,10 @@ trained model, and write the annotated video (ch. 22).
 """
 from pathlib import Path
 
-from dlcv.recipes.case_studies import detect_smiles
+from dlcv.casestudies.smiles import detect_smiles
 from dlcv.recipes.script import run_script, script_parser
 
-parser = script_parser(__doc__.splitlines()[1], default_output="output/detect_smile")
+parser = script_parser(__doc__, default_output="output/detect_smile")
 parser.add_argument("--model", "-m", required=True, help="model trained by train_model.py")
 source = parser.add_mutually_exclusive_group(required=True)
 source.add_argument("--video", "-v", help="a video file")

@@ -9,7 +9,7 @@ from dlcv.recipes.keras_recipes import recipe_parser, train_dataset_recipe
 from dlcv.recipes.script import run_script
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "smiles_lenet.yaml"
-parser = recipe_parser(__doc__.splitlines()[1])
+parser = recipe_parser(__doc__)
 parser.add_argument("--dataset", "-d", required=True, help="folder with smiling/ and not_smiling/ faces")
 parser.add_argument("--model", "-m", help="also save the trained model here (.h5 or .keras)")
 

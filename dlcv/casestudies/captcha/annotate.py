@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import cv2
 
 from ... import files
-from ...data.images import UnreadableImage, list_images, read_image
+from ...images import UnreadableImage, list_images, read_image
 from ...errors import DlcvError
 from .segment import DigitCrop, segment_digits
 from .synthetic import text_from_name
@@ -94,3 +94,15 @@ def list_captchas(folder: str | os.PathLike) -> list[str]:
     if not paths:
         raise DlcvError(f"no captcha images in {str(folder)!r}; expected .png/.jpg files")
     return paths
+
+
+def annotate_captcha_files(captchas: str, output: str, from_names: bool, length: int = 4) -> AnnotationSummary:
+    """ch. 21's annotate.py: file each segmented digit under its label, typed or from the file name."""
+    summary = annotate(list_captchas(captchas), output, labels_from_name if from_names else keyboard_labels,
+                       length)
+    total = sum(summary.written.values())
+    print(f"[INFO] wrote {total} digit crops to {output}/: "
+          + ", ".join(f"{label} {n}" for label, n in sorted(summary.written.items())))
+    if summary.skipped:
+        print(f"[INFO] skipped {len(summary.skipped)} captcha(s) not segmented into {length} characters")
+    return summary

@@ -8,13 +8,17 @@ did in training, classify, and join the digits left to right (the book's ``test_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...data.images import to_uint8_channels
-from ...inference import Run
+from ... import files
+from ...images import expand_image_paths, read_image, to_uint8_channels
+from ...inference import Run, load_run
+from ...runtime import start_keras
 from .segment import DigitCrop, segment_digits
+from .synthetic import text_from_name
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,26 @@ class CaptchaReader:
             cv2.rectangle(canvas, (x - 2, y + 38), (x + w + 2, y + h + 42), (0, 255, 0), 2)
             cv2.putText(canvas, label, (x, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 255), 2)
         return canvas
+
+
+def read_captcha_files(model: str, captchas: list[str], output: Path, length: int = 4,
+                       backend: str | None = None, verbose: bool = False) -> float | None:
+    """ch. 21's test_model.py: read each captcha, print it, draw it; the accuracy where names carry answers."""
+    paths = expand_image_paths(captchas)
+    output = files.ensure_writable_dir(output)
+    start_keras(backend, verbose)
+    reader = CaptchaReader(load_run(model), length)
+    right = known = 0
+    for path in paths:
+        image = read_image(path, channels=1)
+        reading = reader.read(image)
+        truth = text_from_name(path)
+        verdict = "" if truth is None else ("  ok" if reading.text == truth else f"  WRONG (is {truth})")
+        print(f"{path}\t{reading.text or '(no characters found)'}{verdict}")
+        files.write_image(output / f"{Path(path).stem}_read.png", reader.draw(image, reading))
+        if truth is not None:
+            known, right = known + 1, right + (reading.text == truth)
+    if known:
+        print(f"[INFO] {right}/{known} captchas read fully correctly ({right / known:.2%})")
+    print(f"[INFO] annotated captchas in {output}/")
+    return right / known if known else None

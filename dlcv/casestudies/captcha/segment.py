@@ -16,7 +16,7 @@ import imutils
 import imutils.contours
 import numpy as np
 
-from ...data.images import to_uint8_channels
+from ...images import to_uint8_channels
 
 BORDER = 20
 MARGIN = 5

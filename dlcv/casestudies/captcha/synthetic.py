@@ -94,3 +94,10 @@ def text_from_name(path: str | os.PathLike) -> str | None:
     stem = Path(path).stem
     _, sep, text = stem.partition("_")
     return text if sep and text.isdigit() else None
+
+
+def generate_captcha_files(output: str | os.PathLike, count: int, length: int = 4, seed: int = 42) -> list[Path]:
+    """ch. 21's download_images.py, offline: synthetic captchas whose file names carry the answer."""
+    paths = write_captchas(output, count, length, seed)
+    print(f"[INFO] wrote {len(paths)} captchas to {output}/ (<index>_<digits>.png)")
+    return paths

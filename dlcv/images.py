@@ -9,11 +9,12 @@ Greyscale, RGBA and 16-bit files are converted to the requested channel count an
 from __future__ import annotations
 
 import os
+from typing import Iterable
 
 import cv2
 import numpy as np
 
-from ..errors import DlcvError
+from .errors import DlcvError
 
 # A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -65,3 +66,19 @@ def list_images(folder: str | os.PathLike) -> list[str]:
     for root, _dirs, files in os.walk(folder):
         paths.extend(os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
     return sorted(paths)
+
+
+def expand_image_paths(inputs: Iterable[str]) -> list[str]:
+    """Files as given, folders expanded to the images below them; a missing path is an error."""
+    paths: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = list_images(item)
+            if not found:
+                raise DlcvError(f"folder {item!r} holds no images; expected .jpg/.png/... files")
+            paths.extend(found)
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise DlcvError(f"image path not found: {item!r}")
+    return paths

@@ -8,6 +8,8 @@ weights file, or ``None`` (random, for tests).
     classifier = PretrainedClassifier.load("vgg16")
     for guess in classifier.classify(read_image("beagle.jpg"))[:5]:
         print(guess.label, guess.probability)
+
+    classify_images(["beagle.jpg"], "vgg16", weights="imagenet", output=Path("output/classify"))  # dlcv classify
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .errors import DlcvError
+from .. import files
+from ..errors import DlcvError
+from ..images import expand_image_paths, read_image
+from ..runtime import start_keras
 
 _ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CLASS_INDEX = ("imagenet_class_index.json",
@@ -152,3 +157,26 @@ def _cached(file_name: str, origin: str, file_hash: str, flag: str) -> str:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]
         raise DlcvError(f"{file_name} is not in {cache}/ and could not be downloaded ({reason}); put the file "
                         f"there, or pass {flag} FILE") from None
+
+
+def classify_images(images: list[str], network: str, weights: str | None, output: Path,
+                    class_index: str | None = None, top: int = 5, backend: str | None = None,
+                    verbose: bool = False) -> dict[str, list[Guess]]:
+    """``dlcv classify`` / imagenet_pretrained.py: each image's top-``top`` ImageNet classes, printed; the
+    top one drawn on a copy in ``output``."""
+    get_network(network)  # an unknown name or a missing image fails before Keras is imported
+    paths = expand_image_paths(images)
+    output = files.ensure_writable_dir(output)
+    start_keras(backend, verbose)
+    classifier = PretrainedClassifier.load(network, weights, class_index)
+    results = {}
+    for path in paths:
+        image = read_image(path, channels=3)
+        guesses = classifier.classify(image, top)
+        print(f"{path}  ({network}, {classifier.network.size}x{classifier.network.size})")
+        for rank, guess in enumerate(guesses, start=1):
+            print(f"  {rank}. {guess.label:<28} {guess.probability * 100:6.2f}%  ({guess.wnid})")
+        files.write_image(output / f"{Path(path).stem}_{network}.jpg", draw_guess(image, guesses[0]))
+        results[path] = guesses
+    print(f"[INFO] wrote {len(results)} labelled image(s) to {output}/")
+    return results

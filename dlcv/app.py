@@ -1,0 +1,187 @@
+"""The application layer: one function per user action, shared by the ``dlcv`` command and the scripts.
+
+Each action validates everything it can before Keras starts (the config, the paths, the run folder),
+then starts Keras in the one place that does (:func:`dlcv.runtime.start_keras`), does its work and
+prints what a user reads. User errors raise :class:`~dlcv.errors.DlcvError`; callers turn them into
+one line.
+
+    result = train("configs/quickstart.yaml", overrides=["epochs=5"])
+    predict("output/quickstart/model.h5", ["digit.png"])
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import files
+from .checks import check_config
+from .config import ExperimentConfig, PreprocessingConfig, load_config
+from .errors import DlcvError
+from .runtime import resolve_backend, start_keras
+
+
+def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
+                        backend: str | None = None) -> tuple[ExperimentConfig, str]:
+    """A config read, overridden and checked against everything but its data; and the backend to run it
+    on (``backend``, else the config's, else $KERAS_BACKEND, else TensorFlow)."""
+    config = load_config(path, list(overrides))
+    chosen = resolve_backend(backend, config.backend)
+    check_config(config, chosen)
+    return config, chosen
+
+
+def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), backend: str | None = None,
+          resume: bool = False, verbose: bool = False, plot_to: str | Path | None = None):
+    """``dlcv train``: train a config and report; ``plot_to`` also copies the loss/accuracy plot there."""
+    from .runs import claim_run_folder
+
+    config, backend = load_checked_config(config_path, overrides, backend)
+    with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
+        start_keras(backend, verbose)
+        from .training.engine import train as train_config
+
+        result = train_config(config, resume=resume, claim=claim)
+    print(f"\n{config.name}: test accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
+          f"in {result.seconds:.1f} s")
+    print("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
+    print(result.evaluation.report_text)
+    if not result.artefacts:  # a non-chief worker of a multi-worker run
+        print(f"worker done; the chief writes the run folder {result.run_dir}/")
+        return result
+    if plot_to and "plot" in result.artefacts:
+        with files.atomic_path(plot_to) as tmp:
+            shutil.copyfile(result.artefacts["plot"], tmp)
+        print(f"loss/accuracy plot also written to {plot_to}")
+    print(f"run written to {result.run_dir}/")
+    width = max(len(name) for name in result.artefacts)
+    for name, path in sorted(result.artefacts.items()):
+        print(f"  {name:<{width}}  {path}")
+    return result
+
+
+def evaluate(model_path: str, config_path: str | Path | None = None, overrides: Sequence[str] = (),
+             backend: str | None = None, verbose: bool = False):
+    """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config)."""
+    from .runs import RunFolder
+
+    if config_path is None:
+        config_path = RunFolder(Path(model_path).parent) / "config.yaml"
+        if not Path(config_path).is_file():
+            raise DlcvError(f"{model_path} has no config.yaml beside it; pass the config whose test split "
+                            "to use")
+    config, backend = load_checked_config(config_path, overrides, backend)
+    if not Path(model_path).is_file():
+        raise DlcvError(f"model file not found: {model_path!r}")
+    start_keras(backend, verbose)
+    from .data import prepare_data
+    from .evaluation import score
+    from .inference import load_run
+    from .training.engine import LOSS
+
+    run = load_run(model_path)
+    test = prepare_data(config).splits.test
+    if list(test.class_names) != list(run.class_names):
+        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
+    evaluation = score(run.predict_arrays(test.images), test, LOSS)
+    print(f"{model_path} on the test split of {config.dataset.name} ({len(test.labels)} images, "
+          f"seed {config.seed}): accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}")
+    print(evaluation.report_text)
+    return evaluation
+
+
+def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
+            verbose: bool = False) -> list:
+    """``dlcv predict``: one line per image (path, label, probability); unreadable files are skipped and
+    named in one warning."""
+    from .images import expand_image_paths
+
+    paths = expand_image_paths(images)  # a missing path fails before Keras starts
+    start_keras(backend, verbose)
+    from .inference import load_run
+
+    run = load_run(model_path)
+    skipped: list[str] = []
+    predictions = run.predict_files(paths, batch_size=batch_size, skipped=skipped)
+    for p in predictions:
+        print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
+    if skipped:
+        print(f"dlcv: warning: skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}",
+              file=sys.stderr)
+    if not predictions:
+        raise DlcvError("none of the given files could be read as an image")
+    return predictions
+
+
+def classify(images: Sequence[str], network: str = "vgg16", weights: str | None = "imagenet",
+             output: str | Path = "output/classify", labels: str | None = None, top: int = 5,
+             backend: str | None = None, verbose: bool = False) -> dict:
+    """``dlcv classify``: ImageNet classes of any photo with a keras.applications network (ch. 20)."""
+    from .casestudies.pretrained import classify_images
+
+    return classify_images(list(images), network, weights, Path(output), labels, top, backend, verbose)
+
+
+def learning_rates(config_path: str | Path | None = None, overrides: Sequence[str] = (),
+                   output: str | Path | None = None, steps_per_epoch: int | None = None,
+                   backend: str | None = None, verbose: bool = False) -> list[float]:
+    """``dlcv lr``: the learning rate per epoch of a config's schedule, printed and plotted. Batches per
+    epoch are counted from the data's labels (no image is decoded) unless given."""
+    config, backend = load_checked_config(config_path, overrides, backend)
+    counted = ""
+    if steps_per_epoch is None:
+        from .data import count_split
+
+        train_images = count_split(config)[0]
+        steps_per_epoch = -(-train_images // config.batch_size)
+        counted = f" ({train_images} training images in batches of {config.batch_size})"
+    start_keras(backend, verbose)
+    from .training.schedules import build_schedule, plot_learning_rates
+
+    schedule = build_schedule(config.schedule, config.optimizer.learning_rate, steps_per_epoch, config.epochs)
+    path = Path(output) if output else config.run_dir / "learning_rate.png"
+    rates = plot_learning_rates(schedule, steps_per_epoch, config.epochs, path,
+                                f"{config.name}: {config.schedule.name} schedule, {steps_per_epoch} batches per epoch")
+    print(f"{config.name}: {config.schedule.name} schedule, {steps_per_epoch} batches per epoch{counted}")
+    for epoch, rate in enumerate(rates, start=1):
+        print(f"epoch {epoch:>4}  lr {rate:.6g}")
+    print(f"wrote {path}")
+    return rates
+
+
+def build_data(source: str, output: str, width: int | None = None, height: int | None = None,
+               channels: int | None = None, resize: str = "simple", chunk_size: int = 1024):
+    """``dlcv data build``: decode and preprocess a folder (or a named dataset) once into an HDF5 store."""
+    import warnings
+
+    from .data import DATASETS
+    from .data.loader import SkippedImagesWarning
+    from .data.store import build_store
+
+    named = [name for name, spec in sorted(DATASETS.items()) if not spec.needs_path]
+    if not Path(source).is_dir() and source not in named:
+        raise DlcvError(f"source {source!r}: expected an image folder or one of {', '.join(named)}")
+    if not str(output).endswith((".h5", ".hdf5")):
+        raise DlcvError(f"--output {output!r}: expected a .h5 file name")
+    files.ensure_writable_dir(Path(output).parent)
+    preprocessing = PreprocessingConfig(width=width, height=height, channels=channels, resize=resize)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedImagesWarning)
+        info = build_store(source, output, preprocessing, chunk_size=chunk_size)
+    for warning in caught:
+        print(f"dlcv: warning: {warning.message}", file=sys.stderr)
+    height, width, channels = info.shape
+    print(f"wrote {info.path}: {info.count} images of {width}x{height}x{channels}, "
+          f"{len(info.class_names)} classes ({', '.join(info.class_names)})")
+    return info
+
+
+def list_models() -> dict[str, str]:
+    """``dlcv models``: the registered networks (no Keras needed to list them)."""
+    from .models import describe_models
+
+    described = describe_models()
+    for name, summary in described.items():
+        print(f"{name:<16} {summary}")
+    return described

@@ -1,0 +1,61 @@
+"""Everything that can be checked about a run without reading its data, checked once, before Keras starts.
+
+The schema (:mod:`dlcv.config`) checks each value; these rules look across values and at the world: the
+dataset and the model exist in their registries and get what they need, paths exist, the route and the
+distribution can run on the chosen backend, optional packages asked for are installed. Each failure is
+one :class:`~dlcv.errors.ConfigError` line naming the key.
+
+    config = load_config("configs/mine.yaml")
+    check_config(config, backend="tensorflow")      # before the banner, before any image is read
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .config import ExperimentConfig
+from .data import get_dataset
+from .errors import ConfigError
+from .models import check_params
+from .training.distribution import check_distribution
+from .training.routes import check_route
+
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def check_config(config: ExperimentConfig, backend: str) -> None:
+    """Refuse, in one line, a config that cannot run on ``backend``."""
+    _check_backend(backend)
+    _check_dataset(config)
+    check_params(config.model.name, config.model.params)
+    check_route(config, backend)
+    check_distribution(config, backend)
+    if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
+                          "expected it installed, or tensorboard: false")
+
+
+def _check_backend(backend: str) -> None:
+    package = BACKEND_PACKAGES.get(backend)
+    if package is None:
+        raise ConfigError(f"backend: {backend!r}; expected one of: {', '.join(BACKEND_PACKAGES)}")
+    if importlib.util.find_spec(package) is None:
+        raise ConfigError(f"backend: {backend} needs the {package} package (pip install {package}); "
+                          "expected it installed, or another backend")
+
+
+def _check_dataset(config: ExperimentConfig) -> None:
+    dataset, preprocessing = config.dataset, config.preprocessing
+    spec = get_dataset(dataset.name)
+    if dataset.path is not None and not Path(dataset.path).expanduser().exists():
+        raise ConfigError(f"dataset.path: path does not exist: {dataset.path!r}; expected an existing file "
+                          "or folder")
+    if spec.needs_path and dataset.path is None:
+        raise ConfigError(f"dataset.path: required for dataset {dataset.name!r}; expected "
+                          + ("a folder of class folders" if dataset.name == "folder" else "a file or folder"))
+    if spec.needs_size and preprocessing.width is None and preprocessing.height is None:
+        raise ConfigError(f"preprocessing.width: required for dataset {dataset.name!r} (photos differ in "
+                          "size); expected e.g. width: 32, height: 32")
+    if dataset.test_size == "official" and not spec.official_split:
+        raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
+                          "fraction such as 0.25")

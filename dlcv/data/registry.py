@@ -1,0 +1,64 @@
+"""Datasets by name. Each source registers its loader where it is defined, with what its config needs:
+
+    @register_dataset("folder", needs_path=True, needs_size=True)
+    def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet: ...
+
+Every loader has that one signature and returns uint8 (N, H, W, C) images, RGB for colour, with the
+preprocessing applied. The specs are what :func:`dlcv.checks.check_config` reads to refuse a config
+before any data is touched (a folder without a path or a size, an official split where there is none).
+
+    get_dataset("mnist").load(DatasetConfig(name="mnist"), PreprocessingConfig())
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import DatasetConfig, PreprocessingConfig
+from ..errors import ConfigError
+from .types import ImageSet
+
+DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSet]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    load: DatasetLoader
+    needs_path: bool = False
+    """``dataset.path`` is required (a folder or a store)."""
+    needs_size: bool = False
+    """``preprocessing.width`` / ``height`` is required (photos differ in size)."""
+    official_split: bool = False
+    """The dataset publishes its own test split (``dataset.test_size: official``)."""
+
+    @property
+    def summary(self) -> str:
+        return (self.load.__doc__ or "").strip().splitlines()[0] if self.load.__doc__ else ""
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(name: str, *, needs_path: bool = False, needs_size: bool = False,
+                     official_split: bool = False) -> Callable[[DatasetLoader], DatasetLoader]:
+    """Register a loader under ``name`` (a second registration of a name is a bug)."""
+    def decorate(load: DatasetLoader) -> DatasetLoader:
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} is registered twice")
+        DATASETS[name] = DatasetSpec(name, load, needs_path, needs_size, official_split)
+        return load
+    return decorate
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(f"dataset.name: unknown dataset {name!r}; "
+                          f"expected one of: {', '.join(sorted(DATASETS))}") from None
+
+
+def load_dataset(dataset: DatasetConfig, preprocessing: PreprocessingConfig = PreprocessingConfig()) -> ImageSet:
+    """The named dataset, preprocessed as ``preprocessing`` says."""
+    return get_dataset(dataset.name).load(dataset, preprocessing)

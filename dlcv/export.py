@@ -1,0 +1,38 @@
+"""What a run leaves for later use: its metadata (written when training starts) and the trained model
+(written when it ends), every file atomically into the run folder.
+
+    write_run_metadata(run, prepared.config, prepared.class_names)    # config.yaml, class_names.json
+    written = save_model(model, run)                                   # model.h5, model.keras, summary
+
+``config.yaml`` is the config as trained, its preprocessing resolved to the size the model takes; with
+``class_names.json`` it is all ``dlcv predict`` needs (:mod:`dlcv.runs` reads them back).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import files
+from .config import ExperimentConfig
+from .runs import RunFolder
+from .visualize import model_summary, plot_architecture
+
+
+def write_run_metadata(run: RunFolder, config: ExperimentConfig, class_names: list[str]) -> dict[str, Path]:
+    written = {"config": run / "config.yaml", "class_names": run / "class_names.json"}
+    files.write_text(written["config"], config.to_yaml())
+    files.write_json(written["class_names"], list(class_names))
+    return written
+
+
+def save_model(model, run: RunFolder) -> dict[str, Path]:
+    """The trained model in both Keras formats, its layer table, and its diagram where Graphviz exists."""
+    written = {"model_h5": run / "model.h5", "model_keras": run / "model.keras",
+               "summary": run / "model_summary.txt"}
+    for key in ("model_h5", "model_keras"):
+        with files.atomic_path(written[key]) as tmp:
+            model.save(tmp)
+    files.write_text(written["summary"], model_summary(model))
+    diagram = plot_architecture(model, run / "architecture.png")
+    if diagram is not None:
+        written["architecture"] = diagram
+    return written

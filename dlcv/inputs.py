@@ -1,0 +1,20 @@
+"""The one input contract: uint8 NHWC RGB images in, what the model takes out.
+
+Everything that feeds a model goes through :func:`model_input`: the tf.data pipeline, the PyDataset of
+the JAX and PyTorch backends, the compiled training loops, prediction, and the case-study readers. It is
+written with ``keras.ops``, so the same function runs on NumPy arrays, on tf.data's symbolic tensors and
+inside a traced JAX or TensorFlow program, and the bytes are scaled the same way on every path.
+
+    x = model_input(batch)     # uint8 (N, H, W, C) -> float32 in [0, 1], (N, C, H, W) if channels_first
+"""
+from __future__ import annotations
+
+
+def model_input(images):
+    """uint8 NHWC -> float32 in [0, 1], in Keras's configured image data format."""
+    import keras
+
+    x = keras.ops.cast(images, "float32") / 255.0
+    if keras.config.image_data_format() == "channels_first":
+        return keras.ops.transpose(x, (0, 3, 1, 2))
+    return x

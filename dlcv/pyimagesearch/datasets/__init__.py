@@ -1,0 +1,4 @@
+"""The book's ``pyimagesearch.datasets``."""
+from .simpledatasetloader import SimpleDatasetLoader
+
+__all__ = ["SimpleDatasetLoader"]

@@ -1,0 +1,265 @@
+"""A run folder: everything ``dlcv train`` writes for one run, and what predict, evaluate, export and
+``--resume`` read back.
+
+A run folder is self-contained. Its metadata — the config as trained (preprocessing resolved to the
+size the model takes), the class names, the resume record — is read through the config *schema* only,
+so nothing in it requires the training data to still exist: copy ``output/<name>/`` to another machine
+and ``dlcv predict --model output/<name>/model.h5`` works there.
+
+    run = RunFolder("output/quickstart")
+    run.saved_config().preprocessing, run.class_names(), run.resume_point()
+    with run.lock():                      # one writer per run folder
+        ...
+
+``results.json`` is written last, so a folder with it is a finished run; a ``checkpoints/last.json``
+without it is an interrupted one that ``--resume`` continues.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import files
+from .config import ExperimentConfig, load_config
+from .errors import DlcvError
+
+LOCK_NAME = ".lock"
+RESUME_RECORD = "last.json"
+ARTEFACTS = ("results.json", "model.h5", "model.keras", "history.json", "training.png", "config.yaml",
+             "class_names.json", "classification_report.txt", "classification_report.json",
+             "confusion_matrix.png", "model_summary.txt", "architecture.png", "skipped_files.txt")
+"""The files a run writes into its folder (``results.json`` first: without it the run is not finished)."""
+ARTEFACT_FOLDERS = ("checkpoints", "tensorboard")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an interrupted run stopped: the next epoch to train and the model that reached it."""
+
+    epoch: int
+    model_path: Path
+    best_val_loss: float | None
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    # ---- reading -------------------------------------------------------------------------------------
+
+    def saved_config(self) -> ExperimentConfig | None:
+        """The config the run was trained with, or None where the folder has none."""
+        path = self.path / "config.yaml"
+        return load_config(path) if path.is_file() else None
+
+    def class_names(self) -> list[str] | None:
+        path = self.path / "class_names.json"
+        return [str(name) for name in files.read_json(path)] if path.is_file() else None
+
+    def results(self) -> dict[str, Any] | None:
+        """``results.json`` of a finished run, else None."""
+        path = self.path / "results.json"
+        return files.read_json(path) if path.is_file() else None
+
+    def resume_point(self) -> ResumePoint | None:
+        record_path = self.checkpoints / RESUME_RECORD
+        if not record_path.is_file():
+            return None
+        record = files.read_json(record_path)
+        return ResumePoint(record["epoch"], self.checkpoints / record["model"], record.get("best_val_loss"))
+
+    def describe(self) -> str | None:
+        """What the folder holds, in a few words (None: no run there)."""
+        results, point = self.results(), self.resume_point()
+        if results is not None:
+            return (f"the finished run in {self.path}/ ({results.get('epochs_run', '?')} epochs, test accuracy "
+                    f"{results.get('test_accuracy', float('nan')):.4f})")
+        if point is not None:
+            return (f"the interrupted run in {self.path}/ (epoch {point.epoch} committed; --resume would "
+                    "have continued it)")
+        if any((self.path / name).exists() for name in ARTEFACTS):
+            return f"the unfinished run in {self.path}/"
+        return None
+
+    # ---- writing -------------------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove a previous run's outputs (only the files a run writes), ``results.json`` first, so a
+        new run killed early never leaves the old model beside new history looking finished."""
+        for name in ARTEFACTS:
+            (self.path / name).unlink(missing_ok=True)
+        for name in ARTEFACT_FOLDERS:
+            shutil.rmtree(self.path / name, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for this process; a folder in use by a live process is refused in one line.
+
+        ``flock`` locks belong to the process: the kernel drops them when it dies, however it dies, so
+        a lock file a killed run left behind is simply taken over.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path / LOCK_NAME
+        while True:
+            handle = open(lock_path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise DlcvError(f"run folder {str(self.path)!r} is in use by {holder}; wait for it to finish, "
+                                "or give this run another name") from None
+            # The holder before us may have removed the file between our open and our lock: retry on
+            # the file now at the path, so two processes never both hold "the" lock.
+            if os.path.exists(lock_path) and os.path.samestat(os.fstat(handle.fileno()), os.stat(lock_path)):
+                break
+            handle.close()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"dlcv (pid {os.getpid()} on {socket.gethostname()}, since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(lock_path)
+            handle.close()
+
+
+def cluster_config() -> dict[str, Any]:
+    """TF_CONFIG of a multi-worker run (empty when there is none)."""
+    try:
+        return json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except ValueError:
+        raise DlcvError("TF_CONFIG is not valid JSON; expected e.g. {\"cluster\": {\"worker\": "
+                        "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": \"worker\", "
+                        "\"index\": 0}}") from None
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG makes this process a non-chief worker of a multi-worker run (only the chief
+    writes the run folder)."""
+    cluster = cluster_config()
+    task = cluster.get("task")
+    if not task:
+        return True
+    if "chief" in cluster.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+@dataclass(frozen=True)
+class RunClaim:
+    """A run folder held by this process for one training run."""
+
+    run: RunFolder
+    resume: ResumePoint | None
+    """Where to continue from (None: from scratch, or a non-chief worker, which the chief will tell)."""
+    chief: bool = True
+    """False for a non-chief worker of a multi-worker run: ``run`` is a scratch folder, deleted after."""
+    resuming: bool = False
+
+
+@contextlib.contextmanager
+def claim_run_folder(config: ExperimentConfig, resume: bool = False) -> Iterator[RunClaim]:
+    """Hold the config's run folder for one training run, deciding everything that needs no data:
+
+    - the folder must be writable and not in use by another live process;
+    - ``--resume`` needs a committed epoch there, and a config whose changes can apply to the saved
+      model (a larger ``epochs`` extends the run; another network, input size, optimizer... cannot);
+    - a fresh start over an earlier run says in one line what it replaces, and removes its outputs.
+
+    A non-chief worker of a multi-worker run gets a scratch folder instead, deleted at the end.
+    """
+    if not is_chief():
+        scratch = Path(tempfile.mkdtemp(prefix="dlcv-worker-"))
+        try:
+            yield RunClaim(RunFolder(scratch), None, chief=False, resuming=resume)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return
+    run = RunFolder(files.ensure_writable_dir(config.run_dir))
+    with run.lock():
+        files.remove_stale_temporaries(run.path)  # left by a run killed mid-write; never a finished file
+        if resume:
+            point = _resume_point(run, config)
+        else:
+            point = None
+            replaced = run.describe()
+            if replaced:
+                print(f"dlcv: replacing {replaced}", flush=True)
+                run.clear()
+        yield RunClaim(run, point, resuming=resume)
+
+
+def _resume_point(run: RunFolder, config: ExperimentConfig) -> ResumePoint:
+    point = run.resume_point()
+    if point is None:
+        raise DlcvError(f"--resume: nothing to resume in {run.path}/ (no checkpoints/last.json); "
+                        "start the run without --resume")
+    saved = run.saved_config()
+    if saved is not None:
+        applied, refused = resume_changes(saved, config)
+        if refused:
+            raise DlcvError(f"--resume: {'; '.join(refused)}: a saved model cannot take another network, input "
+                            "size, data split, optimizer or schedule; keep the saved values, or train under "
+                            "another name")
+        if applied:
+            print(f"resuming with changed settings: {'; '.join(applied)}", flush=True)
+    finished = run.results() is not None
+    if config.epochs < point.epoch or (finished and config.epochs == point.epoch):
+        raise DlcvError(f"--resume: epochs is {config.epochs} but {point.epoch} epochs are already done in "
+                        f"{run.path}/; set a larger epochs (--set epochs=N) to train further")
+    return point  # epochs == point.epoch, unfinished: killed after its last epoch; only the outputs are left
+
+
+# Keys that define the saved model or its optimizer state: a resumed run cannot change them.
+FIXED_ON_RESUME = ("model", "preprocessing", "optimizer", "schedule", "precision", "dataset.name",
+                   "dataset.test_size", "dataset.val_size", "seed", "batch_size")
+IGNORED_ON_RESUME = ("description", "book")
+
+
+def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list[str], list[str]]:
+    """(changes that apply to the resumed run, changes that cannot apply), each as "key old -> new"."""
+    before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    applied, refused = [], []
+    for key in sorted(set(before) | set(after)):
+        old, value = before.get(key), after.get(key)
+        if old == value or key.startswith(IGNORED_ON_RESUME):
+            continue
+        if key.startswith("preprocessing.") and value is None:
+            continue  # "as the data has it": the saved run resolved it; the data is checked on loading
+        change = f"{key} {old!r} -> {value!r}"
+        (refused if key.startswith(FIXED_ON_RESUME) else applied).append(change)
+    return applied, refused
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "params" and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+    return flat

@@ -1,0 +1,101 @@
+"""The package's shape: no import cycle anywhere in dlcv/, and the README's Layout section lists the tree."""
+import ast
+import re
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "dlcv"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every import in dlcv/ (module level or inside functions) as an edge to the dlcv module it loads.
+
+    Importing ``a.b.c`` also runs ``a`` and ``a.b``; an edge goes to those packages too, except to a
+    package the importer lives in (its own package is already being imported when it runs).
+    """
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([base] if base else []))
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
+            for target in targets:
+                if not target.startswith("dlcv"):
+                    continue
+                while target not in modules and "." in target:
+                    target = target.rpartition(".")[0]
+                parts = target.split(".")
+                for i in range(1, len(parts) + 1):
+                    loaded = ".".join(parts[:i])
+                    if loaded in modules and loaded != name and not name.startswith(loaded + "."):
+                        graph[name].add(loaded)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_graph_sees_relative_function_level_and_parent_imports():
+    graph = import_graph()
+    assert "dlcv.data.registry" in graph["dlcv.data.folder"]          # from .registry import ...
+    assert "dlcv.data" in graph["dlcv.preprocessing"] or "dlcv.images" in graph["dlcv.preprocessing"]
+    assert "dlcv.training.engine" in graph["dlcv.app"]                 # imported inside a function
+    assert "dlcv.training" in graph["dlcv.app"]                        # the package it lives in runs too
+
+
+def test_dlcv_has_no_import_cycle():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_readme_layout_lists_every_module_and_package():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"([\w/]+(?:\.py|/))", layout))
+    top_level = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()
+                 if p.name != "__pycache__" and (p.is_dir() or p.suffix == ".py")}
+    missing = {name for name in top_level - {"__init__.py", "__main__.py"} if name not in listed}
+    assert not missing, f"README Layout misses {sorted(missing)}"
+    everywhere = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.rglob("*") if p.name != "__pycache__"}
+    repository = {"scripts/", "configs/", "datasets/", "output/", "tests/", "benchmarks/", "dlcv/"}
+    stale = {name for name in listed if name not in everywhere | repository and not name.endswith("run.py")}
+    assert not stale, f"README Layout names {sorted(stale)}, which dlcv/ does not have"

@@ -1,0 +1,153 @@
+"""Routes: the one place that decides how a model trains (fast / fit / a strategy's loop), every route on
+the model's compiled loss and metrics, user callbacks, and JAX without TensorFlow."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from data_files import tiny_split
+from dlcv.config import load_config
+from dlcv.errors import ConfigError
+
+
+def short(tmp_path, *overrides):
+    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=3",
+                                  "callbacks.checkpoint=none", *overrides])
+
+
+# ---- choosing -----------------------------------------------------------------------------------------
+
+
+def test_choose_route_picks_and_says_why(keras, monkeypatch):
+    from dlcv.training import routes
+    from dlcv.training.distribution import Distribution
+
+    fast = routes.choose_route(load_config(), 1000, Distribution())
+    assert isinstance(fast, routes.CompiledRoute)
+    assert str(fast) == "route: fast (whole epochs compiled, training data on the device)"
+    assert isinstance(routes.choose_route(load_config(overrides=["route=fit"]), 1000, Distribution()),
+                      routes.FitRoute)
+    monkeypatch.setattr(routes, "_device_memory_budget", lambda: 2**20)
+    too_big = routes.choose_route(load_config(), 10 * 2**20, Distribution())
+    assert isinstance(too_big, routes.FitRoute)
+    assert too_big.reason == "the training set (10 MiB) does not fit the device budget (1 MiB)"
+    with pytest.raises(ConfigError, match="route: fast cannot be used here: the training set"):
+        routes.choose_route(load_config(overrides=["route=fast"]), 10 * 2**20, Distribution())
+    parallel = routes.choose_route(load_config(overrides=["distribution=data_parallel"]), 1000,
+                                   Distribution("data_parallel", 2, batch_multiple=2))
+    assert isinstance(parallel, routes.FitRoute) and parallel.multiple_of == 2
+
+
+def test_a_distribution_with_its_own_loop_gets_it(keras):
+    from dlcv.training import routes
+    from dlcv.training.distribution import Distribution, StrategyRoute
+
+    chosen = routes.choose_route(load_config(), 1000, Distribution("multi_worker", 2, strategy="S",
+                                                                    loop=StrategyRoute, loop_reason="why"))
+    assert isinstance(chosen, StrategyRoute) and chosen.strategy == "S" and chosen.reason == "why"
+
+
+def test_only_the_route_module_reads_the_route_setting():
+    readers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "dlcv").rglob("*.py")
+                     if "config.route" in p.read_text())
+    assert readers == ["dlcv/training/routes.py"]
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+
+def test_fast_and_fit_routes_reach_the_same_accuracy(keras, tmp_path):
+    from dlcv.training.engine import train
+
+    accuracy = {}
+    for route in ("fast", "fit"):
+        config = short(tmp_path / route, f"route={route}", "epochs=30", "callbacks.monitor=false")
+        result = train(config, verbose=0)
+        assert result.route == route
+        accuracy[route] = result.test_accuracy
+    assert abs(accuracy["fast"] - accuracy["fit"]) <= 0.01, accuracy
+    assert min(accuracy.values()) >= 0.95
+
+
+def test_compiled_epochs_use_the_models_compiled_loss_and_metrics(keras):
+    """A model compiled with an L2 penalty and an extra metric: the compiled loop's validation loss is
+    Keras's own evaluate() (which adds the penalty), and the extra metric is logged."""
+    from dlcv.training.compiled import make_trainer
+
+    train, val = tiny_split()
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(0.5))(
+        keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
+    trainer = make_trainer(model, train, val, batch_size=8, seed=0)
+    logs = trainer.train_epoch(0)
+    assert set(logs) == {"loss", "accuracy", "top2"}
+    val_logs = trainer.evaluate()
+    expected = model.evaluate(val.images.astype("float32") / 255.0, val.labels, verbose=0, return_dict=True)
+    assert val_logs["val_loss"] == pytest.approx(expected["loss"], rel=1e-4)
+    assert val_logs["val_top2"] == pytest.approx(expected["top2"])
+    penalty = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
+    assert penalty > 0.05  # the penalty is a real part of that loss
+
+
+@pytest.mark.parametrize("route", ["fast", "fit"])
+def test_train_takes_the_users_callbacks(keras, tmp_path, route):
+    from dlcv.training.engine import train
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append((epoch, sorted(logs)))
+
+    recorder = Recorder()
+    train(short(tmp_path, f"route={route}"), callbacks=[recorder], verbose=0)
+    assert [epoch for epoch, _ in recorder.epochs] == [0, 1, 2]
+    assert all({"loss", "val_loss", "accuracy", "val_accuracy"} <= set(keys) for _, keys in recorder.epochs)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_on_the_fast_route(keras, tmp_path, precision):
+    """float16 too: Keras's train_step scales the loss, inside the compiled loop as in fit."""
+    from dlcv.training.engine import train
+
+    try:
+        result = train(short(tmp_path, f"precision={precision}", "epochs=5"), verbose=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert result.route == "fast" and result.model.dtype_policy.name == precision
+    assert result.test_accuracy > 0.8
+
+
+# ---- JAX, TensorFlow made unimportable ----------------------------------------------------------------
+
+NO_TENSORFLOW = (
+    "import sys; sys.modules['tensorflow'] = None\n"  # `import tensorflow` now raises ImportError
+    "from dlcv.cli import main\n"
+    "out = sys.argv[1]\n"
+    "assert main(['train', '--set', 'epochs=5', '--set', f'output_dir={out}']) == 0\n"
+    "import cv2, numpy as np\n"
+    "cv2.imwrite(f'{out}/digit.png', np.full((8, 8), 128, np.uint8))\n"
+    "assert main(['predict', '--model', f'{out}/quickstart/model.h5', f'{out}/digit.png']) == 0\n"
+    "assert sys.modules.get('tensorflow') is None, 'TensorFlow was imported'\n")
+
+
+@pytest.mark.slow
+def test_jax_trains_and_predicts_without_tensorflow(tmp_path):
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend jax" in result.stdout.splitlines()[0] and "route: fast" in result.stdout
+    results = json.loads((tmp_path / "quickstart" / "results.json").read_text())
+    assert results["backend"] == "jax" and results["test_accuracy"] > 0.85
+    assert result.stdout.strip().splitlines()[-1].startswith(str(tmp_path / "digit.png"))
