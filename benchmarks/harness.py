@@ -51,12 +51,12 @@ def run_workload(workload: Workload, repeats: int) -> dict:
 
 def print_table(report: dict) -> None:
     print(f"\n{report['workload']}: {report['description']} ({report['unit']}, median of {report['repeats']})")
-    print(f"  {'route':<30} {'seconds':>9} {'x baseline':>11}  quality")
+    print(f"  {'route':<46} {'seconds':>9} {'x baseline':>11}  quality")
     for name, route in report["routes"].items():
         quality = ", ".join(f"{k} {v:.4f}" for k, v in route.items()
                             if k not in ("median_seconds", "seconds", "speedup_vs_baseline"))
         marker = " (baseline)" if name == report["baseline"] else ""
-        print(f"  {name:<30} {route['median_seconds']:9.3f} {route['speedup_vs_baseline']:10.1f}x  "
+        print(f"  {name:<46} {route['median_seconds']:9.3f} {route['speedup_vs_baseline']:10.1f}x  "
               f"{quality}{marker}")
 
 

@@ -43,41 +43,93 @@ ANIMALS_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "datase
 
 
 def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
-    """W4: decode + 32x32 resize a folder of real JPEGs; images per second, three ways."""
+    """W4: decode + 32x32 resize a folder of real JPEGs, a full pass; images per second, four ways."""
     import tempfile
 
     import cv2
 
     from dlcv.config import PreprocessingConfig
-    from dlcv.data.folder import list_labelled_images
-    from dlcv.data.loader import SimpleDatasetLoader
+    from dlcv.data.folder import folder_source, list_labelled_images
     from dlcv.data.store import build_store, load_store
-    from dlcv.preprocessing import SimplePreprocessor
 
     if not folder.is_dir():
         raise SystemExit(f"W4 needs a folder of <class>/<image> JPEGs; {folder} is missing")
     paths, _, _ = list_labelled_images(folder)
+    recipe = PreprocessingConfig(width=32, height=32, channels=3)
     store = Path(tempfile.mkdtemp()) / "w4.h5"
-    build_store(str(folder), store, PreprocessingConfig(width=32, height=32), progress=False)
+    build_store(str(folder), store, recipe, progress=False)
 
     def timed(load):
         def run() -> dict:
             started = time.perf_counter()
-            count = len(load())
+            count = load()
             seconds = time.perf_counter() - started
             return {"seconds": seconds, "images_per_s": count / seconds}
         return run
 
     def book_loop():  # the book's SimpleDatasetLoader: one cv2.imread + resize at a time
-        return np.array([cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_AREA) for p in paths])
+        return len(np.array([cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_AREA) for p in paths]))
 
-    loader = SimpleDatasetLoader([SimplePreprocessor(32, 32)], progress=False)
+    def dlcv_loader():  # what `dlcv train` does for a folder (dataset.cache: none): every core, reduced decode
+        source = folder_source(folder, recipe)
+        return len(source.load(np.arange(len(source))).labels)
+
+    routes = {"book: sequential imread loop": timed(book_loop), "dlcv: folder loader": timed(dlcv_loader)}
+    if _installed("tensorflow"):
+        def keras_directory():  # what a Keras user picks: tf.data, decode_image + bilinear resize, parallel
+            import keras
+
+            data = keras.utils.image_dataset_from_directory(folder, image_size=(32, 32), batch_size=64,
+                                                            shuffle=False, verbose=False)
+            return sum(int(x.shape[0]) for x, _ in data)
+        routes["peer: keras image_dataset_from_directory"] = timed(keras_directory)
+    routes["dlcv: HDF5 store reload"] = timed(lambda: len(load_store(store).labels))
     return Workload(
         name="W4", description=f"load + 32x32 preprocess {len(paths)} JPEGs from {folder.name}",
-        unit=f"s per {len(paths)} images", baseline="book: sequential imread loop",
-        routes={"book: sequential imread loop": timed(book_loop),
-                "dlcv: SimpleDatasetLoader": timed(lambda: loader.load(paths)[0]),
-                "dlcv: HDF5 store reload": timed(lambda: load_store(store).images)})
+        unit=f"s per {len(paths)} images", baseline="book: sequential imread loop", routes=routes)
+
+
+M1_SIZES = (6_000, 24_000, 60_000)
+
+
+def m1_memory(sizes: tuple[int, ...] = M1_SIZES, folder: Path = ANIMALS_SAMPLE,
+              data: Path = Path("output/benchmarks/images")) -> list[Workload]:
+    """M1: ShallowNet, one epoch at 128x128 on synthetic folders of each size (256x256 JPEGs made from the
+    Animals sample), each route in a process of its own so its peak RSS is its own."""
+    import json
+    import subprocess
+    import sys
+
+    from make_image_folder import make_image_folder
+
+    workloads = []
+    for size in sizes:
+        images = make_image_folder(folder, data / str(size), size, 256)
+        cache = data.parent / f"cache-{size}"
+
+        def child(mode: str, images=images, cache=cache):
+            def run() -> dict:
+                result = subprocess.run([sys.executable, str(Path(__file__).parent / "m1_child.py"), mode,
+                                         str(images), str(cache)], capture_output=True, text=True)
+                line = [entry for entry in result.stdout.splitlines() if entry.startswith("M1RESULT ")]
+                if result.returncode or not line:
+                    raise SystemExit(f"M1 {mode} failed: {result.stderr[-2000:]}")
+                measured = json.loads(line[0].removeprefix("M1RESULT "))
+                return {"seconds": measured["seconds"], "epoch_s": measured["epoch_seconds"],
+                        "images_per_s": measured["images"] / measured["seconds"],
+                        "epoch_images_per_s": measured["images"] / measured["epoch_seconds"],
+                        "peak_rss_gb": measured["peak_rss"] / 1e9, "start_rss_gb": measured["baseline_rss"] / 1e9}
+            return run
+
+        workloads.append(Workload(
+            name=f"M1-{size}", description=f"ShallowNet, 1 epoch at 128x128, {size:,} JPEGs "
+                                           f"({size * 128 * 128 * 3 / 1e9:.2f} GB decoded)",
+            unit="s for the whole run (data + 1 epoch)", baseline="peer: keras image_dataset_from_directory + fit",
+            routes={"peer: keras image_dataset_from_directory + fit": child("keras"),
+                    "dlcv: streaming, cache cold": child("stream-cold"),
+                    "dlcv: streaming, cache warm": child("stream-warm"),
+                    "dlcv: in memory (from the cache)": child("memory")}))
+    return workloads
 
 
 def _keras_model(name: str, batch_size: int, seed: int):
@@ -239,4 +291,5 @@ def w2_minivggnet(samples: int | None = None, batch_size: int = 64) -> Workload:
                     baseline="book: fit on NumPy", routes=_keras_routes("minivggnet", images, labels, batch_size))
 
 
-WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading}
+WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading,
+             "m1": m1_memory}

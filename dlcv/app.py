@@ -78,13 +78,14 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     from .data import prepare_data
     from .evaluation import score
     from .inference import load_run
+    from .pipeline import predict_dataset
     from .training.engine import LOSS
 
     run = load_run(model_path)
     test = prepare_data(config).splits.test
     if list(test.class_names) != list(run.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
-    evaluation = score(run.predict_arrays(test.images), test, LOSS)
+    evaluation = score(*predict_dataset(run.model, test), test.class_names, LOSS)
     print(f"{model_path} on the test split of {config.dataset.name} ({len(test.labels)} images, "
           f"seed {config.seed}): accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}")
     print(evaluation.report_text)

@@ -1,10 +1,11 @@
-"""ArrayBatches: in-memory images as a Keras ``PyDataset``, the input pipeline of the JAX and PyTorch
-backends (which must not need TensorFlow, so cannot use tf.data).
+"""Batches: a data set as a Keras ``PyDataset``, the input pipeline of the JAX and PyTorch backends
+(which must not need TensorFlow, so cannot use tf.data).
 
-Same contract as the tf.data pipeline: uint8 NHWC in, :func:`~dlcv.inputs.model_input` out, shuffled
-with a seed and reshuffled every epoch.
+Same contract as the tf.data pipeline: ``data.batch(positions)`` gives uint8 NHWC images and labels,
+:func:`~dlcv.inputs.model_input` converts them; the positions of the whole set are shuffled with a seed,
+afresh every epoch. A streamed set is read by ``workers`` threads ahead of the model.
 
-    batches = ArrayBatches(images, labels, batch_size=32, shuffle=True, seed=42)
+    batches = Batches(splits.train, batch_size=32, shuffle=True, seed=42)
     model.fit(batches, epochs=10)
 """
 from __future__ import annotations
@@ -15,27 +16,31 @@ import numpy as np
 from .inputs import model_input
 
 
-class ArrayBatches(keras.utils.PyDataset):
-    def __init__(self, images: np.ndarray, labels: np.ndarray | None, batch_size: int, shuffle: bool = False,
-                 seed: int | None = None, multiple_of: int = 1) -> None:
-        super().__init__()
+class Batches(keras.utils.PyDataset):
+    def __init__(self, data, batch_size: int, shuffle: bool = False, seed: int | None = None,
+                 multiple_of: int = 1, labelled: bool = True, workers: int = 1) -> None:
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         if batch_size < 1 or multiple_of < 1 or batch_size % multiple_of:
             raise ValueError(f"batch_size ({batch_size}) must be >= 1 and a multiple of multiple_of ({multiple_of})")
-        self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
-        # Data-parallel JAX splits every batch evenly over the devices, so the last batch is rounded down
-        # to a multiple of the device count (at most multiple_of - 1 images sit out that pass).
-        self.usable = len(images) - len(images) % multiple_of
+        self.data, self.batch_size, self.shuffle, self.labelled = data, batch_size, shuffle, labelled
+        count = len(data.labels)
+        # Data-parallel JAX splits every batch evenly over the devices, so a batch is cut to a multiple
+        # of the device count (at most multiple_of - 1 images sit out each pass).
+        self.multiple_of = multiple_of
+        self.usable = count - count % multiple_of
         self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(len(images)) if shuffle else np.arange(len(images))
+        self._order = self._rng.permutation(count) if shuffle else np.arange(count)
 
     def __len__(self) -> int:
         return -(-self.usable // self.batch_size)
 
     def __getitem__(self, index: int):
-        rows = self._order[:self.usable][index * self.batch_size:(index + 1) * self.batch_size]
-        x = model_input(self.images[rows])
-        return (x,) if self.labels is None else (x, self.labels[rows])
+        positions = self._order[:self.usable][index * self.batch_size:(index + 1) * self.batch_size]
+        images, labels = self.data.batch(positions)
+        keep = len(labels) - len(labels) % self.multiple_of
+        x = model_input(images[:keep])
+        return (x, labels[:keep]) if self.labelled else (x,)
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
-            self._order = self._rng.permutation(len(self.images))
+            self._order = self._rng.permutation(len(self.data.labels))

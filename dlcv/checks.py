@@ -56,6 +56,12 @@ def _check_dataset(config: ExperimentConfig) -> None:
     if spec.needs_size and preprocessing.width is None and preprocessing.height is None:
         raise ConfigError(f"preprocessing.width: required for dataset {dataset.name!r} (photos differ in "
                           "size); expected e.g. width: 32, height: 32")
+    if dataset.streaming is True and not spec.streams:
+        raise ConfigError(f"dataset.streaming: {dataset.name!r} is held in memory (folder and hdf5 datasets "
+                          "stream); expected streaming: auto or false")
+    if dataset.streaming is True and config.distribution == "multi_worker":
+        raise ConfigError("dataset.streaming: distribution: multi_worker trains on data held in memory; "
+                          "expected streaming: auto or false")
     if dataset.test_size == "official" and not spec.official_split:
         raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
                           "fraction such as 0.25")

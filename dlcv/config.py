@@ -45,6 +45,17 @@ class DatasetConfig(Section):
     """Fraction held out for testing (stratified), or "official" for MNIST's / CIFAR-10's own test set."""
     val_size: Fraction = 0.1
     """Fraction of the training part held out for validation after the test split."""
+    streaming: bool | Literal["auto"] = "auto"
+    """folder and hdf5 datasets: read the images from disk batch by batch while training (true), hold
+    them in memory (false), or stream only when the decoded images exceed ``memory_budget`` (auto)."""
+    memory_budget: Annotated[int, Field(ge=1)] | None = None
+    """Bytes the decoded images may take in memory before ``streaming: auto`` streams them (None: half
+    of the memory available when the run starts)."""
+    cache: Literal["disk", "none"] = "disk"
+    """folder datasets: decode the photos once into an HDF5 store that later epochs and runs read
+    (disk), or decode them every time they are read (none)."""
+    cache_dir: str | None = None
+    """Where the decode-once caches live (None: <output_dir>/cache)."""
 
 
 class PreprocessingConfig(Section):

@@ -1,6 +1,6 @@
 """Scoring predictions on held-out data: accuracy, loss and scikit-learn's classification report.
 
-    evaluation = score(route.predict(model, test.images), test, loss=model.loss)
+    evaluation = score(*route.predict(model, splits.test), class_names, loss=model.loss)
     print(evaluation.report_text)
     evaluation.write(run_dir)     # classification_report.txt / .json, confusion_matrix.png
 """
@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix
 
 from . import files
-from .data import ImageSet
 from .plotting import new_figure, save_figure
 
 
@@ -45,22 +44,22 @@ class Evaluation:
         return written
 
 
-def score(probabilities: np.ndarray, data: ImageSet, loss: Any) -> Evaluation:
-    """Loss, accuracy and report of one prediction pass over ``data`` (``loss``: the model's compiled
-    loss, a Keras loss name or object, so the test loss is the one the model trained on)."""
+def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str], loss: Any) -> Evaluation:
+    """Loss, accuracy and report of one prediction pass (``loss``: the model's compiled loss, a Keras loss
+    name or object, so the test loss is the one the model trained on)."""
     import keras
 
     probabilities = np.asarray(probabilities, dtype=np.float32)
-    value = keras.ops.mean(keras.losses.get(loss)(data.labels, probabilities))
+    value = keras.ops.mean(keras.losses.get(loss)(labels, probabilities))
     predictions = probabilities.argmax(axis=1)
-    labels = list(range(len(data.class_names)))
-    kwargs = dict(labels=labels, target_names=data.class_names, digits=4, zero_division=0)
+    classes = list(range(len(class_names)))
+    kwargs = dict(labels=classes, target_names=list(class_names), digits=4, zero_division=0)
     return Evaluation(
         loss=float(keras.ops.convert_to_numpy(value)),
-        accuracy=float(np.mean(predictions == data.labels)),
+        accuracy=float(np.mean(predictions == labels)),
         predictions=predictions,
-        report_text=classification_report(data.labels, predictions, **kwargs),
-        report=classification_report(data.labels, predictions, output_dict=True, **kwargs),
-        confusion=confusion_matrix(data.labels, predictions, labels=labels),
-        class_names=list(data.class_names),
+        report_text=classification_report(labels, predictions, **kwargs),
+        report=classification_report(labels, predictions, output_dict=True, **kwargs),
+        confusion=confusion_matrix(labels, predictions, labels=classes),
+        class_names=list(class_names),
     )

@@ -26,16 +26,68 @@ class UnreadableImage(DlcvError):
     """The file exists but is not an image OpenCV can decode."""
 
 
-def read_image(path: str | os.PathLike, channels: int | None = 3) -> np.ndarray:
-    """Decode one file to uint8 (H, W, C), RGB for C=3; ``channels=None`` keeps the file's own (1 or 3)."""
+# JPEG's DCT-domain scaling (libjpeg's scale_denom): decode at 1/2, 1/4 or 1/8 size for (colour, grey).
+# EXIF orientation is ignored, as by IMREAD_UNCHANGED for full-size decodes, so both agree on the geometry.
+_REDUCED = {8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+            4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+            2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2)}
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def read_image(path: str | os.PathLike, channels: int | None = 3,
+               at_least: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode one file to uint8 (H, W, C), RGB for C=3; ``channels=None`` keeps the file's own (1 or 3).
+
+    ``at_least=(width, height)``: the caller will shrink the image to about this size, so a JPEG at least
+    twice as large in both directions is decoded at 1/2, 1/4 or 1/8 of its size (still at least this
+    large) — the inverse DCT and colour conversion then run on far fewer pixels.
+    """
     try:
         data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
     except OSError as exc:  # a broken link, no read permission, a file deleted since it was listed
         raise UnreadableImage(f"cannot read image {os.fspath(path)!r} ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    flag = cv2.IMREAD_UNCHANGED
+    factor = _reduction(data, at_least) if at_least else 1
+    if factor > 1:
+        flag = _REDUCED[factor][channels == 1] | cv2.IMREAD_IGNORE_ORIENTATION
+    image = cv2.imdecode(data, flag) if data.size else None
     if image is None:
         raise UnreadableImage(f"cannot decode image {os.fspath(path)!r}; expected a JPEG/PNG/BMP/TIFF file")
     return to_uint8_channels(image, channels, bgr=True)
+
+
+def _reduction(data: np.ndarray, at_least: tuple[int, int]) -> int:
+    """The largest JPEG scale-down (8, 4, 2) that keeps the image at least ``at_least``; 1 for others."""
+    size = jpeg_size(data)
+    if size is None:
+        return 1
+    width, height = size
+    for factor in (8, 4, 2):
+        if width // factor >= at_least[0] and height // factor >= at_least[1]:
+            return factor
+    return 1
+
+
+def jpeg_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's frame header, without decoding; None if it is not a JPEG."""
+    data = bytes(data[:65536]) if isinstance(data, np.ndarray) else data[:65536]
+    if data[:2] != b"\xff\xd8":
+        return None
+    position = 2
+    while position + 9 < len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if marker in _SOF_MARKERS:
+            height = int.from_bytes(data[position + 5:position + 7], "big")
+            width = int.from_bytes(data[position + 7:position + 9], "big")
+            return (width, height) if width and height else None
+        position += 2 + length
+    return None
 
 
 def to_uint8_channels(image: np.ndarray, channels: int | None, bgr: bool = False) -> np.ndarray:

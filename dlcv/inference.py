@@ -22,9 +22,9 @@ import numpy as np
 
 from .config import PreprocessingConfig
 from .errors import DlcvError
-from .images import UnreadableImage, read_image, to_uint8_channels
+from .images import UnreadableImage, to_uint8_channels
 from .pipeline import predict_probabilities
-from .preprocessing import apply_chain, preprocessors_for
+from .preprocessing import apply_chain, decode_file, preprocessors_for
 from .runs import RunFolder
 
 MODEL_SUFFIXES = (".h5", ".keras")
@@ -60,6 +60,10 @@ class Run:
         resized as the run's preprocessing says."""
         return apply_chain(to_uint8_channels(image, self.input_size[2]), self._chain)
 
+    def decode(self, path: str) -> np.ndarray:
+        """An image file as the run's training files were decoded and prepared (the same decoder)."""
+        return decode_file(path, self.input_size[2], self._chain)
+
     @cached_property
     def _chain(self) -> list:
         return preprocessors_for(self.preprocessing)
@@ -75,7 +79,7 @@ class Run:
         readable, images = [], []
         for path in paths:
             try:
-                images.append(read_image(path, channels))
+                images.append(self.decode(path))
             except UnreadableImage:
                 if skipped is None:
                     raise
@@ -84,7 +88,6 @@ class Run:
             readable.append(path)
         if not images:
             return []
-        images = [self.prepare(image) for image in images]
         for path, image in zip(readable, images):
             if image.shape != (height, width, channels):
                 raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "

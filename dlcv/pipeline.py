@@ -1,11 +1,16 @@
-"""Input pipelines: uint8 images in, batches of :func:`~dlcv.inputs.model_input` out.
+"""Input pipelines: a data set (held in memory, or streamed from disk) in, batches of
+:func:`~dlcv.inputs.model_input` out.
 
-On the TensorFlow backend a ``tf.data.Dataset``: the uint8 arrays are cached (4x smaller than floats),
-shuffled with a seed, batched, converted per batch in a parallel map, and prefetched so the accelerator
-never waits on Python. On JAX and PyTorch a :class:`~dlcv.batches.ArrayBatches` (a Keras ``PyDataset``),
-so those backends never import TensorFlow.
+A data set is anything with ``labels`` and ``batch(positions) -> (uint8 images, labels)``: an
+:class:`~dlcv.data.ImageSet` gathers from its one array (nothing is copied into the pipeline), a
+:class:`~dlcv.data.StreamedSet` reads the rows from its source (the decode-once cache, or the files).
+Shuffling permutes the positions of the whole set, afresh every epoch, seeded.
 
-    train = make_pipeline(splits.train.images, splits.train.labels, batch_size=32, shuffle=True, seed=42)
+On the TensorFlow backend a ``tf.data.Dataset`` (reads in a parallel map, prefetched); on JAX and PyTorch
+a :class:`~dlcv.batches.Batches` (a Keras ``PyDataset`` with worker threads), so those backends never
+import TensorFlow.
+
+    train = make_pipeline(splits.train, batch_size=32, shuffle=True, seed=42)
     model.fit(train, epochs=10)
 """
 from __future__ import annotations
@@ -15,41 +20,91 @@ import numpy as np
 from .inputs import model_input
 
 
-def make_pipeline(images: np.ndarray, labels: np.ndarray | None, batch_size: int,
-                  shuffle: bool = False, seed: int | None = None, multiple_of: int = 1):
-    """Batches of ``(x, y)`` (or ``x`` alone when ``labels`` is None) for ``fit`` / ``evaluate`` / ``predict``."""
+def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
+                  multiple_of: int = 1, labelled: bool = True):
+    """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
 
+    streamed = not hasattr(data, "images")
     if keras.backend.backend() != "tensorflow":
-        from .batches import ArrayBatches
+        from .batches import Batches
 
-        return ArrayBatches(images, labels, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of)
+        return Batches(data, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of, labelled=labelled,
+                       workers=_reader_threads() if streamed else 1)
     import tensorflow as tf
 
-    features = tf.data.Dataset.from_tensor_slices(images)
-    data = features if labels is None else tf.data.Dataset.zip(
-        features, tf.data.Dataset.from_tensor_slices(labels))
-    data = data.cache()
+    count = len(data.labels)
+    shape = tuple(data.images.shape[1:]) if not streamed else tuple(data.shape)
+    positions = tf.data.Dataset.range(count)
     if shuffle:
-        data = data.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    convert = model_input if labels is None else (lambda x, y: (model_input(x), y))
-    return data.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        positions = positions.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+
+    def read(rows):
+        images, labels = data.batch(rows)
+        return images, labels.astype(np.int64)
+
+    def load(rows):
+        images, labels = tf.numpy_function(read, [rows], (tf.uint8, tf.int64), stateful=False)
+        images = tf.ensure_shape(images, (None, *shape))
+        x = model_input(images)
+        return (x, tf.ensure_shape(labels, (None,))) if labelled else (x,)
+
+    parallel = tf.data.AUTOTUNE if streamed else 1
+    return positions.batch(batch_size).map(load, num_parallel_calls=parallel, deterministic=True) \
+        .prefetch(tf.data.AUTOTUNE)
 
 
-def predict_probabilities(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 NHWC images, as float32 NumPy (forward passes in inference mode).
+EVAL_INPUT_BYTES = 4 * 2**20  # input per prediction step: large batches, but bounded activations
 
-    Direct model calls on batches rather than ``model.predict``: no per-call pipeline to build (the
-    case-study readers call this per video frame), and it also works under MultiWorkerMirroredStrategy,
-    where Keras 3's ``predict`` fails (keras-team/keras#20585).
-    """
-    import keras
 
+def eval_batch(image_shape: tuple[int, ...], at_least: int = 32) -> int:
+    """Rows per prediction (or evaluation) step: as many as fit in ``EVAL_INPUT_BYTES`` of input — a
+    128x128 photo's convolution outputs are ~40x its bytes —, at least ``at_least``, at most 1024."""
+    row_bytes = max(int(np.prod(image_shape)), 1)
+    return int(min(1024, max(at_least, EVAL_INPUT_BYTES // row_bytes)))
+
+
+def _reader_threads() -> int:
+    import os
+
+    return max(2, os.cpu_count() or 1)
+
+
+def predict_probabilities(model, images: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities for uint8 NHWC images, as float32 NumPy (forward passes in inference mode)."""
     if len(images) == 0:
         raise ValueError("no images to predict")
-    outputs = [keras.ops.convert_to_numpy(model(model_input(images[start:start + batch_size]), training=False))
-               for start in range(0, len(images), batch_size)]
+    batch_size = batch_size or eval_batch(images.shape[1:])
+    forward = _forward(model)
+    outputs = [forward(model_input(images[start:start + batch_size])) for start in range(0, len(images), batch_size)]
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def _forward(model):
+    """One batch through the model: Keras's compiled ``predict_on_batch`` (no pipeline to build, memory
+    reused between batches), or a direct call under MultiWorkerMirroredStrategy, where Keras 3's predict
+    functions fail (keras-team/keras#20585)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
+    return lambda x: np.asarray(model.predict_on_batch(x))
+
+
+def predict_dataset(model, data, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, labels) over a whole data set, in order: a streamed set's labels are those of the
+    images that could be read, so both always line up."""
+    batch_size = batch_size or eval_batch(tuple(data.shape) if not hasattr(data, "images") else data.images.shape[1:])
+    forward = _forward(model)
+    probabilities, labels = [], []
+    for start in range(0, len(data.labels), batch_size):
+        images, batch_labels = data.batch(np.arange(start, min(start + batch_size, len(data.labels))))
+        if len(images):
+            probabilities.append(forward(model_input(images)))
+            labels.append(batch_labels)
+    return (np.concatenate(probabilities).astype(np.float32, copy=False), np.concatenate(labels))

@@ -16,7 +16,7 @@ from conftest import ROOT
 from data_files import (add_bad_files, odd_format_images, write_cifar, write_class_folders,
                         write_mnist_npz)
 from dlcv.config import DatasetConfig, PreprocessingConfig
-from dlcv.data import load_dataset, split_dataset
+from dlcv.data import load_dataset
 from dlcv.data.builtin import read_cifar10 as load_cifar10
 from dlcv.data.builtin import read_mnist as load_mnist
 from dlcv.data.folder import list_labelled_images
@@ -201,9 +201,9 @@ def test_split_is_stratified_and_deterministic():
 def test_official_split_uses_the_published_test_set(tmp_path):
     write_mnist_npz(tmp_path / "mnist.npz", train=50, test=20)
     data = load_mnist(str(tmp_path))
-    splits = split_dataset(data, "official", 0.2, seed=0)
-    assert len(splits.test.labels) == 20 and splits.test.official_test.all()
-    assert len(splits.train.labels) == 40 and not splits.val.official_test.any()
+    train, val, test = split_indices(data.labels, "official", 0.2, seed=0, official_test=data.official_test)
+    assert len(test) == 20 and data.official_test[test].all()
+    assert len(train) == 40 and not data.official_test[val].any()
     with pytest.raises(ConfigError, match="dataset.test_size: 'official' needs a dataset with an official"):
         split_indices(np.arange(10) % 2, "official", 0.2, seed=0, official_test=None)
 
@@ -258,11 +258,11 @@ def test_a_killed_build_leaves_no_store_and_its_temp_file_is_refused(tmp_path):
     target = tmp_path / "animals.h5"
     slow_build = (
         "import sys, time\n"
-        "from dlcv.data.loader import SimpleDatasetLoader\n"
+        "from dlcv.data import sources\n"
         "from dlcv.data.store import build_store\n"
         "from dlcv.config import PreprocessingConfig\n"
-        "original = SimpleDatasetLoader.load_image\n"
-        "SimpleDatasetLoader.load_image = lambda self, p: (time.sleep(0.05), original(self, p))[1]\n"
+        "original = sources.decode_file\n"
+        "sources.decode_file = lambda *a: (time.sleep(0.05), original(*a))[1]\n"
         f"build_store({str(root)!r}, {str(target)!r}, PreprocessingConfig(width=8, height=8), chunk_size=4)\n")
     process = subprocess.Popen([sys.executable, "-c", slow_build], cwd=ROOT, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -293,20 +293,19 @@ def test_data_build_cli(dlcv, tmp_path):
 
 
 def test_seeded_pipelines_shuffle_reproducibly_and_scale_to_the_model_input(keras):
+    from dlcv.data import ImageSet
     from dlcv.pipeline import make_pipeline
 
-    images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
-    labels = np.arange(40)
+    data = ImageSet(np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1), np.arange(40), ["a"])
 
     def epoch(pipeline):
         batches = [pipeline[i] for i in range(len(pipeline))] if hasattr(pipeline, "__getitem__") else list(pipeline)
         return (np.concatenate([keras.ops.convert_to_numpy(x) for x, _ in batches]),
                 np.concatenate([keras.ops.convert_to_numpy(y) for _, y in batches]).tolist())
 
-    first, again = epoch(make_pipeline(images, labels, 8, shuffle=True, seed=3)), \
-        epoch(make_pipeline(images, labels, 8, shuffle=True, seed=3))
+    first, again = epoch(make_pipeline(data, 8, shuffle=True, seed=3)), epoch(make_pipeline(data, 8, shuffle=True, seed=3))
     assert first[1] == again[1] and first[1] != list(range(40)) and sorted(first[1]) == list(range(40))
-    x, order = epoch(make_pipeline(images, labels, 8))
+    x, order = epoch(make_pipeline(data, 8))
     assert order == list(range(40))
     np.testing.assert_allclose(x.ravel(), np.arange(40) / 255.0, rtol=1e-6)  # uint8 -> [0, 1]
 

@@ -22,22 +22,33 @@ def short(tmp_path, *overrides):
 # ---- choosing -----------------------------------------------------------------------------------------
 
 
+def images_of(mebibytes: int):
+    from dlcv.data import ImageSet
+
+    return ImageSet(np.zeros((mebibytes, 1024, 1024, 1), np.uint8), np.zeros(mebibytes, np.int64), ["a"])
+
+
 def test_choose_route_picks_and_says_why(keras, monkeypatch):
+    from dlcv.data import StreamedSet
+    from dlcv.data.sources import ArraySource
     from dlcv.training import routes
     from dlcv.training.distribution import Distribution
 
-    fast = routes.choose_route(load_config(), 1000, Distribution())
+    small = images_of(1)
+    fast = routes.choose_route(load_config(), small, Distribution())
     assert isinstance(fast, routes.CompiledRoute)
     assert str(fast) == "route: fast (whole epochs compiled, training data on the device)"
-    assert isinstance(routes.choose_route(load_config(overrides=["route=fit"]), 1000, Distribution()),
+    assert isinstance(routes.choose_route(load_config(overrides=["route=fit"]), small, Distribution()),
                       routes.FitRoute)
+    streamed = routes.choose_route(load_config(), StreamedSet(ArraySource(small), np.arange(1)), Distribution())
+    assert isinstance(streamed, routes.FitRoute) and streamed.reason == "the training set is streamed from disk"
     monkeypatch.setattr(routes, "_device_memory_budget", lambda: 2**20)
-    too_big = routes.choose_route(load_config(), 10 * 2**20, Distribution())
+    too_big = routes.choose_route(load_config(), images_of(10), Distribution())
     assert isinstance(too_big, routes.FitRoute)
     assert too_big.reason == "the training set (10 MiB) does not fit the device budget (1 MiB)"
     with pytest.raises(ConfigError, match="route: fast cannot be used here: the training set"):
-        routes.choose_route(load_config(overrides=["route=fast"]), 10 * 2**20, Distribution())
-    parallel = routes.choose_route(load_config(overrides=["distribution=data_parallel"]), 1000,
+        routes.choose_route(load_config(overrides=["route=fast"]), images_of(10), Distribution())
+    parallel = routes.choose_route(load_config(overrides=["distribution=data_parallel"]), small,
                                    Distribution("data_parallel", 2, batch_multiple=2))
     assert isinstance(parallel, routes.FitRoute) and parallel.multiple_of == 2
 
@@ -46,7 +57,7 @@ def test_a_distribution_with_its_own_loop_gets_it(keras):
     from dlcv.training import routes
     from dlcv.training.distribution import Distribution, StrategyRoute
 
-    chosen = routes.choose_route(load_config(), 1000, Distribution("multi_worker", 2, strategy="S",
+    chosen = routes.choose_route(load_config(), images_of(1), Distribution("multi_worker", 2, strategy="S",
                                                                     loop=StrategyRoute, loop_reason="why"))
     assert isinstance(chosen, StrategyRoute) and chosen.strategy == "S" and chosen.reason == "why"
 
@@ -137,11 +148,19 @@ NO_TENSORFLOW = (
     "import cv2, numpy as np\n"
     "cv2.imwrite(f'{out}/digit.png', np.full((8, 8), 128, np.uint8))\n"
     "assert main(['predict', '--model', f'{out}/quickstart/model.h5', f'{out}/digit.png']) == 0\n"
+    "import os\n"
+    "for c, name in enumerate(['red', 'green']):\n"
+    "    os.makedirs(f'{out}/photos/{name}')\n"
+    "    for i in range(12):\n"
+    "        cv2.imwrite(f'{out}/photos/{name}/{i}.png', np.full((20, 24, 3), 40 + 150 * c, np.uint8))\n"
+    "assert main(['train', '--set', 'dataset.name=folder', '--set', f'dataset.path={out}/photos',\n"
+    "             '--set', 'preprocessing.width=8', '--set', 'dataset.streaming=true', '--set', 'epochs=2',\n"
+    "             '--set', f'output_dir={out}', '--set', 'name=streamed', '--set', 'dataset.test_size=0.3']) == 0\n"
     "assert sys.modules.get('tensorflow') is None, 'TensorFlow was imported'\n")
 
 
 @pytest.mark.slow
-def test_jax_trains_and_predicts_without_tensorflow(tmp_path):
+def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=ROOT, env=env,
@@ -150,4 +169,6 @@ def test_jax_trains_and_predicts_without_tensorflow(tmp_path):
     assert "backend jax" in result.stdout.splitlines()[0] and "route: fast" in result.stdout
     results = json.loads((tmp_path / "quickstart" / "results.json").read_text())
     assert results["backend"] == "jax" and results["test_accuracy"] > 0.85
-    assert result.stdout.strip().splitlines()[-1].startswith(str(tmp_path / "digit.png"))
+    assert f"{tmp_path / 'digit.png'}\t" in result.stdout
+    assert "data: streaming 24 images from disk" in result.stdout
+    assert json.loads((tmp_path / "streamed" / "results.json").read_text())["route"] == "fit"

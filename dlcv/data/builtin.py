@@ -23,6 +23,7 @@ from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
 from ..preprocessing import preprocess_images
 from .registry import register_dataset
+from .sources import ArraySource
 from .types import ImageSet
 
 MNIST_FILE = "mnist.npz"
@@ -134,22 +135,22 @@ def read_digits() -> ImageSet:
 
 
 @register_dataset("digits")
-def load_digits(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+def load_digits(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, works offline)."""
     return _preprocessed(read_digits(), preprocessing)
 
 
 @register_dataset("mnist", official_split=True)
-def load_mnist(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+def load_mnist(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """MNIST: 70,000 handwritten digits, 28x28 grey (official split 60,000 / 10,000)."""
     return _preprocessed(read_mnist(dataset.path), preprocessing)
 
 
 @register_dataset("cifar10", official_split=True)
-def load_cifar10(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+def load_cifar10(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """CIFAR-10: 60,000 32x32 RGB images in 10 classes (official split 50,000 / 10,000)."""
     return _preprocessed(read_cifar10(dataset.path), preprocessing)
 
 
-def _preprocessed(data: ImageSet, preprocessing: PreprocessingConfig) -> ImageSet:
-    return data.with_images(preprocess_images(data.images, preprocessing))
+def _preprocessed(data: ImageSet, preprocessing: PreprocessingConfig) -> ArraySource:
+    return ArraySource(data.with_images(preprocess_images(data.images, preprocessing)))

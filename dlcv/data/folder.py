@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +13,9 @@ import numpy as np
 from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
 from ..images import list_images
-from ..preprocessing import preprocessors_for
-from .loader import SimpleDatasetLoader, SkippedImagesWarning, label_of
+from .loader import label_of
 from .registry import register_dataset
-from .types import ImageSet
+from .sources import FolderSource
 
 
 def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:
@@ -39,15 +37,13 @@ def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray
     return paths, np.array([index[n] for n in names], dtype=np.int64), class_names
 
 
-@register_dataset("folder", needs_path=True, needs_size=True)
-def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet:
+def folder_source(root: str | os.PathLike, preprocessing: PreprocessingConfig) -> FolderSource:
+    """The listed images of a <class>/<image> folder, decoded only when read."""
+    paths, labels, class_names = list_labelled_images(root)
+    return FolderSource(paths, labels, class_names, preprocessing)
+
+
+@register_dataset("folder", needs_path=True, needs_size=True, streams=True)
+def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
     """Your photos as <class>/<image> files, decoded on every core; unreadable files are skipped."""
-    paths, labels, class_names = list_labelled_images(dataset.path)
-    loader = SimpleDatasetLoader(preprocessors_for(preprocessing), channels=preprocessing.channels or 3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedImagesWarning)  # returned in ImageSet.skipped instead
-        images, _ = loader.load(paths)
-    if not len(images):
-        raise DlcvError(f"none of the {len(paths)} image files under {dataset.path!r} could be read")
-    readable = np.isin(paths, loader.skipped, invert=True)
-    return ImageSet(images, labels[readable], class_names, skipped=tuple(loader.skipped))
+    return folder_source(dataset.path, preprocessing)

@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..images import UnreadableImage, read_image
+from ..images import UnreadableImage
+from ..preprocessing import decode_file
 
 
 def label_of(path: str) -> str:
@@ -52,13 +53,8 @@ class SimpleDatasetLoader:
         self.skipped: list[str] = []
 
     def load_image(self, path: str) -> np.ndarray:
-        """One file through the decoder and every preprocessor, in order."""
-        image = read_image(path, self.channels)
-        if self.channel_order == "bgr" and image.shape[2] == 3:
-            image = np.ascontiguousarray(image[:, :, ::-1])
-        for preprocessor in self.preprocessors:
-            image = preprocessor.preprocess(image)
-        return image
+        """One file through the decoder and every preprocessor, in order (:func:`~dlcv.preprocessing.decode_file`)."""
+        return decode_file(path, self.channels, self.preprocessors, self.channel_order)
 
     def _try_load(self, path: str) -> np.ndarray | None:
         try:

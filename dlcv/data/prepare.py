@@ -1,23 +1,30 @@
-"""From a config to the data a run trains on: load, preprocess and split, the same way every time.
+"""From a config to the data a run trains on: list, (cache,) split, then hold in memory or stream.
+
+The split is made on the listing — labels only, before any image is decoded — so it is the same split
+whether the images are then held in memory or read from disk batch by batch (``dataset.streaming``).
 
     prepared = prepare_data(config)
-    prepared.splits.train.images.shape, prepared.class_names
-    prepared.config.preprocessing          # resolved to the data's actual width, height and channels
+    prepared.splits.train             # an ImageSet in memory, or a StreamedSet read while training
+    prepared.config.preprocessing     # resolved to the data's actual width, height and channels
 
 :func:`count_split` answers "how many training images?" without decoding any image (``dlcv lr``).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..config import ExperimentConfig, PreprocessingConfig
-from .folder import list_labelled_images
-from .registry import load_dataset
-from .split import split_dataset, split_indices
-from .store import load_store_metadata
+from .cache import cached
+from .registry import get_dataset
+from .sources import FolderSource, ImageSource, StreamedSet
+from .split import split_indices
 from .types import Splits
+
+MEMORY_FRACTION = 0.5  # of the memory available at the start, for the decoded images (streaming: auto)
 
 
 @dataclass(frozen=True)
@@ -25,37 +32,72 @@ class PreparedData:
     splits: Splits
     config: ExperimentConfig
     """The config with its preprocessing resolved to the data's actual width, height and channels."""
-    skipped: tuple[str, ...] = ()
-    """Source files left out because they could not be read as images."""
+    source: ImageSource
+    streamed: bool = False
 
     @property
     def class_names(self) -> list[str]:
-        return self.splits.train.class_names
+        return self.source.class_names
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Source files left out because they could not be read (so far, when streaming)."""
+        return self.source.skipped
 
 
-def prepare_data(config: ExperimentConfig) -> PreparedData:
-    """Load, preprocess and split the config's dataset (the same split for the same seed)."""
-    data = load_dataset(config.dataset, config.preprocessing)
-    _, height, width, channels = data.images.shape
+def prepare_data(config: ExperimentConfig, progress: bool = True) -> PreparedData:
+    """List, split and load (or stream) the config's dataset; the same split for the same seed."""
+    dataset = config.dataset
+    source = get_dataset(dataset.name).load(dataset, config.preprocessing)
+    if isinstance(source, FolderSource) and dataset.cache == "disk":
+        source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
+    train, val, test = split_indices(source.labels, dataset.test_size, dataset.val_size, config.seed,
+                                     source.official_test)
+    height, width, channels = source.shape
     resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
-    splits = split_dataset(data, config.dataset.test_size, config.dataset.val_size, config.seed)
-    return PreparedData(splits, resolved, data.skipped)
+    if should_stream(config, source):
+        splits = Splits(StreamedSet(source, train), StreamedSet(source, val), StreamedSet(source, test))
+        return PreparedData(splits, resolved, source, streamed=True)
+    loading = "loading" if progress else None
+    splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading))
+    return PreparedData(splits, resolved, source)
+
+
+def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:
+    """``dataset.streaming``: as asked, or (auto) when the decoded images exceed the memory budget; a
+    decision to stream is said in one line."""
+    setting = config.dataset.streaming
+    if setting is not True and (setting is False or not get_dataset(config.dataset.name).streams):
+        return False
+    if setting is True:
+        print(f"data: streaming {len(source):,} images from disk (dataset.streaming: true)", flush=True)
+        return True
+    budget = config.dataset.memory_budget or memory_budget()
+    if source.nbytes() <= budget:
+        return False
+    print(f"data: streaming from disk: the {len(source):,} decoded images ({source.nbytes() / 2**30:.2f} GiB) "
+          f"exceed the memory budget ({budget / 2**30:.2f} GiB; dataset.memory_budget)", flush=True)
+    return True
+
+
+def memory_budget() -> int:
+    """Half of the memory available now (MemAvailable: free memory plus what the kernel can reclaim)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(int(line.split()[1]) * 1024 * MEMORY_FRACTION)
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * MEMORY_FRACTION)
 
 
 def count_split(config: ExperimentConfig) -> tuple[int, int, int]:
     """(train, validation, test) image counts, from labels alone: a folder is listed, not decoded, and a
     store's labels are read without its images. (Files that turn out unreadable would lower them.)"""
     dataset = config.dataset
-    official = None
-    if dataset.name == "folder":
-        _, labels, _ = list_labelled_images(dataset.path)
-    elif dataset.name == "hdf5":
-        metadata = load_store_metadata(dataset.path)
-        labels, official = metadata["labels"], metadata["official_test"]
-    else:  # arrays in memory already: loading them decodes no image file
-        data = load_dataset(dataset, PreprocessingConfig())
-        labels, official = data.labels, data.official_test
-    train, val, test = split_indices(np.asarray(labels), dataset.test_size, dataset.val_size, config.seed,
-                                     official)
+    source = get_dataset(dataset.name).load(dataset, config.preprocessing)
+    train, val, test = split_indices(np.asarray(source.labels), dataset.test_size, dataset.val_size,
+                                     config.seed, source.official_test)
     return len(train), len(val), len(test)

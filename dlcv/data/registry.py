@@ -1,24 +1,27 @@
 """Datasets by name. Each source registers its loader where it is defined, with what its config needs:
 
-    @register_dataset("folder", needs_path=True, needs_size=True)
-    def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ImageSet: ...
+    @register_dataset("folder", needs_path=True, needs_size=True, streams=True)
+    def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource: ...
 
-Every loader has that one signature and returns uint8 (N, H, W, C) images, RGB for colour, with the
-preprocessing applied. The specs are what :func:`dlcv.checks.check_config` reads to refuse a config
-before any data is touched (a folder without a path or a size, an official split where there is none).
+Every loader has that one signature and returns an :class:`~dlcv.data.sources.ImageSource`: the labels
+of every item, and uint8 (H, W, C) images (RGB for colour, preprocessed) read on demand. The specs are
+what :func:`dlcv.checks.check_config` reads to refuse a config before any data is touched (a folder
+without a path or a size, an official split where there is none, streaming what cannot stream).
 
-    get_dataset("mnist").load(DatasetConfig(name="mnist"), PreprocessingConfig())
+    source = get_dataset("mnist").load(DatasetConfig(name="mnist"), PreprocessingConfig())
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
+
+import numpy as np
 
 from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import ConfigError
-from .types import ImageSet
+from .sources import ImageSource
 
-DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSet]
+DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSource]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class DatasetSpec:
     """``preprocessing.width`` / ``height`` is required (photos differ in size)."""
     official_split: bool = False
     """The dataset publishes its own test split (``dataset.test_size: official``)."""
+    streams: bool = False
+    """Its images can be read from disk batch by batch (``dataset.streaming``)."""
 
     @property
     def summary(self) -> str:
@@ -41,12 +46,12 @@ DATASETS: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(name: str, *, needs_path: bool = False, needs_size: bool = False,
-                     official_split: bool = False) -> Callable[[DatasetLoader], DatasetLoader]:
+                     official_split: bool = False, streams: bool = False) -> Callable[[DatasetLoader], DatasetLoader]:
     """Register a loader under ``name`` (a second registration of a name is a bug)."""
     def decorate(load: DatasetLoader) -> DatasetLoader:
         if name in DATASETS:
             raise ValueError(f"dataset {name!r} is registered twice")
-        DATASETS[name] = DatasetSpec(name, load, needs_path, needs_size, official_split)
+        DATASETS[name] = DatasetSpec(name, load, needs_path, needs_size, official_split, streams)
         return load
     return decorate
 
@@ -60,5 +65,6 @@ def get_dataset(name: str) -> DatasetSpec:
 
 
 def load_dataset(dataset: DatasetConfig, preprocessing: PreprocessingConfig = PreprocessingConfig()) -> ImageSet:
-    """The named dataset, preprocessed as ``preprocessing`` says."""
-    return get_dataset(dataset.name).load(dataset, preprocessing)
+    """The whole named dataset in memory, preprocessed as ``preprocessing`` says."""
+    source = get_dataset(dataset.name).load(dataset, preprocessing)
+    return replace(source.load(np.arange(len(source))), skipped=source.skipped)

@@ -1,7 +1,7 @@
 """Stratified, seeded train / validation / test split (scikit-learn's ``train_test_split``, twice).
 
-    splits = split_dataset(images, test_size=0.25, val_size=0.1, seed=42)
-    splits.train, splits.val, splits.test     # ImageSets; same seed -> same split, every time
+    train, val, test = split_indices(labels, test_size=0.25, val_size=0.1, seed=42)   # row indexes
+    # same labels, same seed -> same split, every time
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from ..errors import ConfigError
-from .types import ImageSet, Splits
 
 
 def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, seed: int,
@@ -35,8 +34,3 @@ def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int,
         raise ConfigError(f"{key}={size}: cannot split {len(index)} images of {len(np.unique(labels))} "
                           f"classes with every class in both parts (scikit-learn, calling the held-out part "
                           f"test_size: {exc}); use more images per class or a larger fraction") from None
-
-
-def split_dataset(data: ImageSet, test_size: float | str, val_size: float, seed: int) -> Splits:
-    train, val, test = split_indices(data.labels, test_size, val_size, seed, data.official_test)
-    return Splits(data.subset(train), data.subset(val), data.subset(test))

@@ -34,6 +34,14 @@ class ImageSet:
     def with_images(self, images: np.ndarray) -> "ImageSet":
         return replace(self, images=images)
 
+    def batch(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images and labels at ``positions`` (the input pipelines' one way to read any data set)."""
+        return self.images[positions], self.labels[positions]
+
+    @property
+    def nbytes(self) -> int:
+        return self.images.nbytes
+
 
 @dataclass(frozen=True)
 class Splits:

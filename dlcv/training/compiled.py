@@ -22,9 +22,7 @@ import numpy as np
 
 from ..data import ImageSet
 from ..inputs import model_input
-
-EVAL_BATCH = 1024  # rows per compiled evaluation step: large, as no gradient is kept
-
+from ..pipeline import eval_batch
 
 def build_metrics(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
     """Build the compiled loss and metrics (and the optimizer) before a loop traces ``train_step``.
@@ -56,6 +54,7 @@ class JaxEpochs:
 
         self.jax, self.model, self.batch_size = jax, model, batch_size
         build_metrics(model, train.images, train.labels)
+        self.eval_batch = eval_batch(train.images.shape[1:], batch_size)
         self.x, self.y = jax.device_put(train.images), jax.device_put(train.labels.astype(np.int32))
         self.val_x, self.val_y = jax.device_put(val.images), jax.device_put(val.labels.astype(np.int32))
         self.key = jax.random.PRNGKey(seed)
@@ -83,15 +82,15 @@ class JaxEpochs:
         return state
 
     def _evaluate_fn(self, state, x, y):
-        steps, full = _batches(x.shape[0], EVAL_BATCH)
+        steps, full = _batches(x.shape[0], self.eval_batch)
 
         def body(state, start):
-            xb, yb = (self.jax.lax.dynamic_slice_in_dim(a, start, EVAL_BATCH) for a in (x, y))
+            xb, yb = (self.jax.lax.dynamic_slice_in_dim(a, start, self.eval_batch) for a in (x, y))
             _, state = self.model.test_step(state, self._data(xb, yb))
             return state, None
 
         if steps:
-            state, _ = self.jax.lax.scan(body, state, self.jax.numpy.arange(steps) * EVAL_BATCH)
+            state, _ = self.jax.lax.scan(body, state, self.jax.numpy.arange(steps) * self.eval_batch)
         if full < x.shape[0]:
             _, state = self.model.test_step(state, self._data(x[full:], y[full:]))
         return state[2]
@@ -128,8 +127,8 @@ class JaxEpochs:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         trainable, non_trainable, _, _ = self._state()
-        return np.concatenate([np.asarray(self._predict(trainable, non_trainable, images[i:i + EVAL_BATCH]))
-                               for i in range(0, len(images), EVAL_BATCH)]).astype(np.float32, copy=False)
+        return np.concatenate([np.asarray(self._predict(trainable, non_trainable, images[i:i + self.eval_batch]))
+                               for i in range(0, len(images), self.eval_batch)]).astype(np.float32, copy=False)
 
 
 class TensorFlowEpochs:
@@ -143,11 +142,12 @@ class TensorFlowEpochs:
         import tensorflow as tf
 
         self.tf, self.model, self.batch_size, self.seed = tf, model, batch_size, seed
+        self.eval_batch = eval_batch(train.images.shape[1:], batch_size)
         build_metrics(model, train.images, train.labels)
-        device = "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
-        with tf.device(device):
-            self.x, self.y = tf.identity(train.images), tf.identity(train.labels.astype(np.int64))
-            self.val_x, self.val_y = tf.identity(val.images), tf.identity(val.labels.astype(np.int64))
+        on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        with tf.device("/GPU:0" if on_gpu else "/CPU:0"):
+            self.x, self.val_x = (_device_tensor(tf, part.images, on_gpu) for part in (train, val))
+            self.y, self.val_y = (tf.identity(part.labels.astype(np.int64)) for part in (train, val))
             self.class_weight = None if class_weight is None else tf.constant(class_weight, tf.float32)
         self.count = len(train.labels)
         self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
@@ -183,13 +183,22 @@ class TensorFlowEpochs:
 
     def evaluate(self) -> dict[str, float]:
         self.model.reset_metrics()
-        for start in range(0, int(self.val_y.shape[0]), EVAL_BATCH):
-            self._test(self.val_x[start:start + EVAL_BATCH], self.val_y[start:start + EVAL_BATCH])
+        for start in range(0, int(self.val_y.shape[0]), self.eval_batch):
+            self._test(self.val_x[start:start + self.eval_batch], self.val_y[start:start + self.eval_batch])
         return _logs(self.model, "val_")
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._predict(images[i:i + EVAL_BATCH]).numpy()
-                               for i in range(0, len(images), EVAL_BATCH)]).astype(np.float32, copy=False)
+        return np.concatenate([self._predict(images[i:i + self.eval_batch]).numpy()
+                               for i in range(0, len(images), self.eval_batch)]).astype(np.float32, copy=False)
+
+
+def _device_tensor(tf, images: np.ndarray, on_gpu: bool):
+    """The images as a tensor on the training device: a copy on a GPU; on the CPU the very same memory
+    when it is 64-byte aligned (through DLPack: the data layer allocates so), as TensorFlow's own
+    conversion would hold the images twice more."""
+    if not on_gpu and images.flags.c_contiguous and images.ctypes.data % 64 == 0:
+        return tf.experimental.dlpack.from_dlpack(images.__dlpack__())
+    return tf.identity(images)
 
 
 CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")

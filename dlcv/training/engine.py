@@ -90,8 +90,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     prepared = prepare_data(config)
     config, splits = prepared.config, prepared.splits
     _check_classes(run, prepared, point)
-    if prepared.skipped:
-        _report_skipped(prepared.skipped, run if claim.chief else None)
+    skipped = prepared.skipped
+    if skipped:
+        _report_skipped(skipped, run if claim.chief else None)
     write_run_metadata(run, config, prepared.class_names)
     weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
     distribution = make_distribution(config)  # first: a multi-worker strategy configures TensorFlow
@@ -103,7 +104,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             initial_epoch, best = broadcast_from_chief(model, distribution.strategy, initial_epoch,
                                                        point.best_val_loss if point else None)
             point = point or ResumePoint(initial_epoch, run.checkpoints / "from-the-chief", best)
-        route = choose_route(config, splits.train.images.nbytes, distribution)
+        route = choose_route(config, splits.train, distribution)
         print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters"
@@ -114,8 +115,10 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         history = route.fit(model, splits.train, splits.val, build_callbacks(config, run, point, callbacks),
                             initial_epoch=initial_epoch, class_weight=weights, verbose=verbose)
         _stop_if_diverged(history.history, run, initial_epoch)
-        probabilities = route.predict(model, splits.test.images)
-    evaluation = score(probabilities, splits.test, model.loss)
+        probabilities, labels = route.predict(model, splits.test)
+    evaluation = score(probabilities, labels, prepared.class_names, model.loss)
+    if len(prepared.skipped) > len(skipped):  # found while streaming the files
+        _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
     if not claim.chief:
         result.run_dir = config.run_dir  # the chief's; this worker's scratch folder is removed

@@ -10,10 +10,10 @@ the distribution in force, and says why in one line:
 - ``strategy`` — a distribution's own loop (``distribution.py``), for TensorFlow's multi-worker
   strategy, under which Keras 3's ``fit`` fails.
 
-    route = choose_route(config, train.images.nbytes, distribution)
+    route = choose_route(config, splits.train, distribution)
     print(route)                      # route: fast (whole epochs compiled, training data on the device)
-    history = route.fit(model, train, val, callbacks=callbacks, initial_epoch=0)
-    probabilities = route.predict(model, test.images)
+    history = route.fit(model, splits.train, splits.val, callbacks=callbacks, initial_epoch=0)
+    probabilities, labels = route.predict(model, splits.test)
 
 Keras is imported inside the methods, so the rules (:func:`compiled_route_obstacle`) can be checked
 when a config is loaded, before Keras starts.
@@ -29,8 +29,11 @@ from typing import Any
 import numpy as np
 
 from ..config import ExperimentConfig
-from ..data import ImageSet
+from ..data import ImageSet, StreamedSet
 from ..errors import ConfigError
+
+DataSet = ImageSet | StreamedSet
+"""Held in memory, or read from disk batch by batch."""
 
 DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take on the fast route
 
@@ -47,13 +50,13 @@ class Route(abc.ABC):
         return f"route: {self.name} ({self.reason})"
 
     @abc.abstractmethod
-    def fit(self, model, train: ImageSet, val: ImageSet, callbacks: list, initial_epoch: int = 0,
+    def fit(self, model, train: DataSet, val: DataSet, callbacks: list, initial_epoch: int = 0,
             class_weight: np.ndarray | None = None, verbose: int | str = "auto"):
         """Train epochs ``initial_epoch`` .. ``epochs - 1``; returns the ``keras.callbacks.History``."""
 
     @abc.abstractmethod
-    def predict(self, model, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (float32) for uint8 NHWC images."""
+    def predict(self, model, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities (float32) for every readable image of ``data``, and their labels."""
 
 
 class FitRoute(Route):
@@ -71,17 +74,20 @@ class FitRoute(Route):
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
         from ..pipeline import make_pipeline
 
-        train_data = make_pipeline(train.images, train.labels, self.batch_size, shuffle=True, seed=self.seed,
-                                   multiple_of=self.multiple_of)
-        val_data = make_pipeline(val.images, val.labels, self.batch_size, multiple_of=self.multiple_of)
+        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of)
+        val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
         return model.fit(train_data, validation_data=val_data, epochs=self.epochs, initial_epoch=initial_epoch,
                          callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles, seeded
                          class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
 
-    def predict(self, model, images):
-        from ..pipeline import make_pipeline
+    def predict(self, model, data):
+        from ..pipeline import make_pipeline, predict_dataset
 
-        return np.asarray(model.predict(make_pipeline(images, None, self.batch_size), verbose=0), np.float32)
+        if isinstance(data, StreamedSet):  # the labels are those of the images that could be read
+            return predict_dataset(model, data)
+        pipeline = make_pipeline(data, self.batch_size, multiple_of=self.multiple_of, labelled=False)
+        probabilities = np.asarray(model.predict(pipeline, verbose=0), np.float32)
+        return probabilities, data.labels[:len(probabilities)]
 
 
 class EpochLoopRoute(Route):
@@ -95,13 +101,13 @@ class EpochLoopRoute(Route):
         self.trainer = self.make_trainer(model, train, val, class_weight)
         return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0)
 
-    def predict(self, model, images):
+    def predict(self, model, data):
         trainer = getattr(self, "trainer", None)
-        if trainer is None:
-            from ..pipeline import predict_probabilities
+        if trainer is None or isinstance(data, StreamedSet):
+            from ..pipeline import predict_dataset
 
-            return predict_probabilities(model, images)
-        return trainer.predict(images)
+            return predict_dataset(model, data)
+        return trainer.predict(data.images), data.labels
 
 
 class CompiledRoute(EpochLoopRoute):
@@ -157,6 +163,8 @@ def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | Non
         return f"distribution: {config.distribution} trains through the strategy's own step"
     if config.callbacks.tensorboard:
         return "TensorBoard is a per-batch callback"
+    if config.dataset.streaming is True:
+        return "dataset.streaming: true reads the training set from disk batch by batch"
     return None
 
 
@@ -167,18 +175,25 @@ def check_route(config: ExperimentConfig, backend: str) -> None:
         raise ConfigError(f"route: fast cannot be used here: {obstacle}; use route: auto or fit")
 
 
-def choose_route(config: ExperimentConfig, train_bytes: int, distribution) -> Route:
-    """The route for this config, training-set size (bytes of uint8 images) and distribution."""
+def choose_route(config: ExperimentConfig, train: DataSet, distribution) -> Route:
+    """The route for this config, training set (in memory or streamed) and distribution."""
     import keras
 
     common = dict(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
+    streamed = isinstance(train, StreamedSet)
     if distribution.loop is not None:
+        if streamed:
+            raise ConfigError(f"distribution: {distribution.kind} trains on data held in memory; set "
+                              "dataset.streaming: false")
         return distribution.loop(distribution.loop_reason, strategy=distribution.strategy, **common)
     if config.route == "fit":
         return FitRoute("route: fit was asked for", multiple_of=distribution.batch_multiple, **common)
     reason = compiled_route_obstacle(config, keras.backend.backend())
+    if reason is None and streamed:
+        reason = "the training set is streamed from disk"
     if reason is None:
         budget = _device_memory_budget()
+        train_bytes = train.nbytes
         if budget is not None and train_bytes > budget:
             reason = (f"the training set ({train_bytes / 2**20:.0f} MiB) does not fit the device budget "
                       f"({budget / 2**20:.0f} MiB)")

@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""One M1 measurement in a process of its own (peak RSS is per process): one epoch of ShallowNet at
+128x128 on a photo folder, by one route; prints a JSON line.
+
+    python benchmarks/m1_child.py {keras,stream-cold,stream-warm,memory} FOLDER CACHE_DIR
+"""
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SIZE, BATCH = 128, 32
+
+
+def rss_now() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def keras_way(folder: str) -> dict:
+    """What a Keras user writes: image_dataset_from_directory (streams, decodes every epoch) + fit."""
+    import keras
+
+    from dlcv.models import build_model
+
+    model = build_model("shallownet", SIZE, SIZE, 3, 3)
+    model.compile(optimizer=keras.optimizers.SGD(0.005), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    baseline = rss_now()
+    started = time.perf_counter()
+    # the same share of the images as dlcv's default split trains on (0.75 x 0.9)
+    data = keras.utils.image_dataset_from_directory(folder, image_size=(SIZE, SIZE), batch_size=BATCH, seed=42,
+                                                    validation_split=0.325, subset="training", verbose=False)
+    images = len(data.file_paths)
+    model.fit(data.map(lambda x, y: (x / 255.0, y)), epochs=1, verbose=0)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "epoch_seconds": seconds, "baseline_rss": baseline, "images": images}
+
+
+def dlcv_way(mode: str, folder: str, cache_dir: str) -> dict:
+    import keras
+
+    from dlcv.config import load_config
+    from dlcv.training.engine import train
+
+    if mode == "stream-cold":
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    streaming = "false" if mode == "memory" else "true"
+    output = Path(cache_dir).parent / f"runs-{mode}"
+    config = load_config(overrides=[
+        "dataset.name=folder", f"dataset.path={folder}", f"preprocessing.width={SIZE}", f"preprocessing.height={SIZE}",
+        "model.name=shallownet", "model.params={}", "epochs=1", f"batch_size={BATCH}", f"output_dir={output}",
+        f"name=m1", f"dataset.cache_dir={cache_dir}", f"dataset.streaming={streaming}",
+        "optimizer.learning_rate=0.005", "callbacks.checkpoint=none", "callbacks.monitor=false"])
+    epoch = {}
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, *_):
+            epoch["begin"] = time.perf_counter()
+
+        def on_epoch_end(self, *_):
+            epoch["end"] = time.perf_counter()
+
+    baseline = rss_now()
+    started = time.perf_counter()
+    result = train(config, callbacks=[Timer()], verbose=0)
+    shutil.rmtree(output, ignore_errors=True)
+    # Up to the end of the epoch: the data (listing, cache, loading), the model, the epoch; not the test
+    # scoring and the files a run writes after it, which the Keras peer does not do.
+    return {"seconds": epoch["end"] - started, "epoch_seconds": epoch["end"] - epoch["begin"],
+            "baseline_rss": baseline, "images": len(result.prepared.splits.train.labels), "route": result.route}
+
+
+def main() -> None:
+    mode, folder, cache_dir = sys.argv[1:4]
+    from dlcv.runtime import start_keras
+
+    start_keras(quiet=True)
+    measured = keras_way(folder) if mode == "keras" else dlcv_way(mode, folder, cache_dir)
+    measured["peak_rss"] = peak_rss()
+    print("M1RESULT " + json.dumps(measured), flush=True)
+
+
+if __name__ == "__main__":
+    main()

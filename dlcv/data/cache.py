@@ -1,0 +1,51 @@
+"""Decode once: a folder dataset's preprocessed images, kept on disk as an HDF5 store that later epochs
+and later runs read instead of decoding the photos again.
+
+A cache is keyed by the folder's listing (every path with its size and modification time) and the
+preprocessing, so a changed, added or removed photo or another recipe makes a new one. It is written
+chunk by chunk and becomes valid only by an atomic rename at the end: a killed build is never used, and
+a cache that is damaged is rebuilt. If the disk fills up while caching, the run says so and goes on
+reading the photos directly.
+
+    source = cached(folder_source("datasets/animals", recipe), Path("output/cache"))
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import DlcvError, WriteFailed
+from .sources import FolderSource, ImageSource, StoreSource
+from .store import write_store
+
+
+def cache_path(source: FolderSource, folder: Path, key: str) -> Path:
+    height, width, channels = source.shape
+    name = Path(source.paths[0]).parent.parent.name or "images"
+    return folder / f"{name}-{width}x{height}x{channels}-{key[:16]}.h5"
+
+
+def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSource:
+    """A store of ``source``'s decoded images (reused when it matches, else built), or ``source``
+    itself when the cache cannot be written."""
+    key = source.listing_key()
+    path = cache_path(source, folder, key)
+    if path.is_file():
+        try:
+            store = StoreSource(path)
+            if store.listing_key == key:
+                print(f"cache: reading the decoded images from {path}", flush=True)
+                return store
+        except DlcvError:
+            pass
+        print(f"cache: {path} is damaged or from another listing; building it again", flush=True)
+        path.unlink(missing_ok=True)
+    print(f"cache: decoding {len(source):,} images once into {path}", flush=True)
+    try:
+        write_store(source, path, source.preprocessing, progress="decoding" if progress else None,
+                    listing_key=key)
+    except WriteFailed as exc:
+        print(f"dlcv: warning: {exc}; no cache, so the photos are decoded each time they are read",
+              file=sys.stderr, flush=True)
+        return source
+    return StoreSource(path)

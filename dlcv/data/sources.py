@@ -1,0 +1,314 @@
+"""A dataset before it is decoded: every item's label, and a way to read any subset of its images.
+
+Splitting needs only the labels, so a split is made on the listing (the same split whether the images
+are then held in memory or streamed from disk). Reading is what differs:
+
+- :class:`ArraySource` — arrays already in memory (digits, MNIST, CIFAR-10).
+- :class:`FolderSource` — image files, decoded (in parallel, by the one decoder) when read.
+- :class:`StoreSource` — an HDF5 store (``dlcv data build``, or the decode-once cache of a folder).
+
+    source = folder_source("datasets/animals", PreprocessingConfig(width=32, height=32))   # data.folder
+    train = source.load(train_rows)                      # an ImageSet held in memory
+    streamed = StreamedSet(source, train_rows)           # or read batch by batch while training
+    images, labels = streamed.batch(np.arange(32))
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import h5py
+import numpy as np
+
+from ..config import PreprocessingConfig
+from ..errors import DlcvError
+from ..images import UnreadableImage
+from ..preprocessing import decode_file, preprocessors_for
+from .types import ImageSet
+
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+READ_WINDOW = 256
+LOAD_CHUNK = 1024  # files decoded at a time when a folder is loaded into memory (a progress bar step)  # rows of a store read at a time when loading many of them (bounded memory)
+
+
+def aligned_empty(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
+    """An uninitialised uint8 array whose data starts on a 64-byte boundary: TensorFlow (through DLPack)
+    and JAX then use it in place on the CPU instead of copying it (NumPy's own start is 16-byte aligned)."""
+    size = int(np.prod(shape))
+    buffer = np.empty(size + alignment, np.uint8)
+    start = (-buffer.ctypes.data) % alignment
+    return buffer[start:start + size].reshape(shape)
+
+
+class ImageSource(abc.ABC):
+    """Labels of every item, and images read by row number (uint8 (H, W, C), RGB for colour)."""
+
+    labels: np.ndarray
+    class_names: list[str]
+    shape: tuple[int, int, int]
+    official_test: np.ndarray | None = None
+
+    def __init__(self) -> None:
+        self._skipped: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """What could not be read so far (file paths), in row order."""
+        with self._lock:
+            return tuple(self._skipped[row] for row in sorted(self._skipped))
+
+    def _skip(self, row: int, name: str) -> None:
+        with self._lock:
+            self._skipped[row] = name
+
+    def nbytes(self, rows: int | None = None) -> int:
+        """Bytes of ``rows`` decoded images (all of them by default)."""
+        return (len(self) if rows is None else rows) * int(np.prod(self.shape))
+
+    @abc.abstractmethod
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The images of ``rows`` in that order (into ``out`` if given), and a mask of the readable ones:
+        ``(images, ok)``; an unreadable row's image is left as zeros and recorded in :attr:`skipped`."""
+
+    def load(self, rows: np.ndarray, progress: str | None = None) -> ImageSet:
+        """The readable images of ``rows``, held in memory in one array (no other copy is kept), read a
+        chunk at a time (with a progress bar named ``progress``)."""
+        from tqdm import tqdm
+
+        rows = np.asarray(rows, dtype=np.int64)
+        images = aligned_empty((len(rows), *self.shape))
+        ok = np.ones(len(rows), bool)
+        step = LOAD_CHUNK if isinstance(self, FolderSource) else max(len(rows), 1)
+        with tqdm(total=len(rows), unit="img", desc=progress or "", leave=False,
+                  disable=not progress or len(rows) < LOAD_CHUNK) as bar:
+            for start in range(0, len(rows), step):
+                _, ok[start:start + step] = self.read(rows[start:start + step], out=images[start:start + step])
+                bar.update(len(rows[start:start + step]))
+        if not ok.all():  # compact in place: the rows after a gap move up, the array is cut
+            keep = np.flatnonzero(ok)
+            for target, source in enumerate(keep):
+                if target != source:
+                    images[target] = images[source]
+            images = images[:len(keep)]
+        official = None if self.official_test is None else self.official_test[rows][ok]
+        return ImageSet(images, self.labels[rows][ok], list(self.class_names), official)
+
+
+class ArraySource(ImageSource):
+    def __init__(self, data: ImageSet) -> None:
+        super().__init__()
+        self.data, self.labels, self.class_names = data, data.labels, list(data.class_names)
+        self.shape, self.official_test = tuple(data.images.shape[1:]), data.official_test
+
+    def read(self, rows, out=None):
+        images = self.data.images[np.asarray(rows)]
+        if out is not None:
+            out[...] = images
+            images = out
+        return images, np.ones(len(rows), bool)
+
+
+class FolderSource(ImageSource):
+    """Image files listed with their labels; each read decodes them on every core."""
+
+    def __init__(self, paths: Sequence[str], labels: np.ndarray, class_names: list[str],
+                 preprocessing: PreprocessingConfig, workers: int | None = None) -> None:
+        super().__init__()
+        if preprocessing.width is None and preprocessing.height is None:
+            raise ValueError("a folder of photos needs a target size (preprocessing width / height)")
+        self.paths, self.labels, self.class_names = list(paths), np.asarray(labels), list(class_names)
+        self.preprocessing = preprocessing
+        self.channels = preprocessing.channels or 3
+        width = preprocessing.width or preprocessing.height
+        height = preprocessing.height or preprocessing.width
+        self.shape = (height, width, self.channels)
+        self.chain = preprocessors_for(preprocessing)
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def listing_key(self) -> str:
+        """What identifies this decoded dataset: every path with its size and modification time, and the
+        preprocessing (a changed, added or removed file, or another recipe, gives another key)."""
+        import hashlib
+
+        digest = hashlib.sha256(self.preprocessing.model_dump_json().encode())
+        for path in self.paths:
+            try:
+                stat = os.stat(path)
+                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{path}\0missing\n".encode())
+        return digest.hexdigest()
+
+    def _decode(self, row: int) -> np.ndarray | None:
+        try:
+            return decode_file(self.paths[row], self.channels, self.chain)
+        except UnreadableImage:
+            self._skip(row, self.paths[row])
+            return None
+
+    def read(self, rows, out=None):
+        rows = np.asarray(rows)
+        images = out if out is not None else np.empty((len(rows), *self.shape), np.uint8)
+        ok = np.ones(len(rows), bool)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="dlcv-decode")
+        for i, image in enumerate(self._pool.map(self._decode, rows.tolist())):  # OpenCV releases the GIL
+            if image is None:
+                ok[i] = False
+                images[i] = 0
+            else:
+                images[i] = image
+        return images, ok
+
+
+class StoreSource(ImageSource):
+    """A complete HDF5 store; reads are thread-safe (h5py serialises them)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__()
+        self.path = Path(path)
+        with open_store(self.path) as store:
+            self.labels = store["labels"][:]
+            valid = store["valid"][:] if "valid" in store else np.ones(len(self.labels), bool)
+            self.class_names = json.loads(store.attrs["class_names"])
+            self.shape = tuple(store["images"].shape[1:])
+            self.preprocessing = PreprocessingConfig.model_validate_json(store.attrs["preprocessing"])
+            self.official_test = store["official_test"][:] if "official_test" in store else None
+            names = json.loads(store.attrs.get("skipped", "[]"))
+            self.listing_key = store.attrs.get("listing_key")
+        # Rows a build could not decode stay in the file (its size was fixed up front) but not in the data.
+        self._rows = np.flatnonzero(valid)
+        self.labels = self.labels[self._rows]
+        if self.official_test is not None:
+            self.official_test = self.official_test[self._rows]
+        self._skipped = {-1 - i: name for i, name in enumerate(names)}  # found by the build, before any row
+        self._file: h5py.File | None = None
+        self._raw = self._contiguous_offset()
+
+    def _images(self) -> h5py.Dataset:
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        return self._file["images"]
+
+    def _contiguous_offset(self) -> tuple[int, int] | None:
+        """(file descriptor, byte offset) of a contiguous ``images`` dataset (format 2), which rows are
+        then read from directly — positional reads need no lock, so reader threads run in parallel —,
+        else None (format 1's chunks go through h5py)."""
+        images = self._images()
+        offset = images.id.get_offset() if images.chunks is None and images.compression is None else None
+        if offset is None:
+            return None
+        return os.open(self.path, os.O_RDONLY), offset
+
+    def read(self, rows, out=None):
+        stored = self._rows[np.asarray(rows)]
+        images = out if out is not None else np.empty((len(stored), *self.shape), np.uint8)
+        if self._raw is not None:
+            descriptor, offset = self._raw
+            row_bytes = int(np.prod(self.shape))
+            # one read per run of consecutive rows (a whole split loads in few reads, a shuffled batch row
+            # by row), each straight into the output array
+            breaks = np.flatnonzero(np.diff(stored) != 1) + 1
+            for start, stop in zip(np.r_[0, breaks], np.r_[breaks, len(stored)]):
+                size = (stop - start) * row_bytes
+                target = images[start:stop].reshape(-1)
+                done = 0
+                while done < size:  # a large read may return in parts
+                    got = os.preadv(descriptor, [target[done:]], offset + int(stored[start]) * row_bytes + done)
+                    if got <= 0:
+                        raise DlcvError(f"HDF5 store {str(self.path)!r} ends early: it is damaged; rebuild it "
+                                        "with dlcv data build")
+                    done += got
+            return images, np.ones(len(stored), bool)
+        if len(stored) > READ_WINDOW:  # many rows: one pass in order over the file, a window at a time
+            order = np.argsort(stored, kind="stable")
+            ordered = stored[order]
+            for start in range(int(ordered[0]), int(ordered[-1]) + 1, READ_WINDOW):
+                lo, hi = np.searchsorted(ordered, [start, start + READ_WINDOW])
+                if lo < hi:
+                    window = self._images()[start:start + READ_WINDOW]
+                    images[order[lo:hi]] = window[ordered[lo:hi] - start]
+        elif len(stored):
+            order = np.argsort(stored, kind="stable")  # h5py reads increasing indexes
+            unique, inverse = np.unique(stored[order], return_inverse=True)
+            images[order] = self._images()[unique][inverse]
+        return images, np.ones(len(stored), bool)
+
+
+@dataclass
+class StreamedSet:
+    """Rows of a source, read batch by batch while training instead of held in memory."""
+
+    source: ImageSource
+    rows: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The listing's labels of these rows (a file found unreadable later drops out of its batch)."""
+        return self.source.labels[self.rows]
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.source.class_names
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.source.shape
+
+    @property
+    def nbytes(self) -> int:
+        return self.source.nbytes(len(self.rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The readable images of these positions (of ``rows``) and their labels."""
+        rows = self.rows[np.asarray(positions)]
+        images, ok = self.source.read(rows)
+        return images[ok], self.source.labels[rows][ok]
+
+
+def check_store_shape(source: StoreSource, expect: PreprocessingConfig) -> None:
+    height, width, channels = source.shape
+    for key, have in (("width", width), ("height", height), ("channels", channels)):
+        wanted = getattr(expect, key)
+        if wanted is not None and wanted != have:
+            raise DlcvError(f"preprocessing.{key}: the store {str(source.path)!r} was built with {key} {have}, "
+                            f"the config asks for {wanted}; rebuild the store or set it to null")
+
+
+@contextlib.contextmanager
+def open_store(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """A complete store of a readable format, opened for reading; a one-line error otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DlcvError(f"HDF5 store not found: {str(path)!r}")
+    try:
+        store = h5py.File(path, "r")
+    except OSError as exc:
+        raise DlcvError(f"cannot open HDF5 store {str(path)!r} ({str(exc).splitlines()[0][:120]}); "
+                        "it may be truncated: rebuild it with dlcv data build") from None
+    with store:
+        complete = bool(store.attrs.get("complete", False))
+        counts_agree = "images" in store and "labels" in store and len(store["images"]) == len(store["labels"])
+        if not (complete and counts_agree):
+            raise DlcvError(f"HDF5 store {str(path)!r} is incomplete (its build was interrupted); "
+                            "rebuild it with dlcv data build")
+        if store.attrs.get("format_version") not in READABLE_VERSIONS:
+            raise DlcvError(f"HDF5 store {str(path)!r} has format version {store.attrs.get('format_version')}; "
+                            f"this dlcv reads versions {', '.join(map(str, READABLE_VERSIONS))}")
+        yield store
