@@ -37,15 +37,18 @@ def keras_way(folder: str) -> dict:
     from dlcv.models import build_model
 
     model = build_model("shallownet", SIZE, SIZE, 3, 3)
-    model.compile(optimizer=keras.optimizers.SGD(0.005), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.SGD(0.005, momentum=0.9, nesterov=True),  # dlcv's default SGD
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     baseline = rss_now()
     started = time.perf_counter()
-    # the same share of the images as dlcv's default split trains on (0.75 x 0.9)
-    data = keras.utils.image_dataset_from_directory(folder, image_size=(SIZE, SIZE), batch_size=BATCH, seed=42,
-                                                    validation_split=0.325, subset="training", verbose=False)
-    images = len(data.file_paths)
-    model.fit(data.map(lambda x, y: (x / 255.0, y)), epochs=1, verbose=0)
+    # The same work as dlcv's run: train on 67.5% of the images (dlcv: 75% x 90%), validate on 7.5%.
+    train, val = keras.utils.image_dataset_from_directory(folder, image_size=(SIZE, SIZE), batch_size=BATCH,
+                                                          seed=42, validation_split=0.325, subset="both",
+                                                          verbose=False)
+    images = len(train.file_paths)
+    val_batches = max(1, round(0.075 * (images / 0.675) / BATCH))
+    scale = lambda x, y: (x / 255.0, y)  # noqa: E731
+    model.fit(train.map(scale), validation_data=val.take(val_batches).map(scale), epochs=1, verbose=0)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "epoch_seconds": seconds, "baseline_rss": baseline, "images": images}
 

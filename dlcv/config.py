@@ -164,6 +164,10 @@ class ExperimentConfig(Section):
     route: Literal["auto", "fast", "fit"] = "auto"
     """fast: each epoch one compiled program over data held on the device (JAX / TensorFlow);
     fit: Keras's model.fit on the input pipeline; auto: fast where it applies, else fit (says why)."""
+    window: PositiveInt | Literal["auto"] = "auto"
+    """fast route: batches per compiled window (auto: the whole epoch when the training set is on the
+    device, fewer with a progress bar; when it is fed from the host, as many as a quarter of the device
+    memory budget holds, two windows at a time)."""
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     """Keras dtype policy; mixed_* computes in 16 bits with float32 weights."""
     jit_compile: bool | Literal["auto"] = "auto"

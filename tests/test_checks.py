@@ -62,9 +62,12 @@ def test_train_refuses_before_data_and_keras(dlcv, no_data_no_keras, tmp_path, m
     assert outcome.out == ""  # not even the banner
 
 
-def test_tensorboard_asked_for_but_not_installed(dlcv, no_data_no_keras, tmp_path):
-    if importlib.util.find_spec("tensorboard") is not None:
-        pytest.skip("tensorboard is installed here")
+def test_tensorboard_asked_for_but_not_installed(dlcv, no_data_no_keras, tmp_path, monkeypatch):
+    from dlcv import checks
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(checks.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorboard" else real_find_spec(name, *a))
     outcome = dlcv("train", "--set", "callbacks.tensorboard=true", "--set", f"output_dir={tmp_path}")
     assert outcome.code == 2 and "callbacks.tensorboard: needs the tensorboard package" in outcome.err
 

@@ -36,18 +36,18 @@ def test_choose_route_picks_and_says_why(keras, monkeypatch):
 
     small = images_of(1)
     fast = routes.choose_route(load_config(), small, Distribution())
-    assert isinstance(fast, routes.CompiledRoute)
+    assert isinstance(fast, routes.CompiledRoute) and fast.resident
     assert str(fast) == "route: fast (whole epochs compiled, training data on the device)"
     assert isinstance(routes.choose_route(load_config(overrides=["route=fit"]), small, Distribution()),
                       routes.FitRoute)
     streamed = routes.choose_route(load_config(), StreamedSet(ArraySource(small), np.arange(1)), Distribution())
-    assert isinstance(streamed, routes.FitRoute) and streamed.reason == "the training set is streamed from disk"
+    assert isinstance(streamed, routes.CompiledRoute) and not streamed.resident
+    assert streamed.reason == "compiled windows fed from the host: the training set is streamed from disk"
     monkeypatch.setattr(routes, "_device_memory_budget", lambda: 2**20)
-    too_big = routes.choose_route(load_config(), images_of(10), Distribution())
-    assert isinstance(too_big, routes.FitRoute)
-    assert too_big.reason == "the training set (10 MiB) does not fit the device budget (1 MiB)"
-    with pytest.raises(ConfigError, match="route: fast cannot be used here: the training set"):
-        routes.choose_route(load_config(overrides=["route=fast"]), images_of(10), Distribution())
+    too_big = routes.choose_route(load_config(overrides=["window=7"]), images_of(10), Distribution())
+    assert isinstance(too_big, routes.CompiledRoute) and not too_big.resident and too_big.window == 7
+    assert too_big.reason == ("compiled windows fed from the host: the training set (10 MiB) does not fit the "
+                              "device budget (1 MiB)")
     parallel = routes.choose_route(load_config(overrides=["distribution=data_parallel"]), small,
                                    Distribution("data_parallel", 2, batch_multiple=2))
     assert isinstance(parallel, routes.FitRoute) and parallel.multiple_of == 2
@@ -171,4 +171,4 @@ def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
     assert results["backend"] == "jax" and results["test_accuracy"] > 0.85
     assert f"{tmp_path / 'digit.png'}\t" in result.stdout
     assert "data: streaming 24 images from disk" in result.stdout
-    assert json.loads((tmp_path / "streamed" / "results.json").read_text())["route"] == "fit"
+    assert json.loads((tmp_path / "streamed" / "results.json").read_text())["route"] == "fast"

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from ..images import UnreadableImage
 from ..preprocessing import decode_file
+from ..progress import Progress
 
 
 def label_of(path: str) -> str:
@@ -66,11 +66,11 @@ class SimpleDatasetLoader:
         """Load every readable image; ``verbose > 0`` also prints a line every ``verbose`` images."""
         image_paths = [os.fspath(p) for p in image_paths]
         images, labels, self.skipped = [], [], []
-        with ThreadPoolExecutor(self.workers) as pool:
+        with ThreadPoolExecutor(self.workers) as pool, \
+                Progress(len(image_paths), "loading", enabled=self.progress) as bar:
             results = pool.map(self._try_load, image_paths)  # in order, decoded ahead by the pool
-            bar = tqdm(results, total=len(image_paths), unit="img", desc="loading",
-                       disable=not self.progress or len(image_paths) < 2, leave=False)
-            for i, (path, image) in enumerate(zip(image_paths, bar), start=1):
+            for i, (path, image) in enumerate(zip(image_paths, results), start=1):
+                bar.update(1)
                 if image is None:
                     self.skipped.append(path)
                 else:

@@ -85,14 +85,14 @@ class ImageSource(abc.ABC):
     def load(self, rows: np.ndarray, progress: str | None = None) -> ImageSet:
         """The readable images of ``rows``, held in memory in one array (no other copy is kept), read a
         chunk at a time (with a progress bar named ``progress``)."""
-        from tqdm import tqdm
+        from ..progress import Progress
 
         rows = np.asarray(rows, dtype=np.int64)
         images = aligned_empty((len(rows), *self.shape))
         ok = np.ones(len(rows), bool)
         step = LOAD_CHUNK if isinstance(self, FolderSource) else max(len(rows), 1)
-        with tqdm(total=len(rows), unit="img", desc=progress or "", leave=False,
-                  disable=not progress or len(rows) < LOAD_CHUNK) as bar:
+        decoding = isinstance(self, FolderSource)  # only decoding takes long enough for progress
+        with Progress(len(rows), progress or "", enabled=bool(progress) and decoding, minimum=LOAD_CHUNK) as bar:
             for start in range(0, len(rows), step):
                 _, ok[start:start + step] = self.read(rows[start:start + step], out=images[start:start + step])
                 bar.update(len(rows[start:start + step]))

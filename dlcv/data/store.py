@@ -24,9 +24,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm import tqdm
 
 from .. import files
+from ..progress import Progress
 from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
 from .folder import folder_source
@@ -59,15 +59,14 @@ def write_store(source: ImageSource, output: str | os.PathLike, preprocessing: P
         valid = store.create_dataset("valid", shape=(count,), dtype=bool)
         if source.official_test is not None:
             store.create_dataset("official_test", data=source.official_test)
-        bar = tqdm(total=count, unit="img", desc=progress or "", disable=not progress)
         buffer = np.empty((min(chunk_size, count), *source.shape), np.uint8)
-        for start in range(0, count, chunk_size):
-            rows = np.arange(start, min(start + chunk_size, count))
-            decoded, ok = source.read(rows, out=buffer[:len(rows)])
-            images[start:start + len(rows)] = decoded
-            valid[start:start + len(rows)] = ok
-            bar.update(len(rows))
-        bar.close()
+        with Progress(count, progress or "", enabled=bool(progress)) as bar:
+            for start in range(0, count, chunk_size):
+                rows = np.arange(start, min(start + chunk_size, count))
+                decoded, ok = source.read(rows, out=buffer[:len(rows)])
+                images[start:start + len(rows)] = decoded
+                valid[start:start + len(rows)] = ok
+                bar.update(len(rows))
         written = int(valid[:].sum())
         if not written:
             raise DlcvError("none of the images could be read; expected JPEG/PNG/... files")

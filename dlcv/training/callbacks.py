@@ -43,6 +43,19 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.model.save(tmp, overwrite=True)
 
 
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate at the end of each epoch to the epoch's logs (``learning_rate``,
+    as Keras's TensorBoard callback names it), so the history, the plot and TensorBoard all have it.
+
+    First among the callbacks: the others then see the rate in the logs they receive."""
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if logs is None:
+            return
+        optimizer = getattr(self.model.optimizer, "inner_optimizer", self.model.optimizer)  # loss scaling
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
 class ResumeCheckpoint(keras.callbacks.Callback):
     """Save the whole model (weights and optimizer state) after every epoch, for ``dlcv train --resume``.
 
@@ -82,7 +95,7 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
     checkpoint (last: it commits an epoch only after every other callback saw it)."""
     settings = config.callbacks
     run.checkpoints.mkdir(parents=True, exist_ok=True)
-    callbacks: list[keras.callbacks.Callback] = []
+    callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
     if settings.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if settings.monitor:
@@ -102,7 +115,8 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
                                                        patience=settings.early_stopping_patience,
                                                        restore_best_weights=True))
     if settings.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard")))
+        # At epoch granularity on every route; no graph (the compiled route has no train_function to draw).
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard"), write_graph=False))
     callbacks.extend(extra)
     callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
     return callbacks

@@ -1,15 +1,26 @@
-"""Whole epochs as one compiled program over training data held on the device.
+"""Compiled epochs: windows of batches, each window one compiled program, fed from the device or the host.
 
 Keras's ``fit`` returns to Python between batches; for small networks on a GPU that overhead is most of
-the time (../BENCHMARKS.md). These trainers keep the uint8 images on the device, shuffle there, and run
-every batch of an epoch inside one compiled function. Each batch is Keras's own ``model.train_step``, so
-the model's compiled loss (with any regularisation losses), its compiled metrics and its optimizer (with
-its schedule and loss scaling) are exactly what ``fit`` would use:
+the time (../BENCHMARKS.md). These trainers run the batches of an epoch in *windows* of K batches, each
+window one compiled call. Each batch is Keras's own ``model.train_step``, so the model's compiled loss
+(with any regularisation losses), its compiled metrics and its optimizer (with its schedule and loss
+scaling) are exactly what ``fit`` would use.
 
-- :class:`JaxEpochs` — ``jax.lax.scan`` over the JAX trainer's stateless ``train_step``; the state is
-  read from the model before each epoch and written back after it.
-- :class:`TensorFlowEpochs` — a ``tf.function`` (XLA where it helps) whose loop over batches AutoGraph
-  turns into one program; ``train_step`` updates the model's variables in place.
+The order of an epoch is one permutation of the whole training set, drawn on the host from the seed and
+the epoch, so the shuffle covers every row whichever way the data arrives:
+
+- *resident*: the uint8 training set is put on the device once; a window is a (K, batch) array of row
+  indexes into it.
+- *host-fed*: the host gathers a window's uint8 images (from memory, or streamed from disk) and moves
+  it to the device while the previous window trains (double-buffered).
+
+With one window holding the whole set, host-fed training is the resident route exactly (tested).
+
+- :class:`JaxEpochs` — ``jax.lax.scan`` over the JAX trainer's stateless ``train_step`` (or, where XLA's
+  CPU convolutions are slow inside a loop, one jitted step at a time); state read from the model before
+  each epoch and written back after it.
+- :class:`TensorFlowEpochs` — a ``tf.function`` (XLA where :func:`use_xla` says) whose loop over a
+  window's batches AutoGraph turns into one program; ``train_step`` updates the variables in place.
 
     trainer = make_trainer(model, splits.train, splits.val, batch_size=32, seed=42)
     logs = trainer.train_epoch(epoch=0)         # {"loss": ..., "accuracy": ...}
@@ -17,12 +28,19 @@ its schedule and loss scaling) are exactly what ``fit`` would use:
 """
 from __future__ import annotations
 
+import abc
+import math
+from concurrent.futures import ThreadPoolExecutor
+
 import keras
 import numpy as np
 
-from ..data import ImageSet
 from ..inputs import model_input
 from ..pipeline import eval_batch
+from ..progress import interactive
+
+PROGRESS_UPDATES = 20  # windows per epoch of resident data when a progress bar is shown
+
 
 def build_metrics(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
     """Build the compiled loss and metrics (and the optimizer) before a loop traces ``train_step``.
@@ -41,155 +59,267 @@ def _logs(model: keras.Model, prefix: str = "") -> dict[str, float]:
             for key, value in model.get_metrics_result().items()}
 
 
-def _batches(count: int, batch_size: int) -> tuple[int, int]:
-    """(number of full batches, rows they cover)."""
-    full = count // batch_size
-    return full, full * batch_size
+class EpochTrainer(abc.ABC):
+    """The windowing, the host feeding and the progress bar; the backends compile the windows.
 
+    ``window``: batches per compiled window (None: automatic — the whole epoch for resident data, fewer
+    with a progress bar; for host-fed data as many as ``window_bytes`` allows). ``resident``: put the
+    training set on the device once (it must be an ImageSet in memory)."""
 
-class JaxEpochs:
-    def __init__(self, model: keras.Model, train: ImageSet, val: ImageSet, batch_size: int, seed: int,
-                 class_weight: np.ndarray | None = None):
-        import jax
+    def __init__(self, model: keras.Model, train, val, batch_size: int, seed: int,
+                 class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
+                 window_bytes: int = 256 * 2**20, progress: bool | None = None) -> None:
+        self.model, self.train, self.val = model, train, val
+        self.batch_size, self.seed = batch_size, seed
+        self.count = len(train.labels)
+        self.steps = self.count // batch_size
+        self.resident = resident
+        self.progress = interactive() if progress is None else progress
+        self.shape = tuple(train.images.shape[1:]) if hasattr(train, "images") else tuple(train.shape)
+        self.row_bytes = int(np.prod(self.shape))
+        self.window = max(1, min(window or self._auto_window(window_bytes), max(self.steps, 1)))
+        self.eval_rows = eval_batch(self.shape, batch_size)
+        self.class_weight = class_weight
+        first_images, first_labels = train.batch(np.arange(min(2, self.count)))
+        build_metrics(model, first_images, first_labels)
+        if resident:
+            self.x, self.y = self._put(train.images, train.labels)
+        self._feeder = ThreadPoolExecutor(1, thread_name_prefix="dlcv-window") if not resident else None
 
-        self.jax, self.model, self.batch_size = jax, model, batch_size
-        build_metrics(model, train.images, train.labels)
-        self.eval_batch = eval_batch(train.images.shape[1:], batch_size)
-        self.x, self.y = jax.device_put(train.images), jax.device_put(train.labels.astype(np.int32))
-        self.val_x, self.val_y = jax.device_put(val.images), jax.device_put(val.labels.astype(np.int32))
-        self.key = jax.random.PRNGKey(seed)
-        self.class_weight = None if class_weight is None else jax.device_put(class_weight.astype(np.float32))
-        self._epoch = jax.jit(self._epoch_fn, donate_argnums=0)
-        self._evaluate = jax.jit(self._evaluate_fn)
-        self._predict = jax.jit(self._predict_fn)
+    def _auto_window(self, window_bytes: int) -> int:
+        if not self.resident:  # two windows on the device at a time: the one training, the next arriving
+            return max(1, window_bytes // (2 * self.batch_size * self.row_bytes))
+        if self.progress:
+            return max(1, math.ceil(self.steps / PROGRESS_UPDATES))
+        return max(self.steps, 1)
 
-    def _data(self, x, y):
-        weights = None if self.class_weight is None else self.class_weight[y]
-        return model_input(x), y, weights
+    # ---- the backend's part ------------------------------------------------------------------------
 
-    def _epoch_fn(self, state, x, y, key):
-        order = self.jax.random.permutation(key, x.shape[0])
-        steps, full = _batches(x.shape[0], self.batch_size)
+    @abc.abstractmethod
+    def _put(self, images: np.ndarray, labels: np.ndarray):
+        """(x, y) on the device."""
 
-        def body(state, rows):
-            _, state = self.model.train_step(state, self._data(x[rows], y[rows]))
-            return state, None
+    @abc.abstractmethod
+    def _begin(self) -> None:
+        """Before an epoch or an evaluation (JAX: read the state from the model)."""
 
-        if steps:
-            state, _ = self.jax.lax.scan(body, state, order[:full].reshape(steps, self.batch_size))
-        if full < x.shape[0]:  # the last, smaller batch, as fit trains it too
-            state, _ = body(state, order[full:])
-        return state
+    @abc.abstractmethod
+    def _end(self) -> None:
+        """After it (JAX: write the state back, so callbacks see the trained model)."""
 
-    def _evaluate_fn(self, state, x, y):
-        steps, full = _batches(x.shape[0], self.eval_batch)
+    @abc.abstractmethod
+    def _train_window(self, x, y, rows: np.ndarray) -> None:
+        """Train on the batches ``rows`` (K, batch) of row indexes into x, y: one compiled call."""
 
-        def body(state, start):
-            xb, yb = (self.jax.lax.dynamic_slice_in_dim(a, start, self.eval_batch) for a in (x, y))
-            _, state = self.model.test_step(state, self._data(xb, yb))
-            return state, None
+    @abc.abstractmethod
+    def _test_window(self, x, y, rows: np.ndarray) -> None:
+        """Update the compiled metrics with test steps over ``rows`` (K, eval batch)."""
 
-        if steps:
-            state, _ = self.jax.lax.scan(body, state, self.jax.numpy.arange(steps) * self.eval_batch)
-        if full < x.shape[0]:
-            _, state = self.model.test_step(state, self._data(x[full:], y[full:]))
-        return state[2]
+    @abc.abstractmethod
+    def _forward(self, x) -> np.ndarray:
+        """Probabilities for a batch already on the device."""
 
-    def _predict_fn(self, trainable, non_trainable, images):
-        y_pred, _ = self.model.stateless_call(trainable, non_trainable, model_input(images), training=False)
-        return y_pred
+    # ---- epochs ------------------------------------------------------------------------------------
 
-    def _state(self) -> tuple:
-        model = self.model
-        return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-                [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+    def order(self, epoch: int) -> np.ndarray:
+        """The epoch's permutation of every training row (the same for the same seed and epoch)."""
+        return np.random.default_rng([self.seed, epoch]).permutation(self.count)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """Train one epoch (state read from the model, so callbacks' changes count) and return its logs."""
+        """Train one epoch (the state read from the model, so callbacks' changes count); its logs."""
         self.model.reset_metrics()
-        key = self.jax.random.fold_in(self.key, epoch)
-        state = self._epoch(self._state(), self.x, self.y, key)
-        model = self.model
-        for variables, values in zip((model.trainable_variables, model.non_trainable_variables,
-                                      model.optimizer.variables, model.metrics_variables), state):
-            for variable, value in zip(variables, values):
-                variable.assign(value)  # callbacks (checkpoints, the monitor) see the trained model
-        return _logs(model)
+        self._begin()
+        order = self.order(epoch)
+        full = self.steps * self.batch_size
+        span = self.window * self.batch_size
+        windows = [order[start:min(start + span, full)] for start in range(0, full, span)]
+        rest = order[full:]  # the last, smaller batch, as fit trains it too
+        self.bar = keras.utils.Progbar(self.total_steps, unit_name="step") if self.progress else None
+        done = 0
+        for x, y, rows in self._windows(windows):
+            self._train_window(x, y, rows)
+            done += len(rows)
+            if self.bar is not None:
+                self.bar.update(done, list(self._logs_now().items()))
+        if len(rest):
+            for x, y, rows in self._windows([rest], batch=len(rest)):
+                self._train_window(x, y, rows)
+        self._end()
+        return _logs(self.model)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps + bool(self.count % self.batch_size)
+
+    def finish_progress(self, logs: dict[str, float]) -> None:
+        """Close the epoch's bar with all its logs (validation included), as Keras's fit does."""
+        if getattr(self, "bar", None) is not None:
+            self.bar.update(self.total_steps, list(logs.items()), finalize=True)
+
+    def _logs_now(self) -> dict[str, float]:
+        self._end()  # sync (JAX: the window's state into the model) to read the running metrics
+        return _logs(self.model)
+
+    def _windows(self, windows: list[np.ndarray], batch: int | None = None):
+        """(x, y, rows) per window: index windows into the resident set, or host-gathered windows moved to
+        the device one ahead of the one training."""
+        batch = batch or self.batch_size
+        if self.resident:
+            for rows in windows:
+                yield self.x, self.y, rows.reshape(-1, batch)
+            return
+        pending = self._feeder.submit(self._gather, windows[0], batch) if windows else None
+        for i in range(len(windows)):
+            current = pending.result()
+            pending = self._feeder.submit(self._gather, windows[i + 1], batch) if i + 1 < len(windows) else None
+            if current is not None:
+                yield current
+
+    def _gather(self, rows: np.ndarray, batch: int):
+        images, labels = self.train.batch(rows)
+        usable = len(labels) - len(labels) % batch  # a streamed file found unreadable shortens a window
+        if not usable:
+            return None
+        x, y = self._put(images[:usable], labels[:usable])
+        return x, y, np.arange(usable).reshape(-1, batch)
 
     def evaluate(self) -> dict[str, float]:
         """The compiled loss and metrics on the validation set, as ``val_*`` logs."""
         self.model.reset_metrics()
-        trainable, non_trainable, _, metrics = self._state()
-        for variable, value in zip(self.model.metrics_variables,
-                                   self._evaluate((trainable, non_trainable, metrics), self.val_x, self.val_y)):
-            variable.assign(value)
+        self._begin()
+        for start in range(0, len(self.val.labels), self.eval_rows):
+            images, labels = self.val.batch(np.arange(start, min(start + self.eval_rows, len(self.val.labels))))
+            if len(labels):
+                x, y = self._put(images, labels)
+                self._test_window(x, y, np.arange(len(labels)).reshape(1, -1))
+        self._end()
         return _logs(self.model, "val_")
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        trainable, non_trainable, _, _ = self._state()
-        return np.concatenate([np.asarray(self._predict(trainable, non_trainable, images[i:i + self.eval_batch]))
-                               for i in range(0, len(images), self.eval_batch)]).astype(np.float32, copy=False)
+        self._begin()
+        outputs = [self._forward(self._put(images[i:i + self.eval_rows], np.zeros(0, np.int64))[0])
+                   for i in range(0, len(images), self.eval_rows)]
+        return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
-class TensorFlowEpochs:
-    """The epoch's full batches run in one ``tf.function`` loop (XLA-compiled where :func:`use_xla` says:
-    XLA fuses the optimizer's element-wise updates, which dominate at small batch sizes); the last,
-    smaller batch runs as one more step. The shuffle happens on the device too, outside the XLA program
-    (XLA has no shuffle op)."""
+class JaxEpochs(EpochTrainer):
+    """``loop="scan"``: each window one ``lax.scan``; ``"step"``: one jitted step per batch (XLA:CPU's
+    convolutions are several times slower inside a scan than as separate jitted steps)."""
 
-    def __init__(self, model: keras.Model, train: ImageSet, val: ImageSet, batch_size: int, seed: int,
-                 jit_compile: bool = True, class_weight: np.ndarray | None = None):
-        import tensorflow as tf
+    def __init__(self, *args, loop: str = "scan", **kwargs) -> None:
+        import jax
 
-        self.tf, self.model, self.batch_size, self.seed = tf, model, batch_size, seed
-        self.eval_batch = eval_batch(train.images.shape[1:], batch_size)
-        build_metrics(model, train.images, train.labels)
-        on_gpu = bool(tf.config.list_logical_devices("GPU"))
-        with tf.device("/GPU:0" if on_gpu else "/CPU:0"):
-            self.x, self.val_x = (_device_tensor(tf, part.images, on_gpu) for part in (train, val))
-            self.y, self.val_y = (tf.identity(part.labels.astype(np.int64)) for part in (train, val))
-            self.class_weight = None if class_weight is None else tf.constant(class_weight, tf.float32)
-        self.count = len(train.labels)
-        self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
-        self._step = tf.function(self._step_fn, reduce_retracing=True)
-        self._test = tf.function(self._test_fn, reduce_retracing=True)
-        self._predict = tf.function(lambda xb: model(model_input(xb), training=False), reduce_retracing=True)
+        self.jax, self.loop = jax, loop
+        self.state = None
+        super().__init__(*args, **kwargs)
+        weights = self.class_weight
+        self.weights = None if weights is None else jax.device_put(weights.astype(np.float32))
+        self._window_fn = jax.jit(self._window_scan if loop == "scan" else self._one_step, donate_argnums=0)
+        self._test_fn = jax.jit(self._test_scan)
+        self._predict_fn = jax.jit(self._predict)
+
+    def _put(self, images, labels):
+        return self.jax.device_put(images), self.jax.device_put(np.asarray(labels).astype(np.int32))
 
     def _data(self, x, y):
-        weights = None if self.class_weight is None else self.tf.gather(self.class_weight, y)
+        weights = None if self.weights is None else self.weights[y]
         return model_input(x), y, weights
 
-    def _step_fn(self, rows):
-        self.model.train_step(self._data(self.tf.gather(self.x, rows), self.tf.gather(self.y, rows)))
+    def _one_step(self, state, x, y, rows):
+        _, state = self.model.train_step(state, self._data(x[rows], y[rows]))
+        return state
 
-    def _loop_fn(self, batches):
-        """Train on every row of ``batches`` (steps, batch_size) of indexes: one compiled loop."""
-        for i in self.tf.range(self.tf.shape(batches)[0]):  # AutoGraph: a while loop in the program
-            self._step_fn(batches[i])
+    def _window_scan(self, state, x, y, rows):
+        def body(state, batch_rows):
+            return self._one_step(state, x, y, batch_rows), None
+        return self.jax.lax.scan(body, state, rows)[0]
 
-    def _test_fn(self, x, y):
-        self.model.test_step(self._data(x, y))
+    def _test_scan(self, state, x, y, rows):
+        def body(state, batch_rows):
+            _, state = self.model.test_step(state, self._data(x[batch_rows], y[batch_rows]))
+            return state, None
+        return self.jax.lax.scan(body, state, rows)[0]
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
+    def _predict(self, trainable, non_trainable, x):
+        y_pred, _ = self.model.stateless_call(trainable, non_trainable, model_input(x), training=False)
+        return y_pred
+
+    def _begin(self):
+        model = self.model
+        self.state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
+                      [v.value for v in model.optimizer.variables], [v.value for v in model.metrics_variables])
+
+    def _end(self):
+        model = self.model
+        for variables, values in zip((model.trainable_variables, model.non_trainable_variables,
+                                      model.optimizer.variables, model.metrics_variables), self.state):
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+
+    def _train_window(self, x, y, rows):
+        rows = self.jax.device_put(rows.astype(np.int32))
+        if self.loop == "scan":
+            self.state = self._window_fn(self.state, x, y, rows)
+        else:
+            for batch_rows in rows:
+                self.state = self._window_fn(self.state, x, y, batch_rows)
+
+    def _test_window(self, x, y, rows):
+        trainable, non_trainable, optimizer, metrics = self.state
+        metrics = self._test_fn((trainable, non_trainable, metrics), x, y, self.jax.device_put(rows.astype(np.int32)))[2]
+        self.state = (trainable, non_trainable, optimizer, metrics)
+
+    def _forward(self, x):
+        trainable, non_trainable, _, _ = self.state
+        return np.asarray(self._predict_fn(trainable, non_trainable, x))
+
+
+class TensorFlowEpochs(EpochTrainer):
+    """A window's batches run in one ``tf.function`` loop (XLA-compiled where :func:`use_xla` says: XLA
+    fuses the optimizer's element-wise updates, which dominate at small batch sizes)."""
+
+    def __init__(self, *args, jit_compile: bool = True, **kwargs) -> None:
+        import tensorflow as tf
+
+        self.tf = tf
+        self.on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        super().__init__(*args, **kwargs)
+        self.weights = None if self.class_weight is None else tf.constant(self.class_weight, tf.float32)
+        self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
+        self._test = tf.function(self._test_fn, reduce_retracing=True)
+        self._predict = tf.function(lambda x: self.model(model_input(x), training=False), reduce_retracing=True)
+
+    def _put(self, images, labels):
         tf = self.tf
-        self.model.reset_metrics()
-        order = tf.random.experimental.stateless_shuffle(tf.range(self.count), seed=[self.seed, epoch])
-        steps, full = _batches(self.count, self.batch_size)
-        if steps:
-            self._loop(tf.reshape(order[:full], [steps, self.batch_size]))
-        if full < self.count:  # the last, smaller batch, as fit trains it too
-            self._step(order[full:])
-        return _logs(self.model)
+        with tf.device("/GPU:0" if self.on_gpu else "/CPU:0"):
+            return _device_tensor(tf, images, self.on_gpu), tf.identity(np.asarray(labels).astype(np.int64))
 
-    def evaluate(self) -> dict[str, float]:
-        self.model.reset_metrics()
-        for start in range(0, int(self.val_y.shape[0]), self.eval_batch):
-            self._test(self.val_x[start:start + self.eval_batch], self.val_y[start:start + self.eval_batch])
-        return _logs(self.model, "val_")
+    def _data(self, x, y):
+        weights = None if self.weights is None else self.tf.gather(self.weights, y)
+        return model_input(x), y, weights
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._predict(images[i:i + self.eval_batch]).numpy()
-                               for i in range(0, len(images), self.eval_batch)]).astype(np.float32, copy=False)
+    def _loop_fn(self, x, y, rows):
+        for i in self.tf.range(self.tf.shape(rows)[0]):  # AutoGraph: a while loop in the program
+            self.model.train_step(self._data(self.tf.gather(x, rows[i]), self.tf.gather(y, rows[i])))
+
+    def _test_fn(self, x, y, rows):
+        for i in self.tf.range(self.tf.shape(rows)[0]):
+            self.model.test_step(self._data(self.tf.gather(x, rows[i]), self.tf.gather(y, rows[i])))
+
+    def _begin(self):
+        pass
+
+    def _end(self):
+        pass
+
+    def _train_window(self, x, y, rows):
+        self._loop(x, y, self.tf.constant(rows, self.tf.int64))
+
+    def _test_window(self, x, y, rows):
+        self._test(x, y, self.tf.constant(rows, self.tf.int64))
+
+    def _forward(self, x):
+        return self._predict(x).numpy()
 
 
 def _device_tensor(tf, images: np.ndarray, on_gpu: bool):
@@ -204,8 +334,12 @@ def _device_tensor(tf, images: np.ndarray, on_gpu: bool):
 CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
 
 
+def has_convolutions(model) -> bool:
+    return any(type(layer).__name__ in CONVOLUTIONS for layer in _all_layers(model))
+
+
 def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
-    """Whether the TensorFlow fast route compiles its epoch with XLA (``jit_compile: auto`` decides here).
+    """Whether the TensorFlow compiled route compiles its windows with XLA (``jit_compile: auto`` here).
 
     On a GPU, always. On a CPU, only for networks without convolutions: XLA fuses the optimizer's
     element-wise updates, which dominate a dense network at small batches (W1: 7.4 -> 5.8 s per epoch),
@@ -220,7 +354,7 @@ def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
 
     if tf.config.list_logical_devices("GPU"):
         return True
-    return not any(type(layer).__name__ in CONVOLUTIONS for layer in _all_layers(model))
+    return not has_convolutions(model)
 
 
 def _all_layers(model) -> list:
@@ -230,13 +364,18 @@ def _all_layers(model) -> list:
     return layers
 
 
-def make_trainer(model: keras.Model, train: ImageSet, val: ImageSet, batch_size: int, seed: int,
-                 jit_compile: bool | str = "auto", class_weight: np.ndarray | None = None):
+def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
+                 class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
+                 loop: str = "scan", window_bytes: int = 256 * 2**20, progress: bool | None = None) -> EpochTrainer:
     """The compiled trainer of the active backend. ``jit_compile``: True, False or "auto" (see
-    :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None."""
+    :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None;
+    ``window`` / ``resident`` / ``window_bytes``: see :class:`EpochTrainer`; ``loop``: JAX's scan or step."""
     backend = keras.backend.backend()
+    options = dict(class_weight=class_weight, window=window, resident=resident, window_bytes=window_bytes,
+                   progress=progress)
     if backend == "jax":
-        return JaxEpochs(model, train, val, batch_size, seed, class_weight)
+        return JaxEpochs(model, train, val, batch_size, seed, loop=loop, **options)
     if backend == "tensorflow":
-        return TensorFlowEpochs(model, train, val, batch_size, seed, use_xla(model, jit_compile), class_weight)
+        return TensorFlowEpochs(model, train, val, batch_size, seed, jit_compile=use_xla(model, jit_compile),
+                                **options)
     raise ValueError(f"compiled epochs run on the jax and tensorflow backends, not {backend}")

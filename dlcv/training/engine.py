@@ -104,7 +104,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             initial_epoch, best = broadcast_from_chief(model, distribution.strategy, initial_epoch,
                                                        point.best_val_loss if point else None)
             point = point or ResumePoint(initial_epoch, run.checkpoints / "from-the-chief", best)
-        route = choose_route(config, splits.train, distribution)
+        route = choose_route(config, splits.train, distribution, model)
         print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters"

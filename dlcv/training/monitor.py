@@ -45,7 +45,9 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._plot()
 
     def _plot(self) -> None:
-        figure, axes = new_figure()
+        rates = self.history.get("learning_rate")
+        figure, panels = new_figure(nrows=2 if rates else 1, figsize=(8, 7) if rates else (8, 5))
+        axes = panels[0] if rates else panels
         epochs = np.arange(1, len(self.history["loss"]) + 1)
         colours: dict[str, str] = {}  # a metric and its val_ twin share a colour
         for key, values in self.history.items():
@@ -59,4 +61,9 @@ class TrainingMonitor(keras.callbacks.Callback):
                  ylabel="loss / metric")
         axes.legend(loc="best")
         axes.grid(alpha=0.3)
+        if rates:
+            lr_axes = panels[1]
+            lr_axes.plot(np.arange(1, len(rates) + 1), rates, color="C7", marker="o", markersize=3)
+            lr_axes.set(xlabel="epoch", ylabel="learning rate", title="Learning rate at the end of each epoch")
+            lr_axes.grid(alpha=0.3)
         save_figure(figure, self.fig_path)

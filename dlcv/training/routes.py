@@ -73,11 +73,12 @@ class FitRoute(Route):
 
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
         from ..pipeline import make_pipeline
+        from ..progress import keras_verbose
 
         train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of)
         val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
         return model.fit(train_data, validation_data=val_data, epochs=self.epochs, initial_epoch=initial_epoch,
-                         callbacks=callbacks, verbose=verbose, shuffle=False,  # the pipeline shuffles, seeded
+                         callbacks=callbacks, verbose=keras_verbose(verbose), shuffle=False,  # the pipeline shuffles
                          class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
 
     def predict(self, model, data):
@@ -111,39 +112,50 @@ class EpochLoopRoute(Route):
 
 
 class CompiledRoute(EpochLoopRoute):
-    """Whole epochs as one compiled program, the training set on the device (:mod:`.compiled`)."""
+    """Epochs in compiled windows of batches (:mod:`.compiled`): the training set on the device
+    (``resident``), or windows of it moved there from the host, from memory or from disk."""
 
     name = "fast"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str) -> None:
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str,
+                 window: int | None = None, resident: bool = True, loop: str = "scan",
+                 window_bytes: int = 256 * 2**20) -> None:
         super().__init__(reason, epochs, batch_size, seed)
-        self.jit_compile = jit_compile
+        self.jit_compile, self.window, self.resident = jit_compile, window, resident
+        self.loop, self.window_bytes = loop, window_bytes
 
     def make_trainer(self, model, train, val, class_weight):
         from .compiled import make_trainer
 
         return make_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
-                            class_weight=class_weight)
+                            class_weight=class_weight, window=self.window, resident=self.resident, loop=self.loop,
+                            window_bytes=self.window_bytes)
 
 
 def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True):
     """The epoch loop of :class:`EpochLoopRoute`: train, validate, and call the callbacks as ``fit`` does
     at each epoch's end (checkpoints, the monitor, early stopping and resume work unchanged). A
-    ``TerminateOnNaN`` among the callbacks stops the run at the first epoch whose loss is not finite."""
+    ``TerminateOnNaN`` among the callbacks stops the run at the first epoch whose loss is not finite.
+    In a terminal a progress bar advances window by window; elsewhere each epoch is one plain line."""
     import keras
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=epochs, verbose=0,
                                                  add_history=False, add_progbar=False)
     stop_on_nan = any(isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks)
+    bar = verbose and getattr(trainer, "progress", False)
     model.stop_training = False
     callback_list.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
+        if bar:
+            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
         started = time.perf_counter()
         logs: dict[str, Any] = trainer.train_epoch(epoch)
         logs.update(trainer.evaluate())
-        if verbose:
+        if bar:
+            trainer.finish_progress(logs)
+        elif verbose:
             print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - "
                   + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
         if stop_on_nan and not math.isfinite(logs["loss"]):
@@ -161,10 +173,6 @@ def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | Non
         return f"the fast route is built for the jax and tensorflow backends, not {backend}"
     if config.distribution != "none":
         return f"distribution: {config.distribution} trains through the strategy's own step"
-    if config.callbacks.tensorboard:
-        return "TensorBoard is a per-batch callback"
-    if config.dataset.streaming is True:
-        return "dataset.streaming: true reads the training set from disk batch by batch"
     return None
 
 
@@ -175,8 +183,8 @@ def check_route(config: ExperimentConfig, backend: str) -> None:
         raise ConfigError(f"route: fast cannot be used here: {obstacle}; use route: auto or fit")
 
 
-def choose_route(config: ExperimentConfig, train: DataSet, distribution) -> Route:
-    """The route for this config, training set (in memory or streamed) and distribution."""
+def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=None) -> Route:
+    """The route for this config, training set (in memory or streamed), distribution and model."""
     import keras
 
     common = dict(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
@@ -188,21 +196,39 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution) -> Rout
         return distribution.loop(distribution.loop_reason, strategy=distribution.strategy, **common)
     if config.route == "fit":
         return FitRoute("route: fit was asked for", multiple_of=distribution.batch_multiple, **common)
-    reason = compiled_route_obstacle(config, keras.backend.backend())
-    if reason is None and streamed:
-        reason = "the training set is streamed from disk"
-    if reason is None:
-        budget = _device_memory_budget()
-        train_bytes = train.nbytes
-        if budget is not None and train_bytes > budget:
-            reason = (f"the training set ({train_bytes / 2**20:.0f} MiB) does not fit the device budget "
-                      f"({budget / 2**20:.0f} MiB)")
-    if reason is None:
-        return CompiledRoute("whole epochs compiled, training data on the device",
-                             jit_compile=config.jit_compile, **common)
-    if config.route == "fast":
-        raise ConfigError(f"route: fast cannot be used here: {reason}; use route: auto or fit")
-    return FitRoute(reason, multiple_of=distribution.batch_multiple, **common)
+    backend = keras.backend.backend()
+    reason = compiled_route_obstacle(config, backend)
+    if reason is not None:
+        if config.route == "fast":
+            raise ConfigError(f"route: fast cannot be used here: {reason}; use route: auto or fit")
+        return FitRoute(reason, multiple_of=distribution.batch_multiple, **common)
+    budget = _device_memory_budget()
+    window = None if config.window == "auto" else config.window
+    loop = compiled_loop(model, backend)
+    compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
+                    window_bytes=(budget or 2**30) // 2, **common)
+    how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
+    if streamed:
+        return CompiledRoute(f"compiled windows fed from the host: the training set is streamed from disk{how}",
+                             resident=False, **compiled)
+    if budget is not None and train.nbytes > budget:
+        return CompiledRoute(f"compiled windows fed from the host: the training set ({train.nbytes / 2**20:.0f} "
+                             f"MiB) does not fit the device budget ({budget / 2**20:.0f} MiB){how}",
+                             resident=False, **compiled)
+    return CompiledRoute(f"whole epochs compiled, training data on the device{how}", resident=True, **compiled)
+
+
+def compiled_loop(model, backend: str) -> str:
+    """JAX on a CPU runs a convolutional network one jitted step at a time: XLA:CPU's convolutions are
+    several times slower inside a ``lax.scan`` (BENCHMARKS.md); everywhere else a window is one scan."""
+    if backend != "jax" or model is None:
+        return "scan"
+    import jax
+
+    from .compiled import has_convolutions
+
+    on_cpu = all(device.platform == "cpu" for device in jax.devices())
+    return "step" if on_cpu and has_convolutions(model) else "scan"
 
 
 def _device_memory_budget() -> int | None:

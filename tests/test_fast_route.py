@@ -1,0 +1,140 @@
+"""The fast route: compiled windows, resident or fed from the host; its progress output; TensorBoard and
+the learning rate at epoch granularity. The module runs on the session's backend, and a slow test runs
+it again on JAX."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from dlcv.config import load_config
+
+
+def digits(tmp_path, *overrides):
+    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=3", "callbacks.checkpoint=none",
+                                  *overrides])
+
+
+def trained_weights(keras, config, **trainer_options):
+    """One epoch of the quickstart model with the given trainer options; its weights."""
+    from dlcv.data import prepare_data
+    from dlcv.training.compiled import make_trainer
+    from dlcv.training.engine import compile_model
+
+    keras.utils.set_random_seed(0)
+    prepared = prepare_data(config, progress=False)
+    train, val = prepared.splits.train, prepared.splits.val
+    model = compile_model(prepared.config, 10, -(-len(train.labels) // config.batch_size))
+    trainer = make_trainer(model, train, val, config.batch_size, seed=0, progress=False, **trainer_options)
+    for epoch in range(2):
+        trainer.train_epoch(epoch)
+    trainer.evaluate()
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+@pytest.mark.parametrize("window", [None, 5])
+def test_host_fed_windows_train_exactly_as_the_resident_set(keras, tmp_path, window):
+    """One window holding the whole epoch, or windows of 5 batches moved from the host: the same batches in
+    the same order as the resident route, so the same weights to the bit."""
+    config = digits(tmp_path)
+    resident = trained_weights(keras, config, resident=True)
+    fed = trained_weights(keras, config, resident=False, window=window or 10**6)
+    assert len(resident) == len(fed)
+    for a, b in zip(resident, fed):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_small_windows_reach_the_same_accuracy(keras, tmp_path):
+    from dlcv.training.engine import train
+
+    whole = train(digits(tmp_path / "a", "epochs=20"), verbose=0).test_accuracy
+    windowed = train(digits(tmp_path / "b", "epochs=20", "window=3"), verbose=0)
+    assert windowed.route == "fast"
+    assert abs(windowed.test_accuracy - whole) <= 0.01 and whole > 0.95
+
+
+def test_a_streamed_folder_trains_in_host_fed_windows(keras, tmp_path):
+    from data_files import write_class_folders
+    from dlcv.training.engine import train
+
+    root = write_class_folders(tmp_path / "photos", per_class=12)
+    result = train(digits(tmp_path, "dataset.name=folder", f"dataset.path={root}", "preprocessing.width=8",
+                          "preprocessing.height=8", "model.name=linear", "model.params={}", "dataset.streaming=true",
+                          "window=2", "epochs=6", "dataset.test_size=0.3"), verbose=0)
+    assert result.route == "fast" and result.prepared.streamed and result.test_accuracy > 0.8
+
+
+def test_a_progress_bar_advances_window_by_window(keras, tmp_path, monkeypatch):
+    from dlcv.data import prepare_data
+    from dlcv.training.compiled import make_trainer
+    from dlcv.training.engine import compile_model
+
+    updates = []
+
+    class Recording(keras.utils.Progbar):
+        def update(self, current, values=None, finalize=None):
+            updates.append((current, self.target, dict(values or []).get("loss") is not None))
+            super().update(current, values, finalize)
+
+    monkeypatch.setattr(keras.utils, "Progbar", Recording)
+    config = digits(tmp_path, "batch_size=100")  # 1,212 training images: 13 steps, 12 full
+    prepared = prepare_data(config, progress=False)
+    model = compile_model(prepared.config, 10, 13)
+    trainer = make_trainer(model, prepared.splits.train, prepared.splits.val, 100, seed=0, window=4, progress=True)
+    logs = trainer.train_epoch(0)
+    trainer.finish_progress({**logs, **trainer.evaluate()})
+    assert updates == [(4, 13, True), (8, 13, True), (12, 13, True), (13, 13, True)]
+
+
+def test_output_to_a_file_has_no_carriage_returns_or_escapes(dlcv, tmp_path):
+    """stdout here is not a terminal, as in a log file: one plain line per epoch, on every route."""
+    for route in ("fast", "fit"):
+        outcome = dlcv("train", "--set", f"output_dir={tmp_path}", "--set", f"name={route}", "--set", "epochs=3",
+                       "--set", f"route={route}")
+        assert outcome.code == 0, outcome.err
+        for stream in (outcome.out, outcome.err):
+            assert "\r" not in stream and "\x1b" not in stream
+        assert [line.split(" ")[1] for line in outcome.out.splitlines() if line.startswith("Epoch ")] == \
+               ["1/3", "2/3", "3/3"]
+
+
+def test_the_learning_rate_of_each_epoch_is_in_the_history(keras, tmp_path):
+    from dlcv.training.engine import train
+
+    config = digits(tmp_path, "epochs=6", "schedule.name=step", "schedule.drop_every=2", "schedule.factor=0.5",
+                    "optimizer.learning_rate=0.04")
+    history = json.loads((train(config, verbose=0).run_dir / "history.json").read_text())
+    # the rate in force at each epoch's end (its last step): 0.04 * 0.5 ** floor((1 + epoch) / 2)
+    assert history["learning_rate"] == pytest.approx([0.02, 0.02, 0.01, 0.01, 0.005, 0.005])
+
+
+def test_tensorboard_writes_epoch_summaries_on_the_fast_route(keras, tmp_path):
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("tensorflow")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from dlcv.training.engine import train
+
+    result = train(digits(tmp_path, "callbacks.tensorboard=true"), verbose=0)
+    assert result.route == "fast"
+    tags = {}
+    for part in ("train", "validation"):
+        events = EventAccumulator(str(result.run_dir / "tensorboard" / part))
+        events.Reload()
+        tags[part] = {tag: len(events.Tensors(tag)) for tag in events.Tags()["tensors"]}
+    assert tags["train"]["epoch_loss"] == 3 and tags["train"]["epoch_learning_rate"] == 3
+    assert tags["validation"]["epoch_accuracy"] == 3
+
+
+@pytest.mark.slow
+def test_this_module_on_jax(tmp_path):
+    """The same tests with KERAS_BACKEND=jax, in a process of their own (a backend is chosen per process)."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                             str(ROOT / "tests" / "test_fast_route.py")], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:]
