@@ -24,9 +24,19 @@ def main() -> int:
                         help=f"which to run (default: all of {', '.join(WORKLOADS)})")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per route (>= 3; M1 allows 1)")
     parser.add_argument("--m1-sizes", default="6000,24000,60000", help="M1: the folder sizes, comma-separated")
+    parser.add_argument("--suite", choices=["gpu"], help="run a whole suite instead of workloads (benchmarks/suite.py)")
+    parser.add_argument("--output", type=Path, default=Path("output/benchmarks/gpu"),
+                        help="--suite: the folder for its JSON and Markdown table")
     parser.add_argument("--json", type=Path, default=Path("output/benchmarks/benchmarks.json"),
                         help="where to write the results")
     args = parser.parse_args()
+    if args.suite == "gpu":
+        from suite import gpu_suite
+
+        result = gpu_suite(args.output, repeats=args.repeats)
+        print((args.output / "gpu-suite.md").read_text())
+        print(f"wrote {args.output}/gpu-suite.json and gpu-suite.md ({result['device']})")
+        return 0
     names = args.workloads or list(WORKLOADS)
     if args.repeats < 3 and names != ["m1"]:
         parser.error("--repeats must be >= 3: medians of fewer runs are noise on a shared machine (M1 alone, "

@@ -132,17 +132,18 @@ def m1_memory(sizes: tuple[int, ...] = M1_SIZES, folder: Path = ANIMALS_SAMPLE,
     return workloads
 
 
-def _keras_model(name: str, batch_size: int, seed: int):
-    """A freshly compiled W1/W2 network: SGD lr 0.01, momentum 0.9, Nesterov."""
+def _keras_model(name: str, batch_size: int, seed: int, shape=(32, 32, 3), classes: int = 10):
+    """A freshly compiled network: SGD lr 0.01, momentum 0.9, Nesterov (W1 mlp, W2 minivggnet, S1 shallownet)."""
     import keras
 
     from dlcv.models import build_model
 
     keras.utils.set_random_seed(seed)
+    width, height, depth = shape[1], shape[0], shape[2]
     if name == "mlp":
-        model = build_model("mlp", 32, 32, 3, 10, hidden=[1024, 512], activation="relu")
+        model = build_model("mlp", width, height, depth, classes, hidden=[1024, 512], activation="relu")
     else:
-        model = build_model("minivggnet", 32, 32, 3, 10)
+        model = build_model(name, width, height, depth, classes)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
@@ -159,24 +160,44 @@ def _timed_after_warm_up(epoch: Callable[[], object]) -> Callable[[], dict]:
     return run
 
 
-def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
-    """The book's way (fit on NumPy floats) and dlcv's default route, each warmed up by one epoch."""
+def _default_trainer(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int, **options):
+    """dlcv's default route for this network and backend, as `dlcv train` would choose it."""
+    import keras
+
     from dlcv.data import ImageSet
     from dlcv.training.compiled import make_trainer
+    from dlcv.training.routes import compiled_loop
+
+    model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
+    data = ImageSet(images, labels, [str(c) for c in range(int(labels.max()) + 1)])
+    val = data.subset(np.arange(min(len(labels), 1000)))
+    options.setdefault("progress", False)
+    return make_trainer(model, data, val, batch_size, seed=0, loop=compiled_loop(model, keras.backend.backend()),
+                        **options)
+
+
+def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
+    """The book's way (fit on NumPy floats), dlcv's default route and dlcv's `route: fit`, each warmed up."""
+    from dlcv.data import ImageSet
+    from dlcv.pipeline import make_pipeline
 
     def book_way():
-        model = _keras_model(network, batch_size, 0)
+        model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
         x = images.astype(np.float32) / 255.0
         return _timed_after_warm_up(lambda: model.fit(x, labels, batch_size=batch_size, epochs=1, verbose=0))
 
-    def fast_route():
-        model = _keras_model(network, batch_size, 0)
-        data = ImageSet(images, labels, [str(c) for c in range(10)])
-        trainer = make_trainer(model, data, data.subset(np.arange(min(len(labels), 1000))), batch_size, seed=0)
+    def default_route():
+        trainer = _default_trainer(network, images, labels, batch_size)
         epoch = iter(range(10**6))
         return _timed_after_warm_up(lambda: trainer.train_epoch(next(epoch)))
 
-    return {"book: fit on NumPy": book_way(), "dlcv: fast route (default)": fast_route()}
+    def fit_route():
+        model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
+        pipeline = make_pipeline(ImageSet(images, labels, ["c"]), batch_size, shuffle=True, seed=0)
+        return _timed_after_warm_up(lambda: model.fit(pipeline, epochs=1, verbose=0, shuffle=False))
+
+    return {"book: fit on NumPy": book_way(), "dlcv: default route": default_route(),
+            "dlcv: route fit (Keras fit on dlcv's pipeline)": fit_route()}
 
 
 def _torch_eager(network_sizes, images, labels, batch_size):
@@ -291,5 +312,48 @@ def w2_minivggnet(samples: int | None = None, batch_size: int = 64) -> Workload:
                     baseline="book: fit on NumPy", routes=_keras_routes("minivggnet", images, labels, batch_size))
 
 
+def s1_shallownet(folder: Path = ANIMALS_SAMPLE) -> Workload:
+    """S1: ShallowNet on the Animals sample at 32x32 (the book's recipe), one epoch: default vs fit."""
+    from dlcv.config import load_config
+    from dlcv.data import prepare_data
+    from dlcv.runtime import start_keras
+
+    keras = start_keras(quiet=True)
+    if not folder.is_dir():
+        raise SystemExit(f"S1 needs a folder of <class>/<image> JPEGs; {folder} is missing")
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "shallownet_animals.yaml",
+                         [f"dataset.path={folder}", "dataset.cache=none"])
+    train = prepare_data(config, progress=False).splits.train
+    return Workload(name="S1", description=f"ShallowNet 32x32x3, batch 32, {len(train.labels)} Animals photos, "
+                    f"Keras backend {keras.backend.backend()}", unit="s per epoch", baseline="book: fit on NumPy",
+                    routes=_keras_routes("shallownet", train.images, train.labels, 32))
+
+
+def p1_progress(samples: int = 10_000, batch_size: int = 32) -> Workload:
+    """P1: what the fast route's progress bar costs: W1's epoch with the bar (a window per 1/20 of the
+    epoch, synced to show the running loss) against one window and no bar."""
+    import contextlib
+    import io
+
+    from dlcv.runtime import start_keras
+
+    keras = start_keras(quiet=True)
+    images, labels = _random_cifar(samples)
+
+    def route(progress: bool):
+        trainer = _default_trainer("mlp", images, labels, batch_size, progress=progress)
+        epoch = iter(range(10**6))
+
+        def run_epoch():
+            with contextlib.redirect_stdout(io.StringIO()):  # the bar's text: not what is timed
+                trainer.train_epoch(next(epoch))
+        return _timed_after_warm_up(run_epoch)
+
+    return Workload(name="P1", description=f"W1 ({samples:,} samples, batch {batch_size}) with and without the "
+                    f"progress bar, Keras backend {keras.backend.backend()}", unit="s per epoch",
+                    baseline="dlcv: fast route, no bar", routes={"dlcv: fast route, no bar": route(False),
+                                                                 "dlcv: fast route, progress bar": route(True)})
+
+
 WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading,
-             "m1": m1_memory}
+             "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress}

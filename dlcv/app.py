@@ -178,6 +178,24 @@ def build_data(source: str, output: str, width: int | None = None, height: int |
     return info
 
 
+def augment_preview(config_path: str | Path | None, overrides: Sequence[str] = (), output: str | Path | None = None,
+                    backend: str | None = None, verbose: bool = False) -> Path:
+    """``dlcv augment``: training images beside augmented versions of them, as a PNG grid."""
+    config, backend = load_checked_config(config_path, overrides, backend)
+    if not config.augmentation.active:
+        raise DlcvError("augmentation: the config asks for no augmentation; expected at least one of "
+                        "rotation_range, width_shift_range, height_shift_range, shear_range, zoom_range, "
+                        "horizontal_flip, vertical_flip")
+    path = Path(output) if output else config.run_dir / "augmentation.png"
+    files.ensure_writable_dir(path.parent)
+    start_keras(backend, verbose)
+    from .augmentation import preview
+
+    written = preview(config, path)
+    print(f"wrote {written}: training images (left) and augmented versions of each")
+    return written
+
+
 def list_models() -> dict[str, str]:
     """``dlcv models``: the registered networks (no Keras needed to list them)."""
     from .models import describe_models

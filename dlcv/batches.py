@@ -18,11 +18,12 @@ from .inputs import model_input
 
 class Batches(keras.utils.PyDataset):
     def __init__(self, data, batch_size: int, shuffle: bool = False, seed: int | None = None,
-                 multiple_of: int = 1, labelled: bool = True, workers: int = 1) -> None:
+                 multiple_of: int = 1, labelled: bool = True, workers: int = 1, augmenter=None) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         if batch_size < 1 or multiple_of < 1 or batch_size % multiple_of:
             raise ValueError(f"batch_size ({batch_size}) must be >= 1 and a multiple of multiple_of ({multiple_of})")
         self.data, self.batch_size, self.shuffle, self.labelled = data, batch_size, shuffle, labelled
+        self.augmenter = augmenter
         count = len(data.labels)
         # Data-parallel JAX splits every batch evenly over the devices, so a batch is cut to a multiple
         # of the device count (at most multiple_of - 1 images sit out each pass).
@@ -39,6 +40,8 @@ class Batches(keras.utils.PyDataset):
         images, labels = self.data.batch(positions)
         keep = len(labels) - len(labels) % self.multiple_of
         x = model_input(images[:keep])
+        if self.augmenter is not None:
+            x = self.augmenter(x, training=True)
         return (x, labels[:keep]) if self.labelled else (x,)
 
     def on_epoch_end(self) -> None:

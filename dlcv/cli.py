@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     lr.set_defaults(handler=lambda a: app.learning_rates(a.config, a.overrides, a.output, a.steps_per_epoch,
                                                          a.backend, a.verbose))
 
+    augment = commands.add_parser("augment", parents=[runtime, overrides],
+                                  help="preview a config's data augmentation as a grid of images",
+                                  description="Write a PNG of training images beside augmented versions of them.")
+    augment.add_argument("config", nargs="?", help="YAML experiment config with an augmentation section")
+    augment.add_argument("--output", "-o", default=None, help="PNG to write (default: <run folder>/augmentation.png)")
+    augment.set_defaults(handler=lambda a: app.augment_preview(a.config, a.overrides, a.output, a.backend, a.verbose))
+
     data = commands.add_parser("data", help="dataset tools: build an HDF5 store")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     build = data_commands.add_parser(

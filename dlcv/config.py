@@ -139,6 +139,31 @@ ScheduleConfig = Annotated[
 ]
 
 
+class AugmentationConfig(Section):
+    """Random transformations of the training batches, with the names and meanings of Keras 2's
+    ``ImageDataGenerator`` (the book's); all off by default. Never applied to validation, test or predict."""
+
+    rotation_range: Annotated[float, Field(ge=0, le=180)] = 0.0
+    """Degrees: each image is rotated by an angle drawn from [-rotation_range, rotation_range]."""
+    width_shift_range: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Fraction of the width: horizontal shifts drawn from [-width_shift_range, width_shift_range]."""
+    height_shift_range: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    shear_range: Annotated[float, Field(ge=0, lt=90)] = 0.0
+    """Degrees: a horizontal shear by an angle drawn from [-shear_range, shear_range] (as Keras 2's, so
+    the book's 0.2 is a fifth of a degree)."""
+    zoom_range: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Zoom factors drawn from [1 - zoom_range, 1 + zoom_range], per axis."""
+    horizontal_flip: bool = False
+    vertical_flip: bool = False
+    fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = "nearest"
+    """How the pixels a transformation uncovers are filled (constant: black)."""
+
+    @property
+    def active(self) -> bool:
+        return any((self.rotation_range, self.width_shift_range, self.height_shift_range, self.shear_range,
+                    self.zoom_range, self.horizontal_flip, self.vertical_flip))
+
+
 class CallbacksConfig(Section):
     monitor: bool = True
     """TrainingMonitor: history JSON and loss/accuracy plot rewritten after every epoch."""
@@ -184,6 +209,7 @@ class ExperimentConfig(Section):
     optimizer: OptimizerConfig = SGDConfig()
     schedule: ScheduleConfig = ConstantSchedule()
     callbacks: CallbacksConfig = CallbacksConfig()
+    augmentation: AugmentationConfig = AugmentationConfig()
     book: dict[str, Any] | None = None
     """What the book published for this recipe (informational: printed beside our result)."""
 

@@ -21,8 +21,9 @@ from .inputs import model_input
 
 
 def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
-                  multiple_of: int = 1, labelled: bool = True):
-    """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``."""
+                  multiple_of: int = 1, labelled: bool = True, augmenter=None):
+    """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``;
+    ``augmenter``: a Keras model of random transformations applied to each batch (training data only)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
@@ -32,7 +33,7 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
         from .batches import Batches
 
         return Batches(data, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of, labelled=labelled,
-                       workers=_reader_threads() if streamed else 1)
+                       workers=_reader_threads() if streamed else 1, augmenter=augmenter)
     import tensorflow as tf
 
     count = len(data.labels)
@@ -49,6 +50,8 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
         images, labels = tf.numpy_function(read, [rows], (tf.uint8, tf.int64), stateful=False)
         images = tf.ensure_shape(images, (None, *shape))
         x = model_input(images)
+        if augmenter is not None:
+            x = augmenter(x, training=True)
         return (x, tf.ensure_shape(labels, (None,))) if labelled else (x,)
 
     parallel = tf.data.AUTOTUNE if streamed else 1

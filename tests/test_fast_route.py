@@ -135,6 +135,7 @@ def test_this_module_on_jax(tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-                             str(ROOT / "tests" / "test_fast_route.py")], cwd=ROOT, env=env, capture_output=True,
+                             str(ROOT / "tests" / "test_fast_route.py"), str(ROOT / "tests" / "test_augmentation.py")],
+                            cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]

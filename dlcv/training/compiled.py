@@ -39,7 +39,7 @@ from ..inputs import model_input
 from ..pipeline import eval_batch
 from ..progress import interactive
 
-PROGRESS_UPDATES = 20  # windows per epoch of resident data when a progress bar is shown
+PROGRESS_UPDATES = 8  # windows per epoch of resident data when a progress bar is shown (P1: its cost)
 
 
 def build_metrics(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
@@ -68,8 +68,8 @@ class EpochTrainer(abc.ABC):
 
     def __init__(self, model: keras.Model, train, val, batch_size: int, seed: int,
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 window_bytes: int = 256 * 2**20, progress: bool | None = None) -> None:
-        self.model, self.train, self.val = model, train, val
+                 window_bytes: int = 256 * 2**20, progress: bool | None = None, augmenter=None) -> None:
+        self.model, self.train, self.val, self.augmenter = model, train, val, augmenter
         self.batch_size, self.seed = batch_size, seed
         self.count = len(train.labels)
         self.steps = self.count // batch_size
@@ -82,6 +82,8 @@ class EpochTrainer(abc.ABC):
         self.class_weight = class_weight
         first_images, first_labels = train.batch(np.arange(min(2, self.count)))
         build_metrics(model, first_images, first_labels)
+        if augmenter is not None:
+            augmenter(model_input(first_images), training=False)  # built: its random state exists from here
         if resident:
             self.x, self.y = self._put(train.images, train.labels)
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="dlcv-window") if not resident else None
@@ -212,6 +214,8 @@ class JaxEpochs(EpochTrainer):
         self.jax, self.loop = jax, loop
         self.state = None
         super().__init__(*args, **kwargs)
+        # The augmentation's random state (its seed generators) travels with the training state.
+        self.aug_state = [v.value for v in self.augmenter.non_trainable_variables] if self.augmenter else []
         weights = self.class_weight
         self.weights = None if weights is None else jax.device_put(weights.astype(np.float32))
         self._window_fn = jax.jit(self._window_scan if loop == "scan" else self._one_step, donate_argnums=0)
@@ -225,14 +229,18 @@ class JaxEpochs(EpochTrainer):
         weights = None if self.weights is None else self.weights[y]
         return model_input(x), y, weights
 
-    def _one_step(self, state, x, y, rows):
-        _, state = self.model.train_step(state, self._data(x[rows], y[rows]))
-        return state
+    def _one_step(self, carry, x, y, rows):
+        state, aug_state = carry
+        inputs, labels, weights = self._data(x[rows], y[rows])
+        if self.augmenter is not None:
+            inputs, aug_state = self.augmenter.stateless_call([], aug_state, inputs, training=True)
+        _, state = self.model.train_step(state, (inputs, labels, weights))
+        return state, aug_state
 
-    def _window_scan(self, state, x, y, rows):
-        def body(state, batch_rows):
-            return self._one_step(state, x, y, batch_rows), None
-        return self.jax.lax.scan(body, state, rows)[0]
+    def _window_scan(self, carry, x, y, rows):
+        def body(carry, batch_rows):
+            return self._one_step(carry, x, y, batch_rows), None
+        return self.jax.lax.scan(body, carry, rows)[0]
 
     def _test_scan(self, state, x, y, rows):
         def body(state, batch_rows):
@@ -258,11 +266,13 @@ class JaxEpochs(EpochTrainer):
 
     def _train_window(self, x, y, rows):
         rows = self.jax.device_put(rows.astype(np.int32))
+        carry = (self.state, self.aug_state)
         if self.loop == "scan":
-            self.state = self._window_fn(self.state, x, y, rows)
+            carry = self._window_fn(carry, x, y, rows)
         else:
             for batch_rows in rows:
-                self.state = self._window_fn(self.state, x, y, batch_rows)
+                carry = self._window_fn(carry, x, y, batch_rows)
+        self.state, self.aug_state = carry
 
     def _test_window(self, x, y, rows):
         trainable, non_trainable, optimizer, metrics = self.state
@@ -300,7 +310,10 @@ class TensorFlowEpochs(EpochTrainer):
 
     def _loop_fn(self, x, y, rows):
         for i in self.tf.range(self.tf.shape(rows)[0]):  # AutoGraph: a while loop in the program
-            self.model.train_step(self._data(self.tf.gather(x, rows[i]), self.tf.gather(y, rows[i])))
+            inputs, labels, weights = self._data(self.tf.gather(x, rows[i]), self.tf.gather(y, rows[i]))
+            if self.augmenter is not None:
+                inputs = self.augmenter(inputs, training=True)
+            self.model.train_step((inputs, labels, weights))
 
     def _test_fn(self, x, y, rows):
         for i in self.tf.range(self.tf.shape(rows)[0]):
@@ -366,16 +379,19 @@ def _all_layers(model) -> list:
 
 def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 loop: str = "scan", window_bytes: int = 256 * 2**20, progress: bool | None = None) -> EpochTrainer:
+                 loop: str = "scan", window_bytes: int = 256 * 2**20, progress: bool | None = None,
+                 augmenter=None) -> EpochTrainer:
     """The compiled trainer of the active backend. ``jit_compile``: True, False or "auto" (see
     :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None;
     ``window`` / ``resident`` / ``window_bytes``: see :class:`EpochTrainer`; ``loop``: JAX's scan or step."""
     backend = keras.backend.backend()
     options = dict(class_weight=class_weight, window=window, resident=resident, window_bytes=window_bytes,
-                   progress=progress)
+                   progress=progress, augmenter=augmenter)
     if backend == "jax":
         return JaxEpochs(model, train, val, batch_size, seed, loop=loop, **options)
     if backend == "tensorflow":
-        return TensorFlowEpochs(model, train, val, batch_size, seed, jit_compile=use_xla(model, jit_compile),
-                                **options)
+        # TensorFlow's image transformations (ImageProjectiveTransformV3) have no XLA kernel: augmenting
+        # windows run without XLA on this backend.
+        xla = use_xla(model, jit_compile) and augmenter is None
+        return TensorFlowEpochs(model, train, val, batch_size, seed, jit_compile=xla, **options)
     raise ValueError(f"compiled epochs run on the jax and tensorflow backends, not {backend}")

@@ -171,10 +171,10 @@ class StrategyRoute(EpochLoopRoute):
         super().__init__(reason, epochs, batch_size, seed)
         self.strategy = strategy
 
-    def make_trainer(self, model, train, val, class_weight):
-        return StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight)
+    def make_trainer(self, model, train, val, class_weight, augmenter=None):
+        return StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
         import keras
         import tensorflow as tf
 
@@ -184,7 +184,8 @@ class StrategyRoute(EpochLoopRoute):
                 tf.errors.AbortedError, tf.errors.InternalError)
         with _native_stderr_held(drop_on=lost):  # TensorFlow logs a lost peer in several C++ lines
             try:
-                return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose)
+                return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
+                                   augmenter)
             except lost as exc:
                 raise TrainingStopped(
                     f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
@@ -243,7 +244,7 @@ class StrategyEpochs:
     workers, so every worker logs the global loss and accuracy."""
 
     def __init__(self, model, train: ImageSet, val: ImageSet, batch_size: int, seed: int, strategy,
-                 class_weight: np.ndarray | None = None):
+                 class_weight: np.ndarray | None = None, augmenter=None):
         import tensorflow as tf
 
         from ..inputs import model_input
@@ -257,9 +258,13 @@ class StrategyEpochs:
             data = tf.data.Dataset.from_tensor_slices((part.images, part.labels.astype(np.int64)))
             if shuffle:
                 data = data.shuffle(len(part.labels), seed=seed, reshuffle_each_iteration=True)
-            batched = data.batch(batch_size).map(
-                lambda x, y: (model_input(x), y) if weights is None else (model_input(x), y, tf.gather(weights, y)))
-            return strategy.experimental_distribute_dataset(batched)
+
+            def prepare(x, y):
+                x = model_input(x)
+                if shuffle and augmenter is not None:  # training batches only
+                    x = augmenter(x, training=True)
+                return (x, y) if weights is None else (x, y, tf.gather(weights, y))
+            return strategy.experimental_distribute_dataset(data.batch(batch_size).map(prepare))
 
         self.train_data, self.val_data = dataset(train, True), dataset(val, False)
         self._train = tf.function(lambda batch: strategy.run(model.train_step, args=(batch,)))

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from .. import files
+from ..augmentation import build_augmenter
 from ..checks import check_config
 from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
@@ -112,8 +113,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         print(route, flush=True)
         if weights is not None:
             print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
+        augmenter = build_augmenter(config.augmentation, config.seed)
         history = route.fit(model, splits.train, splits.val, build_callbacks(config, run, point, callbacks),
-                            initial_epoch=initial_epoch, class_weight=weights, verbose=verbose)
+                            initial_epoch=initial_epoch, class_weight=weights, verbose=verbose, augmenter=augmenter)
         _stop_if_diverged(history.history, run, initial_epoch)
         probabilities, labels = route.predict(model, splits.test)
     evaluation = score(probabilities, labels, prepared.class_names, model.loss)

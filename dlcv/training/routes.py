@@ -51,8 +51,9 @@ class Route(abc.ABC):
 
     @abc.abstractmethod
     def fit(self, model, train: DataSet, val: DataSet, callbacks: list, initial_epoch: int = 0,
-            class_weight: np.ndarray | None = None, verbose: int | str = "auto"):
-        """Train epochs ``initial_epoch`` .. ``epochs - 1``; returns the ``keras.callbacks.History``."""
+            class_weight: np.ndarray | None = None, verbose: int | str = "auto", augmenter=None):
+        """Train epochs ``initial_epoch`` .. ``epochs - 1`` (``augmenter``: random transformations of the
+        training batches, or None); returns the ``keras.callbacks.History``."""
 
     @abc.abstractmethod
     def predict(self, model, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
@@ -71,11 +72,12 @@ class FitRoute(Route):
         super().__init__(reason, epochs, batch_size, seed)
         self.multiple_of = multiple_of
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
         from ..pipeline import make_pipeline
         from ..progress import keras_verbose
 
-        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of)
+        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
+                                   augmenter=augmenter)
         val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
         return model.fit(train_data, validation_data=val_data, epochs=self.epochs, initial_epoch=initial_epoch,
                          callbacks=callbacks, verbose=keras_verbose(verbose), shuffle=False,  # the pipeline shuffles
@@ -95,11 +97,11 @@ class EpochLoopRoute(Route):
     """A route that runs its own epochs: a trainer per run, Keras's callbacks once per epoch."""
 
     @abc.abstractmethod
-    def make_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None):
+    def make_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None, augmenter=None):
         """An object with ``train_epoch(epoch) -> logs``, ``evaluate() -> val logs``, ``predict(images)``."""
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto"):
-        self.trainer = self.make_trainer(model, train, val, class_weight)
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
+        self.trainer = self.make_trainer(model, train, val, class_weight, augmenter)
         return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0)
 
     def predict(self, model, data):
@@ -124,12 +126,12 @@ class CompiledRoute(EpochLoopRoute):
         self.jit_compile, self.window, self.resident = jit_compile, window, resident
         self.loop, self.window_bytes = loop, window_bytes
 
-    def make_trainer(self, model, train, val, class_weight):
+    def make_trainer(self, model, train, val, class_weight, augmenter=None):
         from .compiled import make_trainer
 
         return make_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
                             class_weight=class_weight, window=self.window, resident=self.resident, loop=self.loop,
-                            window_bytes=self.window_bytes)
+                            window_bytes=self.window_bytes, augmenter=augmenter)
 
 
 def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True):
@@ -205,6 +207,9 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     budget = _device_memory_budget()
     window = None if config.window == "auto" else config.window
     loop = compiled_loop(model, backend)
+    if loop == "step" and config.route == "auto":
+        return FitRoute("Keras's fit: on a CPU, JAX trains a convolutional network no faster in compiled windows "
+                        "(BENCHMARKS.md, routes)", multiple_of=distribution.batch_multiple, **common)
     compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
                     window_bytes=(budget or 2**30) // 2, **common)
     how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
