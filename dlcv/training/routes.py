@@ -36,6 +36,7 @@ DataSet = ImageSet | StreamedSet
 """Held in memory, or read from disk batch by batch."""
 
 DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take on the fast route
+WINDOW_BYTES = 64 * 2**20  # at most, of uint8 images in one window fed from the host
 
 
 class Route(abc.ABC):
@@ -210,8 +211,10 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     if loop == "step" and config.route == "auto":
         return FitRoute("Keras's fit: on a CPU, JAX trains a convolutional network no faster in compiled windows "
                         "(BENCHMARKS.md, routes)", multiple_of=distribution.batch_multiple, **common)
+    # Fed windows: a quarter of the device budget each (two in flight), at most WINDOW_BYTES, so the host
+    # side of streaming stays small whatever the dataset (M1) and a transfer hides behind a window's work.
     compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
-                    window_bytes=(budget or 2**30) // 2, **common)
+                    window_bytes=min((budget or 2**30) // 2, 2 * WINDOW_BYTES), **common)
     how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
     if streamed:
         return CompiledRoute(f"compiled windows fed from the host: the training set is streamed from disk{how}",
