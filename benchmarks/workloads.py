@@ -355,5 +355,109 @@ def p1_progress(samples: int = 10_000, batch_size: int = 32) -> Workload:
                                                                  "dlcv: fast route, progress bar": route(True)})
 
 
+def _shallownet_animals_run(folder: Path, output: Path):
+    """ShallowNet trained 3 epochs on the Animals sample at 32x32 (the book's recipe, shortened): a real
+    run folder to predict and export with; the weights' quality does not change the speed."""
+    from dlcv.config import load_config
+    from dlcv.training.engine import train
+
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / "shallownet_animals.yaml",
+                         [f"dataset.path={folder}", "dataset.cache=none", "epochs=3", f"output_dir={output}",
+                          "name=shallownet"])
+    return train(config, verbose=0)
+
+
+def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
+    """I1: label every Animals photo with a trained ShallowNet: the book's shallownet_load.py loop
+    (imread, resize, model.predict per image) against dlcv predict's streamed, parallel, batched path."""
+    import io
+    import tempfile
+
+    import cv2
+
+    from dlcv.images import list_images
+    from dlcv.inference import load_run
+    from dlcv.predictions import TextWriter
+    from dlcv.runtime import start_keras
+
+    keras = start_keras(quiet=True)
+    if not folder.is_dir():
+        raise SystemExit(f"I1 needs a folder of <class>/<image> JPEGs; {folder} is missing")
+    run_dir = _shallownet_animals_run(folder, Path(tempfile.mkdtemp())).run_dir
+    paths = list_images(folder)
+    model = keras.models.load_model(run_dir / "model.h5", compile=False)
+
+    def timed(label):
+        def run() -> dict:
+            started = time.perf_counter()
+            count = label()
+            seconds = time.perf_counter() - started
+            return {"seconds": seconds, "images_per_s": count / seconds}
+        return run
+
+    def book_loop():  # shallownet_load.py: one image at a time through model.predict
+        for path in paths:
+            image = cv2.resize(cv2.imread(path), (32, 32), interpolation=cv2.INTER_AREA)
+            model.predict(np.expand_dims(image.astype("float32") / 255.0, 0), verbose=0)
+        return len(paths)
+
+    dlcv_run = load_run(run_dir / "model.h5")
+
+    def dlcv_predict():  # what `dlcv predict --model RUN/model.h5 FOLDER` does, writing text lines
+        return TextWriter(io.StringIO()).write_all(dlcv_run.iter_predictions(paths))
+
+    book_loop(), dlcv_predict()  # warm up both (tracing, first allocations)
+    return Workload(name="I1", description=f"label {len(paths)} Animals JPEGs with ShallowNet 32x32, "
+                    f"Keras backend {keras.backend.backend()}", unit=f"s per {len(paths)} images",
+                    baseline="book: model.predict per image",
+                    routes={"book: model.predict per image": timed(book_loop),
+                            "dlcv: predict (streamed, batched)": timed(dlcv_predict)})
+
+
+def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
+    """E1: a trained ShallowNet exported to SavedModel, ONNX and LiteRT (float32 and int8 weights) by dlcv
+    export, each labelling the Animals sample (decoded once, 32x32 uint8, batches of 64) in its own
+    runtime, against Keras."""
+    import tempfile
+
+    from dlcv import app
+    from dlcv.inference import load_run
+    from dlcv.runtime import start_keras
+
+    keras = start_keras(quiet=True)
+    if not folder.is_dir():
+        raise SystemExit(f"E1 needs a folder of <class>/<image> JPEGs; {folder} is missing")
+    run_dir = _shallownet_animals_run(folder, Path(tempfile.mkdtemp())).run_dir
+    app.export(run_dir, ["saved_model", "onnx", "litert"], run_dir / "export")
+    app.export(run_dir, ["litert"], run_dir / "export-int8", quantize=True)
+    keras_run = load_run(run_dir / "model.h5")
+    from dlcv.images import list_images
+
+    images = np.stack([keras_run.decode(path) for path in list_images(folder)])
+    runs = {"Keras (model.h5, predict_on_batch)": keras_run,
+            "SavedModel (tf.saved_model.load)": load_run(run_dir / "export" / "saved_model"),
+            "ONNX (onnxruntime)": load_run(run_dir / "export" / "model.onnx"),
+            "LiteRT (ai-edge-litert)": load_run(run_dir / "export" / "model.tflite"),
+            "LiteRT int8 weights (--quantize)": load_run(run_dir / "export-int8" / "model.tflite")}
+
+    def timed(run):
+        run.predict_arrays(images[:64])  # warm up
+
+        def label() -> dict:  # ten passes: one pass is a few milliseconds, too short to time alone
+            started = time.perf_counter()
+            for _ in range(PASSES):
+                for start in range(0, len(images), 64):
+                    run.predict_arrays(images[start:start + 64])
+            seconds = time.perf_counter() - started
+            return {"seconds": seconds, "images_per_s": PASSES * len(images) / seconds}
+        return label
+
+    PASSES = 10
+    return Workload(name="E1", description=f"{len(images)} decoded Animals images x {PASSES}, ShallowNet 32x32, "
+                    f"batches of 64, each export in its runtime", unit=f"s per {PASSES * len(images)} images",
+                    baseline="Keras (model.h5, predict_on_batch)",
+                    routes={name: timed(run) for name, run in runs.items()})
+
+
 WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading,
-             "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress}
+             "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress, "i1": i1_predict, "e1": e1_export_runtimes}
