@@ -8,8 +8,9 @@ Importing ``dlcv`` is light: no Keras, no TensorFlow. The flow, module by module
     dlcv.inputs          uint8 images -> model input, the one contract;  dlcv.pipeline  tf.data / PyDataset
     dlcv.models          model builders by name                           (Keras, imported when building)
     dlcv.training        optimizers, schedules, callbacks, routes, the engine
-    dlcv.evaluation      reports;  dlcv.export  a run's files;  dlcv.runs  reading a run folder back
-    dlcv.inference       loading a run and predicting
+    dlcv.evaluation      reports;  dlcv.saving  a run's files;  dlcv.runs  reading a run folder back
+    dlcv.export          serving formats (SavedModel, ONNX, LiteRT), checked against Keras
+    dlcv.inference       loading a run (or an export) and predicting;  dlcv.predictions  text/CSV/JSON
     dlcv.app             one function per user action (the CLI and the scripts call these)
     dlcv.pyimagesearch   the book's own names and signatures
     dlcv.reference       the from-scratch NumPy chapters, beside the rest (NumPy only)

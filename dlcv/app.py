@@ -18,8 +18,8 @@ from typing import Sequence
 from . import files
 from .checks import check_config
 from .config import ExperimentConfig, PreprocessingConfig, load_config
-from .errors import DlcvError
-from .runtime import resolve_backend, start_keras
+from .errors import DlcvError, Stopped
+from .runtime import banner, resolve_backend, start_keras
 
 
 def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
@@ -71,13 +71,13 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
         if not Path(config_path).is_file():
             raise DlcvError(f"{model_path} has no config.yaml beside it; pass the config whose test split "
                             "to use")
+    from .inference import check_model_file, load_run
+
     config, backend = load_checked_config(config_path, overrides, backend)
-    if not Path(model_path).is_file():
-        raise DlcvError(f"model file not found: {model_path!r}")
+    check_model_file(model_path)  # a Keras model: its loss is computed in Keras
     start_keras(backend, verbose)
     from .data import prepare_data
     from .evaluation import score
-    from .inference import load_run
     from .pipeline import predict_dataset
     from .training.engine import LOSS
 
@@ -93,26 +93,120 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
 
 
 def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
-            verbose: bool = False) -> list:
-    """``dlcv predict``: one line per image (path, label, probability); unreadable files are skipped and
-    named in one warning."""
+            verbose: bool = False, output_format: str = "text", top: int = 1,
+            output: str | Path | None = None) -> int:
+    """``dlcv predict``: label images with a saved or exported model, streamed batch by batch, as text,
+    CSV or JSON to stdout or ``output`` (written atomically). An unreadable file is skipped with one
+    warning line naming it; the count is said at the end and the run ends with Stopped (exit 1)."""
     from .images import expand_image_paths
+    from .predictions import WRITERS, open_output
 
+    if output_format not in WRITERS:
+        raise DlcvError(f"--format {output_format!r}: expected one of {', '.join(WRITERS)}")
     paths = expand_image_paths(images)  # a missing path fails before Keras starts
-    start_keras(backend, verbose)
+    run = _load_for_prediction(model_path, backend, verbose)
+    skipped: list[str] = []
+
+    def skip(path: str, reason: str) -> None:
+        skipped.append(path)
+        print(f"dlcv: warning: skipped {reason}", file=sys.stderr, flush=True)
+
+    with open_output(output) as stream:
+        writer = WRITERS[output_format](stream, top)
+        labelled = writer.write_all(run.iter_predictions(paths, batch_size, top, on_skip=skip))
+    if skipped:
+        raise Stopped(f"labelled {labelled} of {len(paths)} images; skipped {len(skipped)} unreadable "
+                      f"file(s), named above")
+    return labelled
+
+
+def _load_for_prediction(model_path: str, backend: str | None, verbose: bool):
+    """A run's model (Keras started first) or an export (loaded in its own runtime, no Keras)."""
+    from .export.formats import find_format
+    from .inference import check_model_file
+
+    exported = find_format(Path(model_path))
+    if exported is None:  # the banner goes to stderr: standard output is the predictions (CSV, JSON...)
+        check_model_file(model_path)
+        start_keras(backend, verbose, quiet=True)
+        print(banner(), file=sys.stderr, flush=True)
+    elif exported.missing():
+        raise DlcvError(f"--model {model_path!r} is a {exported.name} export; its runtime needs "
+                        f"{', '.join(exported.missing())} (pip install {' '.join(exported.missing())})")
+    return _load_run_saying_if_bare(model_path)
+
+
+def _load_run_saying_if_bare(model_path: str | Path):
     from .inference import load_run
 
     run = load_run(model_path)
-    skipped: list[str] = []
-    predictions = run.predict_files(paths, batch_size=batch_size, skipped=skipped)
-    for p in predictions:
-        print(f"{p.path}\t{p.label}\t{p.probability:.4f}")
-    if skipped:
-        print(f"dlcv: warning: skipped {len(skipped)} unreadable file(s): {', '.join(skipped)}",
-              file=sys.stderr)
-    if not predictions:
-        raise DlcvError("none of the given files could be read as an image")
-    return predictions
+    if not run.has_run_metadata:
+        print(f"dlcv: warning: {model_path} has no class names beside it (not a dlcv run); labels are "
+              f"class indexes 0-{len(run.class_names) - 1}", file=sys.stderr)
+    return run
+
+
+def export(model: str | Path, formats: Sequence[str], output: str | Path | None = None,
+           check_images: Sequence[str] = (), quantize: bool = False, force: bool = False,
+           backend: str | None = None, verbose: bool = False) -> list:
+    """``dlcv export``: a run's model (or a model file) as SavedModel / ONNX / LiteRT, uint8 images in,
+    probabilities out, each loaded back in its runtime and checked against Keras."""
+    from .export.formats import FORMATS
+    from .images import expand_image_paths
+    from .runs import RunFolder
+
+    model_path = _model_to_export(Path(model))
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown or not formats:
+        raise DlcvError(f"--format {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(FORMATS)}")
+    if backend not in (None, "tensorflow"):
+        raise DlcvError(f"--backend {backend}: exports are written on the TensorFlow backend (SavedModel, "
+                        "ONNX through tf2onnx and LiteRT are all TensorFlow graphs); a model trained on any "
+                        "backend loads there: drop --backend")
+    missing = sorted({package for name in formats for package in FORMATS[name].missing()})
+    if missing:
+        raise DlcvError(f"--format {' '.join(formats)} needs {', '.join(missing)}: pip install "
+                        f"{' '.join(missing)} (or pip install 'dlcv[export]')")
+    if quantize and "litert" not in formats:
+        raise DlcvError("--quantize applies to LiteRT only; add --format litert")
+    target = Path(output) if output else model_path.parent / "export"
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not force)):
+        raise DlcvError(f"--output {str(target)!r} exists and is not empty; pass --force to replace it")
+    check_paths = expand_image_paths(check_images)
+    files.ensure_writable_dir(target.parent)
+    start_keras("tensorflow", verbose)
+    from .export.exporter import TOLERANCE, check_images as gather, export_model
+
+    run = _load_run_saying_if_bare(model_path)
+    check = gather(run, RunFolder(model_path.parent).saved_config(), check_paths)
+    print(f"checking every export against Keras on {check.origin}")
+    reports = export_model(run, formats, target, check, quantize=quantize, force=force)
+    print(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
+    for r in reports:
+        name = r.name + (" (int8)" if r.quantized else "")
+        print(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
+              f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
+        if r.quantized and r.accuracy is not None:
+            print(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
+                  f"({r.accuracy - r.reference_accuracy:+.4f}) on {check.origin}")
+    print(f"every float32 export within {TOLERANCE:g} of Keras, same top-1 labels; written to {target}/ "
+          "with serving.json and class_names.json")
+    return reports
+
+
+def _model_to_export(path: Path) -> Path:
+    """The Keras model file of a run folder (``model.keras``, else ``model.h5``), or the file given."""
+    if path.is_dir():
+        for name in ("model.keras", "model.h5"):
+            if (path / name).is_file():
+                return path / name
+        raise DlcvError(f"{str(path)!r} holds no model.keras or model.h5; expected a finished run folder "
+                        "or a .keras / .h5 file")
+    if path.suffix not in (".keras", ".h5"):
+        raise DlcvError(f"{str(path)!r}: expected a run folder or a .keras / .h5 model file")
+    if not path.is_file():
+        raise DlcvError(f"model file not found: {str(path)!r}")
+    return path
 
 
 def classify(images: Sequence[str], network: str = "vgg16", weights: str | None = "imagenet",
@@ -204,3 +298,22 @@ def list_models() -> dict[str, str]:
     for name, summary in described.items():
         print(f"{name:<16} {summary}")
     return described
+
+
+def doctor(config_path: str | Path | None = None, overrides: Sequence[str] = (), backend: str | None = None) -> list:
+    """``dlcv doctor``: one ✓/✗ line per thing a run needs here; Stopped (exit 1) when something the
+    config needs is missing."""
+    from .doctor import diagnose
+
+    config = load_config(config_path, list(overrides))
+    chosen = resolve_backend(backend, config.backend)
+    checks = []
+    for check in diagnose(config, chosen):
+        print(check.line(), flush=True)
+        checks.append(check)
+    failed = [check for check in checks if check.failed]
+    if failed:
+        raise Stopped(f"{len(failed)} check(s) failed that the config needs: "
+                      + "; ".join(check.needed_for for check in failed))
+    print("ready: everything the config needs is here")
+    return checks

@@ -3,7 +3,8 @@
     dlcv train                                   # the quickstart (scikit-learn digits, MLP, Nesterov SGD)
     dlcv train configs/keras_mnist.yaml --set epochs=5
     dlcv evaluate --model output/quickstart/model.h5
-    dlcv predict --model output/quickstart/model.h5 digits/
+    dlcv predict --model output/quickstart/model.h5 digits/ --format csv --top 3
+    dlcv export output/quickstart --format saved_model onnx litert
 
 A mistake in what the user asked for (a bad config, a missing file, a wrong flag) prints one line and
 exits with code 2; work that stopped for a reason the user can fix (NaN loss, a full disk) one line and
@@ -57,11 +58,36 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
     evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, a.config, a.overrides, a.backend, a.verbose))
 
-    predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved model")
-    predict.add_argument("--model", required=True, help="saved model (.h5 or .keras) inside a run folder")
+    predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved or exported model",
+                                  description="Label images, streamed batch by batch; exit status 1 when "
+                                              "some files could not be read (each is named).")
+    predict.add_argument("--model", required=True,
+                         help="a run's model (.h5 / .keras), or an export of it (SavedModel folder, .onnx, .tflite)")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (64)")
-    predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose))
+    predict.add_argument("--format", dest="output_format", choices=["text", "csv", "json"], default="text",
+                         help="text: path, label, probability tab-separated; csv with a header; json: one array")
+    predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
+    predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
+    predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose,
+                                                       a.output_format, a.top, a.output))
+
+    export = commands.add_parser("export", parents=[runtime], help="export a trained model for serving",
+                                 description="Write a run's model as a SavedModel (TensorFlow Serving), ONNX "
+                                             "and/or LiteRT file taking uint8 images, each loaded back in its "
+                                             "runtime and checked against Keras (exit 1 and nothing written "
+                                             "if one differs).")
+    export.add_argument("model", help="a run folder (its model.keras) or a .keras / .h5 file")
+    export.add_argument("--format", dest="formats", nargs="+", required=True, action="extend",
+                        choices=["saved_model", "onnx", "litert"], help="one or more formats")
+    export.add_argument("--output", "-o", help="the export folder (default: <run folder>/export)")
+    export.add_argument("--check-images", nargs="+", default=[], metavar="IMAGE",
+                        help="images (or folders) to check parity on when the run's test data is not here")
+    export.add_argument("--quantize", action="store_true",
+                        help="LiteRT with int8 weights (dynamic range); its accuracy change is reported")
+    export.add_argument("--force", action="store_true", help="replace an existing, non-empty --output folder")
+    export.set_defaults(handler=lambda a: app.export(a.model, a.formats, a.output, a.check_images, a.quantize,
+                                                     a.force, a.backend, a.verbose))
 
     classify = commands.add_parser("classify", parents=[runtime],
                                    help="label photos with a network pre-trained on ImageNet (ch. 20)",
@@ -112,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--chunk-size", type=positive_int, default=1024, help="images decoded per chunk")
     build.set_defaults(handler=lambda a: app.build_data(a.source, a.output, a.width, a.height, a.channels,
                                                         a.resize, a.chunk_size))
+
+    doctor = commands.add_parser("doctor", parents=[overrides],
+                                 help="check this machine or container: versions, GPUs, XLA, output folder",
+                                 description="One line per check (✓/✗); exit status 1 when something the "
+                                             "config needs is missing, e.g. a GPU for distribution: mirrored.")
+    doctor.add_argument("config", nargs="?", help="the config to check for (default: the quickstart)")
+    doctor.add_argument("--backend", choices=BACKENDS, help="the backend to check for (default: as train chooses)")
+    doctor.set_defaults(handler=lambda a: app.doctor(a.config, a.overrides, a.backend))
 
     models = commands.add_parser("models", help="list the registered model builders")
     models.set_defaults(handler=lambda a: app.list_models())

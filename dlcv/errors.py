@@ -37,6 +37,10 @@ class WriteFailed(Stopped):
     """An output could not be written: no space left, a read-only file system, a lost permission."""
 
 
+class ExportFailed(Stopped):
+    """An export did not reproduce the Keras model's predictions in its own runtime; it was removed."""
+
+
 def run_action(action: Callable[[], object], name: str) -> int:
     """Run ``action`` for a command or script called ``name``; the exit status, with the user-facing
     failures printed as one line (anything else propagates with its traceback)."""

@@ -33,21 +33,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     path = Path(path)
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="".join(path.suffixes), dir=path.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs should be as open() makes them
-        yield tmp
-        os.replace(tmp, path)
+        with reporting_write_failures(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="".join(path.suffixes), dir=path.parent)
+            os.close(fd)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs should be as open() makes them
+            yield tmp
+            os.replace(tmp, path)
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+
+
+@contextlib.contextmanager
+def reporting_write_failures(path: str | os.PathLike) -> Iterator[None]:
+    """Inside the block, a write the machine refuses for a reason the user can fix (no space, a
+    read-only file system, a lost permission) becomes :class:`~dlcv.errors.WriteFailed` naming ``path``."""
+    try:
+        yield
     except Exception as exc:  # Keras and h5py may wrap the OSError; the cause chain still holds it
         reason = None if isinstance(exc, WriteFailed) else _fixable(exc)
         if reason is None:
             raise
         raise WriteFailed(f"cannot write {path} ({reason})") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
 
 
 def _fixable(exc: BaseException) -> str | None:
@@ -63,6 +72,14 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+def temporary_dir(parent: str | os.PathLike, prefix: str = "") -> Path:
+    """A new ``.tmp-*`` folder in ``parent`` (for a folder output to be renamed into place), with the
+    permissions ``mkdir`` would give it (mkdtemp's are 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + prefix, dir=parent))
+    os.chmod(path, 0o777 & ~_umask())
+    return path
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -105,9 +122,17 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
         os.close(fd)
         os.remove(probe)
     except OSError as exc:
-        raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); "
-                        "expected a folder this user can create files in") from None
+        raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); " + _how_to_make_writable(path)) from None
     return path
+
+
+def _how_to_make_writable(path: Path) -> str:
+    if not os.environ.get("DLCV_CONTAINER"):
+        return "expected a folder this user can create files in"
+    # In dlcv's image: the folder is (under) a mount, owned by someone the container's user is not.
+    return (f"this container runs as uid {os.getuid()}: run it as the owner of the mounted folder (docker run "
+            "--user \"$(id -u):$(id -g)\" ...), or give that user the host folder (sudo chown -R "
+            "\"$(id -u):$(id -g)\" output)")
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:

@@ -1,29 +1,33 @@
-"""Using a saved model: load it with its run's class names and preprocessing, then label image files.
+"""Using a trained model: load it with its run's class names and preprocessing, then label image files.
 
 A run folder written by ``dlcv train`` holds ``model.h5`` / ``model.keras`` beside ``class_names.json``
 and ``config.yaml``; :class:`~dlcv.runs.RunFolder` reads them (never the training data, which may be
-long gone) to tell :func:`load_run` how to prepare a new image and what to call each output. A bare
-model file with no run beside it still works: its classes are numbered and images must already have the
-model's input size.
+long gone) to tell :func:`load_run` how to prepare a new image and what to call each output. An export
+made by ``dlcv export`` (a SavedModel folder, ``model.onnx``, ``model.tflite``) loads the same way, in its
+own runtime, with the labels and preprocessing of the ``serving.json`` beside it — so the command that
+checks a deployment is the one used in development. A bare model file with no run beside it still
+works: its classes are numbered and images must already have the model's input size.
 
-    run = load_run("output/quickstart/model.h5")
-    for p in run.predict_files(["digit.png"]):
+    run = load_run("output/quickstart/model.h5")       # or .../export/model.onnx
+    for p in run.iter_predictions(paths, top=3):       # streamed: decoded in parallel, batch by batch
         print(p.path, p.label, p.probability)
 """
 from __future__ import annotations
 
+import collections
+import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from .config import PreprocessingConfig
 from .errors import DlcvError
 from .images import UnreadableImage, to_uint8_channels
-from .pipeline import predict_probabilities
 from .preprocessing import apply_chain, decode_file, preprocessors_for
 from .runs import RunFolder
 
@@ -35,25 +39,23 @@ class Prediction:
     path: str
     label: str
     probability: float
+    top: tuple[tuple[str, float], ...] = ()
+    """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
 
 
 @dataclass
 class Run:
-    model: object
+    """A model ready to label images: ``forward`` maps a uint8 NHWC batch to class probabilities."""
+
+    forward: Callable[[np.ndarray], np.ndarray]
+    input_size: tuple[int, int, int]
+    """(height, width, channels) the model takes."""
     class_names: list[str]
     preprocessing: PreprocessingConfig
     has_run_metadata: bool = True
     """False for a bare model file: classes are numbered and nothing is resized."""
-
-    @property
-    def input_size(self) -> tuple[int, int, int]:
-        """(height, width, channels) the model takes."""
-        import keras
-
-        shape = tuple(self.model.input_shape[1:])
-        if keras.config.image_data_format() == "channels_first":
-            return shape[1], shape[2], shape[0]
-        return shape
+    model: object = None
+    """The Keras model (None for an exported model, which runs in its own runtime)."""
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Any uint8 image (grey, RGB, RGBA) as the model's training images were: its channel count,
@@ -70,46 +72,82 @@ class Run:
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for uint8 NHWC images already at the model's size."""
-        return predict_probabilities(self.model, images)
+        return self.forward(np.ascontiguousarray(images, dtype=np.uint8))
+
+    def iter_predictions(self, paths: Iterable[str], batch_size: int = 64, top: int = 1,
+                         on_skip: Callable[[str, str], None] | None = None,
+                         workers: int | None = None) -> Iterator[Prediction]:
+        """Label each image, in order, holding only a few batches at a time: files are decoded on every
+        core ahead of the model. An unreadable file goes to ``on_skip(path, reason)`` (or raises if None)."""
+        batch_paths: list[str] = []
+        images: list[np.ndarray] = []
+        for path, image in _decode_ahead(self.decode, paths, 2 * batch_size, workers or os.cpu_count() or 1):
+            if isinstance(image, UnreadableImage):
+                if on_skip is None:
+                    raise image
+                on_skip(path, str(image))
+                continue
+            self._check_size(path, image)
+            batch_paths.append(path)
+            images.append(image)
+            if len(images) == batch_size:
+                yield from self._label(batch_paths, self.predict_arrays(np.stack(images)), top)
+                batch_paths, images = [], []
+        if images:
+            yield from self._label(batch_paths, self.predict_arrays(np.stack(images)), top)
 
     def predict_files(self, paths: Iterable[str], batch_size: int = 64,
                       skipped: list[str] | None = None) -> list[Prediction]:
-        """Label each image; unreadable files are appended to ``skipped`` (or raise if it is None)."""
-        height, width, channels = self.input_size
-        readable, images = [], []
-        for path in paths:
-            try:
-                images.append(self.decode(path))
-            except UnreadableImage:
-                if skipped is None:
-                    raise
-                skipped.append(path)
-                continue
-            readable.append(path)
-        if not images:
-            return []
-        for path, image in zip(readable, images):
-            if image.shape != (height, width, channels):
-                raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "
-                                f"{_size((height, width, channels))}; resize it, or train with "
-                                "preprocessing.width/height set so predictions resize automatically")
-        images = np.stack(images)
-        predictions = []
-        for start in range(0, len(images), batch_size):
-            probabilities = self.predict_arrays(images[start:start + batch_size])
-            for path, row in zip(readable[start:start + batch_size], probabilities):
-                best = int(np.argmax(row))
-                predictions.append(Prediction(path, self.class_names[best], float(row[best])))
-        return predictions
+        """Every prediction as a list; unreadable files are appended to ``skipped`` (or raise if None)."""
+        on_skip = None if skipped is None else (lambda path, _reason: skipped.append(path))
+        return list(self.iter_predictions(paths, batch_size, on_skip=on_skip))
+
+    def _label(self, paths: list[str], probabilities: np.ndarray, top: int) -> Iterator[Prediction]:
+        for path, row in zip(paths, probabilities):
+            order = np.argsort(-row, kind="stable")[:max(top, 1)]
+            ranked = tuple((self.class_names[i], float(row[i])) for i in order)
+            yield Prediction(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
+
+    def _check_size(self, path: str, image: np.ndarray) -> None:
+        if image.shape != tuple(self.input_size):
+            raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "
+                            f"{_size(self.input_size)}; resize it, or train with "
+                            "preprocessing.width/height set so predictions resize automatically")
+
+
+def _decode_ahead(decode: Callable[[str], np.ndarray], paths: Iterable[str], ahead: int,
+                  workers: int) -> Iterator[tuple[str, object]]:
+    """(path, image or UnreadableImage) in the order given, decoded by a thread pool at most ``ahead``
+    files in front of the consumer (OpenCV releases the GIL, so threads decode in parallel); memory is
+    bounded whatever the number of paths."""
+    def attempt(path: str):
+        try:
+            return decode(path)
+        except UnreadableImage as exc:
+            return exc
+
+    with ThreadPoolExecutor(workers) as pool:
+        pending: collections.deque = collections.deque()
+        remaining = iter(paths)
+        for path in itertools.islice(remaining, ahead):
+            pending.append((path, pool.submit(attempt, path)))
+        while pending:
+            path, future = pending.popleft()
+            for more in itertools.islice(remaining, 1):
+                pending.append((more, pool.submit(attempt, more)))
+            yield path, future.result()
 
 
 def load_run(model_path: str | os.PathLike) -> Run:
-    """Load a saved ``.h5`` / ``.keras`` model and, if present, its run's class names and preprocessing."""
+    """Load a saved ``.h5`` / ``.keras`` model (Keras must be started) or an export of one (a SavedModel
+    folder, ``.onnx``, ``.tflite``), with its class names and preprocessing where they were saved."""
+    from .export.formats import find_format
+
     path = Path(model_path)
-    if path.suffix not in MODEL_SUFFIXES:
-        raise DlcvError(f"model {str(path)!r}: expected a .h5 or .keras file")
-    if not path.is_file():
-        raise DlcvError(f"model file not found: {str(path)!r}")
+    exported = find_format(path)
+    if exported is not None:
+        return _load_export(path, exported)
+    check_model_file(path)
     folder = RunFolder(path.parent)
     saved_names, saved_config = folder.class_names(), folder.saved_config()  # fail on bad metadata first
     model = _load_model(path)
@@ -119,7 +157,46 @@ def load_run(model_path: str | os.PathLike) -> Run:
         raise DlcvError(f"{folder / 'class_names.json'} lists {len(class_names)} classes but the model has "
                         f"{classes} outputs")
     preprocessing = saved_config.preprocessing if saved_config is not None else PreprocessingConfig()
-    return Run(model, class_names, preprocessing, has_run_metadata=saved_names is not None)
+    from .pipeline import predict_probabilities
+
+    return Run(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
+               preprocessing, has_run_metadata=saved_names is not None, model=model)
+
+
+def check_model_file(model_path: str | os.PathLike) -> None:
+    """A Keras model file that exists (checked before Keras starts)."""
+    path = Path(model_path)
+    if path.suffix not in MODEL_SUFFIXES:
+        raise DlcvError(f"model {str(path)!r}: expected a .h5 or .keras file, or an export (a SavedModel "
+                        "folder, .onnx, .tflite)")
+    if not path.is_file():
+        raise DlcvError(f"model file not found: {str(path)!r}")
+
+
+def keras_input_size(model) -> tuple[int, int, int]:
+    """(height, width, channels) a Keras image model takes, whatever its data format."""
+    import keras
+
+    shape = tuple(model.input_shape[1:])
+    if keras.config.image_data_format() == "channels_first":
+        return shape[1], shape[2], shape[0]
+    return shape
+
+
+def _load_export(path: Path, exported) -> Run:
+    from .export.formats import read_serving_spec
+
+    spec = read_serving_spec(path)
+    try:
+        preprocessing = PreprocessingConfig(**spec["preprocessing"])
+        height, width, channels = spec["input"]["shape"][1:]
+        labels = [str(label) for label in spec["labels"]]
+    except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise DlcvError(f"{path.parent / 'serving.json'} is not one dlcv export wrote ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0]})") from None
+    forward = exported.load(path)
+    return Run(forward, (height, width, channels), labels, preprocessing,
+               has_run_metadata=spec.get("has_run_metadata", True))
 
 
 def _load_model(path: Path):

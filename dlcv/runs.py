@@ -38,7 +38,7 @@ ARTEFACTS = ("results.json", "model.h5", "model.keras", "history.json", "trainin
              "class_names.json", "classification_report.txt", "classification_report.json",
              "confusion_matrix.png", "model_summary.txt", "architecture.png", "skipped_files.txt")
 """The files a run writes into its folder (``results.json`` first: without it the run is not finished)."""
-ARTEFACT_FOLDERS = ("checkpoints", "tensorboard")
+ARTEFACT_FOLDERS = ("checkpoints", "tensorboard", "export")
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def import_keras(verbose: bool = False) -> ModuleType:
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    with _native_stderr_silenced(enabled=not verbose):
+    with native_stderr_silenced(enabled=not verbose):
         import keras
         if keras.backend.backend() == "tensorflow":
             import tensorflow  # noqa: F401  (loads the CUDA stubs while stderr is still redirected)
@@ -76,12 +76,12 @@ def seed_everything(seed: int, verbose: bool = False) -> None:
     """``keras.utils.set_random_seed`` (Python, NumPy, the backend, and TensorFlow when installed, which
     it imports even under JAX: its native start-up noise is hidden as in :func:`import_keras`)."""
     keras = sys.modules["keras"]
-    with _native_stderr_silenced(enabled=not verbose and "tensorflow" not in sys.modules):
+    with native_stderr_silenced(enabled=not verbose and "tensorflow" not in sys.modules):
         keras.utils.set_random_seed(seed)
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
+def native_stderr_silenced(enabled: bool) -> Iterator[None]:
     """Send file descriptor 2 to a temp file while TensorFlow's native code starts.
 
     TensorFlow's CUDA probe writes to stderr before absl logging is initialised, so

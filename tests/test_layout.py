@@ -96,6 +96,6 @@ def test_readme_layout_lists_every_module_and_package():
     missing = {name for name in top_level - {"__init__.py", "__main__.py"} if name not in listed}
     assert not missing, f"README Layout misses {sorted(missing)}"
     everywhere = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.rglob("*") if p.name != "__pycache__"}
-    repository = {"scripts/", "configs/", "datasets/", "output/", "tests/", "benchmarks/", "dlcv/"}
+    repository = {"scripts/", "configs/", "datasets/", "output/", "tests/", "benchmarks/", "docker/", "dlcv/"}
     stale = {name for name in listed if name not in everywhere | repository and not name.endswith("run.py")}
     assert not stale, f"README Layout names {sorted(stale)}, which dlcv/ does not have"

@@ -5,7 +5,8 @@ import sys
 
 from conftest import ROOT
 
-LIGHT_MODULES = ["dlcv", "dlcv.config", "dlcv.checks", "dlcv.data", "dlcv.models", "dlcv.preprocessing",
+LIGHT_MODULES = ["dlcv", "dlcv.inference", "dlcv.predictions", "dlcv.export.formats", "dlcv.export.exporter",
+                 "dlcv.doctor", "dlcv.config", "dlcv.checks", "dlcv.data", "dlcv.models", "dlcv.preprocessing",
                  "dlcv.pipeline", "dlcv.inputs", "dlcv.cli", "dlcv.app", "dlcv.runs", "dlcv.files", "dlcv.runtime",
                  "dlcv.training", "dlcv.training.routes", "dlcv.training.distribution",
                  "dlcv.casestudies.pretrained", "dlcv.casestudies.captcha", "dlcv.casestudies.smiles",

@@ -2,7 +2,7 @@
 
 Every entry point — ``dlcv train``, the book-named scripts, the tests — calls :func:`train`, so there is
 one way a model is compiled, resumed, given its callbacks, trained on a route and scored. The data comes
-prepared from the data layer, the route from :mod:`.routes`, the files from :mod:`dlcv.export`.
+prepared from the data layer, the route from :mod:`.routes`, the files from :mod:`dlcv.saving`.
 
     config = load_config("configs/quickstart.yaml")
     result = train(config, callbacks=[MyCallback()])
@@ -28,7 +28,7 @@ from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..evaluation import Evaluation, score
-from ..export import save_model, write_run_metadata
+from ..saving import save_model, write_run_metadata
 from ..models import build_model
 from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
 from ..runtime import seed_everything

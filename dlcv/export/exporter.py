@@ -1,0 +1,178 @@
+"""``dlcv export``: a trained model in serving formats, each checked against Keras in its own runtime.
+
+The exported graph takes uint8 images (the run's height, width and channels) and returns class
+probabilities; :func:`serving_model` wraps the trained network with the one input contract
+(:func:`dlcv.inputs.model_input`) so a client sends an image, not a float tensor it must scale exactly
+as training did. Every format is written into a temporary folder, loaded back with its runtime and run
+on check images — the run's test split when its data is present, else ``check_images``, else generated
+images — and compared with the Keras model: a float32 export that differs by more than
+``TOLERANCE`` or disagrees on any top-1 label fails the whole export (nothing is left behind). The
+folder is renamed into place only when every format passed.
+
+    report = export_model(load_run("output/shallownet/model.keras"), ["onnx", "litert"],
+                          Path("output/shallownet/export"), config=RunFolder(...).saved_config())
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import files
+from ..config import ExperimentConfig
+from ..errors import DlcvError, ExportFailed
+from ..inference import Run
+from .formats import FORMATS, INPUT_NAME, SPEC_NAME, serving_spec
+
+TOLERANCE = 1e-4
+"""Largest absolute difference in any class probability a float32 export may show against Keras."""
+MAX_CHECK_IMAGES = 1000
+GENERATED_IMAGES = 32
+
+
+@dataclass(frozen=True)
+class CheckImages:
+    images: np.ndarray
+    labels: np.ndarray | None
+    """Class indexes when the images come from the run's test split (then accuracy can be compared)."""
+    origin: str
+
+
+@dataclass(frozen=True)
+class FormatReport:
+    name: str
+    path: Path
+    bytes: int
+    max_difference: float
+    agreement: float
+    images_per_second: float
+    quantized: bool
+    accuracy: float | None
+    reference_accuracy: float | None
+
+    @property
+    def passed(self) -> bool:
+        return self.quantized or (self.max_difference <= TOLERANCE and self.agreement == 1.0)
+
+
+def serving_model(model, input_size: tuple[int, int, int]):
+    """A Keras model taking uint8 NHWC images at ``input_size`` and returning float32 probabilities."""
+    import keras
+
+    from ..inputs import model_input
+
+    inputs = keras.Input(input_size, dtype="uint8", name=INPUT_NAME)
+    outputs = keras.ops.cast(model(model_input(inputs), training=False), "float32")
+    wrapped = keras.Model(inputs, outputs, name=f"{model.name}_serving")
+    wrapped(np.zeros((1, *input_size), np.uint8))  # Keras's ONNX export refuses a model never called
+    return wrapped
+
+
+def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str] = (),
+                 seed: int = 0) -> CheckImages:
+    """Images to compare the exports on: the run's test split (its data still present), else the files
+    given, else seeded random images at the model's input size."""
+    if config is not None:
+        test = _test_split(config)
+        if test is not None and len(test.labels):
+            count = min(len(test.labels), MAX_CHECK_IMAGES)
+            images, labels = test.batch(np.arange(count))
+            return CheckImages(images, np.asarray(labels), f"{len(labels)} images of the run's test split")
+    if paths:
+        return CheckImages(np.stack([run.decode(path) for path in paths]), None,
+                           f"{len(paths)} images from --check-images")
+    generated = np.random.default_rng(seed).integers(0, 256, (GENERATED_IMAGES, *run.input_size), dtype=np.uint8)
+    return CheckImages(generated, None, f"{GENERATED_IMAGES} generated images (the run's data is not here; "
+                                        "--check-images gives real ones)")
+
+
+def _test_split(config: ExperimentConfig):
+    from ..data import prepare_data
+
+    try:
+        return prepare_data(config, progress=False).splits.test
+    except DlcvError:  # the training data is gone, moved or unreachable: a run folder is portable
+        return None
+
+
+def export_model(run: Run, formats: Sequence[str], output: Path, check: CheckImages, quantize: bool = False,
+                 force: bool = False) -> list[FormatReport]:
+    """Write ``formats`` of ``run``'s Keras model into ``output`` (with ``serving.json`` and the class
+    names), each checked against Keras; raises :class:`ExportFailed` (and writes nothing) on a mismatch."""
+    serving = serving_model(run.model, run.input_size)
+    reference = run.predict_arrays(check.images)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = files.temporary_dir(output.parent, "export-")
+    try:
+        reports = []
+        for name in formats:
+            fmt = FORMATS[name]
+            path = staging / fmt.filename
+            with files.reporting_write_failures(output / fmt.filename):
+                fmt.write(serving, path, quantize=quantize and name == "litert")
+            reports.append(_check(name, path, output / fmt.filename, fmt.load(path), check, reference,
+                                  quantize and name == "litert"))
+        failed = [report for report in reports if not report.passed]
+        if failed:
+            raise ExportFailed("export failed its parity check, nothing was written: " + "; ".join(
+                f"{r.name} differs from Keras by up to {r.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
+                f"agrees on {r.agreement:.1%} of top-1 labels" for r in failed) + f" ({check.origin})")
+        _write_metadata(staging, run, reports, check)
+        _move_into_place(staging, output, force)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return reports
+
+
+def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, reference: np.ndarray,
+           quantized: bool) -> FormatReport:
+    """Run the export in its runtime on the check images: difference, agreement, speed."""
+    forward(check.images[:1])  # warm up (allocation, first-call compilation)
+    started = time.perf_counter()
+    probabilities = np.concatenate([forward(check.images[i:i + 64]) for i in range(0, len(check.images), 64)])
+    seconds = time.perf_counter() - started
+    top1, expected = probabilities.argmax(1), reference.argmax(1)
+    accuracy = reference_accuracy = None
+    if check.labels is not None:
+        accuracy = float(np.mean(top1 == check.labels))
+        reference_accuracy = float(np.mean(expected == check.labels))
+    return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))),
+                        float(np.mean(top1 == expected)), len(check.images) / seconds, quantized, accuracy,
+                        reference_accuracy)
+
+
+def _write_metadata(staging: Path, run: Run, reports: list[FormatReport], check: CheckImages) -> None:
+    exports = {r.name: {"path": r.path.name, "runtime": FORMATS[r.name].runtime, "bytes": r.bytes,
+                        "quantized": r.quantized, "max_abs_difference": r.max_difference,
+                        "top1_agreement": r.agreement, "checked_on": check.origin} for r in reports}
+    preprocessing = run.preprocessing.model_dump()
+    preprocessing.update(zip(("height", "width", "channels"), run.input_size))
+    files.write_json(staging / SPEC_NAME, serving_spec(run.input_size, run.class_names, preprocessing,
+                                                       run.has_run_metadata, exports))
+    files.write_json(staging / "class_names.json", list(run.class_names))
+
+
+def _move_into_place(staging: Path, output: Path, force: bool) -> None:
+    """Rename the checked folder onto ``output``; an old one (``--force``) is moved aside first, so at
+    every moment ``output`` is either the old export or the new one, whole."""
+    with files.reporting_write_failures(output):
+        if output.exists():
+            if not force and any(output.iterdir()):
+                raise DlcvError(f"--output {str(output)!r} exists and is not empty; pass --force to replace it")
+            old = files.temporary_dir(output.parent, "old-")
+            os.replace(output, old / output.name)
+            os.replace(staging, output)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, output)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -1,0 +1,163 @@
+"""The serving formats ``dlcv export`` writes, each with the runtime that loads it back.
+
+Every export takes a batch of uint8 NHWC images at the run's input size and returns class
+probabilities: the run's scaling (and layout) is inside the graph. Writing goes through Keras 3's own
+``model.export(format=...)`` (SavedModel, ONNX through tf2onnx, LiteRT); loading uses each format's
+real runtime — ``tf.saved_model.load`` with the ``serving_default`` signature (what TensorFlow Serving
+calls), ``onnxruntime``, and the LiteRT interpreter of ``ai-edge-litert`` — never Keras.
+
+    fmt = FORMATS["onnx"]
+    fmt.missing()                          # pip packages to install first ([] when ready)
+    fmt.write(serving_model, "out/model.onnx")
+    probabilities = fmt.load("out/model.onnx")(uint8_batch)
+
+Beside the exports, ``serving.json`` (:func:`serving_spec`) says what a client sends and gets back.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import DlcvError
+from ..runtime import native_stderr_silenced
+
+SPEC_NAME = "serving.json"
+INPUT_NAME = "images"
+SIGNATURE = "serving_default"
+
+Forward = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    filename: str
+    """File (or, for the SavedModel, folder) name inside the export folder."""
+    runtime: str
+    requires: tuple[tuple[str, str], ...]
+    """(module to import, pip package that provides it) for writing and loading back."""
+    write: Callable[..., None]
+    load: Callable[[Path], Forward]
+
+    def missing(self) -> list[str]:
+        """The pip packages this format needs that are not installed."""
+        return [package for module, package in self.requires if importlib.util.find_spec(module) is None]
+
+
+def _write_saved_model(model, path: str | Path, quantize: bool = False) -> None:
+    model.export(str(path), format="tf_saved_model", verbose=False)
+
+
+def _load_saved_model(path: Path) -> Forward:
+    import tensorflow as tf
+
+    signature = tf.saved_model.load(str(path)).signatures[SIGNATURE]
+
+    def forward(images: np.ndarray) -> np.ndarray:
+        outputs = signature(**{INPUT_NAME: tf.constant(images)})  # by name, as TensorFlow Serving calls it
+        return next(iter(outputs.values())).numpy()
+    return forward
+
+
+def _write_onnx(model, path: str | Path, quantize: bool = False) -> None:
+    import warnings
+
+    with warnings.catch_warnings():  # Keras's tf2onnx shim probes np.object, which NumPy 2 warns about
+        warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
+        model.export(str(path), format="onnx", verbose=False)
+
+
+def _load_onnx(path: Path) -> Forward:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda images: session.run(None, {name: images})[0]
+
+
+def _write_litert(model, path: str | Path, quantize: bool = False) -> None:
+    options = {}
+    if quantize:  # int8 weights, float activations: TFLite's "dynamic range" quantisation
+        import tensorflow as tf
+
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
+    model.export(str(path), format="litert", verbose=False, **options)
+
+
+def _load_litert(path: Path) -> Forward:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    source = interpreter.get_input_details()[0]["index"]
+    target = interpreter.get_output_details()[0]["index"]
+    shape: list[tuple[int, ...]] = []
+
+    def forward(images: np.ndarray) -> np.ndarray:
+        if not shape or shape[0] != images.shape:  # the batch dimension is dynamic: size it per call
+            interpreter.resize_tensor_input(source, images.shape)
+            with native_stderr_silenced(enabled=True):  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+                interpreter.allocate_tensors()
+            shape[:] = [images.shape]
+        interpreter.set_tensor(source, images)
+        interpreter.invoke()
+        return interpreter.get_tensor(target).copy()
+    return forward
+
+
+_TF = ("tensorflow", "tensorflow")
+FORMATS: dict[str, ExportFormat] = {
+    "saved_model": ExportFormat("saved_model", "saved_model", "tf.saved_model.load (TensorFlow Serving)",
+                                (_TF,), _write_saved_model, _load_saved_model),
+    "onnx": ExportFormat("onnx", "model.onnx", "onnxruntime",
+                         (_TF, ("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime")),
+                         _write_onnx, _load_onnx),
+    "litert": ExportFormat("litert", "model.tflite", "LiteRT interpreter (ai-edge-litert)",
+                           (_TF, ("ai_edge_litert", "ai-edge-litert")), _write_litert, _load_litert),
+}
+
+
+def find_format(path: Path) -> ExportFormat | None:
+    """The format of an exported model at ``path`` (None: not an export)."""
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        return FORMATS["saved_model"]
+    for fmt in FORMATS.values():
+        if fmt.name != "saved_model" and path.suffix == Path(fmt.filename).suffix:
+            return fmt
+    return None
+
+
+def serving_spec(input_size: tuple[int, int, int], class_names: list[str], preprocessing: dict[str, Any],
+                 has_run_metadata: bool, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What ``serving.json`` says: the input a client sends, the output it gets, how to prepare images."""
+    height, width, channels = input_size
+    return {
+        "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, height, width, channels],
+                  "layout": "NHWC", "colour": "RGB" if channels == 3 else "grey", "range": [0, 255]},
+        "output": {"dtype": "float32", "shape": [None, len(class_names)],
+                   "meaning": "class probabilities (softmax), in the order of labels"},
+        "preprocessing": preprocessing,
+        "how_to_prepare": "decode to RGB (or grey), resize to width x height as 'resize' says (simple: "
+                          "OpenCV INTER_AREA, ignoring the aspect ratio; aspect_aware: centre crop; pad: pad "
+                          "the short side), send uint8; the scaling to [0, 1] is inside the model",
+        "labels": list(class_names),
+        "has_run_metadata": has_run_metadata,
+        "signature": SIGNATURE,
+        "exports": exports,
+    }
+
+
+def read_serving_spec(model_path: Path) -> dict[str, Any]:
+    """``serving.json`` of the export folder that holds ``model_path``."""
+    spec_path = model_path.parent / SPEC_NAME
+    if not spec_path.is_file():
+        raise DlcvError(f"{str(model_path)!r} has no {SPEC_NAME} beside it; expected a folder written by "
+                        "dlcv export (its labels and preprocessing are there)")
+    try:
+        return json.loads(spec_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DlcvError(f"{spec_path} is not valid JSON ({exc})") from None

@@ -1,0 +1,236 @@
+"""`dlcv export` (SavedModel, ONNX, LiteRT: uint8 in, probabilities out, checked against Keras) and
+`dlcv predict` on exports: streaming, output formats, skipping and exit codes."""
+import csv
+import io
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from dlcv.inputs import model_input
+
+pytestmark = pytest.mark.usefixtures("keras")
+
+
+def _needs_tensorflow(keras):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("exports are written on the TensorFlow backend")
+
+
+@pytest.fixture(scope="module")
+def exported(digits_run, tmp_path_factory, keras):
+    """The short digits run exported once in all three formats (checked on its own test split)."""
+    _needs_tensorflow(keras)
+    from dlcv import app
+
+    target = tmp_path_factory.mktemp("exports") / "export"
+    reports = app.export(digits_run.run_dir, ["saved_model", "onnx", "litert"], target)
+    return target, reports
+
+
+@pytest.fixture(scope="module")
+def test_images(digits_run):
+    return digits_run.prepared.splits.test.images[:16]
+
+
+@pytest.fixture(scope="module")
+def keras_probabilities(digits_run, test_images):
+    """What the trained Keras model itself says about the test images (the reference every export meets)."""
+    return np.asarray(digits_run.model.predict(model_input(test_images), verbose=0))
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(digits_run, tmp_path_factory, test_images):
+    folder = tmp_path_factory.mktemp("export-pngs")
+    for i, image in enumerate(test_images[:6]):
+        cv2.imwrite(str(folder / f"digit{i}.png"), image)
+    return folder
+
+
+def test_saved_model_serving_default_takes_a_uint8_batch_by_name(exported, test_images, keras_probabilities):
+    """Called as TensorFlow Serving calls it: the signature by name, its input by name, uint8 pixels."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(exported[0] / "saved_model"))
+    signature = loaded.signatures["serving_default"]
+    (spec,) = signature.structured_input_signature[1].values()
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 8, 8, 1]
+    outputs = signature(images=tf.constant(test_images))
+    (probabilities,) = outputs.values()
+    np.testing.assert_allclose(probabilities.numpy(), keras_probabilities, atol=1e-5)
+
+
+def test_onnx_runs_in_onnxruntime_and_agrees_with_keras(exported, test_images, keras_probabilities):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(exported[0] / "model.onnx"), providers=["CPUExecutionProvider"])
+    (given,) = session.get_inputs()
+    assert given.type == "tensor(uint8)" and given.shape[1:] == [8, 8, 1]
+    (probabilities,) = session.run(None, {given.name: test_images})
+    np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-5)
+
+
+def test_litert_runs_in_its_interpreter_and_agrees_with_keras(exported, test_images, keras_probabilities):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(exported[0] / "model.tflite"))
+    given = interpreter.get_input_details()[0]
+    assert given["dtype"] == np.uint8
+    interpreter.resize_tensor_input(given["index"], test_images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(given["index"], test_images)
+    interpreter.invoke()
+    probabilities = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-5)
+
+
+def test_the_export_folder_describes_itself(exported, digits_run):
+    target, reports = exported
+    spec = json.loads((target / "serving.json").read_text())
+    assert spec["input"] == {"name": "images", "dtype": "uint8", "shape": [None, 8, 8, 1], "layout": "NHWC",
+                             "colour": "grey", "range": [0, 255]}
+    assert spec["output"]["shape"] == [None, 10] and spec["labels"] == [str(i) for i in range(10)]
+    assert (spec["preprocessing"]["width"], spec["preprocessing"]["height"]) == (8, 8)
+    assert set(spec["exports"]) == {"saved_model", "onnx", "litert"}
+    assert json.loads((target / "class_names.json").read_text()) == spec["labels"]
+    assert [r.name for r in reports] == ["saved_model", "onnx", "litert"]
+    assert all(r.max_difference <= 1e-4 and r.agreement == 1.0 for r in reports)
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("exported_file", ["saved_model", "model.onnx", "model.tflite"])
+def test_predict_on_an_export_gives_the_keras_models_labels(dlcv, exported, digits_run, digit_pngs, exported_file):
+    on_keras = dlcv("predict", "--model", digits_run.run_dir / "model.h5", digit_pngs)
+    on_export = dlcv("predict", "--model", exported[0] / exported_file, digit_pngs)
+    assert on_keras.code == 0 and on_export.code == 0, on_export.err
+    keras_rows = [line.split("\t") for line in on_keras.out.splitlines() if "\t" in line]
+    export_rows = [line.split("\t") for line in on_export.out.splitlines() if "\t" in line]
+    assert len(export_rows) == 6
+    assert [row[:2] for row in export_rows] == [row[:2] for row in keras_rows]
+    for ours, theirs in zip(export_rows, keras_rows):
+        assert float(ours[2]) == pytest.approx(float(theirs[2]), abs=2e-4)
+
+
+def test_a_tampered_export_fails_its_parity_check_and_leaves_nothing(dlcv, digits_run, tmp_path, monkeypatch):
+    """A writer whose file no longer computes the model's function: exit 1, one line, no folder."""
+    import dataclasses
+
+    from dlcv.export import formats
+
+    original = formats.FORMATS["onnx"]
+
+    def tampered(model, path, quantize=False):
+        weights = model.get_weights()
+        model.set_weights([w + 0.05 for w in weights])
+        try:
+            original.write(model, path)
+        finally:
+            model.set_weights(weights)
+
+    monkeypatch.setitem(formats.FORMATS, "onnx", dataclasses.replace(original, write=tampered))
+    result = dlcv("export", digits_run.run_dir, "--format", "onnx", "--output", tmp_path / "export")
+    assert result.code == 1, result.err
+    assert "parity" in result.err and "onnx differs" in result.err and result.err.count("\n") == 1
+    assert not (tmp_path / "export").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_export_refuses_a_non_empty_output_unless_forced(dlcv, digits_run, tmp_path):
+    target = tmp_path / "export"
+    target.mkdir()
+    (target / "keep.txt").write_text("someone's file")
+    refused = dlcv("export", digits_run.run_dir, "--format", "saved_model", "--output", target)
+    assert refused.code == 2 and "--force" in refused.err and refused.err.count("\n") == 1
+    assert (target / "keep.txt").exists()
+    forced = dlcv("export", digits_run.run_dir, "--format", "saved_model", "--output", target, "--force")
+    assert forced.code == 0, forced.err
+    assert not (target / "keep.txt").exists() and (target / "saved_model" / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--format", "onnx", "--quantize"], "--quantize applies to LiteRT only"),
+    (["--format", "onnx", "--backend", "jax"], "exports are written on the TensorFlow backend"),
+    (["--format", "onnx", "--check-images", "missing.png"], "image path not found"),
+])
+def test_export_misuse_is_one_line_exit_2(dlcv, digits_run, tmp_path, args, fragment):
+    result = dlcv("export", digits_run.run_dir, "--output", tmp_path / "export", *args)
+    assert result.code == 2 and fragment in result.err and result.err.count("\n") == 1
+    assert not (tmp_path / "export").exists()
+
+
+def test_export_names_what_to_install_when_a_runtime_is_missing(dlcv, digits_run, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    result = dlcv("export", digits_run.run_dir, "--format", "onnx", "--output", tmp_path / "export")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "pip install onnxruntime" in result.err
+
+
+def test_quantized_litert_reports_its_accuracy_change(dlcv, digits_run, tmp_path):
+    result = dlcv("export", digits_run.run_dir, "--format", "litert", "--quantize", "--output", tmp_path / "q")
+    assert result.code == 0, result.err
+    assert "litert int8: test accuracy" in result.out and "images of the run's test split" in result.out
+    spec = json.loads((tmp_path / "q" / "serving.json").read_text())
+    assert spec["exports"]["litert"]["quantized"] is True
+
+
+def test_a_bare_model_exports_with_index_labels_checked_on_given_images(dlcv, digits_run, digit_pngs, tmp_path):
+    bare = tmp_path / "bare.keras"
+    shutil.copyfile(digits_run.run_dir / "model.keras", bare)
+    result = dlcv("export", bare, "--format", "onnx", "--check-images", digit_pngs)
+    assert result.code == 0, result.err
+    assert "labels are class indexes 0-9" in result.err
+    assert "6 images from --check-images" in result.out
+    spec = json.loads((tmp_path / "export" / "serving.json").read_text())
+    assert spec["labels"] == [str(i) for i in range(10)] and spec["has_run_metadata"] is False
+
+
+def test_predict_writes_csv_with_the_top_k(dlcv, digits_run, digit_pngs, keras_probabilities, tmp_path):
+    out = tmp_path / "labels.csv"
+    result = dlcv("predict", "--model", digits_run.run_dir / "model.keras", digit_pngs, "--format", "csv",
+                  "--top", "3", "--output", out)
+    assert result.code == 0, result.err
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0]) == ["path", "label", "probability", "label_2", "probability_2", "label_3", "probability_3"]
+    assert [row["path"] for row in rows] == [str(digit_pngs / f"digit{i}.png") for i in range(6)]
+    for i, row in enumerate(rows):
+        expected = np.argsort(-keras_probabilities[i])[:3]
+        assert [row["label"], row["label_2"], row["label_3"]] == [str(k) for k in expected]
+        assert float(row["probability_2"]) == pytest.approx(keras_probabilities[i][expected[1]], abs=1e-4)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_predict_json_is_one_array_and_skips_unreadable_files_with_exit_1(dlcv, digits_run, digit_pngs, tmp_path):
+    folder = tmp_path / "mixed"
+    shutil.copytree(digit_pngs, folder)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+    (folder / "notes.jpg").write_text("not an image")
+    result = dlcv("predict", "--model", digits_run.run_dir / "model.h5", folder, "--format", "json",
+                  "--batch-size", "4")
+    assert result.code == 1
+    records = json.loads(result.out)
+    assert len(records) == 6 and {"path", "label", "probability"} <= set(records[0])
+    warnings = [line for line in result.err.splitlines() if "warning: skipped" in line]
+    assert len(warnings) == 2 and any("broken.png" in w for w in warnings) and any("notes.jpg" in w for w in warnings)
+    assert "labelled 6 of 8 images; skipped 2 unreadable file(s)" in result.err
+
+
+def test_predict_streams_inputs_in_bounded_batches(digits_run, digit_pngs, monkeypatch):
+    """Every forward pass sees at most batch_size images, and decoding runs at most two batches ahead."""
+    from dlcv.inference import load_run
+
+    run = load_run(digits_run.run_dir / "model.h5")
+    paths = [str(p) for p in sorted(digit_pngs.iterdir())] * 20  # 120 files
+    seen, decoded = [], []
+    forward, decode = run.forward, run.decode
+    run.forward = lambda images: seen.append(len(images)) or forward(images)
+    monkeypatch.setattr(run, "decode", lambda path: decoded.append(path) or decode(path))
+    stream = run.iter_predictions(iter(paths), batch_size=8)
+    first = [next(stream) for _ in range(8)]
+    assert len(decoded) <= 8 + 2 * 8 + 1  # the first batch, at most two batches queued behind it
+    rest = list(stream)
+    assert len(first) + len(rest) == 120 and max(seen) == 8 and sum(seen) == 120
