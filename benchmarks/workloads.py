@@ -42,6 +42,16 @@ def w3_numpy_backprop(epochs: int = 1000) -> Workload:
 ANIMALS_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "animals-sample"
 
 
+def _per_image(work: Callable[[], int]) -> Callable[[], dict]:
+    """A route timing ``work``, which returns how many images it handled: seconds and images/s."""
+    def run() -> dict:
+        started = time.perf_counter()
+        count = work()
+        seconds = time.perf_counter() - started
+        return {"seconds": seconds, "images_per_s": count / seconds}
+    return run
+
+
 def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
     """W4: decode + 32x32 resize a folder of real JPEGs, a full pass; images per second, four ways."""
     import tempfile
@@ -59,14 +69,6 @@ def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
     store = Path(tempfile.mkdtemp()) / "w4.h5"
     build_store(str(folder), store, recipe, progress=False)
 
-    def timed(load):
-        def run() -> dict:
-            started = time.perf_counter()
-            count = load()
-            seconds = time.perf_counter() - started
-            return {"seconds": seconds, "images_per_s": count / seconds}
-        return run
-
     def book_loop():  # the book's SimpleDatasetLoader: one cv2.imread + resize at a time
         return len(np.array([cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_AREA) for p in paths]))
 
@@ -74,7 +76,7 @@ def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
         source = folder_source(folder, recipe)
         return len(source.load(np.arange(len(source))).labels)
 
-    routes = {"book: sequential imread loop": timed(book_loop), "dlcv: folder loader": timed(dlcv_loader)}
+    routes = {"book: sequential imread loop": _per_image(book_loop), "dlcv: folder loader": _per_image(dlcv_loader)}
     if _installed("tensorflow"):
         def keras_directory():  # what a Keras user picks: tf.data, decode_image + bilinear resize, parallel
             import keras
@@ -82,8 +84,8 @@ def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
             data = keras.utils.image_dataset_from_directory(folder, image_size=(32, 32), batch_size=64,
                                                             shuffle=False, verbose=False)
             return sum(int(x.shape[0]) for x, _ in data)
-        routes["peer: keras image_dataset_from_directory"] = timed(keras_directory)
-    routes["dlcv: HDF5 store reload"] = timed(lambda: len(load_store(store).labels))
+        routes["peer: keras image_dataset_from_directory"] = _per_image(keras_directory)
+    routes["dlcv: HDF5 store reload"] = _per_image(lambda: len(load_store(store).labels))
     return Workload(
         name="W4", description=f"load + 32x32 preprocess {len(paths)} JPEGs from {folder.name}",
         unit=f"s per {len(paths)} images", baseline="book: sequential imread loop", routes=routes)
@@ -387,14 +389,6 @@ def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
     paths = list_images(folder)
     model = keras.models.load_model(run_dir / "model.h5", compile=False)
 
-    def timed(label):
-        def run() -> dict:
-            started = time.perf_counter()
-            count = label()
-            seconds = time.perf_counter() - started
-            return {"seconds": seconds, "images_per_s": count / seconds}
-        return run
-
     def book_loop():  # shallownet_load.py: one image at a time through model.predict
         for path in paths:
             image = cv2.resize(cv2.imread(path), (32, 32), interpolation=cv2.INTER_AREA)
@@ -410,8 +404,8 @@ def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
     return Workload(name="I1", description=f"label {len(paths)} Animals JPEGs with ShallowNet 32x32, "
                     f"Keras backend {keras.backend.backend()}", unit=f"s per {len(paths)} images",
                     baseline="book: model.predict per image",
-                    routes={"book: model.predict per image": timed(book_loop),
-                            "dlcv: predict (streamed, batched)": timed(dlcv_predict)})
+                    routes={"book: model.predict per image": _per_image(book_loop),
+                            "dlcv: predict (streamed, batched)": _per_image(dlcv_predict)})
 
 
 def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:

@@ -103,8 +103,14 @@ def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backen
 
     if output_format not in WRITERS:
         raise DlcvError(f"--format {output_format!r}: expected one of {', '.join(WRITERS)}")
-    paths = expand_image_paths(images)  # a missing path fails before Keras starts
+    paths = expand_image_paths(images)  # a missing path or an unwritable --output fails before Keras starts
+    if output is not None:
+        if Path(output).is_dir():
+            raise DlcvError(f"--output {str(output)!r} is a folder; expected a file name such as labels.csv")
+        files.ensure_writable_dir(Path(output).parent)
     run = _load_for_prediction(model_path, backend, verbose)
+    if top > len(run.class_names):
+        raise DlcvError(f"--top {top}: the model has {len(run.class_names)} classes; expected at most that")
     skipped: list[str] = []
 
     def skip(path: str, reason: str) -> None:
@@ -130,9 +136,10 @@ def _load_for_prediction(model_path: str, backend: str | None, verbose: bool):
         check_model_file(model_path)
         start_keras(backend, verbose, quiet=True)
         print(banner(), file=sys.stderr, flush=True)
-    elif exported.missing():
+    elif exported.missing(to_run=True):
+        missing = exported.missing(to_run=True)
         raise DlcvError(f"--model {model_path!r} is a {exported.name} export; its runtime needs "
-                        f"{', '.join(exported.missing())} (pip install {' '.join(exported.missing())})")
+                        f"{', '.join(missing)} (pip install {' '.join(missing)})")
     return _load_run_saying_if_bare(model_path)
 
 
@@ -181,6 +188,11 @@ def export(model: str | Path, formats: Sequence[str], output: str | Path | None 
     check = gather(run, RunFolder(model_path.parent).saved_config(), check_paths)
     print(f"checking every export against Keras on {check.origin}")
     reports = export_model(run, formats, target, check, quantize=quantize, force=force)
+    _print_export_report(reports, check.origin, target, TOLERANCE)
+    return reports
+
+
+def _print_export_report(reports: list, origin: str, target: Path, tolerance: float) -> None:
     print(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
     for r in reports:
         name = r.name + (" (int8)" if r.quantized else "")
@@ -188,10 +200,9 @@ def export(model: str | Path, formats: Sequence[str], output: str | Path | None 
               f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
         if r.quantized and r.accuracy is not None:
             print(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
-                  f"({r.accuracy - r.reference_accuracy:+.4f}) on {check.origin}")
-    print(f"every float32 export within {TOLERANCE:g} of Keras, same top-1 labels; written to {target}/ "
+                  f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
+    print(f"every float32 export within {tolerance:g} of Keras, same top-1 labels; written to {target}/ "
           "with serving.json and class_names.json")
-    return reports
 
 
 def _model_to_export(path: Path) -> Path:

@@ -234,3 +234,40 @@ def test_predict_streams_inputs_in_bounded_batches(digits_run, digit_pngs, monke
     assert len(decoded) <= 8 + 2 * 8 + 1  # the first batch, at most two batches queued behind it
     rest = list(stream)
     assert len(first) + len(rest) == 120 and max(seen) == 8 and sum(seen) == 120
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--top", "11"], "--top 11: the model has 10 classes"),
+    (["--output", "."], "is a folder; expected a file name"),
+])
+def test_predict_misuse_is_one_line_exit_2(dlcv, digits_run, digit_pngs, args, fragment):
+    result = dlcv("predict", "--model", digits_run.run_dir / "model.h5", digit_pngs, *args)
+    assert result.code == 2 and fragment in result.err.splitlines()[-1]
+
+
+def test_an_onnx_or_litert_export_predicts_in_a_process_without_keras_or_tensorflow(exported, digits_run, digit_pngs):
+    """The deployment check needs only the export's runtime: Keras and TensorFlow made unimportable."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None\n"
+            "from dlcv.cli import main\n"
+            "code = main(['predict', '--model', sys.argv[1], sys.argv[2], '--format', 'csv'])\n"
+            "assert 'keras' not in sys.modules or sys.modules['keras'] is None\n"
+            "raise SystemExit(code)\n")
+    expected = dict(line.split("\t")[:2] for line in _keras_lines(digits_run, digit_pngs))
+    for name in ("model.onnx", "model.tflite"):
+        result = subprocess.run([sys.executable, "-c", code, str(exported[0] / name), str(digit_pngs)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert {row["path"]: row["label"] for row in rows} == expected
+
+
+def _keras_lines(digits_run, digit_pngs):
+    from dlcv.inference import load_run
+
+    run = load_run(digits_run.run_dir / "model.h5")
+    return [f"{p.path}\t{p.label}" for p in run.iter_predictions(sorted(str(p) for p in digit_pngs.iterdir()))]

@@ -40,13 +40,16 @@ class ExportFormat:
     """File (or, for the SavedModel, folder) name inside the export folder."""
     runtime: str
     requires: tuple[tuple[str, str], ...]
-    """(module to import, pip package that provides it) for writing and loading back."""
+    """(module to import, pip package that provides it) to write the format (and check it)."""
+    runtime_requires: tuple[tuple[str, str], ...]
+    """The same, to load and run it: its runtime alone, no Keras or TensorFlow for ONNX and LiteRT."""
     write: Callable[..., None]
     load: Callable[[Path], Forward]
 
-    def missing(self) -> list[str]:
-        """The pip packages this format needs that are not installed."""
-        return [package for module, package in self.requires if importlib.util.find_spec(module) is None]
+    def missing(self, to_run: bool = False) -> list[str]:
+        """The pip packages not installed that writing (or, ``to_run``, running) this format needs."""
+        needed = self.runtime_requires if to_run else self.requires
+        return [package for module, package in needed if importlib.util.find_spec(module) is None]
 
 
 def _write_saved_model(model, path: str | Path, quantize: bool = False) -> None:
@@ -110,14 +113,15 @@ def _load_litert(path: Path) -> Forward:
 
 
 _TF = ("tensorflow", "tensorflow")
+_ORT = ("onnxruntime", "onnxruntime")
+_LITERT = ("ai_edge_litert", "ai-edge-litert")
 FORMATS: dict[str, ExportFormat] = {
     "saved_model": ExportFormat("saved_model", "saved_model", "tf.saved_model.load (TensorFlow Serving)",
-                                (_TF,), _write_saved_model, _load_saved_model),
+                                (_TF,), (_TF,), _write_saved_model, _load_saved_model),
     "onnx": ExportFormat("onnx", "model.onnx", "onnxruntime",
-                         (_TF, ("tf2onnx", "tf2onnx"), ("onnx", "onnx"), ("onnxruntime", "onnxruntime")),
-                         _write_onnx, _load_onnx),
+                         (_TF, ("tf2onnx", "tf2onnx"), ("onnx", "onnx"), _ORT), (_ORT,), _write_onnx, _load_onnx),
     "litert": ExportFormat("litert", "model.tflite", "LiteRT interpreter (ai-edge-litert)",
-                           (_TF, ("ai_edge_litert", "ai-edge-litert")), _write_litert, _load_litert),
+                           (_TF, _LITERT), (_LITERT,), _write_litert, _load_litert),
 }
 
 
