@@ -201,8 +201,10 @@ def _print_export_report(reports: list, origin: str, target: Path, tolerance: fl
         if r.quantized and r.accuracy is not None:
             print(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
                   f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
-    print(f"every float32 export within {tolerance:g} of Keras, same top-1 labels; written to {target}/ "
-          "with serving.json and class_names.json")
+    checked = [r.name for r in reports if not r.quantized]
+    if checked:
+        print(f"{', '.join(checked)}: within {tolerance:g} of Keras's probabilities, the same top-1 labels")
+    print(f"written to {target}/ with serving.json and class_names.json")
 
 
 def _model_to_export(path: Path) -> Path:

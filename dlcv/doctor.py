@@ -52,11 +52,11 @@ def diagnose(config: ExperimentConfig, backend: str) -> Iterator[Check]:
     if _installed("tensorflow"):
         yield from _tensorflow(config, backend)
     else:
-        yield Check(False, "TensorFlow is not installed", _needs_backend(config, backend, "tensorflow"))
+        yield Check(False, "TensorFlow is not installed", _needed_as_backend(backend, "tensorflow"))
     if _installed("jax"):
         yield from _jax(config, backend)
     else:
-        yield Check(False, "JAX is not installed", _needs_backend(config, backend, "jax"))
+        yield Check(False, "JAX is not installed", _needed_as_backend(backend, "jax"))
     yield _graphviz()
     yield _export_runtimes()
     if config.callbacks.tensorboard:
@@ -202,7 +202,7 @@ def _memory() -> Check:
                  "training needs at least 1 GiB")
 
 
-def _needs_backend(config: ExperimentConfig, backend: str, package: str) -> str | None:
+def _needed_as_backend(backend: str, package: str) -> str | None:
     return f"backend {backend}" if backend == package else None
 
 

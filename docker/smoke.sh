@@ -3,7 +3,7 @@
 #   1. docker build (after ../shared/docker/make-base.sh where no image registry is reachable);
 #   2. the quickstart into a root-owned host folder: refused in one line saying how to fix it; the folder
 #      made the user's as the README says; the quickstart again; every file on the host owned by that user;
-#   3. dlcv predict on that run, photos mounted read-only;
+#   3. dlcv predict on that run, photos mounted read-only; dlcv export, and predict on the ONNX export;
 #   4. a folder dataset mounted read-only at /data (images made by this script) trained from there;
 #   5. a run killed with `docker kill` mid-run, then --resume: every epoch in the history exactly once;
 #   6. dlcv doctor in the container.
@@ -57,6 +57,15 @@ predicted=$(run -v "$work/output:/output" -v "$work/photos:/photos:ro" "$image" 
   predict --model output/quickstart/model.h5 /photos 2>/dev/null)
 echo "$predicted"
 [ "$(echo "$predicted" | grep -c 'digit')" -eq 5 ] || fail "expected 5 predictions"
+
+step "dlcv export of that run, and predict on the ONNX export"
+run -v "$work/output:/output" "$image" export output/quickstart --format saved_model onnx litert | tail -5
+[ -f "$work/output/quickstart/export/model.onnx" ] && [ -f "$work/output/quickstart/export/serving.json" ] \
+  || fail "no export on the host"
+onnx=$(run -v "$work/output:/output" -v "$work/photos:/photos:ro" "$image" \
+  predict --model output/quickstart/export/model.onnx /photos 2>/dev/null)
+[ "$(echo "$onnx" | cut -f1,2)" = "$(echo "$predicted" | cut -f1,2)" ] || fail "the ONNX export labels differently"
+echo "the ONNX export gives the same 5 labels"
 
 step "a folder dataset mounted read-only at /data"
 mkdir -p "$work/data" && chown "$user" "$work/data"

@@ -147,7 +147,9 @@ def serving_spec(input_size: tuple[int, int, int], class_names: list[str], prepr
         "preprocessing": preprocessing,
         "how_to_prepare": "decode to RGB (or grey), resize to width x height as 'resize' says (simple: "
                           "OpenCV INTER_AREA, ignoring the aspect ratio; aspect_aware: centre crop; pad: pad "
-                          "the short side), send uint8; the scaling to [0, 1] is inside the model",
+                          "the short side), send uint8; the scaling to [0, 1] is inside the model. dlcv "
+                          "decodes a JPEG at least twice the target size at 1/2, 1/4 or 1/8 scale first "
+                          "(libjpeg's DCT scaling), so a full decode gives slightly different pixels",
         "labels": list(class_names),
         "has_run_metadata": has_run_metadata,
         "signature": SIGNATURE,
