@@ -271,3 +271,24 @@ def _keras_lines(digits_run, digit_pngs):
 
     run = load_run(digits_run.run_dir / "model.h5")
     return [f"{p.path}\t{p.label}" for p in run.iter_predictions(sorted(str(p) for p in digit_pngs.iterdir()))]
+
+
+def test_a_folder_run_is_checked_on_its_own_test_split_until_the_photos_are_gone(dlcv, tmp_path):
+    """The test split is streamed (only its images decoded); with the photos deleted, generated images."""
+    from data_files import write_class_folders
+
+    root = write_class_folders(tmp_path / "photos", per_class=10)
+    trained = dlcv("train", "--set", "dataset.name=folder", "--set", f"dataset.path={root}", "--set",
+                   "preprocessing.width=8", "--set", "preprocessing.height=8", "--set", "model.name=linear",
+                   "--set", "model.params={}", "--set", f"output_dir={tmp_path / 'out'}", "--set", "name=run",
+                   "--set", "epochs=2", "--set", "dataset.test_size=0.3")
+    assert trained.code == 0, trained.err
+    run_dir = tmp_path / "out" / "run"
+    with_data = dlcv("export", run_dir, "--format", "onnx")
+    assert with_data.code == 0, with_data.err
+    assert "on 9 images of the run's test split" in with_data.out  # 30% of 30 photos
+    assert "streaming" not in with_data.out
+    shutil.rmtree(root)
+    without = dlcv("export", run_dir, "--format", "onnx", "--force")
+    assert without.code == 0, without.err
+    assert "32 generated images (the run's data is not here" in without.out

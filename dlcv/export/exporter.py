@@ -92,10 +92,19 @@ def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str]
 
 
 def _test_split(config: ExperimentConfig):
-    from ..data import prepare_data
+    """The run's test split, reading no more than it needs: a folder or store is streamed (only the
+    check images are decoded, whatever the dataset's size), other datasets are small and in memory."""
+    import contextlib
+    import io
 
+    from ..data import get_dataset, prepare_data
+
+    if get_dataset(config.dataset.name).streams:
+        config = config.model_copy(update={"dataset": config.dataset.model_copy(
+            update={"streaming": True, "cache": "none"})})
     try:
-        return prepare_data(config, progress=False).splits.test
+        with contextlib.redirect_stdout(io.StringIO()):  # the data layer's "streaming N images" line
+            return prepare_data(config, progress=False).splits.test
     except DlcvError:  # the training data is gone, moved or unreachable: a run folder is portable
         return None
 
