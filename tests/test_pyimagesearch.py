@@ -123,8 +123,13 @@ def test_the_books_perceptron_and_neural_network(capsys):
 
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     p = Perceptron(X.shape[1], alpha=0.1)
+    np.random.seed(1)  # as a reader would: the book's weights come from NumPy's global generator
     p.fit(X, np.array([[0], [1], [1], [1]]), epochs=20)
+    first = p.W.copy()
     assert [int(p.predict(x)[0]) for x in X] == [0, 1, 1, 1] and p.W.shape == (3,)
+    np.random.seed(1)
+    p.fit(X, np.array([[0], [1], [1], [1]]), epochs=20)
+    np.testing.assert_array_equal(p.W, first)  # the same seed, the same run
     nn = NeuralNetwork([2, 2, 1], alpha=0.5)
     assert [w.shape for w in nn.W] == [(3, 3), (3, 1)]  # weights exist from construction, as the book's
     nn.fit(X, np.array([[0], [1], [1], [0]]), epochs=200, displayUpdate=100)

@@ -11,7 +11,9 @@ from ...reference import NeuralNetwork as _NeuralNetwork
 
 class NeuralNetwork(_NeuralNetwork):
     def __init__(self, layers, alpha: float = 0.1) -> None:
-        super().__init__(layers, alpha=alpha)
+        # The book's weights come from NumPy's global generator (np.random.randn): np.random.seed(...)
+        # before building makes a run repeatable, so dlcv's generator is seeded from it.
+        super().__init__(layers, alpha=alpha, seed=int(np.random.randint(0, 2**31 - 1)))
         self.weights_ = self.initial_weights()
 
     @property

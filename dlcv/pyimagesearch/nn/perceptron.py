@@ -22,6 +22,9 @@ class Perceptron(_Perceptron):
 
     def fit(self, X, y, epochs: int = 10) -> "Perceptron":
         self.epochs = epochs
+        # The book draws its weights from NumPy's global generator (np.random.randn), so a reader's
+        # np.random.seed(...) makes a run repeatable; the seed of dlcv's own generator comes from there.
+        self.seed = int(np.random.randint(0, 2**31 - 1))
         return super().fit(X, y)
 
     def predict(self, X, addBias: bool = True) -> np.ndarray:  # noqa: N803
