@@ -73,8 +73,7 @@ def serving_model(model, input_size: tuple[int, int, int]):
     return wrapped
 
 
-def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str] = (),
-                 seed: int = 0) -> CheckImages:
+def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str] = ()) -> CheckImages:
     """Images to compare the exports on: the run's test split (its data still present), else the files
     given, else seeded random images at the model's input size."""
     if config is not None:
@@ -86,7 +85,7 @@ def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str]
     if paths:
         return CheckImages(np.stack([run.decode(path) for path in paths]), None,
                            f"{len(paths)} images from --check-images")
-    generated = np.random.default_rng(seed).integers(0, 256, (GENERATED_IMAGES, *run.input_size), dtype=np.uint8)
+    generated = np.random.default_rng(0).integers(0, 256, (GENERATED_IMAGES, *run.input_size), dtype=np.uint8)
     return CheckImages(generated, None, f"{GENERATED_IMAGES} generated images (the run's data is not here; "
                                         "--check-images gives real ones)")
 
