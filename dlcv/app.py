@@ -259,7 +259,7 @@ def learning_rates(config_path: str | Path | None = None, overrides: Sequence[st
 
 
 def build_data(source: str, output: str, width: int | None = None, height: int | None = None,
-               channels: int | None = None, resize: str = "simple", chunk_size: int = 1024):
+               channels: int | None = None, resize: str = "simple", chunk_size: int = 1024, decode: str = "exact"):
     """``dlcv data build``: decode and preprocess a folder (or a named dataset) once into an HDF5 store."""
     import warnings
 
@@ -276,13 +276,31 @@ def build_data(source: str, output: str, width: int | None = None, height: int |
     preprocessing = PreprocessingConfig(width=width, height=height, channels=channels, resize=resize)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedImagesWarning)
-        info = build_store(source, output, preprocessing, chunk_size=chunk_size)
+        info = build_store(source, output, preprocessing, chunk_size=chunk_size, decode=decode)
     for warning in caught:
         print(f"dlcv: warning: {warning.message}", file=sys.stderr)
     height, width, channels = info.shape
     print(f"wrote {info.path}: {info.count} images of {width}x{height}x{channels}, "
           f"{len(info.class_names)} classes ({', '.join(info.class_names)})")
     return info
+
+
+def check_data(dataset: str, distance: int | None = None, output_format: str = "text"):
+    """``dlcv data check``: duplicates (exact and near) across and within splits and classes, unreadable
+    files, class balance and image sizes of a folder; Stopped (exit 1) when duplicates could leak."""
+    import json
+
+    from .data.audit import NEAR_DISTANCE, audit_folder
+
+    if distance is not None and not 0 <= distance <= 32:
+        raise DlcvError(f"--distance {distance}: expected 0-32 bits of the 64-bit perceptual hash")
+    if not Path(dataset).is_dir():
+        raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files")
+    audit = audit_folder(dataset, NEAR_DISTANCE if distance is None else distance)
+    print(json.dumps(audit.to_dict(), indent=2) if output_format == "json" else audit.text())
+    if audit.problems:
+        raise Stopped(f"{len(audit.problems)} duplicate group(s) could leak between splits or carry two labels")
+    return audit
 
 
 def augment_preview(config_path: str | Path | None, overrides: Sequence[str] = (), output: str | Path | None = None,

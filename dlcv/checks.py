@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import ExperimentConfig
 from .data import get_dataset
-from .errors import ConfigError
+from .errors import ConfigError, DlcvError
 from .models import check_params
 from .training.distribution import check_distribution
 from .training.routes import check_route
@@ -44,6 +44,24 @@ def _check_backend(backend: str) -> None:
                           "expected it installed, or another backend")
 
 
+def _check_folder_splits(dataset) -> None:
+    """A folder's layout against splits / group_by (its top-level folder names only: nothing is read)."""
+    from .data.folder import check_same_classes, class_folders, split_folders
+
+    try:
+        parts = None if dataset.splits == "random" else split_folders(dataset.path)
+        if parts is not None:
+            check_same_classes(dataset.path, class_folders(parts))
+    except DlcvError as exc:
+        raise ConfigError(f"dataset.path: {exc}") from None
+    if dataset.splits == "folders" and parts is None:
+        raise ConfigError(f"dataset.splits: folders: {dataset.path!r} is not split; expected train/, val/ (or "
+                          "valid/) and test/ sub-folders, each holding the class folders")
+    if parts is not None and dataset.group_by is not None:
+        raise ConfigError(f"dataset.group_by: {dataset.path!r} comes split (train/, ...), so nothing is split "
+                          "at random; expected group_by: null, or splits: random")
+
+
 def _check_dataset(config: ExperimentConfig) -> None:
     dataset, preprocessing = config.dataset, config.preprocessing
     spec = get_dataset(dataset.name)
@@ -62,6 +80,14 @@ def _check_dataset(config: ExperimentConfig) -> None:
     if dataset.streaming is True and config.distribution == "multi_worker":
         raise ConfigError("dataset.streaming: distribution: multi_worker trains on data held in memory; "
                           "expected streaming: auto or false")
+    if dataset.group_by is not None and dataset.name != "folder":
+        raise ConfigError(f"dataset.group_by: groups are named from image file names, and {dataset.name!r} has "
+                          "none; expected a folder dataset, or group_by: null")
+    if dataset.splits == "folders" and dataset.name not in ("folder", "hdf5"):
+        raise ConfigError(f"dataset.splits: folders: {dataset.name!r} does not come in split folders; "
+                          "expected splits: auto or random")
+    if dataset.name == "folder" and dataset.path is not None:
+        _check_folder_splits(dataset)
     if dataset.test_size == "official" and not spec.official_split:
         raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
                           "fraction such as 0.25")

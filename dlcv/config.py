@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
 from .errors import ConfigError
 
@@ -28,6 +28,9 @@ Backend = Literal["tensorflow", "jax", "torch"]
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+Decode = Literal["exact", "fast"]
+"""How an image file becomes pixels: exact (a full decode, as a client's cv2.imread) or fast (large JPEGs
+decoded at a reduced scale: quicker, a few grey levels off what a client sends)."""
 
 
 class Section(BaseModel):
@@ -56,6 +59,29 @@ class DatasetConfig(Section):
     (disk), or decode them every time they are read (none)."""
     cache_dir: str | None = None
     """Where the decode-once caches live (None: <output_dir>/cache)."""
+    decode: Decode = "exact"
+    """exact: every file fully decoded (EXIF orientation applied), the pixels a client gets from OpenCV's
+    imread + resize(INTER_AREA), so a served model sees what it trained on; fast: a JPEG at least twice
+    the target size is decoded at 1/2, 1/4 or 1/8 scale first (2-4x faster on large photos, but 2-7 grey
+    levels from a client's pixels: a training-serving skew). Recorded in the run and in serving.json."""
+    splits: Literal["auto", "folders", "random"] = "auto"
+    """folder datasets: folders = the folder comes split as train/, val/ (or valid/), test/, each with the
+    same class folders, used as given; random = a seeded stratified split of every image (test_size,
+    val_size); auto = folders when the folder is laid out so, else random."""
+    group_by: str | None = None
+    """folder datasets, random splits: a regular expression on the file name whose match (its first group,
+    if it has one) names a group kept in one split, e.g. '^[^_]+' for burst shots named IMG1234_1.jpg,
+    IMG1234_2.jpg; files it does not match are groups of their own."""
+
+    @field_validator("group_by")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression ({exc}); expected e.g. '^[^_]+'") from None
+        return value
 
 
 class PreprocessingConfig(Section):

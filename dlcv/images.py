@@ -2,9 +2,16 @@
 
 OpenCV decodes to BGR; Keras's datasets (CIFAR-10) and ``tf.io.decode_image`` give RGB. dlcv uses **RGB**
 everywhere, so an image read here, a CIFAR-10 array and a tf.data-decoded file agree pixel for pixel.
-Greyscale, RGBA and 16-bit files are converted to the requested channel count and to uint8.
 
-    image = read_image("cats/cats_00039.jpg", channels=3)   # uint8, (H, W, 3), RGB
+The default decode is exactly what a client writes with OpenCV — ``cv2.imread(path)`` (8-bit colour:
+EXIF orientation applied, grey replicated, CMYK converted, alpha dropped, 16 bits scaled to 8), then RGB
+— so the pixels a model trains on are the pixels a serving client sends
+(:func:`dlcv.preprocessing.client_recipe`).
+``decode="fast"`` trades that for speed: a JPEG at least twice the target size is decoded at 1/2, 1/4 or
+1/8 scale in the DCT domain (libjpeg's ``scale_denom``), which differs from a full decode + area resize
+by a few grey levels.
+
+    image = read_image("cats/cats_00039.jpg", channels=3)   # uint8, (H, W, 3), RGB, upright
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from .config import Decode
 from .errors import DlcvError
 
 # A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.
@@ -21,13 +29,11 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
-
 class UnreadableImage(DlcvError):
     """The file exists but is not an image OpenCV can decode."""
 
 
 # JPEG's DCT-domain scaling (libjpeg's scale_denom): decode at 1/2, 1/4 or 1/8 size for (colour, grey).
-# EXIF orientation is ignored, as by IMREAD_UNCHANGED for full-size decodes, so both agree on the geometry.
 _REDUCED = {8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
             4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
             2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2)}
@@ -35,21 +41,23 @@ _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD
 
 
 def read_image(path: str | os.PathLike, channels: int | None = 3,
-               at_least: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode one file to uint8 (H, W, C), RGB for C=3; ``channels=None`` keeps the file's own (1 or 3).
+               reduce_to: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode one file to uint8 (H, W, C), RGB for C=3, EXIF orientation applied; ``channels=None`` keeps
+    the file's own (1 or 3).
 
-    ``at_least=(width, height)``: the caller will shrink the image to about this size, so a JPEG at least
-    twice as large in both directions is decoded at 1/2, 1/4 or 1/8 of its size (still at least this
-    large) — the inverse DCT and colour conversion then run on far fewer pixels.
+    ``reduce_to=(width, height)`` (``decode: fast``): the caller will shrink the image to about this size,
+    so a JPEG at least twice as large in both directions is decoded at 1/2, 1/4 or 1/8 of its size (still
+    at least this large) — the inverse DCT and colour conversion then run on far fewer pixels.
     """
     try:
         data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
     except OSError as exc:  # a broken link, no read permission, a file deleted since it was listed
         raise UnreadableImage(f"cannot read image {os.fspath(path)!r} ({exc.strerror or exc})") from None
-    flag = cv2.IMREAD_UNCHANGED
-    factor = _reduction(data, at_least) if at_least else 1
+    # Any flag but IMREAD_UNCHANGED applies the EXIF orientation, as cv2.imread and photo viewers do.
+    flag = cv2.IMREAD_ANYCOLOR if channels is None else cv2.IMREAD_COLOR
+    factor = _reduction(data, reduce_to) if reduce_to else 1
     if factor > 1:
-        flag = _REDUCED[factor][channels == 1] | cv2.IMREAD_IGNORE_ORIENTATION
+        flag = _REDUCED[factor][channels == 1]
     image = cv2.imdecode(data, flag) if data.size else None
     if image is None:
         raise UnreadableImage(f"cannot decode image {os.fspath(path)!r}; expected a JPEG/PNG/BMP/TIFF file")
@@ -57,13 +65,14 @@ def read_image(path: str | os.PathLike, channels: int | None = 3,
 
 
 def _reduction(data: np.ndarray, at_least: tuple[int, int]) -> int:
-    """The largest JPEG scale-down (8, 4, 2) that keeps the image at least ``at_least``; 1 for others."""
+    """The largest JPEG scale-down (8, 4, 2) that keeps the image at least ``at_least`` either way up
+    (an EXIF orientation may turn it); 1 for other files."""
     size = jpeg_size(data)
     if size is None:
         return 1
-    width, height = size
+    short, long = sorted(size)
     for factor in (8, 4, 2):
-        if width // factor >= at_least[0] and height // factor >= at_least[1]:
+        if short // factor >= max(at_least) and long // factor >= max(at_least):
             return factor
     return 1
 

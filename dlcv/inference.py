@@ -52,6 +52,8 @@ class Run:
     """(height, width, channels) the model takes."""
     class_names: list[str]
     preprocessing: PreprocessingConfig
+    decode_mode: str = "exact"
+    """How image files are decoded: the run's ``dataset.decode`` (training's own)."""
     has_run_metadata: bool = True
     """False for a bare model file: classes are numbered and nothing is resized."""
     model: object = None
@@ -64,7 +66,7 @@ class Run:
 
     def decode(self, path: str) -> np.ndarray:
         """An image file as the run's training files were decoded and prepared (the same decoder)."""
-        return decode_file(path, self.input_size[2], self._chain)
+        return decode_file(path, self.input_size[2], self._chain, decode=self.decode_mode)
 
     @cached_property
     def _chain(self) -> list:
@@ -157,10 +159,11 @@ def load_run(model_path: str | os.PathLike) -> Run:
         raise DlcvError(f"{folder / 'class_names.json'} lists {len(class_names)} classes but the model has "
                         f"{classes} outputs")
     preprocessing = saved_config.preprocessing if saved_config is not None else PreprocessingConfig()
+    decode = saved_config.dataset.decode if saved_config is not None else "exact"
     from .pipeline import predict_probabilities
 
     return Run(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
-               preprocessing, has_run_metadata=saved_names is not None, model=model)
+               preprocessing, decode, has_run_metadata=saved_names is not None, model=model)
 
 
 def check_model_file(model_path: str | os.PathLike) -> None:
@@ -189,13 +192,14 @@ def _load_export(path: Path, exported) -> Run:
     spec = read_serving_spec(path)
     try:
         preprocessing = PreprocessingConfig(**spec["preprocessing"])
+        decode = spec.get("decode", {}).get("mode", "exact")
         height, width, channels = spec["input"]["shape"][1:]
         labels = [str(label) for label in spec["labels"]]
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise DlcvError(f"{path.parent / 'serving.json'} is not one dlcv export wrote ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0]})") from None
     forward = exported.load(path)
-    return Run(forward, (height, width, channels), labels, preprocessing,
+    return Run(forward, (height, width, channels), labels, preprocessing, decode,
                has_run_metadata=spec.get("has_run_metadata", True))
 
 

@@ -2,7 +2,9 @@
 
 Every image file dlcv reads — for training in memory or streamed, for the decode-once cache, for
 ``dlcv data build`` and for ``dlcv predict`` — goes through :func:`decode_file`, so a model sees the same
-bytes whichever path fed it. Arrays already in memory (MNIST, CIFAR-10, a captcha crop, a video frame)
+bytes whichever path fed it; by default they are the bytes a client gets from OpenCV's ``imread`` and
+``resize(..., interpolation=INTER_AREA)`` (:func:`client_recipe`
+spells it out for a client; ``serving.json`` carries it). Arrays already in memory (MNIST, CIFAR-10, a captcha crop, a video frame)
 go through the same chain with :func:`apply_chain` / :func:`preprocess_images`.
 
     chain = preprocessors_for(PreprocessingConfig(width=32, height=32, channels=3))
@@ -16,7 +18,7 @@ import cv2
 import imutils
 import numpy as np
 
-from .config import PreprocessingConfig
+from .config import Decode, PreprocessingConfig
 from .images import read_image, to_uint8_channels
 
 
@@ -131,13 +133,15 @@ def preprocess_images(images: np.ndarray | Sequence[np.ndarray], config: Preproc
     return np.stack([apply_chain(image, chain) for image in images])
 
 
-def decode_file(path: str, channels: int, chain: Sequence[Preprocessor], channel_order: str = "rgb") -> np.ndarray:
-    """Read one image file and prepare it with ``chain``: the decoder every file path in dlcv shares.
+def decode_file(path: str, channels: int, chain: Sequence[Preprocessor], channel_order: str = "rgb",
+                decode: Decode = "exact") -> np.ndarray:
+    """Read one file and prepare it with ``chain``: the decoder every file path in dlcv shares.
 
-    When the chain starts by shrinking to a fixed size, a large JPEG is decoded directly at 1/2, 1/4 or
-    1/8 scale (still at least that size), which is several times less work than a full decode.
+    ``decode="exact"`` (the default) is a full decode, as a client's ``cv2.imread`` gives. ``"fast"``: when
+    the chain starts by shrinking to a fixed size, a large JPEG is decoded directly at 1/2, 1/4 or 1/8
+    scale (still at least that size) — several times less work, a few grey levels from the exact pixels.
     ``channel_order="bgr"``: OpenCV's order, as the book's loader had it (dlcv itself uses RGB)."""
-    image = read_image(path, channels, at_least=resize_target(chain))
+    image = read_image(path, channels, reduce_to=resize_target(chain) if decode == "fast" else None)
     if channel_order == "bgr" and image.shape[2] == 3:
         image = np.ascontiguousarray(image[:, :, ::-1])
     return apply_chain(image, chain)
@@ -150,3 +154,45 @@ def resize_target(chain: Sequence[Preprocessor]) -> tuple[int, int] | None:
             continue
         return (step.width, step.height) if isinstance(step, SimplePreprocessor) else None
     return None
+
+
+_DECODE_CALL = ("image = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)  # 8-bit RGB, "
+                "EXIF orientation applied, alpha dropped")
+_GREY_CALL = "image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)"
+_RESIZE_CALLS = {
+    "simple": ["image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)"],
+    "aspect_aware": ["image = imutils.resize(image, width=width, inter=cv2.INTER_AREA) if image.shape[1] < "
+                     "image.shape[0] else imutils.resize(image, height=height, inter=cv2.INTER_AREA)",
+                     "centre-crop the longer side to height x width (offset = excess // 2)",
+                     "image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)"],
+    "pad": ["scale = min(width / w, height / h); image = cv2.resize(image, (max(round(w * scale), 1), "
+            "max(round(h * scale), 1)), interpolation=cv2.INTER_AREA)",
+            "cv2.copyMakeBorder(image, dy // 2, dy - dy // 2, dx // 2, dx - dx // 2, cv2.BORDER_REPLICATE) "
+            "with dx, dy the missing width and height",
+            "image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)"],
+}
+
+
+def client_recipe(config: PreprocessingConfig, decode: Decode = "exact") -> dict:
+    """How a client turns an image file into exactly the uint8 pixels dlcv fed the model (``serving.json``).
+
+    The steps are OpenCV calls because they are dlcv's own: with ``decode: exact`` a client that runs them
+    gets the same pixels to the bit. INTER_AREA averages pixel areas when shrinking; when enlarging,
+    OpenCV's INTER_AREA repeats pixels (blending where a pixel edge falls inside an output pixel), and the
+    same call gives the same result. Pillow's BOX filter is area averaging too but rounds differently."""
+    steps = [_DECODE_CALL]
+    if config.channels == 1:
+        steps.append(_GREY_CALL)
+    if config.width is not None or config.height is not None:
+        steps.extend(_RESIZE_CALLS[config.resize])
+    recipe = {"library": "OpenCV (opencv-python or opencv-python-headless), as dlcv itself",
+              "steps": steps, "send": "the uint8 array, RGB (or grey), height x width x channels; no scaling",
+              "exact": decode == "exact",
+              "pillow": "ImageOps.exif_transpose(Image.open(path)).convert('RGB').resize((width, height), "
+                        "Image.Resampling.BOX) is close, not equal: BOX rounds differently from INTER_AREA "
+                        "(0.6-2 grey levels on photos)"}
+    if decode == "fast":
+        recipe["skew"] = ("the model was trained with dataset.decode: fast: a JPEG at least twice the target "
+                          "size was decoded at 1/2, 1/4 or 1/8 scale (cv2.IMREAD_REDUCED_COLOR_2/4/8) before "
+                          "the resize, 2-7 grey levels from the pixels these steps give")
+    return recipe

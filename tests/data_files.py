@@ -101,3 +101,58 @@ def tiny_split(classes=3, train=48, val=24, seed=0):
                   + rng.integers(0, 30, (count, 8, 8, 1))).astype(np.uint8)
         return ImageSet(images, labels.astype(np.int64), [f"c{i}" for i in range(classes)])
     return part(train), part(val)
+
+
+def structured_photo(rng: np.random.Generator, size=(160, 120), tint=(120, 120, 120), grain: float = 6) -> np.ndarray:
+    """A BGR "photo" with shapes, edges and a gradient (what resizing and perceptual hashing see in real
+    photos; pure noise has no low frequencies to keep), tinted towards a class colour."""
+    width, height = size
+    ramp = np.linspace(0, 1, width, dtype=np.float32)[None, :, None]
+    image = (np.array(tint, np.float32) * (0.6 + 0.4 * ramp)).repeat(height, 0)
+    for _ in range(6):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        axes = (int(rng.integers(width // 10, width // 3)), int(rng.integers(height // 10, height // 3)))
+        cv2.ellipse(image, centre, axes, float(rng.integers(0, 180)), 0, 360, colour, -1)
+    noisy = image + rng.normal(0, grain, image.shape)  # grain: fine detail, as a real photo's texture
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def write_photo_folders(root: Path, classes=("cats", "dogs", "panda"), per_class=10, seed=0,
+                        size=(160, 120), prefix="") -> Path:
+    """<class>/<name>.jpg structured photos, each class tinted its own colour (learnable in a few epochs)."""
+    rng = np.random.default_rng(seed)
+    tints = [(60, 60, 200), (60, 200, 60), (200, 60, 60), (200, 200, 60)]
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            photo = structured_photo(rng, size, tints[c % 4])
+            cv2.imwrite(str(root / name / f"{prefix}{name}_{i:03d}.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return root
+
+
+def opencv_client(path, width: int, height: int, channels: int = 3) -> np.ndarray:
+    """What serving.json tells a client to do (decode.steps for resize: simple), written out by hand."""
+    image = cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    if channels == 1:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).reshape(height, width, channels)
+
+
+def write_oriented_jpegs(folder: Path, upright: np.ndarray) -> dict[int, Path]:
+    """The BGR ``upright`` picture stored turned, with the EXIF orientation (3, 6, 8) that turns it back,
+    as a phone writes it; orientation 1 is stored as is."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = {1: upright, 3: cv2.rotate(upright, cv2.ROTATE_180),
+              6: cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE),  # shown after turning 90° clockwise
+              8: cv2.rotate(upright, cv2.ROTATE_90_CLOCKWISE)}
+    paths = {}
+    for orientation, pixels in stored.items():
+        picture = Image.fromarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        paths[orientation] = folder / f"orientation{orientation}.jpg"
+        picture.save(paths[orientation], quality=95, exif=exif.tobytes())
+    return paths

@@ -262,7 +262,7 @@ def test_a_killed_build_leaves_no_store_and_its_temp_file_is_refused(tmp_path):
         "from dlcv.data.store import build_store\n"
         "from dlcv.config import PreprocessingConfig\n"
         "original = sources.decode_file\n"
-        "sources.decode_file = lambda *a: (time.sleep(0.05), original(*a))[1]\n"
+        "sources.decode_file = lambda *a, **k: (time.sleep(0.05), original(*a, **k))[1]\n"
         f"build_store({str(root)!r}, {str(target)!r}, PreprocessingConfig(width=8, height=8), chunk_size=4)\n")
     process = subprocess.Popen([sys.executable, "-c", slow_build], cwd=ROOT, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60

@@ -161,7 +161,7 @@ SLOW_CACHE_BUILD = (
     "from dlcv.data import prepare_data, sources\n"
     "from dlcv.config import load_config\n"
     "original = sources.decode_file\n"
-    "sources.decode_file = lambda *a: (time.sleep(0.05), original(*a))[1]\n"
+    "sources.decode_file = lambda *a, **k: (time.sleep(0.05), original(*a, **k))[1]\n"
     "prepare_data(load_config(overrides=sys.argv[1:]))\n")
 
 

@@ -1,8 +1,9 @@
 """Decode once: a folder dataset's preprocessed images, kept on disk as an HDF5 store that later epochs
 and later runs read instead of decoding the photos again.
 
-A cache is keyed by the folder's listing (every path with its size and modification time) and the
-preprocessing, so a changed, added or removed photo or another recipe makes a new one. It is written
+A cache is keyed by the folder's listing (every path with its size and modification time), the
+preprocessing, the decode mode and the split's grouping, so a changed, added or removed photo or another
+recipe makes a new one. It is written
 chunk by chunk and becomes valid only by an atomic rename at the end: a killed build is never used, and
 a cache that is damaged is rebuilt. If the disk fills up while caching, the run says so and goes on
 reading the photos directly.
@@ -11,6 +12,7 @@ reading the photos directly.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,8 +23,9 @@ from .store import write_store
 
 def cache_path(source: FolderSource, folder: Path, key: str) -> Path:
     height, width, channels = source.shape
-    name = Path(source.paths[0]).parent.parent.name or "images"
-    return folder / f"{name}-{width}x{height}x{channels}-{key[:16]}.h5"
+    root = Path(os.path.commonpath([source.paths[0], source.paths[-1]]))  # the dataset folder (its name)
+    name = (root.parent if root == Path(source.paths[0]).parent else root).name or "images"
+    return folder / f"{name}-{width}x{height}x{channels}-{source.decode}-{key[:16]}.h5"
 
 
 def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSource:

@@ -35,15 +35,19 @@ class SkippedImagesWarning(UserWarning):
 
 class SimpleDatasetLoader:
     """``channel_order="bgr"`` gives OpenCV's order, as the book's loader (``cv2.imread``) did; dlcv's own
-    pipelines use RGB."""
+    pipelines use RGB. ``decode="fast"`` decodes large JPEGs at a reduced scale (see
+    :func:`~dlcv.preprocessing.decode_file`); the default is the book's full decode."""
 
     def __init__(self, preprocessors: Sequence | None = None, channels: int = 3, workers: int | None = None,
-                 progress: bool = True, channel_order: str = "rgb") -> None:
+                 progress: bool = True, channel_order: str = "rgb", decode: str = "exact") -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         if channel_order not in ("rgb", "bgr"):
             raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
         self.channel_order = channel_order
+        if decode not in ("exact", "fast"):
+            raise ValueError(f"decode must be 'exact' or 'fast', got {decode!r}")
+        self.decode = decode
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.preprocessors = list(preprocessors or [])
@@ -54,7 +58,7 @@ class SimpleDatasetLoader:
 
     def load_image(self, path: str) -> np.ndarray:
         """One file through the decoder and every preprocessor, in order (:func:`~dlcv.preprocessing.decode_file`)."""
-        return decode_file(path, self.channels, self.preprocessors, self.channel_order)
+        return decode_file(path, self.channels, self.preprocessors, self.channel_order, self.decode)
 
     def _try_load(self, path: str) -> np.ndarray | None:
         try:

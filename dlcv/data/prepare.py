@@ -15,13 +15,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..config import ExperimentConfig, PreprocessingConfig
 from .cache import cached
 from .registry import get_dataset
 from .sources import FolderSource, ImageSource, StreamedSet
-from .split import split_indices
+from .split import split_source
 from .types import Splits
 
 MEMORY_FRACTION = 0.5  # of the memory available at the start, for the decoded images (streaming: auto)
@@ -51,8 +49,10 @@ def prepare_data(config: ExperimentConfig, progress: bool = True) -> PreparedDat
     source = get_dataset(dataset.name).load(dataset, config.preprocessing)
     if isinstance(source, FolderSource) and dataset.cache == "disk":
         source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
-    train, val, test = split_indices(source.labels, dataset.test_size, dataset.val_size, config.seed,
-                                     source.official_test)
+    train, val, test = split_source(source, dataset, config.seed)
+    if source.given_split is not None and dataset.splits != "random":
+        print(f"data: the folder's own split: {len(train):,} training, {len(val):,} validation, {len(test):,} "
+              "test images", flush=True)
     height, width, channels = source.shape
     resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
@@ -98,6 +98,5 @@ def count_split(config: ExperimentConfig) -> tuple[int, int, int]:
     store's labels are read without its images. (Files that turn out unreadable would lower them.)"""
     dataset = config.dataset
     source = get_dataset(dataset.name).load(dataset, config.preprocessing)
-    train, val, test = split_indices(np.asarray(source.labels), dataset.test_size, dataset.val_size,
-                                     config.seed, source.official_test)
+    train, val, test = split_source(source, dataset, config.seed)
     return len(train), len(val), len(test)

@@ -27,12 +27,14 @@ from typing import Iterator, Sequence
 import h5py
 import numpy as np
 
-from ..config import PreprocessingConfig
+from ..config import Decode, PreprocessingConfig
 from ..errors import DlcvError
 from ..images import UnreadableImage
 from ..preprocessing import decode_file, preprocessors_for
 from .types import ImageSet
 
+ROW_ARRAYS = ("official_test", "given_split", "groups")
+"""What an ImageSource may say about each row besides its label; a store keeps them."""
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 READ_WINDOW = 256
@@ -55,6 +57,13 @@ class ImageSource(abc.ABC):
     class_names: list[str]
     shape: tuple[int, int, int]
     official_test: np.ndarray | None = None
+    """Boolean per row: the dataset's published test split (MNIST, CIFAR-10), where it has one."""
+    given_split: np.ndarray | None = None
+    """0 (train), 1 (validation) or 2 (test) per row: a folder that came split (train/, val/, test/)."""
+    groups: np.ndarray | None = None
+    """A group number per row (``dataset.group_by``): rows of one group go to one split."""
+    decode: str = "exact"
+    """How the image files were (or are) decoded: ``dataset.decode``."""
 
     def __init__(self) -> None:
         self._skipped: dict[int, str] = {}
@@ -124,8 +133,11 @@ class FolderSource(ImageSource):
     """Image files listed with their labels; each read decodes them on every core."""
 
     def __init__(self, paths: Sequence[str], labels: np.ndarray, class_names: list[str],
-                 preprocessing: PreprocessingConfig, workers: int | None = None) -> None:
+                 preprocessing: PreprocessingConfig, workers: int | None = None, decode: Decode = "exact",
+                 given_split: np.ndarray | None = None, groups: np.ndarray | None = None,
+                 group_by: str | None = None) -> None:
         super().__init__()
+        self.decode, self.given_split, self.groups, self.group_by = decode, given_split, groups, group_by
         if preprocessing.width is None and preprocessing.height is None:
             raise ValueError("a folder of photos needs a target size (preprocessing width / height)")
         self.paths, self.labels, self.class_names = list(paths), np.asarray(labels), list(class_names)
@@ -139,11 +151,13 @@ class FolderSource(ImageSource):
         self._pool: ThreadPoolExecutor | None = None
 
     def listing_key(self) -> str:
-        """What identifies this decoded dataset: every path with its size and modification time, and the
-        preprocessing (a changed, added or removed file, or another recipe, gives another key)."""
+        """What identifies this decoded dataset: every path with its size and modification time, the
+        preprocessing, the decode mode and how it is split (a changed, added or removed file, or another
+        recipe, gives another key)."""
         import hashlib
 
-        digest = hashlib.sha256(self.preprocessing.model_dump_json().encode())
+        recipe = [self.preprocessing.model_dump_json(), self.decode, self.given_split is not None, self.group_by]
+        digest = hashlib.sha256(json.dumps(recipe).encode())
         for path in self.paths:
             try:
                 stat = os.stat(path)
@@ -154,7 +168,7 @@ class FolderSource(ImageSource):
 
     def _decode(self, row: int) -> np.ndarray | None:
         try:
-            return decode_file(self.paths[row], self.channels, self.chain)
+            return decode_file(self.paths[row], self.channels, self.chain, decode=self.decode)
         except UnreadableImage:
             self._skip(row, self.paths[row])
             return None
@@ -186,14 +200,14 @@ class StoreSource(ImageSource):
             self.class_names = json.loads(store.attrs["class_names"])
             self.shape = tuple(store["images"].shape[1:])
             self.preprocessing = PreprocessingConfig.model_validate_json(store.attrs["preprocessing"])
-            self.official_test = store["official_test"][:] if "official_test" in store else None
             names = json.loads(store.attrs.get("skipped", "[]"))
             self.listing_key = store.attrs.get("listing_key")
-        # Rows a build could not decode stay in the file (its size was fixed up front) but not in the data.
-        self._rows = np.flatnonzero(valid)
-        self.labels = self.labels[self._rows]
-        if self.official_test is not None:
-            self.official_test = self.official_test[self._rows]
+            self.decode = str(store.attrs.get("decode", "fast"))  # stores before dlcv decoded exactly: fast
+            # Rows a build could not decode stay in the file (its size was fixed up front), not in the data.
+            self._rows = np.flatnonzero(valid)
+            self.labels = self.labels[self._rows]
+            for name in ROW_ARRAYS:
+                setattr(self, name, store[name][:][self._rows] if name in store else None)
         self._skipped = {-1 - i: name for i, name in enumerate(names)}  # found by the build, before any row
         self._file: h5py.File | None = None
         self._raw = self._contiguous_offset()

@@ -1,19 +1,58 @@
-"""Stratified, seeded train / validation / test split (scikit-learn's ``train_test_split``, twice).
+"""Train / validation / test rows of a dataset: as the dataset gives them, or a seeded stratified split.
+
+A folder that comes split (``train/``, ``val/``, ``test/``) or a store built from one is used as given; a
+part it lacks is split off its training images. Otherwise the split is stratified and seeded
+(scikit-learn's ``train_test_split``, twice), and with ``dataset.group_by`` the files of one group
+(burst shots, crops of one photo) stay together on one side (``StratifiedGroupKFold``), so that
+near-identical images cannot sit on both sides of it.
 
     train, val, test = split_indices(labels, test_size=0.25, val_size=0.1, seed=42)   # row indexes
     # same labels, same seed -> same split, every time
+    train, val, test = split_source(source, config.dataset, seed=42)
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from ..config import DatasetConfig
 from ..errors import ConfigError
+
+TRAIN, VALIDATION, TEST = 0, 1, 2
+
+
+def split_source(source, dataset: DatasetConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test rows of an :class:`~dlcv.data.sources.ImageSource` as ``dataset`` asks."""
+    given = None if dataset.splits == "random" else source.given_split
+    if dataset.splits == "folders" and given is None:
+        raise ConfigError(f"dataset.splits: folders: the {dataset.name} dataset does not come split; expected "
+                          "a folder (or a store built from one) with train/, val/ and test/ sub-folders")
+    if given is not None:
+        return given_splits(source.labels, given, dataset.test_size, dataset.val_size, seed)
+    return split_indices(source.labels, dataset.test_size, dataset.val_size, seed, source.official_test,
+                         source.groups)
+
+
+def given_splits(labels: np.ndarray, given: np.ndarray, test_size: float | str, val_size: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts a dataset came in; a missing test or validation part is split off the training part."""
+    index = np.arange(len(labels))
+    train, val, test = (index[given == part] for part in (TRAIN, VALIDATION, TEST))
+    if not len(test):
+        if test_size == "official":
+            raise ConfigError("dataset.test_size: 'official': the split folder has no test/ part; expected a "
+                              "fraction such as 0.25, or a test/ folder")
+        train, test = _stratified(train, labels[train], test_size, seed, "dataset.test_size")
+    if not len(val):
+        train, val = _stratified(train, labels[train], val_size, seed, "dataset.val_size")
+    return train, val, test
 
 
 def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, seed: int,
-                  official_test: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test indexes; ``test_size="official"`` uses the ``official_test`` mask."""
+                  official_test: np.ndarray | None = None, groups: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, validation and test indexes; ``test_size="official"`` uses the ``official_test`` mask, and
+    ``groups`` (a group number per row) keeps each group on one side of both splits."""
     index = np.arange(len(labels))
     if test_size == "official":
         if official_test is None:
@@ -21,16 +60,32 @@ def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, s
                               "(mnist, cifar10, or a store built from one); expected a fraction such as 0.25")
         rest, test = index[~official_test], index[official_test]
     else:
-        rest, test = _stratified(index, labels, test_size, seed, "dataset.test_size")
-    train, val = _stratified(rest, labels[rest], val_size, seed, "dataset.val_size")
+        rest, test = _stratified(index, labels, test_size, seed, "dataset.test_size", groups)
+    train, val = _stratified(rest, labels[rest], val_size, seed, "dataset.val_size",
+                             None if groups is None else groups[rest])
     return train, val, test
 
 
-def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int,
-                key: str) -> tuple[np.ndarray, np.ndarray]:
+def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
+                groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if groups is not None:
+        return _grouped(index, labels, size, seed, key, groups)
     try:
         return train_test_split(index, test_size=size, stratify=labels, random_state=seed)
     except ValueError as exc:  # scikit-learn says exactly which count is too small; keep its words
         raise ConfigError(f"{key}={size}: cannot split {len(index)} images of {len(np.unique(labels))} "
                           f"classes with every class in both parts (scikit-learn, calling the held-out part "
                           f"test_size: {exc}); use more images per class or a larger fraction") from None
+
+
+def _grouped(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
+             groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out about ``size`` of the rows, whole groups at a time, stratified: one fold of
+    scikit-learn's StratifiedGroupKFold with round(1 / size) folds (0.25: 4 folds, a quarter held out)."""
+    folds = max(2, round(1 / size))
+    if len(np.unique(groups)) < folds:
+        raise ConfigError(f"{key}={size}: dataset.group_by leaves {len(np.unique(groups))} groups, too few to "
+                          f"hold out about {size:g} of them whole; expected at least {folds} groups")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    kept, held = next(splitter.split(index, labels, groups))
+    return index[kept], index[held]

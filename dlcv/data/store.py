@@ -26,14 +26,13 @@ import h5py
 import numpy as np
 
 from .. import files
-from ..progress import Progress
-from ..config import DatasetConfig, PreprocessingConfig
+from ..config import DatasetConfig, Decode, PreprocessingConfig
 from ..errors import DlcvError
+from ..progress import Progress
 from .folder import folder_source
 from .registry import get_dataset, register_dataset
-from .sources import FORMAT_VERSION, ImageSource, StoreSource, check_store_shape
+from .sources import FORMAT_VERSION, ROW_ARRAYS, ImageSource, StoreSource, check_store_shape
 from .types import ImageSet
-
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,9 @@ def write_store(source: ImageSource, output: str | os.PathLike, preprocessing: P
         images = store.create_dataset("images", shape=(count, *source.shape), dtype=np.uint8)
         store.create_dataset("labels", data=np.asarray(source.labels, np.int64))
         valid = store.create_dataset("valid", shape=(count,), dtype=bool)
-        if source.official_test is not None:
-            store.create_dataset("official_test", data=source.official_test)
+        for name in ROW_ARRAYS:
+            if getattr(source, name) is not None:
+                store.create_dataset(name, data=getattr(source, name))
         buffer = np.empty((min(chunk_size, count), *source.shape), np.uint8)
         with Progress(count, progress or "", enabled=bool(progress)) as bar:
             for start in range(0, count, chunk_size):
@@ -75,6 +75,7 @@ def write_store(source: ImageSource, output: str | os.PathLike, preprocessing: P
         store.attrs["class_names"] = json.dumps(list(source.class_names))
         store.attrs["preprocessing"] = recipe.model_dump_json()
         store.attrs["skipped"] = json.dumps(list(source.skipped))
+        store.attrs["decode"] = source.decode
         if listing_key:
             store.attrs["listing_key"] = listing_key
         store.attrs["format_version"] = FORMAT_VERSION
@@ -83,12 +84,13 @@ def write_store(source: ImageSource, output: str | os.PathLike, preprocessing: P
 
 
 def build_store(source: str, output: str | os.PathLike, preprocessing: PreprocessingConfig,
-                chunk_size: int = 1024, progress: bool = True) -> StoreInfo:
-    """Write ``source`` (a class-folder tree, or a dataset name such as ``mnist``) to an HDF5 store."""
+                chunk_size: int = 1024, progress: bool = True, decode: Decode = "exact") -> StoreInfo:
+    """Write ``source`` (a class-folder tree, pre-split or not, or a dataset name such as ``mnist``) to an
+    HDF5 store; a pre-split folder's parts are kept (training on the store uses them)."""
     if Path(source).is_dir():
         if preprocessing.width is None and preprocessing.height is None:
             raise DlcvError("--width/--height: required for a folder of photos (they differ in size)")
-        images: ImageSource = folder_source(source, preprocessing)
+        images: ImageSource = folder_source(source, preprocessing, decode)
     else:
         images = get_dataset(source).load(DatasetConfig(name=source), preprocessing)
     return write_store(images, output, preprocessing, chunk_size, progress and f"building {Path(output).name}")

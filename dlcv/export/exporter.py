@@ -158,10 +158,12 @@ def _write_metadata(staging: Path, run: Run, reports: list[FormatReport], check:
     exports = {r.name: {"path": r.path.name, "runtime": FORMATS[r.name].runtime, "bytes": r.bytes,
                         "quantized": r.quantized, "max_abs_difference": r.max_difference,
                         "top1_agreement": r.agreement, "checked_on": check.origin} for r in reports}
-    preprocessing = run.preprocessing.model_dump()
-    preprocessing.update(zip(("height", "width", "channels"), run.input_size))
-    files.write_json(staging / SPEC_NAME, serving_spec(run.input_size, run.class_names, preprocessing,
-                                                       run.has_run_metadata, exports))
+    from ..preprocessing import client_recipe
+
+    preprocessing = run.preprocessing.model_copy(update=dict(zip(("height", "width", "channels"), run.input_size)))
+    decode = {"mode": run.decode_mode, **client_recipe(preprocessing, run.decode_mode)}
+    files.write_json(staging / SPEC_NAME, serving_spec(run.input_size, run.class_names, preprocessing.model_dump(),
+                                                       decode, run.has_run_metadata, exports))
     files.write_json(staging / "class_names.json", list(run.class_names))
 
 

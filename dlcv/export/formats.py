@@ -136,8 +136,10 @@ def find_format(path: Path) -> ExportFormat | None:
 
 
 def serving_spec(input_size: tuple[int, int, int], class_names: list[str], preprocessing: dict[str, Any],
-                 has_run_metadata: bool, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What ``serving.json`` says: the input a client sends, the output it gets, how to prepare images."""
+                 decode: dict[str, Any], has_run_metadata: bool, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What ``serving.json`` says: the input a client sends, the output it gets, and how to prepare an
+    image file so that the model sees what it was trained on (``decode``: the mode and the client's
+    steps, :func:`dlcv.preprocessing.client_recipe`)."""
     height, width, channels = input_size
     return {
         "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, height, width, channels],
@@ -145,11 +147,9 @@ def serving_spec(input_size: tuple[int, int, int], class_names: list[str], prepr
         "output": {"dtype": "float32", "shape": [None, len(class_names)],
                    "meaning": "class probabilities (softmax), in the order of labels"},
         "preprocessing": preprocessing,
-        "how_to_prepare": "decode to RGB (or grey), resize to width x height as 'resize' says (simple: "
-                          "OpenCV INTER_AREA, ignoring the aspect ratio; aspect_aware: centre crop; pad: pad "
-                          "the short side), send uint8; the scaling to [0, 1] is inside the model. dlcv "
-                          "decodes a JPEG at least twice the target size at 1/2, 1/4 or 1/8 scale first "
-                          "(libjpeg's DCT scaling), so a full decode gives slightly different pixels",
+        "decode": decode,
+        "how_to_prepare": "run decode.steps with this width and height and send the uint8 result; the "
+                          "scaling to [0, 1] is inside the model",
         "labels": list(class_names),
         "has_run_metadata": has_run_metadata,
         "signature": SIGNATURE,

@@ -1,0 +1,225 @@
+"""``dlcv data check``: what in a photo folder would mislead a model or flatter its test score.
+
+Photos taken in bursts, the same picture saved twice, a resized or re-encoded copy: near-identical images
+on both sides of a split let a model "recognise" test images it has seen, and inflate test accuracy more
+than any change of recipe. The check reads every file once and reports
+
+- exact duplicates (the same bytes) and near duplicates (a perceptual hash: a re-encoded, resized or
+  slightly edited copy) — across the split folders of a pre-split dataset (leakage), across classes (one
+  picture with two labels), and within a folder that will be split at random (they may land on both
+  sides; ``dataset.group_by`` keeps named groups together);
+- files that cannot be decoded; images per class and per split (the balance); image sizes.
+
+    audit = audit_folder("datasets/animals")
+    audit.problems        # duplicate groups that leak across splits or carry two labels
+    print(audit.text())
+
+A pair is near when its perceptual hashes are within ``distance`` bits and its 16x16 grey thumbnails
+(mean removed, unit length) correlate at 0.95 or more: on tightly cropped, aligned faces (SMILES) the
+hash alone puts different people within 6 bits, while the thumbnails of a copy resized to 60% and
+re-encoded still correlate at >= 0.97 and those of different faces at <= 0.90.
+
+The perceptual hash is the classic DCT hash (pHash: the signs of an image's lowest 8x8 frequencies
+against their median, 64 bits): OpenCV's own ``img_hash`` module is only in opencv-contrib, which dlcv
+does not install, and the imagehash package would bring Pillow and PyWavelets in for fifteen lines.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..images import UnreadableImage, jpeg_size, read_image
+from .folder import PART_NAMES, list_labelled_images, list_split_images, split_folders
+from .loader import label_of
+
+NEAR_DISTANCE = 10
+"""Bits (of 64) two perceptual hashes may differ by and still be one picture: re-encoding and resizing
+move a photo's hash by 0-4 bits, a 64x64 face's by up to 10; unrelated photos differ by about 32."""
+SIMILARITY = 0.95
+"""Least correlation of two near duplicates' 16x16 thumbnails (the check that follows the hash)."""
+HASH_SIZE = 32  # the grey thumbnail the DCT is taken of
+THUMB_SIZE = 16
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    kind: str
+    """exact (the same bytes) or near (perceptual hashes within the distance; may include exact pairs)."""
+    paths: tuple[str, ...]
+    parts: tuple[str, ...]
+    """The split part of each path (train / validation / test), or "" in a folder split at random."""
+    classes: tuple[str, ...]
+
+    @property
+    def across_parts(self) -> bool:
+        return len({part for part in self.parts if part}) > 1
+
+    @property
+    def across_classes(self) -> bool:
+        return len(set(self.classes)) > 1
+
+
+@dataclass
+class FolderAudit:
+    root: str
+    split_as_given: bool
+    counts: dict[str, dict[str, int]]
+    """Images per class, per part ("all" for a folder split at random)."""
+    sizes: list[tuple[int, int]] = field(repr=False)
+    """(width, height) of every readable image."""
+    unreadable: list[str]
+    duplicates: list[DuplicateGroup]
+    distance: int = NEAR_DISTANCE
+
+    @property
+    def problems(self) -> list[DuplicateGroup]:
+        """Groups that leak or mislabel: across split folders, across classes, or anywhere in a folder
+        that will be split at random (where they may land on both sides)."""
+        return [group for group in self.duplicates
+                if group.across_parts or group.across_classes or not self.split_as_given]
+
+    def to_dict(self) -> dict:
+        widths, heights = (np.array(axis) for axis in zip(*self.sizes)) if self.sizes else ([0], [0])
+        return {"root": self.root, "split_as_given": self.split_as_given, "counts": self.counts,
+                "sizes": {"count": len(self.sizes), "min": [int(np.min(widths)), int(np.min(heights))],
+                          "median": [int(np.median(widths)), int(np.median(heights))],
+                          "max": [int(np.max(widths)), int(np.max(heights))]},
+                "unreadable": self.unreadable, "near_distance": self.distance,
+                "duplicates": [dict(asdict(group), across_parts=group.across_parts,
+                                    across_classes=group.across_classes) for group in self.duplicates],
+                "problems": len(self.problems)}
+
+    def text(self) -> str:
+        """The report a person reads: counts, balance, sizes, then every problem found (nothing more on
+        a clean folder)."""
+        summary = self.to_dict()
+        total = sum(sum(per_class.values()) for per_class in self.counts.values())
+        classes = sorted({name for per_class in self.counts.values() for name in per_class})
+        lines = [f"{self.root}: {total:,} images, {len(classes)} classes, " + (
+            "split as given: " + ", ".join(f"{part} {sum(c.values()):,}" for part, c in self.counts.items())
+            if self.split_as_given else "one folder (a training run splits it at random)")]
+        per_class = {name: sum(c.get(name, 0) for c in self.counts.values()) for name in classes}
+        smallest, largest = min(per_class.values()), max(per_class.values())
+        lines.append("classes: " + ", ".join(f"{name} {n:,}" for name, n in per_class.items())
+                     + f" (smallest/largest {smallest / max(largest, 1):.2f})")
+        sizes = summary["sizes"]
+        lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
+                     f"{'x'.join(map(str, sizes['median']))} (width x height)")
+        if self.unreadable:
+            lines.append(f"unreadable: {len(self.unreadable)} file(s): " + ", ".join(self.unreadable[:10])
+                         + (", ..." if len(self.unreadable) > 10 else ""))
+        for group in self.duplicates:
+            where = ("across splits" if group.across_parts else "across classes" if group.across_classes
+                     else "within one split" if self.split_as_given else "may be split apart")
+            members = ", ".join(os.path.relpath(path, self.root) for path in group.paths)
+            lines.append(f"{group.kind} duplicates, {where}: {members}")
+        problems = self.problems
+        if problems:
+            advice = ("remove or move them so each picture is in one split" if self.split_as_given else
+                      "remove them, or name their groups with dataset.group_by so each stays in one split")
+            lines.append(f"found {len(problems)} duplicate group(s) that can leak between training and test "
+                         f"or carry two labels: {advice}")
+        elif not self.duplicates:
+            lines.append(f"no duplicates (exact, or near: perceptual hashes within {self.distance} bits and "
+                         "thumbnails alike)")
+        return "\n".join(lines)
+
+
+def perceptual_hash(grey: np.ndarray) -> np.uint64:
+    """64-bit DCT hash of a grey image: bit i is set where the i-th of its lowest 8x8 frequencies is
+    above their median (robust to resizing, re-encoding and small brightness changes)."""
+    small = cv2.resize(grey.reshape(grey.shape[:2]), (HASH_SIZE, HASH_SIZE), interpolation=cv2.INTER_AREA)
+    low = cv2.dct(small.astype(np.float32))[:8, :8]
+    bits = (low > np.median(low)).ravel()
+    return np.packbits(bits).view(">u8")[0].astype(np.uint64)
+
+
+def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers: int | None = None) -> FolderAudit:
+    """Read every image of a class folder (pre-split or not) once and report what :class:`FolderAudit` holds."""
+    if not 0 <= distance <= 32:
+        raise ValueError(f"distance must be 0-32 bits, got {distance}")
+    parts = split_folders(root)
+    if parts is not None:
+        paths, labels, class_names, given = list_split_images(root, parts)
+        part_of = [PART_NAMES[int(g)] for g in given]
+    else:
+        paths, labels, class_names = list_labelled_images(root)
+        part_of = [""] * len(paths)
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        fingerprints = list(pool.map(_fingerprint, paths))
+    counts: dict[str, dict[str, int]] = {}
+    for path, part, print_ in zip(paths, part_of, fingerprints):
+        if print_ is not None:
+            per_class = counts.setdefault(part or "all", {})
+            per_class[label_of(path)] = per_class.get(label_of(path), 0) + 1
+    readable = [i for i, print_ in enumerate(fingerprints) if print_ is not None]
+    digests = [fingerprints[i][0] for i in readable]
+    hashes = np.array([fingerprints[i][1] for i in readable], np.uint64)
+    thumbs = np.array([fingerprints[i][2] for i in readable], np.float32).reshape(len(readable), -1)
+    groups = _duplicate_groups(digests, hashes, thumbs, distance)
+    duplicates = []
+    for members in groups:
+        rows = [readable[m] for m in members]
+        kind = "exact" if len({digests[m] for m in members}) == 1 else "near"
+        duplicates.append(DuplicateGroup(kind, tuple(paths[r] for r in rows), tuple(part_of[r] for r in rows),
+                                         tuple(label_of(paths[r]) for r in rows)))
+    return FolderAudit(str(root), parts is not None, counts, [fingerprints[i][3] for i in readable],
+                       [path for path, print_ in zip(paths, fingerprints) if print_ is None], duplicates, distance)
+
+
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    """A 16x16 grey thumbnail with its mean removed, scaled to unit length (dot product = correlation)."""
+    small = cv2.resize(grey.reshape(grey.shape[:2]), (THUMB_SIZE, THUMB_SIZE), interpolation=cv2.INTER_AREA)
+    centred = small.astype(np.float32).ravel() - small.mean()
+    return centred / max(float(np.linalg.norm(centred)), 1e-6)
+
+
+def _fingerprint(path: str) -> tuple[str, np.uint64, np.ndarray, tuple[int, int]] | None:
+    """(SHA-256 of the bytes, perceptual hash, thumbnail, (width, height)), or None for a file that is not
+    an image."""
+    try:
+        data = Path(path).read_bytes()
+        grey = read_image(path, channels=1, reduce_to=(HASH_SIZE, HASH_SIZE))  # a hash needs no full decode
+    except (OSError, UnreadableImage):
+        return None
+    size = jpeg_size(data) or (grey.shape[1], grey.shape[0])
+    return hashlib.sha256(data).hexdigest(), perceptual_hash(grey), thumbnail(grey), size
+
+
+def _duplicate_groups(digests: list[str], hashes: np.ndarray, thumbs: np.ndarray, distance: int,
+                      chunk: int = 512) -> list[list[int]]:
+    """Indexes linked by equal digests, or by hashes within ``distance`` bits whose thumbnails correlate
+    at :data:`SIMILARITY` or more, as groups (union-find), each sorted, in the order of their first member."""
+    parent = list(range(len(digests)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        root_i, root_j = find(i), find(j)
+        if root_i != root_j:
+            parent[root_i] = root_j
+
+    first: dict[str, int] = {}
+    for i, digest in enumerate(digests):
+        union(i, first.setdefault(digest, i))
+    for start in range(0, len(hashes), chunk):  # all pairs, a block of rows at a time (bounded memory)
+        block = np.bitwise_count(hashes[start:start + chunk, None] ^ hashes[None, :])
+        rows, cols = np.nonzero(block <= distance)
+        for i, j in zip(rows + start, cols):
+            if i < j and float(thumbs[i] @ thumbs[j]) >= SIMILARITY:
+                union(int(i), int(j))
+    members: dict[int, list[int]] = {}
+    for i in range(len(digests)):
+        members.setdefault(find(i), []).append(i)
+    return sorted((group for group in members.values() if len(group) > 1), key=lambda group: group[0])
+

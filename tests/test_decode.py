@@ -1,0 +1,162 @@
+"""What the model sees is what a client sends: dlcv's default decode is OpenCV's imread + an INTER_AREA
+resize (EXIF orientation applied), so a client following serving.json gets dlcv's pixels and labels."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from data_files import odd_format_images, opencv_client, structured_photo, write_oriented_jpegs, write_photo_folders
+from dlcv.config import PreprocessingConfig, load_config
+from dlcv.images import read_image
+from dlcv.preprocessing import decode_file, preprocessors_for
+
+WIDTH, HEIGHT = 16, 12
+
+
+def upright_picture() -> np.ndarray:
+    """A landscape BGR picture whose top-left corner is red and bottom-right blue: any turn shows."""
+    picture = np.full((60, 90, 3), 128, np.uint8)
+    picture[:20, :30] = (0, 0, 255)
+    picture[40:, 60:] = (255, 0, 0)
+    return picture
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory):
+    """Every kind of file a user's folder holds: turned phone JPEGs, grey, CMYK, 16-bit and alpha PNGs,
+    and large photos (which the fast decode would shrink in the DCT domain)."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("odd-files")
+    paths = {f"exif{o}": p for o, p in write_oriented_jpegs(folder, upright_picture()).items()}
+    paths.update(odd_format_images(folder / "png"))
+    photo = structured_photo(np.random.default_rng(3), (320, 240))
+    Image.fromarray(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)).convert("CMYK").save(folder / "cmyk.jpg", quality=92)
+    paths["cmyk"] = folder / "cmyk.jpg"
+    cv2.imwrite(str(folder / "grey.jpg"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
+    paths["grey_jpeg"] = folder / "grey.jpg"
+    alpha16 = np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)]).astype(np.uint16) * 257
+    cv2.imwrite(str(folder / "rgba16.png"), alpha16)
+    paths["rgba16"] = folder / "rgba16.png"
+    for i in range(4):
+        textured = structured_photo(np.random.default_rng(i), (480, 360), grain=40)
+        cv2.imwrite(str(folder / f"photo{i}.jpg"), textured)
+        paths[f"photo{i}"] = folder / f"photo{i}.jpg"
+    return paths
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_exif_orientation_is_applied_as_photo_viewers_do(tmp_path, orientation):
+    from PIL import Image, ImageOps
+
+    path = write_oriented_jpegs(tmp_path, upright_picture())[orientation]
+    viewer = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))  # Pillow, independently
+    for image in (read_image(path), read_image(path, reduce_to=(8, 8))):  # exact and fast decodes alike
+        assert image.shape[:2] in ((60, 90), (30, 45), (15, 23))  # landscape, as taken
+    image = read_image(path)
+    assert np.abs(image.astype(int) - viewer).mean() < 1.0
+    assert tuple(image[5, 5]) > (200, 0, 0) and image[5, 5, 2] < 60  # red (RGB) at the top left
+    assert image[-5, -5, 2] > 200 and image[-5, -5, 0] < 60  # blue at the bottom right
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_the_default_decode_is_the_documented_client_recipe_on_every_kind_of_file(odd_files, channels):
+    chain = preprocessors_for(PreprocessingConfig(width=WIDTH, height=HEIGHT, channels=channels))
+    for name, path in odd_files.items():
+        dlcv = decode_file(str(path), channels, chain)
+        client = opencv_client(path, WIDTH, HEIGHT, channels)
+        assert dlcv.shape == client.shape == (HEIGHT, WIDTH, channels), name
+        assert np.abs(dlcv.astype(int) - client).mean() <= 0.5, name
+
+
+def test_the_fast_decode_is_a_skew_the_client_recipe_test_would_catch(odd_files):
+    """The opt-in reduced decode gives other pixels than a client's, so the test above can fail."""
+    chain = preprocessors_for(PreprocessingConfig(width=WIDTH, height=HEIGHT, channels=3))
+    differences = [np.abs(decode_file(str(odd_files[f"photo{i}"]), 3, chain, decode="fast").astype(int)
+                          - opencv_client(odd_files[f"photo{i}"], WIDTH, HEIGHT)).mean() for i in range(4)]
+    assert min(differences) > 0.5
+
+
+def test_the_decode_mode_is_recorded_keys_the_cache_and_predicts_as_trained(keras, tmp_path):
+    from dlcv.data import prepare_data
+    from dlcv.inference import load_run
+    from dlcv.training.engine import train
+
+    root = write_photo_folders(tmp_path / "photos", per_class=8, size=(320, 240))
+
+    def config(decode):
+        return load_config(overrides=[
+            "dataset.name=folder", f"dataset.path={root}", f"preprocessing.width={WIDTH}",
+            f"preprocessing.height={HEIGHT}", f"dataset.decode={decode}", "model.name=linear", "model.params={}",
+            "epochs=1", f"output_dir={tmp_path / decode}", "name=run", "dataset.test_size=0.3", "dataset.val_size=0.25",
+            f"dataset.cache_dir={tmp_path / 'cache'}"])
+
+    exact, fast = prepare_data(config("exact")), prepare_data(config("fast"))
+    caches = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(caches) == 2 and any("-exact-" in c for c in caches) and any("-fast-" in c for c in caches)
+    assert np.abs(exact.splits.train.images.astype(int) - fast.splits.train.images).mean() > 0.5
+    result = train(config("fast"), verbose=0)
+    assert "decode: fast" in (result.run_dir / "config.yaml").read_text()
+    run = load_run(result.run_dir / "model.h5")
+    assert run.decode_mode == "fast"
+    path = sorted(str(p) for p in root.rglob("*.jpg"))[0]  # row 0 of the listing
+    np.testing.assert_array_equal(run.decode(path), fast.source.read(np.array([0]))[0][0])
+
+
+@pytest.fixture(scope="module")
+def served(keras, tmp_path_factory):
+    """A folder run trained on photos (default decode), exported in all three formats."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("exports are written on the TensorFlow backend")
+    from dlcv import app
+
+    tmp = tmp_path_factory.mktemp("served")
+    root = write_photo_folders(tmp / "photos", per_class=40, size=(128, 96))
+    result = app.train(None, ["dataset.name=folder", f"dataset.path={root}", f"preprocessing.width={WIDTH}",
+                             f"preprocessing.height={HEIGHT}", "model.name=mlp", "model.params={hidden: [32]}",
+                             "epochs=8", f"output_dir={tmp / 'out'}", "name=photos", "optimizer.learning_rate=0.01"])
+    app.export(result.run_dir, ["saved_model", "onnx", "litert"], result.run_dir / "export")
+    return root, result
+
+
+def _client_runtimes(export):
+    """Each export loaded by its own runtime, as a serving client does (no dlcv)."""
+    import onnxruntime
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    signature = tf.saved_model.load(str(export / "saved_model")).signatures["serving_default"]
+    session = onnxruntime.InferenceSession(str(export / "model.onnx"))
+
+    def litert(batch):
+        interpreter = Interpreter(model_path=str(export / "model.tflite"))
+        (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+        interpreter.resize_tensor_input(inp["index"], batch.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inp["index"], batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(out["index"])
+
+    return {"saved_model": lambda batch: next(iter(signature(images=tf.constant(batch)).values())).numpy(),
+            "onnx": lambda batch: session.run(None, {session.get_inputs()[0].name: batch})[0],
+            "litert": litert}
+
+
+def test_a_client_following_serving_json_gets_dlcvs_labels_from_every_export(served, dlcv, tmp_path):
+    root, result = served
+    export = result.run_dir / "export"
+    spec = json.loads((export / "serving.json").read_text())
+    assert spec["decode"]["mode"] == "exact" and spec["decode"]["exact"]
+    assert any("cv2.imread(path, cv2.IMREAD_COLOR)" in step for step in spec["decode"]["steps"])
+    assert any("cv2.INTER_AREA" in step for step in spec["decode"]["steps"])
+    predicted = dlcv("predict", "--model", result.run_dir / "model.keras", root, "--format", "json")
+    assert predicted.code == 0, predicted.err
+    dlcv_labels = {row["path"]: row["label"] for row in json.loads(predicted.out)}
+    paths = sorted(dlcv_labels)
+    batch = np.stack([opencv_client(p, WIDTH, HEIGHT) for p in paths])
+    for name, forward in _client_runtimes(export).items():
+        client_labels = [spec["labels"][i] for i in np.argmax(forward(batch), axis=1)]
+        agreement = np.mean([dlcv_labels[p] == label for p, label in zip(paths, client_labels)])
+        assert agreement >= 0.995, name
+    assert result.test_accuracy > 0.8  # a trained model, not a constant one
