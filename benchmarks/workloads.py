@@ -72,11 +72,15 @@ def w4_image_loading(folder: Path = ANIMALS_SAMPLE) -> Workload:
     def book_loop():  # the book's SimpleDatasetLoader: one cv2.imread + resize at a time
         return len(np.array([cv2.resize(cv2.imread(p), (32, 32), interpolation=cv2.INTER_AREA) for p in paths]))
 
-    def dlcv_loader():  # what `dlcv train` does for a folder (dataset.cache: none): every core, reduced decode
-        source = folder_source(folder, recipe)
-        return len(source.load(np.arange(len(source))).labels)
+    def dlcv_loader(decode: str):  # what `dlcv train` does for a folder (dataset.cache: none): every core
+        def load():
+            source = folder_source(folder, recipe, decode)
+            return len(source.load(np.arange(len(source))).labels)
+        return load
 
-    routes = {"book: sequential imread loop": _per_image(book_loop), "dlcv: folder loader": _per_image(dlcv_loader)}
+    routes = {"book: sequential imread loop": _per_image(book_loop),
+              "dlcv: folder loader, decode: exact": _per_image(dlcv_loader("exact")),
+              "dlcv: folder loader, decode: fast": _per_image(dlcv_loader("fast"))}
     if _installed("tensorflow"):
         def keras_directory():  # what a Keras user picks: tf.data, decode_image + bilinear resize, parallel
             import keras
@@ -109,18 +113,20 @@ def m1_memory(sizes: tuple[int, ...] = M1_SIZES, folder: Path = ANIMALS_SAMPLE,
         images = make_image_folder(folder, data / str(size), size, 256)
         cache = data.parent / f"cache-{size}"
 
-        def child(mode: str, images=images, cache=cache):
+        def child(mode: str, decode: str = "exact", images=images, cache=cache):
             def run() -> dict:
                 result = subprocess.run([sys.executable, str(Path(__file__).parent / "m1_child.py"), mode,
-                                         str(images), str(cache)], capture_output=True, text=True)
+                                         str(images), str(cache), decode], capture_output=True, text=True)
                 line = [entry for entry in result.stdout.splitlines() if entry.startswith("M1RESULT ")]
                 if result.returncode or not line:
                     raise SystemExit(f"M1 {mode} failed: {result.stderr[-2000:]}")
                 measured = json.loads(line[0].removeprefix("M1RESULT "))
+                phases = {f"{name}_peak_gb": rss / 1e9 for name, rss in measured.get("phase_peaks", {}).items()}
                 return {"seconds": measured["seconds"], "epoch_s": measured["epoch_seconds"],
                         "images_per_s": measured["images"] / measured["seconds"],
                         "epoch_images_per_s": measured["images"] / measured["epoch_seconds"],
-                        "peak_rss_gb": measured["peak_rss"] / 1e9, "start_rss_gb": measured["baseline_rss"] / 1e9}
+                        "peak_rss_gb": measured["peak_rss"] / 1e9, "start_rss_gb": measured["baseline_rss"] / 1e9,
+                        **phases}
             return run
 
         workloads.append(Workload(
@@ -129,6 +135,7 @@ def m1_memory(sizes: tuple[int, ...] = M1_SIZES, folder: Path = ANIMALS_SAMPLE,
             unit="s for the whole run (data + 1 epoch)", baseline="peer: keras image_dataset_from_directory + fit",
             routes={"peer: keras image_dataset_from_directory + fit": child("keras"),
                     "dlcv: streaming, cache cold": child("stream-cold"),
+                    "dlcv: streaming, cache cold, decode: fast": child("stream-cold", "fast"),
                     "dlcv: streaming, cache warm": child("stream-warm"),
                     "dlcv: in memory (from the cache)": child("memory")}))
     return workloads

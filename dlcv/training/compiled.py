@@ -143,6 +143,7 @@ class EpochTrainer(abc.ABC):
             done += len(rows)
             if self.bar is not None:
                 self.bar.update(done, list(self._logs_now().items()))
+            del x, y  # a trained host-fed window is freed before the one after the next is gathered
         if len(rest):
             for x, y, rows in self._windows([rest], batch=len(rest)):
                 self._train_window(x, y, rows)
