@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 Route = Callable[[], dict]
 

@@ -2,7 +2,8 @@
 """One M1 measurement in a process of its own (peak RSS is per process): one epoch of ShallowNet at
 128x128 on a photo folder, by one route; prints a JSON line.
 
-    python benchmarks/m1_child.py {keras,stream-cold,stream-warm,memory,step} FOLDER CACHE_DIR [exact|fast] [KEY=VALUE...]
+    python benchmarks/m1_child.py {keras,stream-cold,stream-warm,memory,step} FOLDER CACHE_DIR \
+        [exact|fast] [KEY=VALUE...]
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def dlcv_way(mode: str, folder: str, cache_dir: str, decode: str = "exact") -> d
     config = load_config(overrides=[
         "dataset.name=folder", f"dataset.path={folder}", f"preprocessing.width={SIZE}", f"preprocessing.height={SIZE}",
         "model.name=shallownet", "model.params={}", "epochs=1", f"batch_size={BATCH}", f"output_dir={output}",
-        f"name=m1", f"dataset.cache_dir={cache_dir}", f"dataset.streaming={streaming}",
+        "name=m1", f"dataset.cache_dir={cache_dir}", f"dataset.streaming={streaming}",
         "optimizer.learning_rate=0.005", "callbacks.checkpoint=none", "callbacks.monitor=false",
         f"dataset.decode={decode}", *sys.argv[5:]])
     epoch = {}

@@ -22,10 +22,17 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-
 from harness import run_workload
-from workloads import (Workload, _default_trainer, _installed, _jax_floor, _keras_model, _keras_routes,
-                       _random_cifar, _timed_after_warm_up)
+from workloads import (
+    Workload,
+    _default_trainer,
+    _installed,
+    _jax_floor,
+    _keras_model,
+    _keras_routes,
+    _random_cifar,
+    _timed_after_warm_up,
+)
 
 TARGETS = {
     "W1: default x book fit": (">=", 30.0), "W1: default / JAX floor": ("<=", 1.3),
@@ -121,7 +128,8 @@ def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int
 
 def markdown(result: dict) -> str:
     lines = [f"GPU suite — {result['device']}, {result['date']}, Keras {result['keras']} on {result['backend']}, "
-             f"median of {result['repeats']}", "", "| workload | route | s per epoch | × baseline |", "|---|---|---:|---:|"]
+             f"median of {result['repeats']}", "", "| workload | route | s per epoch | × baseline |",
+             "|---|---|---:|---:|"]
     for report in result["workloads"]:
         for name, route in report["routes"].items():
             lines.append(f"| {report['workload']} | {name} | {route['median_seconds']:.3f} | "

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from harness import Workload
 
 
@@ -425,7 +424,7 @@ def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
     from dlcv.inference import load_run
     from dlcv.runtime import start_keras
 
-    keras = start_keras(quiet=True)
+    start_keras(quiet=True)
     if not folder.is_dir():
         raise SystemExit(f"E1 needs a folder of <class>/<image> JPEGs; {folder} is missing")
     run_dir = _shallownet_animals_run(folder, Path(tempfile.mkdtemp())).run_dir

@@ -15,4 +15,10 @@ Importing ``dlcv`` is light: no Keras, no TensorFlow. The flow, module by module
     dlcv.pyimagesearch   the book's own names and signatures
     dlcv.reference       the from-scratch NumPy chapters, beside the rest (NumPy only)
 """
+import logging
+
 __version__ = "0.1.0"
+
+# The library logs under "dlcv" and is silent until logging is configured (dlcv.console: the command
+# line's printing); without this, Python would print warnings through its last-resort handler.
+logging.getLogger(__name__).addHandler(logging.NullHandler())

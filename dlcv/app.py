@@ -10,16 +10,19 @@ one line.
 """
 from __future__ import annotations
 
+import logging
 import shutil
-import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import files
 from .checks import check_config
 from .config import ExperimentConfig, PreprocessingConfig, load_config
+from .console import TO_STDERR
 from .errors import DlcvError, Stopped
 from .runtime import banner, resolve_backend, start_keras
+
+log = logging.getLogger(__name__)
 
 
 def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
@@ -43,21 +46,21 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
         from .training.engine import train as train_config
 
         result = train_config(config, resume=resume, claim=claim)
-    print(f"\n{config.name}: test accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
+    log.info(f"\n{config.name}: test accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
           f"in {result.seconds:.1f} s")
-    print("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
-    print(result.evaluation.report_text)
+    log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
+    log.info(result.evaluation.report_text)
     if not result.artefacts:  # a non-chief worker of a multi-worker run
-        print(f"worker done; the chief writes the run folder {result.run_dir}/")
+        log.info(f"worker done; the chief writes the run folder {result.run_dir}/")
         return result
     if plot_to and "plot" in result.artefacts:
         with files.atomic_path(plot_to) as tmp:
             shutil.copyfile(result.artefacts["plot"], tmp)
-        print(f"loss/accuracy plot also written to {plot_to}")
-    print(f"run written to {result.run_dir}/")
+        log.info(f"loss/accuracy plot also written to {plot_to}")
+    log.info(f"run written to {result.run_dir}/")
     width = max(len(name) for name in result.artefacts)
     for name, path in sorted(result.artefacts.items()):
-        print(f"  {name:<{width}}  {path}")
+        log.info(f"  {name:<{width}}  {path}")
     return result
 
 
@@ -67,7 +70,7 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     from .runs import RunFolder
 
     if config_path is None:
-        config_path = RunFolder(Path(model_path).parent) / "config.yaml"
+        config_path = RunFolder(Path(model_path).parent).config_file
         if not Path(config_path).is_file():
             raise DlcvError(f"{model_path} has no config.yaml beside it; pass the config whose test split "
                             "to use")
@@ -78,17 +81,17 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     start_keras(backend, verbose)
     from .data import prepare_data
     from .evaluation import score
+    from .model_objects import LOSS
     from .pipeline import predict_dataset
-    from .training.engine import LOSS
 
     run = load_run(model_path)
     test = prepare_data(config).splits.test
     if list(test.class_names) != list(run.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
     evaluation = score(*predict_dataset(run.model, test), test.class_names, LOSS)
-    print(f"{model_path} on the test split of {config.dataset.name} ({len(test.labels)} images, "
+    log.info(f"{model_path} on the test split of {config.dataset.name} ({len(test.labels)} images, "
           f"seed {config.seed}): accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}")
-    print(evaluation.report_text)
+    log.info(evaluation.report_text)
     return evaluation
 
 
@@ -115,7 +118,7 @@ def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backen
 
     def skip(path: str, reason: str) -> None:
         skipped.append(path)
-        print(f"dlcv: warning: skipped {reason}", file=sys.stderr, flush=True)
+        log.warning(f"skipped {reason}")
 
     with open_output(output) as stream:
         writer = WRITERS[output_format](stream, top)
@@ -135,7 +138,7 @@ def _load_for_prediction(model_path: str, backend: str | None, verbose: bool):
     if exported is None:  # the banner goes to stderr: standard output is the predictions (CSV, JSON...)
         check_model_file(model_path)
         start_keras(backend, verbose, quiet=True)
-        print(banner(), file=sys.stderr, flush=True)
+        log.info(banner(), extra=TO_STDERR)
     elif exported.missing(to_run=True):
         missing = exported.missing(to_run=True)
         raise DlcvError(f"--model {model_path!r} is a {exported.name} export; its runtime needs "
@@ -148,8 +151,8 @@ def _load_run_saying_if_bare(model_path: str | Path):
 
     run = load_run(model_path)
     if not run.has_run_metadata:
-        print(f"dlcv: warning: {model_path} has no class names beside it (not a dlcv run); labels are "
-              f"class indexes 0-{len(run.class_names) - 1}", file=sys.stderr)
+        log.warning(f"{model_path} has no class names beside it (not a dlcv run); labels are "
+              f"class indexes 0-{len(run.class_names) - 1}")
     return run
 
 
@@ -176,43 +179,47 @@ def export(model: str | Path, formats: Sequence[str], output: str | Path | None 
                         f"{' '.join(missing)} (or pip install 'dlcv[export]')")
     if quantize and "litert" not in formats:
         raise DlcvError("--quantize applies to LiteRT only; add --format litert")
-    target = Path(output) if output else model_path.parent / "export"
+    target = Path(output) if output else RunFolder(model_path.parent).export
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not force)):
         raise DlcvError(f"--output {str(target)!r} exists and is not empty; pass --force to replace it")
     check_paths = expand_image_paths(check_images)
     files.ensure_writable_dir(target.parent)
     start_keras("tensorflow", verbose)
-    from .export.exporter import TOLERANCE, check_images as gather, export_model
+    from .export.exporter import TOLERANCE, export_model
+    from .export.exporter import check_images as gather
 
     run = _load_run_saying_if_bare(model_path)
     check = gather(run, RunFolder(model_path.parent).saved_config(), check_paths)
-    print(f"checking every export against Keras on {check.origin}")
+    log.info(f"checking every export against Keras on {check.origin}")
     reports = export_model(run, formats, target, check, quantize=quantize, force=force)
     _print_export_report(reports, check.origin, target, TOLERANCE)
     return reports
 
 
 def _print_export_report(reports: list, origin: str, target: Path, tolerance: float) -> None:
-    print(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
+    log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
     for r in reports:
         name = r.name + (" (int8)" if r.quantized else "")
-        print(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
+        log.info(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
               f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
         if r.quantized and r.accuracy is not None:
-            print(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
+            log.info(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
                   f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
     checked = [r.name for r in reports if not r.quantized]
     if checked:
-        print(f"{', '.join(checked)}: within {tolerance:g} of Keras's probabilities, the same top-1 labels")
-    print(f"written to {target}/ with serving.json and class_names.json")
+        log.info(f"{', '.join(checked)}: within {tolerance:g} of Keras's probabilities, the same top-1 labels")
+    log.info(f"written to {target}/ with serving.json and class_names.json")
 
 
 def _model_to_export(path: Path) -> Path:
     """The Keras model file of a run folder (``model.keras``, else ``model.h5``), or the file given."""
+    from .runs import RunFolder
+
     if path.is_dir():
-        for name in ("model.keras", "model.h5"):
-            if (path / name).is_file():
-                return path / name
+        run = RunFolder(path)
+        for model_file in (run.model_keras_file, run.model_h5_file):
+            if model_file.is_file():
+                return model_file
         raise DlcvError(f"{str(path)!r} holds no model.keras or model.h5; expected a finished run folder "
                         "or a .keras / .h5 file")
     if path.suffix not in (".keras", ".h5"):
@@ -251,10 +258,10 @@ def learning_rates(config_path: str | Path | None = None, overrides: Sequence[st
     path = Path(output) if output else config.run_dir / "learning_rate.png"
     rates = plot_learning_rates(schedule, steps_per_epoch, config.epochs, path,
                                 f"{config.name}: {config.schedule.name} schedule, {steps_per_epoch} batches per epoch")
-    print(f"{config.name}: {config.schedule.name} schedule, {steps_per_epoch} batches per epoch{counted}")
+    log.info(f"{config.name}: {config.schedule.name} schedule, {steps_per_epoch} batches per epoch{counted}")
     for epoch, rate in enumerate(rates, start=1):
-        print(f"epoch {epoch:>4}  lr {rate:.6g}")
-    print(f"wrote {path}")
+        log.info(f"epoch {epoch:>4}  lr {rate:.6g}")
+    log.info(f"wrote {path}")
     return rates
 
 
@@ -278,9 +285,9 @@ def build_data(source: str, output: str, width: int | None = None, height: int |
         warnings.simplefilter("always", SkippedImagesWarning)
         info = build_store(source, output, preprocessing, chunk_size=chunk_size, decode=decode)
     for warning in caught:
-        print(f"dlcv: warning: {warning.message}", file=sys.stderr)
+        log.warning(f"{warning.message}")
     height, width, channels = info.shape
-    print(f"wrote {info.path}: {info.count} images of {width}x{height}x{channels}, "
+    log.info(f"wrote {info.path}: {info.count} images of {width}x{height}x{channels}, "
           f"{len(info.class_names)} classes ({', '.join(info.class_names)})")
     return info
 
@@ -297,7 +304,7 @@ def check_data(dataset: str, distance: int | None = None, output_format: str = "
     if not Path(dataset).is_dir():
         raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files")
     audit = audit_folder(dataset, NEAR_DISTANCE if distance is None else distance)
-    print(json.dumps(audit.to_dict(), indent=2) if output_format == "json" else audit.text())
+    log.info(json.dumps(audit.to_dict(), indent=2) if output_format == "json" else audit.text())
     if audit.problems:
         raise Stopped(f"{len(audit.problems)} duplicate group(s) could leak between splits or carry two labels")
     return audit
@@ -317,7 +324,7 @@ def augment_preview(config_path: str | Path | None, overrides: Sequence[str] = (
     from .augmentation import preview
 
     written = preview(config, path)
-    print(f"wrote {written}: training images (left) and augmented versions of each")
+    log.info(f"wrote {written}: training images (left) and augmented versions of each")
     return written
 
 
@@ -327,7 +334,7 @@ def list_models() -> dict[str, str]:
 
     described = describe_models()
     for name, summary in described.items():
-        print(f"{name:<16} {summary}")
+        log.info(f"{name:<16} {summary}")
     return described
 
 
@@ -340,11 +347,11 @@ def doctor(config_path: str | Path | None = None, overrides: Sequence[str] = (),
     chosen = resolve_backend(backend, config.backend)
     checks = []
     for check in diagnose(config, chosen):
-        print(check.line(), flush=True)
+        log.info(check.line())
         checks.append(check)
     failed = [check for check in checks if check.failed]
     if failed:
         raise Stopped(f"{len(failed)} check(s) failed that the config needs: "
                       + "; ".join(check.needed_for for check in failed))
-    print("ready: everything the config needs is here")
+    log.info("ready: everything the config needs is here")
     return checks

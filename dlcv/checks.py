@@ -11,16 +11,14 @@ one :class:`~dlcv.errors.ConfigError` line naming the key.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
-from .config import ExperimentConfig
+from .capabilities import DISTRIBUTION_BACKEND, compiled_route_obstacle
+from .config import BACKENDS, ExperimentConfig
 from .data import get_dataset
 from .errors import ConfigError, DlcvError
 from .models import check_params
-from .training.distribution import check_distribution
-from .training.routes import check_route
-
-BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
 def check_config(config: ExperimentConfig, backend: str) -> None:
@@ -28,20 +26,36 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     _check_backend(backend)
     _check_dataset(config)
     check_params(config.model.name, config.model.params)
-    check_route(config, backend)
-    check_distribution(config, backend)
+    _check_route(config, backend)
+    _check_distribution(config, backend)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
                           "expected it installed, or tensorboard: false")
 
 
 def _check_backend(backend: str) -> None:
-    package = BACKEND_PACKAGES.get(backend)
-    if package is None:
-        raise ConfigError(f"backend: {backend!r}; expected one of: {', '.join(BACKEND_PACKAGES)}")
-    if importlib.util.find_spec(package) is None:
-        raise ConfigError(f"backend: {backend} needs the {package} package (pip install {package}); "
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend: {backend!r}; expected one of: {', '.join(BACKENDS)}")
+    if importlib.util.find_spec(backend) is None:  # each backend is the package of its name
+        raise ConfigError(f"backend: {backend} needs the {backend} package (pip install {backend}); "
                           "expected it installed, or another backend")
+
+
+def _check_route(config: ExperimentConfig, backend: str) -> None:
+    """``route: fast`` where it cannot apply."""
+    obstacle = compiled_route_obstacle(config, backend)
+    if config.route == "fast" and obstacle:
+        raise ConfigError(f"route: fast cannot be used here: {obstacle}; use route: auto or fit")
+
+
+def _check_distribution(config: ExperimentConfig, backend: str) -> None:
+    wanted = DISTRIBUTION_BACKEND.get(config.distribution)
+    if wanted and backend != wanted:
+        raise ConfigError(f"distribution: {config.distribution} runs on the {wanted} backend, "
+                          f"not {backend}; set backend: {wanted}")
+    if config.distribution == "multi_worker" and "TF_CONFIG" not in os.environ:
+        raise ConfigError("distribution: multi_worker needs TF_CONFIG describing the cluster and this "
+                          "worker's task; see the README")
 
 
 def _check_folder_splits(dataset) -> None:

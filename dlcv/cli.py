@@ -14,17 +14,17 @@ has been validated.
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__, app
+from .config import BACKENDS
 from .errors import run_action
-
-BACKENDS = ["tensorflow", "jax", "torch"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_action(lambda: args.handler(args), "dlcv")
+    # predict's standard output is its predictions: everything else it says goes to standard error
+    return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command == "predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,8 +7,14 @@ look beyond one value (a path that must exist, a model name in the registry, a r
 run) are :func:`dlcv.checks.check_config`'s; the schema alone never touches the disk, so a run folder's
 saved config reads back wherever the run folder goes.
 
-    config = load_config("configs/keras_mnist.yaml", overrides=["optimizer.learning_rate=0.05"])
-    config.optimizer.learning_rate    # 0.05
+    >>> config = load_config("configs/keras_mnist.yaml", overrides=["optimizer.learning_rate=0.05"])
+    >>> config.optimizer.learning_rate, config.model.name
+    (0.05, 'mlp')
+    >>> load_config(overrides=["epochs=ten"])
+    Traceback (most recent call last):
+    dlcv.errors.ConfigError: config: epochs: input should be a valid integer, got 'ten'
+
+(The path is the repository's: doctests run from its root, as CI runs them.)
 
 This module must not import Keras or TensorFlow: the backend is chosen from the config.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
@@ -25,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from .errors import ConfigError
 
 Backend = Literal["tensorflow", "jax", "torch"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+"""The Keras backends dlcv runs on (each is also the name of its package)."""
 PositiveInt = Annotated[int, Field(ge=1)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
@@ -127,7 +135,7 @@ def _optimizer_name(value: Any) -> Any:
 
 
 OptimizerConfig = Annotated[
-    Union[Annotated[SGDConfig, Tag("sgd")], Annotated[AdamConfig, Tag("adam")]],
+    Annotated[SGDConfig, Tag("sgd")] | Annotated[AdamConfig, Tag("adam")],
     Discriminator(_optimizer_name),
 ]
 
@@ -160,7 +168,7 @@ class CosineSchedule(Section):
 
 
 ScheduleConfig = Annotated[
-    Union[ConstantSchedule, InverseTimeSchedule, StepSchedule, CosineSchedule],
+    ConstantSchedule | InverseTimeSchedule | StepSchedule | CosineSchedule,
     Field(discriminator="name"),
 ]
 

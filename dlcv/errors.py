@@ -11,7 +11,7 @@ anywhere else is not caught: it is a bug (or a fault no one line can explain) an
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 1
@@ -41,11 +41,16 @@ class ExportFailed(Stopped):
     """An export did not reproduce the Keras model's predictions in its own runtime; it was removed."""
 
 
-def run_action(action: Callable[[], object], name: str) -> int:
-    """Run ``action`` for a command or script called ``name``; the exit status, with the user-facing
-    failures printed as one line (anything else propagates with its traceback)."""
+def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = False) -> int:
+    """Run ``action`` for a command or script called ``name``, printing what dlcv logs meanwhile
+    (:func:`dlcv.console.console`; information on stderr with ``info_to_stderr``, where stdout is the
+    command's product); the exit status, with the user-facing failures printed as one line (anything
+    else propagates with its traceback)."""
+    from .console import console
+
     try:
-        action()
+        with console(info_to_stderr):
+            action()
     except DlcvError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,7 +2,7 @@
 
     evaluation = score(*route.predict(model, splits.test), class_names, loss=model.loss)
     print(evaluation.report_text)
-    evaluation.write(run_dir)     # classification_report.txt / .json, confusion_matrix.png
+    evaluation.write(RunFolder("output/run"))   # classification_report.txt / .json, confusion_matrix.png
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confu
 
 from . import files
 from .plotting import new_figure, save_figure
+from .runs import RunFolder
 
 
 @dataclass(frozen=True)
@@ -27,12 +28,10 @@ class Evaluation:
     confusion: np.ndarray
     class_names: list[str]
 
-    def write(self, run_dir: str | Path) -> dict[str, Path]:
-        """classification_report.txt / .json (the JSON also holds the confusion matrix), confusion_matrix.png."""
-        run_dir = Path(run_dir)
-        written = {"report_text": run_dir / "classification_report.txt",
-                   "report_json": run_dir / "classification_report.json",
-                   "confusion_matrix": run_dir / "confusion_matrix.png"}
+    def write(self, run: RunFolder) -> dict[str, Path]:
+        """The classification report as text and JSON (with the confusion matrix), and the matrix drawn."""
+        written = {"report_text": run.report_text_file, "report_json": run.report_json_file,
+                   "confusion_matrix": run.confusion_matrix_file}
         files.write_text(written["report_text"], self.report_text)
         files.write_json(written["report_json"], {**self.report, "confusion_matrix": self.confusion.tolist()})
         size = max(5.0, 0.6 * len(self.class_names) + 2)

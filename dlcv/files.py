@@ -4,8 +4,12 @@ Every artefact is written to a temporary file in the destination folder and rena
 name with :func:`os.replace`, which is atomic on POSIX filesystems. A run killed mid-write leaves at most
 a ``.tmp-*`` file behind, never a truncated ``history.json`` or ``model.h5``.
 
-    with atomic_path("output/run/model.h5") as tmp:
-        model.save(tmp)          # tmp keeps the ".h5" suffix Keras dispatches on
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_path(folder / "model.h5") as tmp:    # tmp keeps the ".h5" suffix Keras dispatches on
+    ...     _ = pathlib.Path(tmp).write_bytes(b"weights")  # model.save(tmp)
+    >>> sorted(p.name for p in folder.iterdir())         # only the finished file, under its name
+    ['model.h5']
 
 A write the machine refuses for a reason the user can fix — no space left, a quota, a read-only file
 system, a lost permission — raises :class:`~dlcv.errors.WriteFailed` naming the file (the temporary
@@ -18,8 +22,9 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import DlcvError, WriteFailed
 
@@ -122,7 +127,8 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
         os.close(fd)
         os.remove(probe)
     except OSError as exc:
-        raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); " + _how_to_make_writable(path)) from None
+        raise DlcvError(f"output folder {str(path)!r} is not writable ({exc.strerror}); "
+                        + _how_to_make_writable(path)) from None
     return path
 
 

@@ -16,12 +16,11 @@ by a few grey levels.
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
 
-from .config import Decode
 from .errors import DlcvError
 
 # A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.

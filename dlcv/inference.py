@@ -17,11 +17,11 @@ from __future__ import annotations
 import collections
 import itertools
 import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -206,7 +206,7 @@ def _load_export(path: Path, exported) -> Run:
 def _load_model(path: Path):
     import keras
 
-    from .training import schedules  # noqa: F401  (registers dlcv's serialisable schedules)
+    from . import model_objects  # noqa: F401  (registers dlcv's serialisable schedules)
 
     try:
         return keras.models.load_model(path, compile=False)  # predicting needs no optimizer or metrics

@@ -5,7 +5,10 @@ the JAX and PyTorch backends, the compiled training loops, prediction, and the c
 written with ``keras.ops``, so the same function runs on NumPy arrays, on tf.data's symbolic tensors and
 inside a traced JAX or TensorFlow program, and the bytes are scaled the same way on every path.
 
-    x = model_input(batch)     # uint8 (N, H, W, C) -> float32 in [0, 1], (N, C, H, W) if channels_first
+    >>> import keras, numpy as np
+    >>> x = keras.ops.convert_to_numpy(model_input(np.full((2, 4, 4, 3), 255, np.uint8)))
+    >>> x.dtype, float(x.max())      # uint8 (N, H, W, C) -> float32 in [0, 1]; (N, C, H, W) if channels_first
+    (dtype('float32'), 1.0)
 """
 from __future__ import annotations
 

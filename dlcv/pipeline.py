@@ -28,7 +28,7 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
 
-    streamed = not hasattr(data, "images")
+    streamed = data.reads_from_disk
     if keras.backend.backend() != "tensorflow":
         from .batches import Batches
 
@@ -37,7 +37,7 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
     import tensorflow as tf
 
     count = len(data.labels)
-    shape = tuple(data.images.shape[1:]) if not streamed else tuple(data.shape)
+    shape = data.shape
     positions = tf.data.Dataset.range(count)
     if shuffle:
         positions = positions.shuffle(count, seed=seed, reshuffle_each_iteration=True)
@@ -102,7 +102,7 @@ def _forward(model):
 def predict_dataset(model, data, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) over a whole data set, in order: a streamed set's labels are those of the
     images that could be read, so both always line up."""
-    batch_size = batch_size or eval_batch(tuple(data.shape) if not hasattr(data, "images") else data.images.shape[1:])
+    batch_size = batch_size or eval_batch(data.shape)
     forward = _forward(model)
     probabilities, labels = [], []
     for start in range(0, len(data.labels), batch_size):

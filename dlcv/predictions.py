@@ -18,8 +18,9 @@ import contextlib
 import csv
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from . import files
 from .inference import Prediction

@@ -3,16 +3,22 @@
 Every image file dlcv reads — for training in memory or streamed, for the decode-once cache, for
 ``dlcv data build`` and for ``dlcv predict`` — goes through :func:`decode_file`, so a model sees the same
 bytes whichever path fed it; by default they are the bytes a client gets from OpenCV's ``imread`` and
-``resize(..., interpolation=INTER_AREA)`` (:func:`client_recipe`
-spells it out for a client; ``serving.json`` carries it). Arrays already in memory (MNIST, CIFAR-10, a captcha crop, a video frame)
-go through the same chain with :func:`apply_chain` / :func:`preprocess_images`.
+``resize(..., interpolation=INTER_AREA)`` (:func:`client_recipe` spells it out for a client;
+``serving.json`` carries it). Arrays already in memory (MNIST, CIFAR-10, a captcha crop, a video frame) go
+through the same chain with :func:`apply_chain` / :func:`preprocess_images`.
 
-    chain = preprocessors_for(PreprocessingConfig(width=32, height=32, channels=3))
-    image = decode_file("cats/cats_00039.jpg", channels=3, chain=chain)     # uint8 (32, 32, 3) RGB
+    >>> chain = preprocessors_for(PreprocessingConfig(width=32, height=32, channels=3))
+    >>> apply_chain(np.zeros((375, 500), np.uint8), chain).shape             # grey 500x375 -> RGB 32x32
+    (32, 32, 3)
+    >>> import tempfile; path = tempfile.mkdtemp() + "/photo.png"
+    >>> _ = cv2.imwrite(path, np.full((375, 500, 3), (255, 0, 0), np.uint8))   # blue, in OpenCV's BGR
+    >>> decode_file(path, channels=3, chain=chain)[0, 0].tolist()             # uint8 RGB
+    [0, 0, 255]
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import cv2
 import imutils

@@ -19,26 +19,35 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import files
 from .config import ExperimentConfig, load_config
 from .errors import DlcvError
 
+log = logging.getLogger(__name__)
+
 LOCK_NAME = ".lock"
 RESUME_RECORD = "last.json"
-ARTEFACTS = ("results.json", "model.h5", "model.keras", "history.json", "training.png", "config.yaml",
-             "class_names.json", "classification_report.txt", "classification_report.json",
-             "confusion_matrix.png", "model_summary.txt", "architecture.png", "skipped_files.txt")
-"""The files a run writes into its folder (``results.json`` first: without it the run is not finished)."""
-ARTEFACT_FOLDERS = ("checkpoints", "tensorboard", "export")
+
+
+class RunEntry:
+    """A file or folder of a run folder, by its name: ``RunFolder(...).history_file`` is its path."""
+
+    def __init__(self, name: str, folder: bool = False) -> None:
+        self.name, self.folder = name, folder
+
+    def __get__(self, run: RunFolder | None, owner: type) -> Any:
+        return self if run is None else run.path / self.name
 
 
 @dataclass(frozen=True)
@@ -57,27 +66,48 @@ class RunFolder:
     def __init__(self, path: str | os.PathLike) -> None:
         object.__setattr__(self, "path", Path(path))
 
+    # Everything a run writes into its folder, named once: results.json first (without it the run is not
+    # finished), then the rest in the order a reader looks for them.
+    results_file = RunEntry("results.json")
+    model_h5_file = RunEntry("model.h5")
+    model_keras_file = RunEntry("model.keras")
+    history_file = RunEntry("history.json")
+    training_plot_file = RunEntry("training.png")
+    config_file = RunEntry("config.yaml")
+    class_names_file = RunEntry("class_names.json")
+    report_text_file = RunEntry("classification_report.txt")
+    report_json_file = RunEntry("classification_report.json")
+    confusion_matrix_file = RunEntry("confusion_matrix.png")
+    summary_file = RunEntry("model_summary.txt")
+    architecture_file = RunEntry("architecture.png")
+    skipped_files_file = RunEntry("skipped_files.txt")
+    checkpoints = RunEntry("checkpoints", folder=True)
+    tensorboard = RunEntry("tensorboard", folder=True)
+    export = RunEntry("export", folder=True)
+
+    @classmethod
+    def entries(cls, folders: bool) -> tuple[str, ...]:
+        """The names of a run's files (or folders), in the order above."""
+        return tuple(entry.name for entry in vars(cls).values() if isinstance(entry, RunEntry)
+                     and entry.folder == folders)
+
     def __truediv__(self, name: str) -> Path:
         return self.path / name
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
 
     # ---- reading -------------------------------------------------------------------------------------
 
     def saved_config(self) -> ExperimentConfig | None:
         """The config the run was trained with, or None where the folder has none."""
-        path = self.path / "config.yaml"
+        path = self.config_file
         return load_config(path) if path.is_file() else None
 
     def class_names(self) -> list[str] | None:
-        path = self.path / "class_names.json"
+        path = self.class_names_file
         return [str(name) for name in files.read_json(path)] if path.is_file() else None
 
     def results(self) -> dict[str, Any] | None:
         """``results.json`` of a finished run, else None."""
-        path = self.path / "results.json"
+        path = self.results_file
         return files.read_json(path) if path.is_file() else None
 
     def resume_point(self) -> ResumePoint | None:
@@ -96,7 +126,7 @@ class RunFolder:
         if point is not None:
             return (f"the interrupted run in {self.path}/ (epoch {point.epoch} committed; --resume would "
                     "have continued it)")
-        if any((self.path / name).exists() for name in ARTEFACTS):
+        if any((self.path / name).exists() for name in self.entries(folders=False)):
             return f"the unfinished run in {self.path}/"
         return None
 
@@ -105,9 +135,9 @@ class RunFolder:
     def clear(self) -> None:
         """Remove a previous run's outputs (only the files a run writes), ``results.json`` first, so a
         new run killed early never leaves the old model beside new history looking finished."""
-        for name in ARTEFACTS:
+        for name in self.entries(folders=False):
             (self.path / name).unlink(missing_ok=True)
-        for name in ARTEFACT_FOLDERS:
+        for name in self.entries(folders=True):
             shutil.rmtree(self.path / name, ignore_errors=True)
 
     @contextlib.contextmanager
@@ -208,7 +238,7 @@ def claim_run_folder(config: ExperimentConfig, resume: bool = False) -> Iterator
             point = None
             replaced = run.describe()
             if replaced:
-                print(f"dlcv: replacing {replaced}", flush=True)
+                log.info(f"dlcv: replacing {replaced}")
                 run.clear()
         yield RunClaim(run, point, resuming=resume)
 
@@ -226,7 +256,7 @@ def _resume_point(run: RunFolder, config: ExperimentConfig) -> ResumePoint:
                             "size, data split, optimizer or schedule; keep the saved values, or train under "
                             "another name")
         if applied:
-            print(f"resuming with changed settings: {'; '.join(applied)}", flush=True)
+            log.info(f"resuming with changed settings: {'; '.join(applied)}")
     finished = run.results() is not None
     if config.epochs < point.epoch or (finished and config.epochs == point.epoch):
         raise DlcvError(f"--resume: epochs is {config.epochs} but {point.epoch} epochs are already done in "

@@ -10,13 +10,16 @@ then ``$KERAS_BACKEND``, then TensorFlow. :func:`start_keras` is the one place e
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Iterator
 
 from .errors import DlcvError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BACKEND = "tensorflow"
 
@@ -37,7 +40,7 @@ def start_keras(backend: str | None = None, verbose: bool = False, quiet: bool =
     use_backend(backend)
     keras = import_keras(verbose=verbose)
     if not quiet:
-        print(banner(), flush=True)
+        log.info(banner())
     return keras
 
 
@@ -81,30 +84,36 @@ def seed_everything(seed: int, verbose: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def native_stderr_silenced(enabled: bool) -> Iterator[None]:
-    """Send file descriptor 2 to a temp file while TensorFlow's native code starts.
-
-    TensorFlow's CUDA probe writes to stderr before absl logging is initialised, so
-    TF_CPP_MIN_LOG_LEVEL cannot hide it; only redirecting the descriptor does. If the import fails, the
-    captured text is replayed so that no real error is lost.
-    """
-    if not enabled:
-        yield
-        return
+def native_stderr_captured(replay: Callable[[BaseException | None], bool]) -> Iterator[None]:
+    """Send file descriptor 2 (what native code writes: TensorFlow's C++ logs) to a temp file for the
+    block; afterwards write it out where ``replay(exception or None)`` says so, else drop it."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as captured:
         os.dup2(captured.fileno(), 2)
+        raised: BaseException | None = None
         try:
             yield
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
+        except BaseException as exc:
+            raised = exc
             raise
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+            if replay(raised):
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
+                sys.stderr.flush()
+
+
+def native_stderr_silenced(enabled: bool) -> contextlib.AbstractContextManager:
+    """Drop what native code writes to stderr in the block (TensorFlow's CUDA probe writes before absl
+    logging is initialised, so TF_CPP_MIN_LOG_LEVEL cannot hide it); replay it if the block fails, so
+    that no real error is lost."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return native_stderr_captured(replay=lambda exc: exc is not None)
 
 
 def devices() -> list[str]:
@@ -133,8 +142,7 @@ def banner() -> str:
 
     keras = sys.modules["keras"]
     backend = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
-    version = getattr(sys.modules.get(module), "__version__", "?") if module else "?"
+    version = getattr(sys.modules.get(backend), "__version__", "?")  # each backend's package has its name
     found = devices()
     where = ", ".join(found) if found else "CPU only"
     policy = keras.config.dtype_policy().name

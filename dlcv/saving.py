@@ -18,7 +18,7 @@ from .visualize import model_summary, plot_architecture
 
 
 def write_run_metadata(run: RunFolder, config: ExperimentConfig, class_names: list[str]) -> dict[str, Path]:
-    written = {"config": run / "config.yaml", "class_names": run / "class_names.json"}
+    written = {"config": run.config_file, "class_names": run.class_names_file}
     files.write_text(written["config"], config.to_yaml())
     files.write_json(written["class_names"], list(class_names))
     return written
@@ -26,13 +26,12 @@ def write_run_metadata(run: RunFolder, config: ExperimentConfig, class_names: li
 
 def save_model(model, run: RunFolder) -> dict[str, Path]:
     """The trained model in both Keras formats, its layer table, and its diagram where Graphviz exists."""
-    written = {"model_h5": run / "model.h5", "model_keras": run / "model.keras",
-               "summary": run / "model_summary.txt"}
+    written = {"model_h5": run.model_h5_file, "model_keras": run.model_keras_file, "summary": run.summary_file}
     for key in ("model_h5", "model_keras"):
         with files.atomic_path(written[key]) as tmp:
             model.save(tmp)
     files.write_text(written["summary"], model_summary(model))
-    diagram = plot_architecture(model, run / "architecture.png")
+    diagram = plot_architecture(model, run.architecture_file)
     if diagram is not None:
         written["architecture"] = diagram
     return written

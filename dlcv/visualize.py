@@ -4,10 +4,13 @@
 """
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 from . import files
+from .console import TO_STDERR
+
+log = logging.getLogger(__name__)
 
 
 def model_summary(model) -> str:
@@ -26,7 +29,7 @@ def plot_architecture(model, path: str | Path) -> Path | None:
             keras.utils.plot_model(model, to_file=tmp, show_shapes=True, show_layer_names=True)
     except (ImportError, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"dlcv: architecture diagram skipped ({reason[:120]}); the text summary is written instead",
-              file=sys.stderr)
+        log.info(f"dlcv: architecture diagram skipped ({reason[:120]}); the text summary is written instead",
+                 extra=TO_STDERR)
         return None
     return path

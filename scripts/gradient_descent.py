@@ -6,8 +6,7 @@
     python scripts/gradient_descent.py --compare        # gd vs momentum vs nesterov, one plot
     python scripts/gradient_descent.py --book           # the printed code's gradient (no sigmoid derivative)
 """
-from dlcv.recipes.numpy_chapters import descent_parser, run_descent, run_chapter_script
-
+from dlcv.recipes.numpy_chapters import descent_parser, run_chapter_script, run_descent
 
 parser = descent_parser(__doc__, "output/gradient_descent", batch_size=None)
 

@@ -5,8 +5,7 @@
     python scripts/sgd.py --optimizer momentum --compare
     python scripts/sgd.py --book    # the printed code: no sigmoid derivative, no shuffling, test half trained on
 """
-from dlcv.recipes.numpy_chapters import descent_parser, run_descent, run_chapter_script
-
+from dlcv.recipes.numpy_chapters import descent_parser, run_chapter_script, run_descent
 
 parser = descent_parser(__doc__, "output/sgd", batch_size=32)
 

@@ -75,3 +75,12 @@ def digits_run(keras, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     config = load_config(overrides=["epochs=5", f"output_dir={out}", "name=digits-short"])
     return train(config, verbose=0)
+
+
+@pytest.fixture
+def console_output():
+    """What dlcv logs printed as the dlcv command prints it (a library call alone prints nothing)."""
+    from dlcv.console import console
+
+    with console():
+        yield

@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from dlcv.config import load_config
 
 BOOK = ["augmentation.rotation_range=30", "augmentation.width_shift_range=0.1", "augmentation.height_shift_range=0.1",
@@ -23,7 +23,8 @@ def digits(tmp_path, *overrides):
     ("augmentation.zoom_range=1.5", "augmentation.zoom_range: input should be less than 1"),
     ("augmentation.fill_mode=mirror", "augmentation.fill_mode: input should be 'nearest', 'reflect', 'wrap' or"),
     ("augmentation.horizontal_flip=maybe", "augmentation.horizontal_flip: input should be a valid boolean"),
-    ("augmentation.brightness_range=0.2", "augmentation.brightness_range: unknown key; expected one of: rotation_range"),
+    ("augmentation.brightness_range=0.2",
+     "augmentation.brightness_range: unknown key; expected one of: rotation_range"),
 ])
 def test_bad_augmentation_settings_are_one_line(dlcv, tmp_path, override, message):
     outcome = dlcv("train", "--set", override, "--set", f"output_dir={tmp_path}")

@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from dlcv import cli
 from dlcv.config import load_config
 from dlcv.errors import DlcvError
@@ -52,7 +52,7 @@ def test_classify_ranks_the_networks_probabilities_and_names_them(keras, tmp_pat
     assert [g.probability for g in guesses] == pytest.approx([0.6, 0.25, 0.1], abs=1e-6)
 
 
-def test_classify_prints_the_top_classes_and_draws_the_first(keras, tmp_path, class_index, capsys):
+def test_classify_prints_the_top_classes_and_draws_the_first(keras, tmp_path, class_index, capsys, console_output):
     from dlcv.casestudies.pretrained import classify_images
 
     photo = tmp_path / "photo.jpg"
@@ -119,7 +119,7 @@ def test_generated_captchas_segment_into_their_digits_left_to_right():
         assert len(crops) == 4, captcha.text
         lefts = [c.box[0] for c in crops]
         rights = [c.box[0] + c.box[2] for c in crops]
-        assert lefts == sorted(lefts) and all(r <= l for r, l in zip(rights, lefts[1:])), captcha.text
+        assert lefts == sorted(lefts) and all(right <= left for right, left in zip(rights, lefts[1:])), captcha.text
 
 
 def test_the_pad_preprocessor_keeps_a_digits_shape():

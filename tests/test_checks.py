@@ -4,8 +4,8 @@ import dataclasses
 import importlib.util
 
 import pytest
-
 from data_files import write_class_folders
+
 from dlcv import app
 from dlcv.data import DATASETS
 

@@ -1,8 +1,8 @@
 """The experiment schema: every committed config, one-line errors naming the key, duplicate keys,
 overrides, YAML 1.2 floats."""
 import pytest
-
 from conftest import ROOT
+
 from dlcv.config import ExperimentConfig, StepSchedule, load_config, validate_config
 from dlcv.errors import ConfigError
 

@@ -1,6 +1,5 @@
 """The data layer: preprocessors, the loader and its bad-file handling, the format loaders, splits,
 the HDF5 store, and the tf.data pipelines."""
-import os
 import signal
 import subprocess
 import sys
@@ -11,10 +10,9 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-
 from conftest import ROOT
-from data_files import (add_bad_files, odd_format_images, write_cifar, write_class_folders,
-                        write_mnist_npz)
+from data_files import add_bad_files, odd_format_images, write_cifar, write_class_folders, write_mnist_npz
+
 from dlcv.config import DatasetConfig, PreprocessingConfig
 from dlcv.data import load_dataset
 from dlcv.data.builtin import read_cifar10 as load_cifar10
@@ -25,8 +23,7 @@ from dlcv.data.split import split_indices
 from dlcv.data.store import build_store, load_store
 from dlcv.errors import ConfigError, DlcvError
 from dlcv.images import read_image
-from dlcv.preprocessing import (AspectAwarePreprocessor, ImageToArrayPreprocessor, SimplePreprocessor,
-                                preprocess_images)
+from dlcv.preprocessing import AspectAwarePreprocessor, ImageToArrayPreprocessor, SimplePreprocessor, preprocess_images
 
 # ---- preprocessors -----------------------------------------------------------------------------------
 
@@ -303,7 +300,8 @@ def test_seeded_pipelines_shuffle_reproducibly_and_scale_to_the_model_input(kera
         return (np.concatenate([keras.ops.convert_to_numpy(x) for x, _ in batches]),
                 np.concatenate([keras.ops.convert_to_numpy(y) for _, y in batches]).tolist())
 
-    first, again = epoch(make_pipeline(data, 8, shuffle=True, seed=3)), epoch(make_pipeline(data, 8, shuffle=True, seed=3))
+    first = epoch(make_pipeline(data, 8, shuffle=True, seed=3))
+    again = epoch(make_pipeline(data, 8, shuffle=True, seed=3))
     assert first[1] == again[1] and first[1] != list(range(40)) and sorted(first[1]) == list(range(40))
     x, order = epoch(make_pipeline(data, 8))
     assert order == list(range(40))

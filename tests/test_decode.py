@@ -5,8 +5,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from data_files import odd_format_images, opencv_client, structured_photo, write_oriented_jpegs, write_photo_folders
+
 from dlcv.config import PreprocessingConfig, load_config
 from dlcv.images import read_image
 from dlcv.preprocessing import decode_file, preprocessors_for

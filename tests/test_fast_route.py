@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from dlcv.config import load_config
 
 
@@ -58,6 +58,7 @@ def test_small_windows_reach_the_same_accuracy(keras, tmp_path):
 
 def test_a_streamed_folder_trains_in_host_fed_windows(keras, tmp_path):
     from data_files import write_class_folders
+
     from dlcv.training.engine import train
 
     root = write_class_folders(tmp_path / "photos", per_class=12)

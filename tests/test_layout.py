@@ -99,3 +99,39 @@ def test_readme_layout_lists_every_module_and_package():
     repository = {"scripts/", "configs/", "datasets/", "output/", "tests/", "benchmarks/", "docker/", "dlcv/"}
     stale = {name for name in listed if name not in everywhere | repository and not name.endswith("run.py")}
     assert not stale, f"README Layout names {sorted(stale)}, which dlcv/ does not have"
+
+
+def test_the_checks_run_in_one_layer_above_the_trainer():
+    """The application layer checks a config; nothing under dlcv/training/ reaches back to dlcv.checks."""
+    graph = import_graph()
+    importers = sorted(name for name, targets in graph.items()
+                       if name.startswith("dlcv.training") and "dlcv.checks" in targets)
+    assert not importers, f"{importers} import dlcv.checks"
+    assert "dlcv.checks" in graph["dlcv.app"]
+
+
+USING_A_RUN = """
+import sys
+from dlcv.runtime import start_keras
+start_keras(quiet=True)
+from dlcv.inference import load_run
+run = load_run(sys.argv[1])
+labels = [p.label for p in run.iter_predictions(sys.argv[2:])]
+assert len(labels) == len(sys.argv) - 2, labels
+print(" ".join(sorted(m for m in sys.modules if m.startswith("dlcv.training"))) or "none")
+"""
+
+
+def test_loading_a_run_and_predicting_imports_nothing_of_the_trainer(digits_run, tmp_path):
+    import subprocess
+    import sys
+
+    import cv2
+
+    for i, image in enumerate(digits_run.prepared.splits.test.images[:3]):
+        cv2.imwrite(str(tmp_path / f"digit{i}.png"), image)
+    images = sorted(str(p) for p in tmp_path.glob("*.png"))
+    done = subprocess.run([sys.executable, "-c", USING_A_RUN, str(digits_run.run_dir / "model.keras"), *images],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "none"

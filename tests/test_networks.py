@@ -6,7 +6,8 @@ import pytest
 @pytest.mark.parametrize("name, shape, classes, params, expected", [
     ("lenet", (28, 28, 1), 10, {}, 1_256_080),
     ("minivggnet", (32, 32, 3), 10, {}, 2_171_178),
-    ("minivggnet", (32, 32, 3), 10, {"batch_norm": False}, 2_171_178 - 4 * (32 + 32 + 64 + 64 + 512)),  # BN: γ, β, mean, var
+    # without BN: γ, β, mean, var of each BN layer fewer
+    ("minivggnet", (32, 32, 3), 10, {"batch_norm": False}, 2_171_178 - 4 * (32 + 32 + 64 + 64 + 512)),
     ("shallownet", (32, 32, 3), 3, {}, (3 * 3 * 3 * 32 + 32) + 32 * 32 * 32 * 3 + 3),
     ("mlp", (28, 28, 1), 10, {"hidden": [256, 128], "activation": "sigmoid"}, 235_146),
     ("linear", (32, 32, 3), 10, {}, 3072 * 10 + 10),

@@ -8,7 +8,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from data_files import write_class_folders
 
 # shallownet_animals.py as the book prints it (ch. 12) plus the TrainingMonitor of ch. 17, with the

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from conftest import run_cli
+
 from dlcv.inputs import model_input
 
 ARTEFACTS = ["model.h5", "model.keras", "history.json", "training.png", "classification_report.txt",

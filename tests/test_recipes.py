@@ -4,7 +4,6 @@ import json
 
 import pytest
 import yaml
-
 from conftest import ROOT
 from data_files import write_cifar, write_class_folders, write_mnist_npz
 

@@ -5,12 +5,30 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from dlcv.data.toy import bitwise
-from dlcv.reference import (INITIALIZERS, KERNELS, SGD, ArgumentError, NeuralNetwork, NotFittedError, Perceptron,
-                            Regularizer, SigmoidClassifier, add_bias_column, convolve, fold_bias, gradients,
-                            half_sse, initialize, linear_scores, multiclass_hinge, softmax, softmax_cross_entropy)
+from dlcv.reference import (
+    INITIALIZERS,
+    KERNELS,
+    SGD,
+    ArgumentError,
+    NeuralNetwork,
+    NotFittedError,
+    Perceptron,
+    Regularizer,
+    SigmoidClassifier,
+    add_bias_column,
+    convolve,
+    fold_bias,
+    gradients,
+    half_sse,
+    initialize,
+    linear_scores,
+    multiclass_hinge,
+    softmax,
+    softmax_cross_entropy,
+)
 
 # ---- worked examples (ch. 8) -------------------------------------------------------------------------
 

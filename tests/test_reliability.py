@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT
+from data_files import add_bad_files, write_class_folders
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
-from data_files import add_bad_files, write_class_folders
 from dlcv import cli
 from dlcv.config import ExperimentConfig, load_config
 
@@ -130,7 +130,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_data_is_read(tmp_path
 # ---- a folder of images with every kind of bad file -------------------------------------------------
 
 
-def test_a_folder_with_bad_files_trains_and_reports_what_it_skipped(keras, tmp_path, capsys):
+def test_a_folder_with_bad_files_trains_and_reports_what_it_skipped(keras, tmp_path, capsys, console_output):
     from dlcv.training.engine import train
 
     root = write_class_folders(tmp_path / "animals", per_class=10)

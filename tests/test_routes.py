@@ -7,11 +7,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from data_files import tiny_split
+
 from dlcv.config import load_config
-from dlcv.errors import ConfigError
 
 
 def short(tmp_path, *overrides):
@@ -55,17 +54,20 @@ def test_choose_route_picks_and_says_why(keras, monkeypatch):
 
 def test_a_distribution_with_its_own_loop_gets_it(keras):
     from dlcv.training import routes
-    from dlcv.training.distribution import Distribution, StrategyRoute
+    from dlcv.training.distribution import Distribution
+    from dlcv.training.strategy_route import StrategyRoute
 
     chosen = routes.choose_route(load_config(), images_of(1), Distribution("multi_worker", 2, strategy="S",
                                                                     loop=StrategyRoute, loop_reason="why"))
     assert isinstance(chosen, StrategyRoute) and chosen.strategy == "S" and chosen.reason == "why"
 
 
-def test_only_the_route_module_reads_the_route_setting():
+def test_only_the_route_module_chooses_the_route():
+    """The route setting is read where the route is chosen, and by the check that refuses route: fast."""
     readers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "dlcv").rglob("*.py")
                      if "config.route" in p.read_text())
-    assert readers == ["dlcv/training/routes.py"]
+    assert readers == ["dlcv/checks.py", "dlcv/training/routes.py"]
+    assert (ROOT / "dlcv" / "checks.py").read_text().count("config.route") == 1
 
 
 # ---- training ------------------------------------------------------------------------------------------

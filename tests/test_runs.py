@@ -7,15 +7,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
-import cv2
-import numpy as np
 import pytest
-
 from conftest import ROOT
 from data_files import write_class_folders
-from dlcv.config import load_config
+
 from dlcv.runs import RunFolder
 
 

@@ -4,7 +4,6 @@ import json
 import runpy
 
 import pytest
-
 from conftest import ROOT
 from data_files import write_class_folders
 

@@ -6,8 +6,8 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from data_files import write_class_folders, write_photo_folders
 
-from data_files import structured_photo, write_class_folders, write_photo_folders
 from dlcv.config import load_config
 from dlcv.data import prepare_data
 

@@ -10,9 +10,9 @@ import time
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ROOT
 from data_files import add_bad_files, write_class_folders
+
 from dlcv.config import PreprocessingConfig, load_config
 from dlcv.data import StreamedSet, prepare_data
 from dlcv.data.folder import folder_source
@@ -96,7 +96,7 @@ def test_streamed_and_in_memory_runs_split_alike(tmp_path):
         np.testing.assert_array_equal(images, getattr(held.splits, part).images)
 
 
-def test_auto_streams_only_above_the_memory_budget(tmp_path, capsys):
+def test_auto_streams_only_above_the_memory_budget(tmp_path, capsys, console_output):
     root = write_class_folders(tmp_path / "photos", per_class=10)  # 30 images of 16x16x3: 23,040 bytes
     small = prepare_data(folder_config(root, tmp_path, "dataset.memory_budget=20000"))
     assert small.streamed and isinstance(small.splits.train, StreamedSet)
@@ -122,7 +122,7 @@ def test_a_streamed_run_trains_and_matches_its_in_memory_twin(keras, tmp_path, r
 # ---- the decode-once cache --------------------------------------------------------------------------
 
 
-def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypatch, capsys):
+def test_the_cache_is_reused_and_rebuilt_when_its_key_changes(tmp_path, monkeypatch, capsys, console_output):
     from dlcv.data import sources
 
     root = write_class_folders(tmp_path / "photos", per_class=6)
@@ -165,7 +165,7 @@ SLOW_CACHE_BUILD = (
     "prepare_data(load_config(overrides=sys.argv[1:]))\n")
 
 
-def test_a_killed_cache_build_is_never_used(tmp_path, capsys):
+def test_a_killed_cache_build_is_never_used(tmp_path, capsys, console_output):
     root = write_class_folders(tmp_path / "photos", per_class=40)
     config = folder_config(root, tmp_path)
     overrides = ["dataset.name=folder", f"dataset.path={root}", "preprocessing.width=16", "preprocessing.height=16",
@@ -186,7 +186,7 @@ def test_a_killed_cache_build_is_never_used(tmp_path, capsys):
     assert prepared.splits.train.images.any()
 
 
-def test_a_full_disk_while_caching_goes_on_without_the_cache(tmp_path, monkeypatch, capsys):
+def test_a_full_disk_while_caching_goes_on_without_the_cache(tmp_path, monkeypatch, capsys, console_output):
     real_replace = os.replace
 
     def full(source, destination, **kwargs):
@@ -207,7 +207,7 @@ def test_a_full_disk_while_caching_goes_on_without_the_cache(tmp_path, monkeypat
 # ---- bad files while streaming ----------------------------------------------------------------------
 
 
-def test_files_that_turn_bad_while_streaming_are_skipped_and_reported(keras, tmp_path, capsys):
+def test_files_that_turn_bad_while_streaming_are_skipped_and_reported(keras, tmp_path, capsys, console_output):
     from dlcv.training.engine import train
 
     root = write_class_folders(tmp_path / "photos", per_class=12)

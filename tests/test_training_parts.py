@@ -1,7 +1,6 @@
 """Schedules, the TrainingMonitor callback, checkpoints and the resume record, the model registry."""
 import json
 
-import numpy as np
 import pytest
 
 from dlcv.config import CosineSchedule, InverseTimeSchedule, StepSchedule, load_config

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..images import to_uint8_channels
 from ..errors import DlcvError
+from ..images import to_uint8_channels
 
 FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 

@@ -14,10 +14,11 @@ weights file, or ``None`` (random, for tests).
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -26,6 +27,8 @@ from .. import files
 from ..errors import DlcvError
 from ..images import expand_image_paths, read_image
 from ..runtime import start_keras
+
+log = logging.getLogger(__name__)
 
 _ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CLASS_INDEX = ("imagenet_class_index.json",
@@ -93,7 +96,7 @@ class PretrainedClassifier:
 
     @classmethod
     def load(cls, name: str, weights: str | None = "imagenet",
-             class_index: str | os.PathLike | None = None) -> "PretrainedClassifier":
+             class_index: str | os.PathLike | None = None) -> PretrainedClassifier:
         """``weights``: "imagenet" (cached download), a weights file, or None (random)."""
         network = get_network(name)
         index = read_class_index(class_index if class_index is not None else _cached(*CLASS_INDEX, "--labels"))
@@ -173,10 +176,10 @@ def classify_images(images: list[str], network: str, weights: str | None, output
     for path in paths:
         image = read_image(path, channels=3)
         guesses = classifier.classify(image, top)
-        print(f"{path}  ({network}, {classifier.network.size}x{classifier.network.size})")
+        log.info(f"{path}  ({network}, {classifier.network.size}x{classifier.network.size})")
         for rank, guess in enumerate(guesses, start=1):
-            print(f"  {rank}. {guess.label:<28} {guess.probability * 100:6.2f}%  ({guess.wnid})")
+            log.info(f"  {rank}. {guess.label:<28} {guess.probability * 100:6.2f}%  ({guess.wnid})")
         files.write_image(output / f"{Path(path).stem}_{network}.jpg", draw_guess(image, guesses[0]))
         results[path] = guesses
-    print(f"[INFO] wrote {len(results)} labelled image(s) to {output}/")
+    log.info(f"[INFO] wrote {len(results)} labelled image(s) to {output}/")
     return results

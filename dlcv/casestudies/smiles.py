@@ -9,6 +9,7 @@ faces); each face is prepared exactly as the run's preprocessing prepared its tr
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from ..errors import DlcvError
 from ..inference import Run, load_run
 from ..runtime import start_keras
 from .faces import FaceDetector
+
+log = logging.getLogger(__name__)
 
 CODECS = {".avi": "MJPG", ".mp4": "mp4v"}
 PALETTE = [(0, 0, 255), (0, 200, 0), (255, 128, 0), (0, 200, 255)]  # BGR; not_smiling red, smiling green
@@ -140,5 +143,5 @@ def detect_smiles(model: str, source: str | int, output: Path, display: bool = F
     start_keras(backend, verbose)
     summary = annotate_video(SmileDetector(load_run(model)), source, output, display, max_frames)
     counts = ", ".join(f"{label} {n}" for label, n in sorted(summary.labels.items())) or "none"
-    print(f"[INFO] {summary.frames} frames, {summary.faces} faces ({counts}); wrote {summary.output}")
+    log.info(f"[INFO] {summary.frames} frames, {summary.faces} faces ({counts}); wrote {summary.output}")
     return summary

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import pickle
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

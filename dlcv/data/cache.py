@@ -12,13 +12,15 @@ reading the photos directly.
 """
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 
 from ..errors import DlcvError, WriteFailed
 from .sources import FolderSource, ImageSource, StoreSource
 from .store import write_store
+
+log = logging.getLogger(__name__)
 
 
 def cache_path(source: FolderSource, folder: Path, key: str) -> Path:
@@ -37,18 +39,17 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
         try:
             store = StoreSource(path)
             if store.listing_key == key:
-                print(f"cache: reading the decoded images from {path}", flush=True)
+                log.info(f"cache: reading the decoded images from {path}")
                 return store
         except DlcvError:
             pass
-        print(f"cache: {path} is damaged or from another listing; building it again", flush=True)
+        log.info(f"cache: {path} is damaged or from another listing; building it again")
         path.unlink(missing_ok=True)
-    print(f"cache: decoding {len(source):,} images once into {path}", flush=True)
+    log.info(f"cache: decoding {len(source):,} images once into {path}")
     try:
         write_store(source, path, source.preprocessing, progress="decoding" if progress else None,
                     listing_key=key)
     except WriteFailed as exc:
-        print(f"dlcv: warning: {exc}; no cache, so the photos are decoded each time they are read",
-              file=sys.stderr, flush=True)
+        log.warning(f"{exc}; no cache, so the photos are decoded each time they are read")
         return source
     return StoreSource(path)

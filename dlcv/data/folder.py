@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Decode, DatasetConfig, PreprocessingConfig
+from ..config import DatasetConfig, Decode, PreprocessingConfig
 from ..errors import ConfigError, DlcvError
 from ..images import list_images
 from .loader import label_of

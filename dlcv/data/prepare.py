@@ -11,6 +11,7 @@ whether the images are then held in memory or read from disk batch by batch (``d
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from .registry import get_dataset
 from .sources import FolderSource, ImageSource, StreamedSet
 from .split import split_source
 from .types import Splits
+
+log = logging.getLogger(__name__)
 
 MEMORY_FRACTION = 0.5  # of the memory available at the start, for the decoded images (streaming: auto)
 
@@ -51,8 +54,8 @@ def prepare_data(config: ExperimentConfig, progress: bool = True) -> PreparedDat
         source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
     train, val, test = split_source(source, dataset, config.seed)
     if source.given_split is not None and dataset.splits != "random":
-        print(f"data: the folder's own split: {len(train):,} training, {len(val):,} validation, {len(test):,} "
-              "test images", flush=True)
+        log.info(f"data: the folder's own split: {len(train):,} training, {len(val):,} validation, {len(test):,} "
+              "test images")
     height, width, channels = source.shape
     resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
@@ -71,13 +74,13 @@ def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:
     if setting is not True and (setting is False or not get_dataset(config.dataset.name).streams):
         return False
     if setting is True:
-        print(f"data: streaming {len(source):,} images from disk (dataset.streaming: true)", flush=True)
+        log.info(f"data: streaming {len(source):,} images from disk (dataset.streaming: true)")
         return True
     budget = config.dataset.memory_budget or memory_budget()
     if source.nbytes() <= budget:
         return False
-    print(f"data: streaming from disk: the {len(source):,} decoded images ({source.nbytes() / 2**30:.2f} GiB) "
-          f"exceed the memory budget ({budget / 2**30:.2f} GiB; dataset.memory_budget)", flush=True)
+    log.info(f"data: streaming from disk: the {len(source):,} decoded images ({source.nbytes() / 2**30:.2f} GiB) "
+          f"exceed the memory budget ({budget / 2**30:.2f} GiB; dataset.memory_budget)")
     return True
 
 

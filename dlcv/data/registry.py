@@ -12,14 +12,15 @@ without a path or a size, an official split where there is none, streaming what 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import numpy as np
 
 from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import ConfigError
 from .sources import ImageSource
+from .types import ImageSet
 
 DatasetLoader = Callable[[DatasetConfig, PreprocessingConfig], ImageSource]
 
@@ -64,7 +65,7 @@ def get_dataset(name: str) -> DatasetSpec:
                           f"expected one of: {', '.join(sorted(DATASETS))}") from None
 
 
-def load_dataset(dataset: DatasetConfig, preprocessing: PreprocessingConfig = PreprocessingConfig()) -> ImageSet:
-    """The whole named dataset in memory, preprocessed as ``preprocessing`` says."""
-    source = get_dataset(dataset.name).load(dataset, preprocessing)
+def load_dataset(dataset: DatasetConfig, preprocessing: PreprocessingConfig | None = None) -> ImageSet:
+    """The whole named dataset in memory, preprocessed as ``preprocessing`` says (default: as stored)."""
+    source = get_dataset(dataset.name).load(dataset, preprocessing or PreprocessingConfig())
     return replace(source.load(np.arange(len(source))), skipped=source.skipped)

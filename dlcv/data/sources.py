@@ -19,10 +19,10 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -38,7 +38,7 @@ ROW_ARRAYS = ("official_test", "given_split", "groups")
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 READ_WINDOW = 256
-LOAD_CHUNK = 1024  # files decoded at a time when a folder is loaded into memory (a progress bar step)  # rows of a store read at a time when loading many of them (bounded memory)
+LOAD_CHUNK = 1024  # files decoded at a time when a folder is loaded into memory (a progress bar step)
 
 
 def aligned_empty(shape: tuple[int, ...], alignment: int = 64) -> np.ndarray:
@@ -87,7 +87,7 @@ class ImageSource(abc.ABC):
         return (len(self) if rows is None else rows) * int(np.prod(self.shape))
 
     @abc.abstractmethod
-    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def read(self, rows: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The images of ``rows`` in that order (into ``out`` if given), and a mask of the readable ones:
         ``(images, ok)``; an unreadable row's image is left as zeros and recorded in :attr:`skipped`."""
 
@@ -268,6 +268,7 @@ class StreamedSet:
 
     source: ImageSource
     rows: np.ndarray
+    reads_from_disk = True
 
     @property
     def labels(self) -> np.ndarray:

@@ -6,9 +6,18 @@ part it lacks is split off its training images. Otherwise the split is stratifie
 (burst shots, crops of one photo) stay together on one side (``StratifiedGroupKFold``), so that
 near-identical images cannot sit on both sides of it.
 
-    train, val, test = split_indices(labels, test_size=0.25, val_size=0.1, seed=42)   # row indexes
-    # same labels, same seed -> same split, every time
-    train, val, test = split_source(source, config.dataset, seed=42)
+    >>> labels = np.repeat([0, 1, 2], 20)
+    >>> train, val, test = split_indices(labels, test_size=0.25, val_size=0.1, seed=42)   # row indexes
+    >>> len(train), len(val), len(test), np.bincount(labels[test]).tolist()
+    (40, 5, 15, [5, 5, 5])
+    >>> np.array_equal(test, split_indices(labels, 0.25, 0.1, seed=42)[2])   # same seed, same split
+    True
+    >>> groups = np.arange(60) // 3                                # bursts of three shots
+    >>> train, val, test = split_indices(labels, 0.25, 0.1, seed=42, groups=groups)
+    >>> set(groups[test]) & set(groups[train]) | set(groups[test]) & set(groups[val])
+    set()
+
+``split_source(source, config.dataset, seed)`` chooses between the two for an ImageSource.
 """
 from __future__ import annotations
 

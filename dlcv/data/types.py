@@ -27,16 +27,24 @@ class ImageSet:
             raise ValueError(f"images must be (N, H, W, C) with one label each; got images "
                              f"{self.images.shape} and labels {self.labels.shape}")
 
-    def subset(self, index: np.ndarray) -> "ImageSet":
+    def subset(self, index: np.ndarray) -> ImageSet:
         official = None if self.official_test is None else self.official_test[index]
         return replace(self, images=self.images[index], labels=self.labels[index], official_test=official)
 
-    def with_images(self, images: np.ndarray) -> "ImageSet":
+    def with_images(self, images: np.ndarray) -> ImageSet:
         return replace(self, images=images)
+
+    reads_from_disk = False
+    """A :class:`~dlcv.data.sources.StreamedSet` reads its batches from disk; an ImageSet holds them."""
 
     def batch(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images and labels at ``positions`` (the input pipelines' one way to read any data set)."""
         return self.images[positions], self.labels[positions]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of each image, as every data set says it."""
+        return tuple(self.images.shape[1:])
 
     @property
     def nbytes(self) -> int:

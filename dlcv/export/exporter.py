@@ -9,17 +9,18 @@ images — and compared with the Keras model: a float32 export that differs by m
 ``TOLERANCE`` or disagrees on any top-1 label fails the whole export (nothing is left behind). The
 folder is renamed into place only when every format passed.
 
-    report = export_model(load_run("output/shallownet/model.keras"), ["onnx", "litert"],
-                          Path("output/shallownet/export"), config=RunFolder(...).saved_config())
+    run = load_run("output/shallownet/model.keras")
+    check = check_images(run, RunFolder("output/shallownet").saved_config())   # its test split, if here
+    reports = export_model(run, ["onnx", "litert"], Path("output/shallownet/export"), check)
 """
 from __future__ import annotations
 
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

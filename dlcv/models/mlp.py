@@ -4,7 +4,8 @@
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 from pydantic import Field
 

@@ -8,15 +8,21 @@ unknown name, an unknown parameter or a value of the wrong type in one line, bef
     @register_model
     def linear(width: int, height: int, depth: int, classes: int): ...
 
-    check_params("mlp", {"hidden": [64, 32]})
-    model = build_model("mlp", 8, 8, 1, 10, hidden=[64, 32])
+    >>> from dlcv.models import build_model, check_params
+    >>> check_params("mlp", {"hidden": [64, 32]})                  # no Keras needed
+    >>> check_params("mlp", {"hiden": [64]})
+    Traceback (most recent call last):
+    dlcv.errors.ConfigError: model.params.hiden: unknown parameter for model 'mlp'; expected one of: hidden, activation
+    >>> build_model("mlp", 8, 8, 1, 10, hidden=[64, 32]).count_params()   # 64*64+64 + 64*32+32 + 32*10+10
+    6570
 """
 from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ConfigDict, ValidationError, create_model
 

@@ -5,6 +5,8 @@ flatten each image to 3,072 features, as the book does.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from sklearn.linear_model import SGDClassifier
 from sklearn.metrics import classification_report
@@ -17,14 +19,16 @@ from ..data.folder import list_labelled_images
 from ..data.loader import SimpleDatasetLoader
 from ..preprocessing import SimplePreprocessor
 
+log = logging.getLogger(__name__)
+
 
 def load_flat_pixels(dataset: str) -> tuple[np.ndarray, np.ndarray, LabelEncoder]:
     """Every readable image at 32x32x3, flattened to 3,072 raw pixel values, with encoded labels."""
-    print("[INFO] loading images...")
+    log.info("[INFO] loading images...")
     paths, _, _ = list_labelled_images(dataset)
     data, names = SimpleDatasetLoader([SimplePreprocessor(32, 32)]).load(paths, verbose=500)
     data = data.reshape(len(data), 32 * 32 * 3)
-    print(f"[INFO] features matrix: {data.nbytes / 1024 ** 2:.1f}MB")
+    log.info(f"[INFO] features matrix: {data.nbytes / 1024 ** 2:.1f}MB")
     encoder = LabelEncoder().fit(names)
     return data, encoder.transform(names), encoder
 
@@ -33,7 +37,7 @@ def knn(dataset: str, output, neighbors: int, jobs: int, seed: int) -> dict:
     """knn.py: k-nearest neighbours on raw pixels, 75/25 split (the book's seed is 42)."""
     data, labels, encoder = load_flat_pixels(dataset)
     train_x, test_x, train_y, test_y = train_test_split(data, labels, test_size=0.25, random_state=seed)
-    print(f"[INFO] evaluating k-NN classifier (k={neighbors})...")
+    log.info(f"[INFO] evaluating k-NN classifier (k={neighbors})...")
     model = KNeighborsClassifier(n_neighbors=neighbors, n_jobs=jobs).fit(train_x, train_y)
     return _report(model, test_x, test_y, encoder, output / "knn.json")
 
@@ -44,12 +48,12 @@ def regularization(dataset: str, output, seed: int) -> dict:
     train_x, test_x, train_y, test_y = train_test_split(data, labels, test_size=0.25, random_state=5)
     results = {}
     for penalty in (None, "l1", "l2"):
-        print(f"[INFO] training model with '{penalty}' penalty")
+        log.info(f"[INFO] training model with '{penalty}' penalty")
         model = SGDClassifier(loss="log_loss", penalty=penalty, max_iter=10, learning_rate="constant",
                               tol=None, eta0=0.01, random_state=seed)
         model.fit(train_x, train_y)
         accuracy = model.score(test_x, test_y)
-        print(f"[INFO] '{penalty}' penalty accuracy: {accuracy * 100:.2f}%")
+        log.info(f"[INFO] '{penalty}' penalty accuracy: {accuracy * 100:.2f}%")
         results[str(penalty)] = accuracy
     files.write_json(output / "regularization.json", results)
     return results
@@ -57,7 +61,7 @@ def regularization(dataset: str, output, seed: int) -> dict:
 
 def _report(model, test_x, test_y, encoder, path) -> dict:
     predictions = model.predict(test_x)
-    print(classification_report(test_y, predictions, target_names=encoder.classes_, digits=2))
+    log.info(classification_report(test_y, predictions, target_names=encoder.classes_, digits=2))
     report = classification_report(test_y, predictions, target_names=encoder.classes_, output_dict=True)
     files.write_json(path, report)
     return report

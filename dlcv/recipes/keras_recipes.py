@@ -10,16 +10,17 @@ A script parses its flags with :func:`recipe_parser`, turns them into config ove
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 from dataclasses import replace
 from pathlib import Path
 
 from .. import app, files
-from ..config import PreprocessingConfig
+from ..config import BACKENDS, PreprocessingConfig
 from ..errors import DlcvError
 from .script import script_parser
 
-BACKENDS = ["tensorflow", "jax", "torch"]
+log = logging.getLogger(__name__)
 
 
 def recipe_parser(description: str) -> argparse.ArgumentParser:
@@ -53,7 +54,7 @@ def train_dataset_recipe(config_path: Path, args: argparse.Namespace, overrides:
     if args.model:
         with files.atomic_path(args.model) as tmp:
             result.model.save(tmp)
-        print(f"[INFO] model saved to {args.model}")
+        log.info(f"[INFO] model saved to {args.model}")
     return result
 
 
@@ -85,6 +86,6 @@ def label_random_images(model_path: str, dataset: str, output: Path, count: int,
         text = f"Label: {prediction.label} ({prediction.probability:.2f})"
         cv2.putText(image, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2)
         files.write_image(output / f"{i:02d}_{prediction.label}.png", image)
-        print(f"[INFO] {prediction.path}: {prediction.label} ({prediction.probability:.4f})")
-    print(f"[INFO] wrote {len(predictions)} labelled images to {output}/")
+        log.info(f"[INFO] {prediction.path}: {prediction.label} ({prediction.probability:.4f})")
+    log.info(f"[INFO] wrote {len(predictions)} labelled images to {output}/")
     return predictions

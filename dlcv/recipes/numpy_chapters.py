@@ -6,6 +6,7 @@ the algorithms themselves are NumPy only.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -19,9 +20,19 @@ from ..data.toy import bitwise, book_blobs
 from ..errors import DlcvError
 from ..images import UnreadableImage, read_image
 from ..plotting import new_figure, save_figure
-from ..reference import (KERNELS, SGD, ArgumentError, NeuralNetwork, Perceptron, SigmoidClassifier, convolve,
-                         linear_scores)
+from ..reference import (
+    KERNELS,
+    SGD,
+    ArgumentError,
+    NeuralNetwork,
+    Perceptron,
+    SigmoidClassifier,
+    convolve,
+    linear_scores,
+)
 from .script import run_script, script_parser
+
+log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("gd", "momentum", "nesterov")
 
@@ -29,7 +40,7 @@ OPTIMIZERS = ("gd", "momentum", "nesterov")
 def _print_epoch(every: int):
     def report(epoch: int, loss: float) -> None:
         if epoch == 1 or epoch % every == 0:
-            print(f"[INFO] epoch={epoch}, loss={loss:.7f}")
+            log.info(f"[INFO] epoch={epoch}, loss={loss:.7f}")
     return report
 
 
@@ -71,21 +82,21 @@ def blobs_descent(output: Path, epochs: int, alpha: float, batch_size: int | Non
     # The printed sgd.py trains on the whole dataset, test half included; --book keeps that flaw.
     fit_x, fit_y = (X, y) if book and batch_size else (train_x, train_y)
 
-    print("[INFO] training...")
+    log.info("[INFO] training...")
     model = SigmoidClassifier(SGD.named(optimizer, alpha), epochs=epochs, batch_size=batch_size, book=book,
                               seed=seed)
     model.fit(fit_x, fit_y, on_epoch=_print_epoch(5))
 
-    print("[INFO] evaluating...")
+    log.info("[INFO] evaluating...")
     predictions = model.predict(test_x).ravel()
-    print(classification_report(test_y, predictions, digits=4, zero_division=0))
+    log.info(classification_report(test_y, predictions, digits=4, zero_division=0))
     _plot_blobs(model, test_x, test_y, output / "data.png")
     _plot_losses({optimizer: model.loss_history_}, output / "loss.png")
     summary = {"epochs": epochs, "alpha": alpha, "batch_size": batch_size, "optimizer": optimizer,
                "book_mode": book, "first_loss": model.loss_history_[0], "final_loss": model.loss_history_[-1],
                "test_accuracy": float(np.mean(predictions == test_y))}
     files.write_json(output / "results.json", summary)
-    print(f"[INFO] wrote {output / 'data.png'}, {output / 'loss.png'}, {output / 'results.json'}")
+    log.info(f"[INFO] wrote {output / 'data.png'}, {output / 'loss.png'}, {output / 'results.json'}")
     return summary
 
 
@@ -97,9 +108,9 @@ def compare_optimizers(output: Path, epochs: int, alpha: float, batch_size: int 
     for name in OPTIMIZERS:
         model = SigmoidClassifier(SGD.named(name, alpha), epochs=epochs, batch_size=batch_size, seed=seed)
         curves[name] = model.fit(train_x, train_y).loss_history_
-        print(f"[INFO] {name:<9} loss {curves[name][0]:.4f} -> {curves[name][-1]:.6f}")
+        log.info(f"[INFO] {name:<9} loss {curves[name][0]:.4f} -> {curves[name][-1]:.6f}")
     _plot_losses(curves, output / "optimizers.png", log=True)
-    print(f"[INFO] wrote {output / 'optimizers.png'}")
+    log.info(f"[INFO] wrote {output / 'optimizers.png'}")
     return {name: losses[-1] for name, losses in curves.items()}
 
 
@@ -126,13 +137,13 @@ def _plot_losses(curves: dict[str, list[float]], path: Path, log: bool = False) 
 def perceptron_bitwise(dataset: str, epochs: int, alpha: float, seed: int) -> float:
     """perceptron_or.py / perceptron_and.py / perceptron_xor.py: returns the training accuracy."""
     X, y = bitwise(dataset)
-    print(f"[INFO] training perceptron on {dataset.upper()}...")
+    log.info(f"[INFO] training perceptron on {dataset.upper()}...")
     model = Perceptron(alpha=alpha, epochs=epochs, seed=seed).fit(X, y)
     predictions = model.predict(X)
     for x, target, prediction in zip(X, y, predictions):
-        print(f"[INFO] data={x.astype(int).tolist()}, ground-truth={target}, pred={prediction}")
+        log.info(f"[INFO] data={x.astype(int).tolist()}, ground-truth={target}, pred={prediction}")
     accuracy = float(np.mean(predictions == y))
-    print(f"[INFO] accuracy {accuracy:.2f}")
+    log.info(f"[INFO] accuracy {accuracy:.2f}")
     return accuracy
 
 
@@ -142,12 +153,12 @@ def nn_xor(output: Path, epochs: int, alpha: float, seed: int) -> dict:
     results = {}
     for layers in ([2, 2, 1], [2, 1]):
         net = NeuralNetwork(layers, alpha=alpha, epochs=epochs, display_update=max(1, epochs // 10), seed=seed)
-        print(f"[INFO] {net}")
-        net.fit(X, y, on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
+        log.info(f"[INFO] {net}")
+        net.fit(X, y, on_display=lambda e, loss: log.info(f"[INFO] epoch={e}, loss={loss:.7f}"))
         predictions = net.predict(X).ravel()
         for x, target, p in zip(X, y, predictions):
             # (The printed nn_xor.py formatted a whole array with {:.4f} and crashed.)
-            print(f"[INFO] data={x.astype(int).tolist()}, ground-truth={target}, pred={p:.4f}, "
+            log.info(f"[INFO] data={x.astype(int).tolist()}, ground-truth={target}, pred={p:.4f}, "
                   f"step={int(p > 0.5)}")
         name = "-".join(map(str, layers))
         results[name] = {"final_loss": net.loss_history_[-1][1], "predictions": predictions.tolist(),
@@ -161,11 +172,11 @@ def digits_backprop(output: Path, epochs: int, alpha: float, batch_size: int | N
     """nn_mnist.py: 64-32-16-10 on scikit-learn's 8x8 digits, min-max scaled, 75/25 split."""
     from sklearn.datasets import load_digits
 
-    print("[INFO] loading the digits dataset...")
+    log.info("[INFO] loading the digits dataset...")
     digits = load_digits()
     data = digits.data.astype(np.float64)
     data = (data - data.min()) / (data.max() - data.min())
-    print(f"[INFO] samples: {data.shape[0]}, dim: {data.shape[1]}")
+    log.info(f"[INFO] samples: {data.shape[0]}, dim: {data.shape[1]}")
     train_x, test_x, train_y, test_y = train_test_split(data, digits.target, test_size=0.25,
                                                         random_state=seed)
     binarizer = LabelBinarizer().fit(train_y)
@@ -173,12 +184,13 @@ def digits_backprop(output: Path, epochs: int, alpha: float, batch_size: int | N
     net = NeuralNetwork([train_x.shape[1], 32, 16, 10], alpha=alpha, epochs=epochs, batch_size=batch_size,
                         seed=seed, dtype=np.float32 if float32 else np.float64)
     mode = "per-sample (the book's)" if batch_size is None else f"mini-batches of {batch_size}"
-    print(f"[INFO] training {net}, {mode}...")
-    net.fit(train_x, binarizer.transform(train_y), on_display=lambda e, loss: print(f"[INFO] epoch={e}, loss={loss:.7f}"))
+    log.info(f"[INFO] training {net}, {mode}...")
+    net.fit(train_x, binarizer.transform(train_y),
+            on_display=lambda e, loss: log.info(f"[INFO] epoch={e}, loss={loss:.7f}"))
 
-    print("[INFO] evaluating network...")
+    log.info("[INFO] evaluating network...")
     predictions = net.predict(test_x).argmax(axis=1)
-    print(classification_report(test_y, predictions, digits=4, zero_division=0))
+    log.info(classification_report(test_y, predictions, digits=4, zero_division=0))
     epochs_logged, losses = zip(*net.loss_history_)
     figure, axes = new_figure()
     axes.plot(epochs_logged, losses, marker="o")
@@ -187,7 +199,7 @@ def digits_backprop(output: Path, epochs: int, alpha: float, batch_size: int | N
     summary = {"first_loss": losses[0], "final_loss": losses[-1],
                "test_accuracy": float(np.mean(predictions == test_y)), "test_samples": len(test_y)}
     files.write_json(output / "results.json", summary)
-    print(f"[INFO] wrote {output / 'loss.png'}, {output / 'results.json'}")
+    log.info(f"[INFO] wrote {output / 'loss.png'}, {output / 'results.json'}")
     return summary
 
 
@@ -201,12 +213,12 @@ def linear_example(output: Path, image_path: str | None, seed: int) -> str:
     x = cv2.resize(image, (32, 32)).astype(np.float64).reshape(1, -1)
     scores = linear_scores(W, b, x)[0]
     for label, score in zip(labels, scores):
-        print(f"[INFO] {label}: {score:.2f}")
+        log.info(f"[INFO] {label}: {score:.2f}")
     best = labels[int(np.argmax(scores))]
     labelled = image.copy()
     cv2.putText(labelled, f"Label: {best}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 255, 0), 2)
     files.write_image(output / "linear_example.png", labelled)
-    print(f"[INFO] wrote {output / 'linear_example.png'}")
+    log.info(f"[INFO] wrote {output / 'linear_example.png'}")
     return best
 
 
@@ -219,13 +231,13 @@ def convolutions(output: Path, image_path: str | None) -> dict[str, int]:
         ours = convolve(gray, kernel)
         theirs = cv2.filter2D(gray, -1, kernel, borderType=cv2.BORDER_REPLICATE)
         differences[name] = int(np.abs(ours.astype(int) - theirs.astype(int)).max())
-        print(f"[INFO] {name:<11} max |convolve - filter2D| = {differences[name]}")
+        log.info(f"[INFO] {name:<11} max |convolve - filter2D| = {differences[name]}")
         for axes, image, title in zip(row, (ours, theirs), (f"{name}: convolve", f"{name}: filter2D")):
             axes.imshow(image, cmap="gray", vmin=0, vmax=255)
             axes.set_title(title, fontsize=9)
             axes.axis("off")
     save_figure(figure, output / "convolutions.png")
-    print(f"[INFO] wrote {output / 'convolutions.png'}")
+    log.info(f"[INFO] wrote {output / 'convolutions.png'}")
     return differences
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ..errors import DlcvError, run_action
 from ..files import ensure_writable_dir

@@ -16,6 +16,7 @@ from .optimizers import SGD
 from .perceptron import Perceptron
 from .regularization import Regularizer
 
-__all__ = ["ArgumentError", "INITIALIZERS", "KERNELS", "NotFittedError", "Loss", "NeuralNetwork", "Perceptron", "Regularizer", "SGD",
+__all__ = ["ArgumentError", "INITIALIZERS", "KERNELS", "NotFittedError", "Loss", "NeuralNetwork", "Perceptron",
+           "Regularizer", "SGD",
            "SigmoidClassifier", "add_bias_column", "convolve", "fold_bias", "initialize", "linear_scores",
            "forward", "gradients", "half_sse", "multiclass_hinge", "softmax", "softmax_cross_entropy"]

@@ -11,9 +11,9 @@ result is rounded and clipped to uint8 as filter2D does for a uint8 image.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import ArgumentError
-from numpy.lib.stride_tricks import sliding_window_view
 
 
 def convolve(image, kernel) -> np.ndarray:

@@ -16,7 +16,7 @@ from ``seed``) and a resting optimizer, learned attributes end in ``_``.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class SigmoidClassifier:
         self.weights_: np.ndarray | None = None
         self.loss_history_: list[float] = []
 
-    def fit(self, X, y, on_epoch: Callable[[int, float], None] | None = None) -> "SigmoidClassifier":
+    def fit(self, X, y, on_epoch: Callable[[int, float], None] | None = None) -> SigmoidClassifier:
         X1 = add_bias_column(X)
         y = as_targets("y", y, X1.shape[0])
         rng = np.random.default_rng(self.seed)

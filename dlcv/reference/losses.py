@@ -3,8 +3,9 @@
 Every function returns a :class:`Loss`: the loss of each sample, their mean, and the gradient of that
 mean with respect to the scores (which a linear model back-propagates as ``X.T @ gradient``).
 
-    scores = np.array([[4.26, 1.33, -1.01], [3.76, -1.20, -3.81], [-2.37, 1.03, -2.27]])
-    multiclass_hinge(scores, np.array([0, 1, 2])).per_sample      # [0, 5.96, 5.2]
+    >>> scores = np.array([[4.26, 1.33, -1.01], [3.76, -1.20, -3.81], [-2.37, 1.03, -2.27]])
+    >>> multiclass_hinge(scores, np.array([0, 1, 2])).per_sample.round(2).tolist()   # the book's example
+    [0.0, 5.96, 5.2]
 """
 from __future__ import annotations
 

@@ -18,11 +18,11 @@ from ``seed``), learned attributes end in ``_``. The book's signatures are ``dlc
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._checks import ArgumentError, as_matrix, as_targets, check_fitted, positive, positive_int
+from ._checks import ArgumentError, as_targets, check_fitted, positive, positive_int
 from .activations import quiet_overflow, sigmoid, sigmoid_derivative_from_output
 from .linear import add_bias_column
 
@@ -82,7 +82,7 @@ class NeuralNetwork:
             weights.append((rng.standard_normal((fan_in + 1, fan_out + extra)) / np.sqrt(fan_in)).astype(self.dtype))
         return weights
 
-    def fit(self, X, y, on_display: Callable[[int, float], None] | None = None) -> "NeuralNetwork":
+    def fit(self, X, y, on_display: Callable[[int, float], None] | None = None) -> NeuralNetwork:
         """Train from fresh weights; every ``display_update`` epochs (and at epoch 1) record the loss in
         ``loss_history_`` and call ``on_display(epoch, loss)``."""
         X1 = add_bias_column(X).astype(self.dtype)

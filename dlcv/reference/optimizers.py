@@ -9,8 +9,11 @@ at the look-ahead point W + momentum * V. Written for the parameters that *are* 
 
 which is why ``Nesterov`` here and ``keras.optimizers.SGD(nesterov=True)`` follow the same trajectory.
 
-    sgd = SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
-    W = sgd.step(W, gradient)          # state (the velocity) is kept per parameter array, by name
+    >>> sgd = SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
+    >>> W = np.array([1.0, -2.0])
+    >>> W = sgd.step(W, 2 * W)          # the gradient of |W|^2; the velocity is kept per parameter array
+    >>> W.round(3).tolist()             # W - 0.1 * g + 0.9 * (-0.1 * g), g = [2, -4]
+    [0.62, -1.24]
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class SGD:
         self.learning_rate, self.momentum, self.nesterov = learning_rate, momentum, nesterov
         self._velocity: dict[str, np.ndarray] = {}
 
-    def reset(self) -> "SGD":
+    def reset(self) -> SGD:
         """Forget the velocities (a model's ``fit`` starts from rest)."""
         self._velocity = {}
         return self
@@ -46,7 +49,7 @@ class SGD:
         return param + velocity
 
     @classmethod
-    def named(cls, name: str, learning_rate: float, momentum: float = 0.9) -> "SGD":
+    def named(cls, name: str, learning_rate: float, momentum: float = 0.9) -> SGD:
         """``gd`` (plain), ``momentum`` or ``nesterov``."""
         if name == "gd":
             return cls(learning_rate)

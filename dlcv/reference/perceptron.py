@@ -22,7 +22,7 @@ class Perceptron:
         self.seed = seed
         self.weights_: np.ndarray | None = None
 
-    def fit(self, X, y) -> "Perceptron":
+    def fit(self, X, y) -> Perceptron:
         X1 = add_bias_column(X)
         n_inputs = X1.shape[1] - 1
         self.weights_ = np.random.default_rng(self.seed).standard_normal(n_inputs + 1) / np.sqrt(n_inputs)

@@ -11,14 +11,15 @@ A user's own callbacks go just before the resume checkpoint, so they too see eve
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import keras
 
 from .. import files
 from ..config import ExperimentConfig
 from ..runs import RESUME_RECORD, ResumePoint, RunFolder
+from .keras_private import checkpoint_path, checkpoint_wanted
 from .monitor import TrainingMonitor
 
 
@@ -26,15 +27,16 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """Keras's ModelCheckpoint, but each file is written to a temporary name and renamed into place.
 
     Keras saves straight to the final path, so a kill mid-save leaves a truncated checkpoint that looks
-    complete. The decision of *whether* to save stays Keras's (``_should_save_model`` tracks the best
-    value; a private method, pinned to Keras 3.15); only the write changes.
+    complete. The decision of *whether* to save stays Keras's (it tracks the best value); only the write
+    changes. Its hook and that decision are private Keras methods, reached through
+    :mod:`dlcv.training.keras_private`.
 
         AtomicModelCheckpoint("ckpt/weights-{epoch:03d}-{val_loss:.4f}.keras", save_best_only=True)
     """
 
-    def _save_model(self, epoch, batch, logs):
-        filepath = self._get_file_path(epoch, batch, logs)
-        if not self._should_save_model(epoch, batch, logs, filepath):
+    def _save_model(self, epoch, batch, logs):  # keras_private.SAVE_HOOK
+        filepath = checkpoint_path(self, epoch, batch, logs)
+        if not checkpoint_wanted(self, epoch, batch, logs, filepath):
             return
         with files.atomic_path(filepath) as tmp:
             if self.save_weights_only:
@@ -99,7 +101,7 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
     if settings.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if settings.monitor:
-        callbacks.append(TrainingMonitor(run / "training.png", json_path=run / "history.json",
+        callbacks.append(TrainingMonitor(run.training_plot_file, json_path=run.history_file,
                                          start_at=resume.epoch if resume else 0))
     if settings.checkpoint != "none":
         suffix = "." + settings.checkpoint_format
@@ -116,7 +118,7 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
                                                        restore_best_weights=True))
     if settings.tensorboard:
         # At epoch granularity on every route; no graph (the compiled route has no train_function to draw).
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run / "tensorboard"), write_graph=False))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False))
     callbacks.extend(extra)
     callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
     return callbacks

@@ -38,23 +38,30 @@ import numpy as np
 from ..inputs import model_input
 from ..pipeline import eval_batch
 from ..progress import interactive
+from .keras_private import build_compiled
 
 PROGRESS_UPDATES = 8  # windows per epoch of resident data when a progress bar is shown (P1: its cost)
+
+
+WINDOW_BYTES = 64 * 2**20  # at most, of uint8 images in one window fed from the host to an accelerator
+CPU_WINDOW_BYTES = 16 * 2**20
+"""At most, of images in one host-fed window when the device is the CPU itself: there is no transfer to
+hide, so a larger window only holds more memory (M1: 16 MiB windows train as fast as 64 MiB ones and
+peak 64 MB lower)."""
 
 
 def build_metrics(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
     """Build the compiled loss and metrics (and the optimizer) before a loop traces ``train_step``.
 
-    ``fit`` does this on its first batch through ``Trainer._symbolic_build`` (a private method, pinned to
-    Keras 3.15 like the checkpoint override in callbacks.py); there is no public way to build the
-    compiled metrics without running a step.
+    ``fit`` does this on its first batch through a private method (:mod:`dlcv.training.keras_private`);
+    there is no public way to build the compiled metrics without running a step.
     """
-    model._symbolic_build(data_batch=(model_input(images[:1]), labels[:1]))
+    build_compiled(model, (model_input(images[:1]), labels[:1]))
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 
 
-def _logs(model: keras.Model, prefix: str = "") -> dict[str, float]:
+def metric_logs(model: keras.Model, prefix: str = "") -> dict[str, float]:
     return {prefix + key: float(keras.ops.convert_to_numpy(value))
             for key, value in model.get_metrics_result().items()}
 
@@ -68,16 +75,16 @@ class EpochTrainer(abc.ABC):
 
     def __init__(self, model: keras.Model, train, val, batch_size: int, seed: int,
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 window_bytes: int = 256 * 2**20, progress: bool | None = None, augmenter=None) -> None:
+                 window_bytes: int | None = None, progress: bool | None = None, augmenter=None) -> None:
         self.model, self.train, self.val, self.augmenter = model, train, val, augmenter
         self.batch_size, self.seed = batch_size, seed
         self.count = len(train.labels)
         self.steps = self.count // batch_size
         self.resident = resident
         self.progress = interactive() if progress is None else progress
-        self.shape = tuple(train.images.shape[1:]) if hasattr(train, "images") else tuple(train.shape)
+        self.shape = train.shape
         self.row_bytes = int(np.prod(self.shape))
-        self.window = max(1, min(window or self._auto_window(window_bytes), max(self.steps, 1)))
+        self.window = max(1, min(window or self._auto_window(window_bytes or 2 * WINDOW_BYTES), max(self.steps, 1)))
         self.eval_rows = eval_batch(self.shape, batch_size)
         self.class_weight = class_weight
         first_images, first_labels = train.batch(np.arange(min(2, self.count)))
@@ -148,7 +155,7 @@ class EpochTrainer(abc.ABC):
             for x, y, rows in self._windows([rest], batch=len(rest)):
                 self._train_window(x, y, rows)
         self._end()
-        return _logs(self.model)
+        return metric_logs(self.model)
 
     @property
     def total_steps(self) -> int:
@@ -161,7 +168,7 @@ class EpochTrainer(abc.ABC):
 
     def _logs_now(self) -> dict[str, float]:
         self._end()  # sync (JAX: the window's state into the model) to read the running metrics
-        return _logs(self.model)
+        return metric_logs(self.model)
 
     def _windows(self, windows: list[np.ndarray], batch: int | None = None):
         """(x, y, rows) per window: index windows into the resident set, or host-gathered windows moved to
@@ -196,7 +203,7 @@ class EpochTrainer(abc.ABC):
                 x, y = self._put(images, labels)
                 self._test_window(x, y, np.arange(len(labels)).reshape(1, -1))
         self._end()
-        return _logs(self.model, "val_")
+        return metric_logs(self.model, "val_")
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         self._begin()
@@ -277,7 +284,8 @@ class JaxEpochs(EpochTrainer):
 
     def _test_window(self, x, y, rows):
         trainable, non_trainable, optimizer, metrics = self.state
-        metrics = self._test_fn((trainable, non_trainable, metrics), x, y, self.jax.device_put(rows.astype(np.int32)))[2]
+        rows = self.jax.device_put(rows.astype(np.int32))
+        metrics = self._test_fn((trainable, non_trainable, metrics), x, y, rows)[2]
         self.state = (trainable, non_trainable, optimizer, metrics)
 
     def _forward(self, x):
@@ -380,7 +388,7 @@ def _all_layers(model) -> list:
 
 def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 loop: str = "scan", window_bytes: int = 256 * 2**20, progress: bool | None = None,
+                 loop: str = "scan", window_bytes: int | None = None, progress: bool | None = None,
                  augmenter=None) -> EpochTrainer:
     """The compiled trainer of the active backend. ``jit_compile``: True, False or "auto" (see
     :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None;

@@ -11,35 +11,34 @@ prepared from the data layer, the route from :mod:`.routes`, the files from :mod
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-import sys
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import keras
 import numpy as np
 
 from .. import files
 from ..augmentation import build_augmenter
-from ..checks import check_config
 from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..evaluation import Evaluation, score
-from ..saving import save_model, write_run_metadata
+from ..model_objects import LOSS  # also registers StepDecay for loading resumed models
 from ..models import build_model
 from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
 from ..runtime import seed_everything
-from . import schedules  # noqa: F401  (registers StepDecay for loading resumed models)
+from ..saving import save_model, write_run_metadata
 from .callbacks import build_callbacks
-from .distribution import broadcast_from_chief, make_distribution
+from .chief import broadcast_from_chief
+from .distribution import make_distribution
 from .optimizers import build_optimizer
 from .routes import choose_route
 
-LOSS = "sparse_categorical_crossentropy"
-"""The one loss of every run: integer labels against softmax probabilities."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,12 +71,12 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
           verbose: int | str = "auto", claim: RunClaim | None = None) -> TrainResult:
     """Train, evaluate and save; ``resume=True`` continues an interrupted run of the same config.
 
-    ``callbacks`` are added to the config's own (they see every epoch before it is committed);
-    ``claim``: a run folder the caller already holds (:func:`dlcv.runs.claim_run_folder`), else this
-    claims it.
+    The config is trusted: the application layer (:func:`dlcv.app.load_checked_config`) has checked it
+    once against everything but its data. ``callbacks`` are added to the config's own (they see every
+    epoch before it is committed); ``claim``: a run folder the caller already holds
+    (:func:`dlcv.runs.claim_run_folder`), else this claims it.
     """
     started = time.perf_counter()
-    check_config(config, keras.backend.backend())
     with contextlib.ExitStack() as stack:
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         with _report_write_failures(claim.run):
@@ -106,13 +105,13 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
                                                        point.best_val_loss if point else None)
             point = point or ResumePoint(initial_epoch, run.checkpoints / "from-the-chief", best)
         route = choose_route(config, splits.train, distribution, model)
-        print(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
+        log.info(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters"
               + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
-        print(route, flush=True)
+        log.info(route)
         if weights is not None:
-            print("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
+            log.info("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
         augmenter = build_augmenter(config.augmentation, config.seed)
         history = route.fit(model, splits.train, splits.val, build_callbacks(config, run, point, callbacks),
                             initial_epoch=initial_epoch, class_weight=weights, verbose=verbose, augmenter=augmenter)
@@ -126,23 +125,22 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         result.run_dir = config.run_dir  # the chief's; this worker's scratch folder is removed
         result.seconds = time.perf_counter() - started
         return result
-    artefacts = {"checkpoints": run.checkpoints, "config": run / "config.yaml",
-                 "class_names": run / "class_names.json"}
+    artefacts = {"checkpoints": run.checkpoints, "config": run.config_file, "class_names": run.class_names_file}
     if config.callbacks.monitor:
-        artefacts.update(history=run / "history.json", plot=run / "training.png")
+        artefacts.update(history=run.history_file, plot=run.training_plot_file)
     else:
-        artefacts["history"] = run / "history.json"
+        artefacts["history"] = run.history_file
         files.write_json(artefacts["history"], history.history)
     if config.callbacks.checkpoint != "none":
         artefacts["model_checkpoints"] = Path(config.callbacks.checkpoint_dir or run.checkpoints)
     if config.callbacks.tensorboard:
-        artefacts["tensorboard"] = run / "tensorboard"
+        artefacts["tensorboard"] = run.tensorboard
     if prepared.skipped:
-        artefacts["skipped_files"] = run / "skipped_files.txt"
-    artefacts.update(evaluation.write(run.path))
+        artefacts["skipped_files"] = run.skipped_files_file
+    artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
-    artefacts["results"] = _write_results(result, config, history.history)  # last: marks the run finished
+    artefacts["results"] = _write_results(run, result, config, history.history)  # last: marks it finished
     return result
 
 
@@ -156,7 +154,7 @@ def _restore(model: keras.Model, saved: keras.Model, point: ResumePoint) -> int:
                         "optimizer; keep the saved optimizer settings, or train under another name")
     for variable, value in zip(ours, theirs):
         variable.assign(value)
-    print(f"resuming after epoch {point.epoch} from {point.model_path}")
+    log.info(f"resuming after epoch {point.epoch} from {point.model_path}")
     return point.epoch
 
 
@@ -167,8 +165,8 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
                         f"{saved}; point dataset.path at the data the run was trained on")
 
 
-def _write_results(result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
-    path = result.run_dir / "results.json"
+def _write_results(run: RunFolder, result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
+    path = run.results_file
     files.write_json(path, {
         "name": config.name,
         "test_accuracy": result.evaluation.accuracy,
@@ -195,12 +193,12 @@ def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | No
 
 def _report_skipped(skipped: tuple[str, ...], run: RunFolder | None) -> None:
     """One line on stderr, and the full list in the run folder where a long run's owner will look."""
-    listed = run / "skipped_files.txt" if run else None
+    listed = run.skipped_files_file if run else None
     if listed:
         files.write_text(listed, "".join(f"{path}\n" for path in skipped))
     shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
-    print(f"dlcv: warning: skipped {len(skipped)} unreadable image file(s): {shown}"
-          + (f" (all listed in {listed})" if listed else ""), file=sys.stderr, flush=True)
+    log.warning(f"skipped {len(skipped)} unreadable image file(s): {shown}"
+          + (f" (all listed in {listed})" if listed else ""))
 
 
 def _stop_if_diverged(history: dict, run: RunFolder, initial_epoch: int) -> None:

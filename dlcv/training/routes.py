@@ -21,6 +21,7 @@ when a config is loaded, before Keras starts.
 from __future__ import annotations
 
 import abc
+import logging
 import math
 import os
 import time
@@ -28,19 +29,17 @@ from typing import Any
 
 import numpy as np
 
+from ..capabilities import compiled_route_obstacle
 from ..config import ExperimentConfig
 from ..data import ImageSet, StreamedSet
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DataSet = ImageSet | StreamedSet
 """Held in memory, or read from disk batch by batch."""
 
 DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take on the fast route
-WINDOW_BYTES = 64 * 2**20  # at most, of uint8 images in one window fed from the host to an accelerator
-CPU_WINDOW_BYTES = 16 * 2**20
-"""At most, of images in one host-fed window when the device is the CPU itself: there is no transfer to
-hide, so a larger window only holds more memory (M1: 16 MiB windows train as fast as 64 MiB ones and
-peak 64 MB lower)."""
 
 
 class Route(abc.ABC):
@@ -126,7 +125,7 @@ class CompiledRoute(EpochLoopRoute):
 
     def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str,
                  window: int | None = None, resident: bool = True, loop: str = "scan",
-                 window_bytes: int = 256 * 2**20) -> None:
+                 window_bytes: int | None = None) -> None:
         super().__init__(reason, epochs, batch_size, seed)
         self.jit_compile, self.window, self.resident = jit_compile, window, resident
         self.loop, self.window_bytes = loop, window_bytes
@@ -156,15 +155,15 @@ def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int 
     for epoch in range(initial_epoch, epochs):
         callback_list.on_epoch_begin(epoch)
         if bar:
-            print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            log.info(f"Epoch {epoch + 1}/{epochs}")
         started = time.perf_counter()
         logs: dict[str, Any] = trainer.train_epoch(epoch)
         logs.update(trainer.evaluate())
         if bar:
             trainer.finish_progress(logs)
         elif verbose:
-            print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - "
-                  + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+            log.info(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - started:.2f}s - "
+                  + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if stop_on_nan and not math.isfinite(logs["loss"]):
             model.stop_training = True  # TerminateOnNaN's job, at epoch granularity on this route
         callback_list.on_epoch_end(epoch, logs)
@@ -172,22 +171,6 @@ def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int 
             break
     callback_list.on_train_end()
     return history
-
-
-def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | None:
-    """Why the fast route cannot train this config on this backend, whatever the data (None: it can)."""
-    if backend not in ("jax", "tensorflow"):
-        return f"the fast route is built for the jax and tensorflow backends, not {backend}"
-    if config.distribution != "none":
-        return f"distribution: {config.distribution} trains through the strategy's own step"
-    return None
-
-
-def check_route(config: ExperimentConfig, backend: str) -> None:
-    """``route: fast`` where it cannot apply is a config error, found before any data is read."""
-    obstacle = compiled_route_obstacle(config, backend)
-    if config.route == "fast" and obstacle:
-        raise ConfigError(f"route: fast cannot be used here: {obstacle}; use route: auto or fit")
 
 
 def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=None) -> Route:
@@ -204,10 +187,8 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     if config.route == "fit":
         return FitRoute("route: fit was asked for", multiple_of=distribution.batch_multiple, **common)
     backend = keras.backend.backend()
-    reason = compiled_route_obstacle(config, backend)
+    reason = compiled_route_obstacle(config, backend)  # route: fast with a reason was refused by the checks
     if reason is not None:
-        if config.route == "fast":
-            raise ConfigError(f"route: fast cannot be used here: {reason}; use route: auto or fit")
         return FitRoute(reason, multiple_of=distribution.batch_multiple, **common)
     budget = _device_memory_budget()
     window = None if config.window == "auto" else config.window
@@ -217,6 +198,8 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
                         "(BENCHMARKS.md, routes)", multiple_of=distribution.batch_multiple, **common)
     # Fed windows: a quarter of the device budget each (two in flight), at most WINDOW_BYTES, so the host
     # side of streaming stays small whatever the dataset (M1) and a transfer hides behind a window's work.
+    from .compiled import CPU_WINDOW_BYTES, WINDOW_BYTES
+
     largest = WINDOW_BYTES if _has_accelerator() else CPU_WINDOW_BYTES
     compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
                     window_bytes=min((budget or 2**30) // 2, 2 * largest), **common)

@@ -7,6 +7,7 @@ trained model, and write the annotated video (ch. 22).
 from pathlib import Path
 
 from dlcv.casestudies.smiles import detect_smiles
+from dlcv.config import BACKENDS
 from dlcv.recipes.script import run_script, script_parser
 
 parser = script_parser(__doc__, default_output="output/detect_smile")
@@ -16,7 +17,7 @@ source.add_argument("--video", "-v", help="a video file")
 source.add_argument("--camera", type=int, help="a camera index (0 = the first)")
 parser.add_argument("--display", action="store_true", help="also show the frames in a window (needs a screen)")
 parser.add_argument("--max-frames", type=int, help="stop after this many frames")
-parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help="Keras backend")
+parser.add_argument("--backend", choices=BACKENDS, help="Keras backend")
 
 
 def main(args):

@@ -10,19 +10,22 @@ an annotation session can be stopped and continued.
 """
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
 
 import cv2
 
 from ... import files
-from ...images import UnreadableImage, list_images, read_image
 from ...errors import DlcvError
+from ...images import UnreadableImage, list_images, read_image
 from .segment import DigitCrop, segment_digits
 from .synthetic import text_from_name
 
-Labeller = Callable[[str, Sequence[DigitCrop]], Optional[list[Optional[str]]]]
+log = logging.getLogger(__name__)
+
+Labeller = Callable[[str, Sequence[DigitCrop]], list[str | None] | None]
 """(captcha path, its crops) -> one label per crop (None: leave that crop out), or None to skip the captcha."""
 
 
@@ -101,8 +104,8 @@ def annotate_captcha_files(captchas: str, output: str, from_names: bool, length:
     summary = annotate(list_captchas(captchas), output, labels_from_name if from_names else keyboard_labels,
                        length)
     total = sum(summary.written.values())
-    print(f"[INFO] wrote {total} digit crops to {output}/: "
+    log.info(f"[INFO] wrote {total} digit crops to {output}/: "
           + ", ".join(f"{label} {n}" for label, n in sorted(summary.written.items())))
     if summary.skipped:
-        print(f"[INFO] skipped {len(summary.skipped)} captcha(s) not segmented into {length} characters")
+        log.info(f"[INFO] skipped {len(summary.skipped)} captcha(s) not segmented into {length} characters")
     return summary

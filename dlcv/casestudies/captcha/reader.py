@@ -7,6 +7,7 @@ did in training, classify, and join the digits left to right (the book's ``test_
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from ...inference import Run, load_run
 from ...runtime import start_keras
 from .segment import DigitCrop, segment_digits
 from .synthetic import text_from_name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,11 @@ def read_captcha_files(model: str, captchas: list[str], output: Path, length: in
         reading = reader.read(image)
         truth = text_from_name(path)
         verdict = "" if truth is None else ("  ok" if reading.text == truth else f"  WRONG (is {truth})")
-        print(f"{path}\t{reading.text or '(no characters found)'}{verdict}")
+        log.info(f"{path}\t{reading.text or '(no characters found)'}{verdict}")
         files.write_image(output / f"{Path(path).stem}_read.png", reader.draw(image, reading))
         if truth is not None:
             known, right = known + 1, right + (reading.text == truth)
     if known:
-        print(f"[INFO] {right}/{known} captchas read fully correctly ({right / known:.2%})")
-    print(f"[INFO] annotated captchas in {output}/")
+        log.info(f"[INFO] {right}/{known} captchas read fully correctly ({right / known:.2%})")
+    log.info(f"[INFO] annotated captchas in {output}/")
     return right / known if known else None

@@ -9,6 +9,7 @@ E-ZPass captchas: the characters never touch, so contour segmentation can separa
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ import cv2
 import numpy as np
 
 from ... import files
+
+log = logging.getLogger(__name__)
 
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
          cv2.FONT_HERSHEY_TRIPLEX)
@@ -99,5 +102,5 @@ def text_from_name(path: str | os.PathLike) -> str | None:
 def generate_captcha_files(output: str | os.PathLike, count: int, length: int = 4, seed: int = 42) -> list[Path]:
     """ch. 21's download_images.py, offline: synthetic captchas whose file names carry the answer."""
     paths = write_captchas(output, count, length, seed)
-    print(f"[INFO] wrote {len(paths)} captchas to {output}/ (<index>_<digits>.png)")
+    log.info(f"[INFO] wrote {len(paths)} captchas to {output}/ (<index>_<digits>.png)")
     return paths

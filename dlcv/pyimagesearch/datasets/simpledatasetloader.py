@@ -6,7 +6,7 @@ loader underneath decodes on every core and skips unreadable files instead of cr
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...data.loader import SimpleDatasetLoader as _Loader
 

@@ -20,7 +20,7 @@ class NeuralNetwork(_NeuralNetwork):
     def W(self) -> list[np.ndarray]:  # noqa: N802  (the book's name)
         return self.weights_
 
-    def fit(self, X, y, epochs: int = 1000, displayUpdate: int = 100) -> "NeuralNetwork":  # noqa: N803
+    def fit(self, X, y, epochs: int = 1000, displayUpdate: int = 100) -> NeuralNetwork:  # noqa: N803
         self.epochs, self.display_update = epochs, displayUpdate
         return super().fit(X, y, on_display=lambda epoch, loss: print(f"[INFO] epoch={epoch}, loss={loss:.7f}"))
 

@@ -20,7 +20,7 @@ class Perceptron(_Perceptron):
     def step(self, x):
         return _step(x)
 
-    def fit(self, X, y, epochs: int = 10) -> "Perceptron":
+    def fit(self, X, y, epochs: int = 10) -> Perceptron:
         self.epochs = epochs
         # The book draws its weights from NumPy's global generator (np.random.randn), so a reader's
         # np.random.seed(...) makes a run repeatable; the seed of dlcv's own generator comes from there.

@@ -1,0 +1,26 @@
+"""What each backend can run, as facts that need no Keras: which backend a distribution runs on, and
+why the fast route cannot train a config. The checks before a run (:mod:`dlcv.checks`) refuse a config
+with them; the trainer (:mod:`dlcv.training.routes`) chooses its route with them.
+
+    >>> from dlcv.config import ExperimentConfig
+    >>> compiled_route_obstacle(ExperimentConfig(), "torch")
+    'the fast route is built for the jax and tensorflow backends, not torch'
+    >>> DISTRIBUTION_BACKEND["data_parallel"]
+    'jax'
+"""
+from __future__ import annotations
+
+from .config import ExperimentConfig
+
+DISTRIBUTION_BACKEND = {"mirrored": "tensorflow", "multi_worker": "tensorflow", "data_parallel": "jax"}
+"""The backend each ``distribution`` runs on."""
+COMPILED_ROUTE_BACKENDS = ("jax", "tensorflow")
+
+
+def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | None:
+    """Why the fast route cannot train this config on this backend, whatever the data (None: it can)."""
+    if backend not in COMPILED_ROUTE_BACKENDS:
+        return f"the fast route is built for the jax and tensorflow backends, not {backend}"
+    if config.distribution != "none":
+        return f"distribution: {config.distribution} trains through the strategy's own step"
+    return None

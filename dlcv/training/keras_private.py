@@ -1,0 +1,36 @@
+"""The private Keras APIs dlcv relies on, in one place, each with why no public one does the job. Keras
+may change any of them in a minor release: ``tests/test_keras_private.py`` checks that each still exists
+with the signature used here, and fails loudly naming it after an upgrade (tested with Keras 3.15).
+
+- ``Model._symbolic_build(data_batch=...)``: builds the compiled loss and metrics as ``fit`` does on its
+  first batch. The compiled training loops trace ``train_step`` themselves, and Keras has no public way
+  to build the compiled metrics without running a step.
+- ``ModelCheckpoint._save_model(epoch, batch, logs)``: the hook ``on_epoch_end`` calls to save;
+  :class:`~dlcv.training.callbacks.AtomicModelCheckpoint` overrides it to write through a temporary file.
+- ``ModelCheckpoint._get_file_path(epoch, batch, logs)`` and ``_should_save_model(epoch, batch, logs,
+  filepath)``: the file name Keras formats and its decision whether to save (the best value it tracks),
+  kept Keras's rather than copied.
+"""
+from __future__ import annotations
+
+KERAS_TESTED = "3.15"
+"""The Keras minor version these were checked against (README, "Keras version")."""
+
+
+def build_compiled(model, data_batch: tuple) -> None:
+    """Build ``model``'s compiled loss and metrics (and its layers) from one batch, without a step."""
+    model._symbolic_build(data_batch=data_batch)
+
+
+def checkpoint_path(callback, epoch: int, batch: int | None, logs: dict | None) -> str:
+    """The file a ``ModelCheckpoint`` would write for this epoch (its ``filepath`` formatted)."""
+    return callback._get_file_path(epoch, batch, logs)
+
+
+def checkpoint_wanted(callback, epoch: int, batch: int | None, logs: dict | None, filepath: str) -> bool:
+    """Whether a ``ModelCheckpoint`` saves now (``save_best_only``: an improvement on its best value)."""
+    return callback._should_save_model(epoch, batch, logs, filepath)
+
+
+SAVE_HOOK = "_save_model"
+"""The ``ModelCheckpoint`` method that saves, which AtomicModelCheckpoint overrides."""

@@ -1,0 +1,120 @@
+"""Training under ``tf.distribute.MultiWorkerMirroredStrategy``: an epoch loop of ``strategy.run`` over
+Keras's own ``train_step`` (Keras 3's ``fit`` fails under that strategy, keras-team/keras#20585); a
+lost worker ends the run in one line naming it and the committed epoch.
+
+    route = StrategyRoute("why", epochs=10, batch_size=64, seed=42, strategy=strategy)
+    history = route.fit(model, train, val, callbacks)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import ImageSet
+from ..errors import TrainingStopped
+from ..runtime import native_stderr_captured
+from .cluster_errors import lost_worker
+from .routes import EpochLoopRoute
+
+
+class StrategyRoute(EpochLoopRoute):
+    """Epochs through ``strategy.run`` of Keras's ``train_step``; a lost worker ends the run in one line."""
+
+    name = "strategy"
+
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, strategy) -> None:
+        super().__init__(reason, epochs, batch_size, seed)
+        self.strategy = strategy
+
+    def make_trainer(self, model, train, val, class_weight, augmenter=None):
+        return StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
+
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
+        import keras
+        import tensorflow as tf
+
+        done = {"epochs": initial_epoch}
+        progress = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: done.update(epochs=epoch + 1))
+        lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+                tf.errors.AbortedError, tf.errors.InternalError)
+        # TensorFlow logs a lost peer in several C++ lines: held, and replaced by our one line
+        with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped))):
+            try:
+                return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
+                                   augmenter)
+            except lost as exc:
+                raise TrainingStopped(
+                    f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
+                    "--resume on every worker to continue from there") from None
+
+
+class StrategyEpochs:
+    """TensorFlow's custom-training-loop pattern for a ``tf.distribute`` strategy: each global batch is
+    one ``strategy.run`` of Keras's ``train_step`` inside a ``tf.function``, gradients all-reduced by the
+    strategy (Keras scales the loss by the replica count, as under ``fit``). The dataset is sharded
+    across workers by tf.data's auto-sharding; after each epoch the metric totals are summed across
+    workers, so every worker logs the global loss and accuracy."""
+
+    def __init__(self, model, train: ImageSet, val: ImageSet, batch_size: int, seed: int, strategy,
+                 class_weight: np.ndarray | None = None, augmenter=None):
+        import tensorflow as tf
+
+        from ..inputs import model_input
+        from .compiled import build_metrics
+
+        self.tf, self.model, self.strategy = tf, model, strategy
+        build_metrics(model, train.images, train.labels)
+        weights = None if class_weight is None else tf.constant(class_weight, tf.float32)
+
+        def dataset(part: ImageSet, shuffle: bool):
+            data = tf.data.Dataset.from_tensor_slices((part.images, part.labels.astype(np.int64)))
+            if shuffle:
+                data = data.shuffle(len(part.labels), seed=seed, reshuffle_each_iteration=True)
+
+            def prepare(x, y):
+                x = model_input(x)
+                if shuffle and augmenter is not None:  # training batches only
+                    x = augmenter(x, training=True)
+                return (x, y) if weights is None else (x, y, tf.gather(weights, y))
+            return strategy.experimental_distribute_dataset(data.batch(batch_size).map(prepare))
+
+        self.train_data, self.val_data = dataset(train, True), dataset(val, False)
+        self._train = tf.function(lambda batch: strategy.run(model.train_step, args=(batch,)))
+        self._test = tf.function(lambda batch: strategy.run(model.test_step, args=(batch,)))
+        self._globalise = tf.function(self._globalise_fn)
+
+    def _globalise_fn(self):
+        """Sum every metric variable over all workers, in place. A cross-replica read of a metric variable
+        (sync on read, SUM) is this worker's total; the all-reduce adds up the workers' totals."""
+        tf = self.tf
+        local_replicas = len(self.strategy.extended.worker_devices)
+        totals = [tf.convert_to_tensor(variable.value) for variable in self.model.metrics_variables]
+
+        def replica_fn(values):
+            context = tf.distribute.get_replica_context()
+            return [context.all_reduce(tf.distribute.ReduceOp.SUM, v / tf.cast(local_replicas, v.dtype))
+                    for v in values]
+
+        summed = self.strategy.run(replica_fn, args=(totals,))
+        for variable, value in zip(self.model.metrics_variables, summed):
+            variable.assign(self.strategy.experimental_local_results(value)[0])
+
+    def _pass(self, step, data, prefix: str = "") -> dict[str, float]:
+        from .compiled import metric_logs
+
+        self.model.reset_metrics()
+        for batch in data:
+            step(batch)
+        self._globalise()
+        return metric_logs(self.model, prefix)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        return self._pass(self._train, self.train_data)
+
+    def evaluate(self) -> dict[str, float]:
+        return self._pass(self._test, self.val_data, "val_")
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        # Each worker scores the images itself: a forward pass needs no collectives.
+        from ..pipeline import predict_probabilities
+
+        return predict_probabilities(self.model, images)

@@ -1,0 +1,54 @@
+"""The library logs; the command line prints: dlcv used as a library is silent unless logging is
+configured, and the dlcv command prints the same plain lines through its console handler."""
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("keras")
+
+
+def quick(tmp_path, name):
+    return ["epochs=2", f"output_dir={tmp_path}", f"name={name}", "model.params={hidden: [16]}"]
+
+
+def test_the_library_prints_nothing_unless_logging_is_configured(tmp_path, capsys, caplog):
+    from dlcv import app
+
+    caplog.set_level(logging.CRITICAL)  # pytest's own capture handler must not count as configured logging
+    result = app.train(None, quick(tmp_path, "silent"))
+    assert result.test_accuracy > 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_configured_logging_receives_what_the_command_prints(tmp_path, caplog):
+    from dlcv import app
+
+    with caplog.at_level(logging.INFO, logger="dlcv"):
+        app.train(None, quick(tmp_path, "logged"))
+    ours = {record.getMessage(): record.name for record in caplog.records if record.name.startswith("dlcv.")}
+    assert any(m.startswith("logged: mlp_16 on digits") for m in ours)
+    assert ours[f"run written to {tmp_path / 'logged'}/"] == "dlcv.app"
+
+
+def test_the_command_prints_the_plain_lines(dlcv, tmp_path):
+    said = dlcv("train", *[item for o in quick(tmp_path, "printed") for item in ("--set", o)])
+    assert said.code == 0
+    lines = said.out.splitlines()
+    assert lines[0].startswith("dlcv ") and "| Keras " in lines[0]  # the banner
+    assert any(line.startswith("printed: mlp_16 on digits") for line in lines)
+    assert f"run written to {tmp_path / 'printed'}/" in lines
+    assert "dlcv: warning" not in said.out
+
+
+def test_a_warning_goes_to_stderr_with_the_prefix(capsys):
+    from dlcv.console import console
+
+    with console():
+        logging.getLogger("dlcv.data").warning("skipped 2 unreadable image file(s)")
+        logging.getLogger("dlcv.data").info("data: streaming")
+    captured = capsys.readouterr()
+    assert captured.err == "dlcv: warning: skipped 2 unreadable image file(s)\n"
+    assert captured.out == "data: streaming\n"
+    logging.getLogger("dlcv.data").warning("after the command")
+    assert capsys.readouterr() == ("", "")

@@ -1,0 +1,42 @@
+"""The private Keras APIs dlcv uses (dlcv/training/keras_private.py) still exist as used: after a Keras
+upgrade this fails naming the one that changed, before anything subtler breaks."""
+import inspect
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("keras")
+
+
+@pytest.mark.parametrize("owner, name, parameters", [
+    ("keras.Model", "_symbolic_build", ["self", "iterator", "data_batch"]),
+    ("keras.callbacks.ModelCheckpoint", "_save_model", ["self", "epoch", "batch", "logs"]),
+    ("keras.callbacks.ModelCheckpoint", "_get_file_path", ["self", "epoch", "batch", "logs"]),
+    ("keras.callbacks.ModelCheckpoint", "_should_save_model", ["self", "epoch", "batch", "logs", "filepath"]),
+])
+def test_each_private_keras_api_dlcv_uses_is_still_there(keras, owner, name, parameters):
+    cls = keras.Model if owner == "keras.Model" else keras.callbacks.ModelCheckpoint
+    method = getattr(cls, name, None)
+    assert method is not None, f"Keras {keras.__version__} has no {owner}.{name}: update dlcv/training/keras_private.py"
+    found = list(inspect.signature(method).parameters)
+    assert found == parameters, f"{owner}.{name}{found} changed in Keras {keras.__version__}: update keras_private.py"
+
+
+def test_the_save_hook_is_what_model_checkpoint_calls_at_epoch_end(keras):
+    from dlcv.training.keras_private import SAVE_HOOK
+
+    assert f"self.{SAVE_HOOK}(" in inspect.getsource(keras.callbacks.ModelCheckpoint.on_epoch_end)
+
+
+def test_build_compiled_builds_the_metrics_without_a_step(keras):
+    import numpy as np
+
+    from dlcv.training.keras_private import build_compiled
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    weights = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="not yet been built"):
+        model.get_metrics_result()
+    build_compiled(model, (np.zeros((1, 4), np.float32), np.zeros(1, np.int64)))
+    assert "accuracy" in model.get_metrics_result()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))  # no step was taken
