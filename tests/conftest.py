@@ -84,3 +84,9 @@ def console_output():
 
     with console():
         yield
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The long tests (marked slow) first: spread over the workers (-n auto) from the start, they do not
+    leave one worker running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.usefixtures("keras")
 
 
 def quick(tmp_path, name):
-    return ["epochs=2", f"output_dir={tmp_path}", f"name={name}", "model.params={hidden: [16]}"]
+    return ["epochs=1", f"output_dir={tmp_path}", f"name={name}", "model.params={hidden: [16]}"]
 
 
 def test_the_library_prints_nothing_unless_logging_is_configured(tmp_path, capsys, caplog):

@@ -143,18 +143,28 @@ def _client_runtimes(export):
             "litert": litert}
 
 
-def test_a_client_following_serving_json_gets_dlcvs_labels_from_every_export(served, dlcv, tmp_path):
+def test_a_client_following_serving_json_gets_dlcvs_labels_from_every_export(served, odd_files, dlcv, tmp_path):
+    """The run's photos and every odd file (turned phone JPEGs, grey, CMYK, 16-bit and alpha PNGs), fed
+    to each export by a client that follows serving.json with OpenCV: dlcv predict's labels, and its
+    pixels within 0.5 grey levels."""
     root, result = served
     export = result.run_dir / "export"
     spec = json.loads((export / "serving.json").read_text())
     assert spec["decode"]["mode"] == "exact" and spec["decode"]["exact"]
     assert any("cv2.imread(path, cv2.IMREAD_COLOR)" in step for step in spec["decode"]["steps"])
     assert any("cv2.INTER_AREA" in step for step in spec["decode"]["steps"])
-    predicted = dlcv("predict", "--model", result.run_dir / "model.keras", root, "--format", "json")
+    odd = [str(path) for path in odd_files.values()]
+    predicted = dlcv("predict", "--model", result.run_dir / "model.keras", root, *odd, "--format", "json")
     assert predicted.code == 0, predicted.err
     dlcv_labels = {row["path"]: row["label"] for row in json.loads(predicted.out)}
     paths = sorted(dlcv_labels)
+    assert set(odd) <= set(paths) and len(paths) == 120 + len(odd)
     batch = np.stack([opencv_client(p, WIDTH, HEIGHT) for p in paths])
+    from dlcv.inference import load_run
+
+    run = load_run(result.run_dir / "model.keras")
+    ours = np.stack([run.decode(p) for p in paths])
+    assert np.abs(ours.astype(int) - batch).mean(axis=(1, 2, 3)).max() <= 0.5
     for name, forward in _client_runtimes(export).items():
         client_labels = [spec["labels"][i] for i in np.argmax(forward(batch), axis=1)]
         agreement = np.mean([dlcv_labels[p] == label for p, label in zip(paths, client_labels)])
