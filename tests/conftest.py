@@ -15,6 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # One worker per core (-n auto): each worker's TensorFlow (and the processes its tests start) computes
+    # on one thread instead of every worker's threads contending for every core.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -85,8 +90,3 @@ def console_output():
     with console():
         yield
 
-
-def pytest_collection_modifyitems(session, config, items):
-    """The long tests (marked slow) first: spread over the workers (-n auto) from the start, they do not
-    leave one worker running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
