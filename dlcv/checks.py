@@ -60,20 +60,14 @@ def _check_distribution(config: ExperimentConfig, backend: str) -> None:
 
 def _check_folder_splits(dataset) -> None:
     """A folder's layout against splits / group_by (its top-level folder names only: nothing is read)."""
-    from .data.folder import check_same_classes, class_folders, split_folders
+    from .data.folder import folder_layout
 
     try:
-        parts = None if dataset.splits == "random" else split_folders(dataset.path)
-        if parts is not None:
-            check_same_classes(dataset.path, class_folders(parts))
-    except DlcvError as exc:
+        folder_layout(dataset.path, dataset.splits, dataset.group_by)
+    except ConfigError:
+        raise
+    except DlcvError as exc:  # the parts' class folders differ, or two validation folders
         raise ConfigError(f"dataset.path: {exc}") from None
-    if dataset.splits == "folders" and parts is None:
-        raise ConfigError(f"dataset.splits: folders: {dataset.path!r} is not split; expected train/, val/ (or "
-                          "valid/) and test/ sub-folders, each holding the class folders")
-    if parts is not None and dataset.group_by is not None:
-        raise ConfigError(f"dataset.group_by: {dataset.path!r} comes split (train/, ...), so nothing is split "
-                          "at random; expected group_by: null, or splits: random")
 
 
 def _check_dataset(config: ExperimentConfig) -> None:

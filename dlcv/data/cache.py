@@ -25,8 +25,7 @@ log = logging.getLogger(__name__)
 
 def cache_path(source: FolderSource, folder: Path, key: str) -> Path:
     height, width, channels = source.shape
-    root = Path(os.path.commonpath([source.paths[0], source.paths[-1]]))  # the dataset folder (its name)
-    name = (root.parent if root == Path(source.paths[0]).parent else root).name or "images"
+    name = Path(os.path.commonpath([source.paths[0], source.paths[-1]])).name or "images"  # the dataset's folder
     return folder / f"{name}-{width}x{height}x{channels}-{source.decode}-{key[:16]}.h5"
 
 

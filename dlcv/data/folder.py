@@ -24,10 +24,12 @@ from ..images import list_images
 from .loader import label_of
 from .registry import register_dataset
 from .sources import FolderSource
+from .split import TEST, TRAIN, VALIDATION
 
-SPLIT_FOLDERS = {"train": 0, "val": 1, "valid": 1, "validation": 1, "test": 2}
-"""Sub-folder names of a pre-split dataset and the part each is (0 train, 1 validation, 2 test)."""
+SPLIT_FOLDERS = {"train": TRAIN, "val": VALIDATION, "valid": VALIDATION, "validation": VALIDATION, "test": TEST}
+"""Sub-folder names of a pre-split dataset and the part each is."""
 PART_NAMES = ("train", "validation", "test")
+"""The parts by number (TRAIN, VALIDATION, TEST)."""
 
 
 def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:
@@ -91,9 +93,22 @@ def check_same_classes(root: str | os.PathLike, classes: dict[str, list[str]]) -
                         f"folder ({', '.join(n + '/' for n in order)})")
 
 
-def class_folders(parts: dict[str, Path]) -> dict[str, list[str]]:
-    """The class folder names in each part folder (listed, nothing read)."""
-    return {name: sorted(child.name for child in folder.iterdir() if child.is_dir()) for name, folder in parts.items()}
+def folder_layout(root: str | os.PathLike, splits: str = "auto", group_by: str | None = None
+                  ) -> dict[str, Path] | None:
+    """The part folders a folder dataset is used with (None: split at random), as ``dataset.splits`` and
+    ``group_by`` ask; refused in one line where they cannot apply or the parts' class folders differ.
+    Only folder names are listed, so the checks before a run call this too."""
+    parts = None if splits == "random" else split_folders(root)
+    if splits == "folders" and parts is None:
+        raise ConfigError(f"dataset.splits: folders: {str(root)!r} is not split; expected train/, val/ (or "
+                          "valid/) and test/ sub-folders, each holding the class folders")
+    if parts is not None and group_by is not None:
+        raise ConfigError(f"dataset.group_by: {str(root)!r} comes split (train/, ...), so nothing is split "
+                          "at random; expected group_by: null, or splits: random")
+    if parts is not None:
+        check_same_classes(root, {name: sorted(child.name for child in folder.iterdir() if child.is_dir())
+                                  for name, folder in parts.items()})
+    return parts
 
 
 def file_groups(paths: list[str], pattern: str) -> np.ndarray:
@@ -116,14 +131,8 @@ def folder_source(root: str | os.PathLike, preprocessing: PreprocessingConfig, d
     """The listed images of a folder, decoded only when read: pre-split folders as given (``splits``),
     a plain one with its files grouped by ``group_by`` for the split."""
     root = _existing_folder(root)
-    parts = split_folders(root) if splits != "random" else None
-    if splits == "folders" and parts is None:
-        raise ConfigError(f"dataset.splits: folders: {str(root)!r} is not split; expected train/, val/ (or "
-                          "valid/) and test/ sub-folders, each holding the class folders")
+    parts = folder_layout(root, splits, group_by)
     if parts is not None:
-        if group_by is not None:
-            raise ConfigError(f"dataset.group_by: {str(root)!r} comes split (train/, ...), so nothing is split "
-                              "at random; expected group_by: null, or splits: random")
         paths, labels, class_names, given = list_split_images(root, parts)
         return FolderSource(paths, labels, class_names, preprocessing, decode=decode, given_split=given)
     paths, labels, class_names = list_labelled_images(root)
