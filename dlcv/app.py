@@ -29,10 +29,12 @@ def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
                         backend: str | None = None) -> tuple[ExperimentConfig, str]:
     """A config read, overridden and checked against everything but its data; and the backend to run it
     on (``backend``, else the config's, else $KERAS_BACKEND, else TensorFlow)."""
+    from .models.from_run import input_from_run
+
     config = load_config(path, list(overrides))
     chosen = resolve_backend(backend, config.backend)
     check_config(config, chosen)
-    return config, chosen
+    return input_from_run(config), chosen  # from_run: the run's input size, as it is trained and recorded
 
 
 def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), backend: str | None = None,
@@ -43,6 +45,9 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
     config, backend = load_checked_config(config_path, overrides, backend)
     with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
         start_keras(backend, verbose)
+        from .models.weights import ensure_weights
+
+        ensure_weights(config)  # a backbone's ImageNet weights: downloaded, or one line before any data is read
         from .training.engine import train as train_config
 
         result = train_config(config, resume=resume, claim=claim)
@@ -236,6 +241,25 @@ def classify(images: Sequence[str], network: str = "vgg16", weights: str | None 
     from .casestudies.pretrained import classify_images
 
     return classify_images(list(images), network, weights, Path(output), labels, top, backend, verbose)
+
+
+def fetch_weights(names: Sequence[str], to: str | Path | None = None, size: int | None = None,
+                  verbose: bool = False) -> list[Path]:
+    """``dlcv weights fetch``: backbones' ImageNet weights into Keras's cache (or ``to``/models), for a
+    machine or container without network."""
+    from .models.backbones import get_backbone
+
+    for name in names:
+        get_backbone(name)  # every name checked before anything is downloaded
+    if to is not None:
+        files.ensure_writable_dir(Path(to) / "models")
+    start_keras(None, verbose)
+    from .models.weights import fetch_backbones
+
+    paths = fetch_backbones(list(names), to, size)
+    for name, path in zip(names, paths):
+        log.info(f"{name:<20} {path}")
+    return paths
 
 
 def learning_rates(config_path: str | Path | None = None, overrides: Sequence[str] = (),

@@ -26,11 +26,77 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     _check_backend(backend)
     _check_dataset(config)
     check_params(config.model.name, config.model.params)
+    _check_backbone(config)
     _check_route(config, backend)
     _check_distribution(config, backend)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
                           "expected it installed, or tensorboard: false")
+
+
+def _check_backbone(config: ExperimentConfig) -> None:
+    """A pretrained backbone's input size, weights, trainable layers, fine-tune phase and feature cache."""
+    from .models.backbones import BACKBONES, saves_to_h5_name
+
+    backbone = BACKBONES.get(config.model.name)
+    if config.model.name == "from_run":
+        _check_from_run(config)
+        return
+    if backbone is None:
+        if config.fine_tune is not None:
+            raise ConfigError(f"fine_tune: model {config.model.name!r} has no pretrained backbone to unfreeze; "
+                              f"expected a backbone model ({', '.join(BACKBONES)}) or from_run, or no fine_tune "
+                              "section")
+        if config.feature_cache is True:
+            raise ConfigError(f"feature_cache: true needs a model with a frozen backbone, and {config.model.name!r} "
+                              "has none; expected feature_cache: auto or false")
+        return
+    params, p = config.model.params, config.preprocessing
+    native = f"{backbone.native_size}x{backbone.native_size}"
+    if p.width is None or p.height is None:
+        raise ConfigError(f"preprocessing.width: {config.model.name} needs the input size set; expected width and "
+                          f"height of at least {backbone.min_size} (its ImageNet weights were trained at {native})")
+    if min(p.width, p.height) < backbone.min_size:
+        raise ConfigError(f"preprocessing.width: {config.model.name} takes images of at least {backbone.min_size}x"
+                          f"{backbone.min_size}, got {p.width}x{p.height}; expected a larger size, e.g. {native}")
+    weights = params.get("weights", "imagenet")
+    if weights not in ("imagenet", "none", None) and not Path(weights).expanduser().is_file():
+        raise ConfigError(f"model.params.weights: file not found: {weights!r}; expected imagenet, none, or a "
+                          f"weights file of {backbone.builder}(include_top=False)")
+    layers = backbone.weighted_layers
+    for key, count in (("model.params.trainable", params.get("trainable")),
+                       ("fine_tune.unfreeze", config.fine_tune.unfreeze if config.fine_tune else None)):
+        if isinstance(count, int) and not isinstance(count, bool) and count > layers:
+            raise ConfigError(f"{key}: {count} layers, but {config.model.name} has {layers} layers with weights "
+                              f"(BatchNormalization not counted); expected 1-{layers}, or all")
+    if config.fine_tune is not None and params.get("trainable") is True:
+        raise ConfigError("fine_tune: the backbone already trains in the first phase (model.params.trainable: "
+                          "true); expected trainable: false (the head first), or no fine_tune section")
+    if config.feature_cache is True and (params.get("trainable", False) is not False or config.augmentation.active):
+        raise ConfigError("feature_cache: true computes a frozen backbone's features once, but "
+                          + ("the backbone trains (model.params.trainable)" if params.get("trainable", False)
+                             is not False else "augmentation changes the images every epoch")
+                          + "; expected feature_cache: auto or false")
+    if config.callbacks.checkpoint_format == "h5" and config.callbacks.checkpoint != "none" \
+            and not saves_to_h5_name(config.model.name):
+        raise ConfigError(f"callbacks.checkpoint_format: h5 cannot hold {config.model.name} (Keras's HDF5 loader "
+                          "cannot rebuild it); expected checkpoint_format: keras")
+
+
+def _check_from_run(config: ExperimentConfig) -> None:
+    """from_run: a finished run to start from, whose input size and channels the config does not contradict."""
+    from .models.from_run import run_input
+
+    run = config.model.params.get("run")
+    if not run:
+        raise ConfigError("model.params.run: from_run needs the run folder to start from; expected e.g. "
+                          "run: output/big_folder")
+    trained, p = run_input(run), config.preprocessing
+    for key in ("width", "height", "channels"):
+        ours, theirs = getattr(p, key), getattr(trained, key)
+        if ours is not None and ours != theirs:
+            raise ConfigError(f"preprocessing.{key}: {ours}, but the network of {run} takes {trained.width}x"
+                              f"{trained.height}x{trained.channels} images; expected {key}: {theirs}, or unset")
 
 
 def _check_backend(backend: str) -> None:

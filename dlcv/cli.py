@@ -161,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--backend", choices=BACKENDS, help="the backend to check for (default: as train chooses)")
     doctor.set_defaults(handler=lambda a: app.doctor(a.config, a.overrides, a.backend))
 
+    weights = commands.add_parser("weights", help="pretrained backbones' ImageNet weights")
+    weights_commands = weights.add_subparsers(dest="weights_command", required=True, metavar="WEIGHTS_COMMAND")
+    fetch = weights_commands.add_parser(
+        "fetch", help="download backbones' ImageNet weights into Keras's cache",
+        description="Download each backbone's ImageNet weights (without the classifier) into Keras's cache, "
+                    "$KERAS_HOME/models (default ~/.keras/models), or DIR/models, on a machine with network; "
+                    "copy or mount that folder where training runs offline.")
+    fetch.add_argument("names", nargs="+", metavar="NAME", help="backbones, e.g. mobilenet_v2 efficientnet_b0")
+    fetch.add_argument("--to", metavar="DIR", help="a Keras home to fill instead of $KERAS_HOME (DIR/models)")
+    fetch.add_argument("--size", type=positive_int,
+                       help="the input size to train at (MobileNetV2 has one file per size: 96-224)")
+    fetch.set_defaults(handler=lambda a: app.fetch_weights(a.names, a.to, a.size))
+
     models = commands.add_parser("models", help="list the registered model builders")
     models.set_defaults(handler=lambda a: app.list_models())
     return parser

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -107,7 +107,15 @@ class ModelConfig(Section):
     name: str = "mlp"
     """Registered model builder (``dlcv models`` lists them)."""
     params: dict[str, Any] = Field(default_factory=lambda: {"hidden": [64, 32], "activation": "relu"})
-    """Keyword arguments of the builder, checked against its signature when the model is built."""
+    """Keyword arguments of the builder, checked against its signature when the model is built (default:
+    the quickstart MLP's for mlp, none for another model, whose builder's own defaults then apply)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _params_of_the_named_model(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "params" not in data and data.get("name", "mlp") != "mlp":
+            return {**data, "params": {}}
+        return data
 
 
 class SGDConfig(Section):
@@ -198,6 +206,22 @@ class AugmentationConfig(Section):
                     self.zoom_range, self.horizontal_flip, self.vertical_flip))
 
 
+class FineTuneConfig(Section):
+    """A second phase for a model with a pretrained backbone (Keras's transfer-learning guide): after the
+    head has trained on the frozen backbone for the top-level ``epochs``, the chosen backbone layers are
+    unfrozen, the model recompiled at the lower ``learning_rate``, and training goes on for ``epochs``
+    more. The backbone's BatchNormalization layers stay frozen in both phases."""
+
+    epochs: PositiveInt
+    """Epochs of the second phase (the run trains ``epochs + fine_tune.epochs`` in all)."""
+    unfreeze: Literal["all"] | PositiveInt = "all"
+    """all: the whole backbone trains; N: its last N layers with weights (BatchNormalization not counted),
+    as model.params.trainable counts them."""
+    learning_rate: PositiveFloat = 1e-4
+    """The second phase's rate, typically 1/10 to 1/100 of the first; the optimizer and the schedule's
+    shape stay the config's."""
+
+
 class CallbacksConfig(Section):
     monitor: bool = True
     """TrainingMonitor: history JSON and loss/accuracy plot rewritten after every epoch."""
@@ -244,8 +268,18 @@ class ExperimentConfig(Section):
     schedule: ScheduleConfig = ConstantSchedule()
     callbacks: CallbacksConfig = CallbacksConfig()
     augmentation: AugmentationConfig = AugmentationConfig()
+    fine_tune: FineTuneConfig | None = None
+    """Unfreeze a pretrained backbone after ``epochs`` and train on (models with a backbone only)."""
+    feature_cache: bool | Literal["auto"] = "auto"
+    """While a backbone is frozen and nothing augments the images, its features do not change: compute
+    them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
     book: dict[str, Any] | None = None
     """What the book published for this recipe (informational: printed beside our result)."""
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of the whole run: ``epochs``, plus the fine-tuning phase's."""
+        return self.epochs + (self.fine_tune.epochs if self.fine_tune else 0)
 
     @property
     def run_dir(self) -> Path:

@@ -63,6 +63,7 @@ def diagnose(config: ExperimentConfig, backend: str) -> Iterator[Check]:
         yield Check(_installed("tensorboard"), "tensorboard " + ("installed" if _installed("tensorboard")
                                                                  else "is not installed"),
                     "callbacks.tensorboard: true")
+    yield from _weights(config)
     yield _writable(Path(config.output_dir))
     yield _disk(Path(config.output_dir))
     yield _memory()
@@ -167,6 +168,19 @@ def _export_runtimes() -> Check:
     if missing:
         return Check(False, f"dlcv export: {', '.join(missing)} not installed (pip install 'dlcv[export]')")
     return Check(True, f"dlcv export: {', '.join(FORMATS)} (tf2onnx, onnxruntime, ai-edge-litert installed)")
+
+
+def _weights(config: ExperimentConfig) -> Iterator[Check]:
+    """The ImageNet weights file the config's backbone loads: in Keras's cache, or where to get it."""
+    from .models.weights import keras_cache, needed_weights
+
+    for file in needed_weights(config):
+        path = keras_cache() / file.name
+        found = path.is_file()
+        yield Check(found, f"ImageNet weights {file.name} " + (f"in {keras_cache()}/" if found else
+                    f"not in {keras_cache()}/ (dlcv weights fetch {config.model.name})"),
+                    None if found else f"{config.model.name} with weights: imagenet (downloaded on first use "
+                    "where there is network)")
 
 
 def _writable(folder: Path) -> Check:

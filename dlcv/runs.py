@@ -253,20 +253,24 @@ def _resume_point(run: RunFolder, config: ExperimentConfig) -> ResumePoint:
         applied, refused = resume_changes(saved, config)
         if refused:
             raise DlcvError(f"--resume: {'; '.join(refused)}: a saved model cannot take another network, input "
-                            "size, data split, optimizer or schedule; keep the saved values, or train under "
-                            "another name")
+                            "size, data split, optimizer, schedule or fine-tune phase; keep the saved values, or "
+                            "train under another name")
         if applied:
             log.info(f"resuming with changed settings: {'; '.join(applied)}")
     finished = run.results() is not None
-    if config.epochs < point.epoch or (finished and config.epochs == point.epoch):
-        raise DlcvError(f"--resume: epochs is {config.epochs} but {point.epoch} epochs are already done in "
-                        f"{run.path}/; set a larger epochs (--set epochs=N) to train further")
+    total = config.total_epochs
+    if total < point.epoch or (finished and total == point.epoch):
+        what = "epochs + fine_tune.epochs" if config.fine_tune else "epochs"
+        raise DlcvError(f"--resume: {what} is {total} but {point.epoch} epochs are already done in "
+                        f"{run.path}/; set a larger {'fine_tune.epochs' if config.fine_tune else 'epochs'} "
+                        "(--set ...=N) to train further")
     return point  # epochs == point.epoch, unfinished: killed after its last epoch; only the outputs are left
 
 
 # Keys that define the saved model or its optimizer state: a resumed run cannot change them.
 FIXED_ON_RESUME = ("model", "preprocessing", "optimizer", "schedule", "precision", "dataset.name",
-                   "dataset.test_size", "dataset.val_size", "seed", "batch_size")
+                   "dataset.test_size", "dataset.val_size", "seed", "batch_size", "fine_tune.unfreeze",
+                   "fine_tune.learning_rate")
 IGNORED_ON_RESUME = ("description", "book")
 
 
@@ -281,7 +285,8 @@ def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list
         if key.startswith("preprocessing.") and value is None:
             continue  # "as the data has it": the saved run resolved it; the data is checked on loading
         change = f"{key} {old!r} -> {value!r}"
-        (refused if key.startswith(FIXED_ON_RESUME) else applied).append(change)
+        phase_boundary = key == "epochs" and (saved.fine_tune or new.fine_tune)  # where the fine-tune begins
+        (refused if key.startswith(FIXED_ON_RESUME) or key == "fine_tune" or phase_boundary else applied).append(change)
     return applied, refused
 
 

@@ -24,6 +24,7 @@ def no_data_no_keras(monkeypatch):
     monkeypatch.setattr(app, "start_keras", must_not_start)
 
 
+SMALL = ["--set", "preprocessing.width=32", "--set", "preprocessing.height=32"]
 CASES = [
     (["--set", "dataset.name=folder"], "dataset.path: required for dataset 'folder'"),
     (["--set", "dataset.name=folder", "--set", "dataset.path={tmp}"],
@@ -33,7 +34,7 @@ CASES = [
     (["--set", "dataset.name=imagenet"], "dataset.name: unknown dataset 'imagenet'; expected one of: cifar10, "
                                          "digits, folder, hdf5, mnist"),
     (["--set", "dataset.path=/no/such/folder"], "dataset.path: path does not exist: '/no/such/folder'"),
-    (["--set", "model.name=resnet9000"], "model.name: unknown model 'resnet9000'; expected one of: lenet"),
+    (["--set", "model.name=resnet9000"], "model.name: unknown model 'resnet9000'; expected one of: convnext_tiny, efficientnet_b0"),
     (["--set", "model.params.depth=3"], "model.params.depth: unknown parameter for model 'mlp'"),
     (["--set", "model.params.hidden=[64, 0]"], "model.params.hidden.1: input should be greater than or equal to 1"),
     (["--set", "model.name=minivggnet", "--set", "model.params={batch_norm: 'yes'}"],
@@ -46,6 +47,26 @@ CASES = [
     (["--set", "route=fast", "--set", "distribution=mirrored", "--backend", "tensorflow"],
      "route: fast cannot be used here: distribution: mirrored trains through the strategy's own step"),
     (["--backend", "torch"], "backend: torch needs the torch package"),
+    # pretrained backbones
+    (["--set", "model.name=mobilenet_v3_small"], "preprocessing.width: mobilenet_v3_small needs the input size set"),
+    (["--set", "model.name=mobilenet_v3_small", *SMALL, "--set", "preprocessing.width=16"],
+     "preprocessing.width: mobilenet_v3_small takes images of at least 32x32, got 16x32"),
+    (["--set", "model.name=mobilenet_v3_small", *SMALL, "--set", "model.params={trainable: 60}"],
+     "model.params.trainable: 60 layers, but mobilenet_v3_small has 52 layers with weights"),
+    (["--set", "model.name=vgg16", *SMALL, "--set", "model.params={weights: /no/such.h5}"],
+     "model.params.weights: file not found: '/no/such.h5'"),
+    (["--set", "model.name=mobilenet_v3_small", *SMALL, "--set", "fine_tune={epochs: 2, unfreeze: 99}"],
+     "fine_tune.unfreeze: 99 layers, but mobilenet_v3_small has 52"),
+    (["--set", "fine_tune={epochs: 2}"], "fine_tune: model 'mlp' has no pretrained backbone to unfreeze"),
+    (["--set", "model.name=mobilenet_v2", *SMALL, "--set", "model.params={trainable: true}", "--set",
+      "fine_tune={epochs: 2}"], "fine_tune: the backbone already trains in the first phase"),
+    (["--set", "model.name=mobilenet_v2", *SMALL, "--set", "augmentation.horizontal_flip=true", "--set",
+      "feature_cache=true"], "feature_cache: true computes a frozen backbone's features once, but augmentation"),
+    (["--set", "model.name=convnext_tiny", *SMALL, "--set", "callbacks.checkpoint_format=h5"],
+     "callbacks.checkpoint_format: h5 cannot hold convnext_tiny"),
+    (["--set", "model.name=from_run", "--set", "model.params={run: {tmp}}"],
+     "model.params.run: no finished dlcv run in"),
+    (["--set", "model.name=from_run"], "model.params.run: from_run needs the run folder"),
 ]
 
 

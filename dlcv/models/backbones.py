@@ -181,7 +181,7 @@ def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int
     x = BackboneInput(backbone.input_range, name="backbone_input")(inputs)
     base = backbone.application()(include_top=False, weights=None if weights in (None, "none") else weights,
                                   input_shape=(height, width, 3))
-    _inference_mode(base)
+    inference_mode(base)
     x = base(x)
     pool = layers.GlobalAveragePooling2D if pooling == "avg" else layers.GlobalMaxPooling2D
     x = pool(name="pooling")(x)
@@ -192,7 +192,7 @@ def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int
     return model
 
 
-def _inference_mode(base) -> None:
+def inference_mode(base) -> None:
     """Make the backbone compute as in inference even while the model trains: its BatchNormalization layers
     frozen (Keras 3 runs a frozen BN layer in inference mode) and its own dropout (EfficientNet's stochastic
     depth) off. Keras's guide calls the base with ``training=False`` instead, but Keras 3's functional
@@ -207,10 +207,20 @@ def _inference_mode(base) -> None:
             layer.trainable = False
 
 
+NOT_IN_H5 = ("MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny")
+"""Backbones Keras's legacy HDF5 format cannot load back: its loader cannot rebuild MobileNetV3's
+hard-swish nodes (``x + 3.0``), and ConvNeXt's ``LayerScale`` layer is not registered for it. The
+``.keras`` format holds both."""
+
+
+def saves_to_h5_name(name: str) -> bool:
+    """Whether a model of this registered name can be saved to (and loaded from) an ``.h5`` file."""
+    backbone = BACKBONES.get(name)
+    return backbone is None or backbone.builder not in NOT_IN_H5
+
+
 def saves_to_h5(model) -> bool:
-    """Whether Keras's legacy HDF5 format can load this model back: not with a MobileNetV3 backbone (its
-    loader cannot rebuild the hard-swish nodes, ``x + 3.0``) or a ConvNeXt one (its ``LayerScale`` layer is
-    not registered for it); the ``.keras`` file holds both."""
+    """Whether Keras's legacy HDF5 format can load this built model back (see :data:`NOT_IN_H5`)."""
     backbone = find_backbone(model)
     return backbone is None or not backbone.name.lower().startswith(("mobilenetv3", "convnext"))
 

@@ -102,7 +102,8 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if settings.monitor:
         callbacks.append(TrainingMonitor(run.training_plot_file, json_path=run.history_file,
-                                         start_at=resume.epoch if resume else 0))
+                                         start_at=resume.epoch if resume else 0,
+                                         phase_starts=[config.epochs] if config.fine_tune else []))
     if settings.checkpoint != "none":
         suffix = "." + settings.checkpoint_format
         name = f"best{suffix}" if settings.checkpoint == "best" else "weights-{epoch:03d}-{val_loss:.4f}" + suffix

@@ -36,6 +36,7 @@ from .callbacks import build_callbacks
 from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
+from .phases import Phase, plan_phases, unfreeze
 from .routes import choose_route
 
 log = logging.getLogger(__name__)
@@ -56,15 +57,25 @@ class TrainResult:
         return self.evaluation.accuracy
 
 
-def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int) -> keras.Model:
+def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
+                  phase: Phase | None = None) -> keras.Model:
+    """The config's model, compiled for its first phase, or for ``phase`` (a fine-tune: unfrozen, and
+    the fine-tune's learning rate)."""
     p = config.preprocessing
     keras.config.set_dtype_policy(config.precision)
     model = build_model(config.model.name, p.width, p.height, p.channels, classes, **config.model.params)
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=LOSS, metrics=["accuracy"],
+    if phase is not None and phase.fine_tuning:
+        unfreeze(model, phase)
+    _compile(model, config, steps_per_epoch, phase)
+    return model
+
+
+def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int, phase: Phase | None) -> None:
+    fine_tuning = phase is not None and phase.fine_tuning
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=LOSS, metrics=["accuracy"],
                   jit_compile=config.jit_compile)
     # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
     model.optimizer.build(model.trainable_variables)
-    return model
 
 
 def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -97,25 +108,36 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
     distribution = make_distribution(config)  # first: a multi-worker strategy configures TensorFlow
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
+    phases = plan_phases(config, point.epoch if point else 0)
+    steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
     with distribution.scope():
-        model = compile_model(config, len(prepared.class_names), -(-len(splits.train.labels) // config.batch_size))
+        model = compile_model(config, len(prepared.class_names), steps_per_epoch, phases[0])
         initial_epoch = _restore(model, saved, point) if saved is not None else 0
         if claim.resuming and distribution.kind == "multi_worker":
             initial_epoch, best = broadcast_from_chief(model, distribution.strategy, initial_epoch,
                                                        point.best_val_loss if point else None)
             point = point or ResumePoint(initial_epoch, run.checkpoints / "from-the-chief", best)
-        route = choose_route(config, splits.train, distribution, model)
         log.info(f"{config.name}: {model.name} on {config.dataset.name} — {len(splits.train.labels)} train / "
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters"
               + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
-        log.info(route)
         if weights is not None:
             log.info("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
         augmenter = build_augmenter(config.augmentation, config.seed)
-        history = route.fit(model, splits.train, splits.val, build_callbacks(config, run, point, callbacks),
-                            initial_epoch=initial_epoch, class_weight=weights, verbose=verbose, augmenter=augmenter)
-        _stop_if_diverged(history.history, run, initial_epoch)
+        run_callbacks = build_callbacks(config, run, point, callbacks)  # one set: they span the phases
+        history: dict[str, list] = {}
+        for phase in phases:
+            if phase.fine_tuning and phase is not phases[0]:  # entered now, not resumed into
+                unfreeze(model, phase)
+                _compile(model, config, steps_per_epoch, phase)
+            route = choose_route(config, splits.train, distribution, model, epochs=phase.end_epoch)
+            log.info(route if len(phases) == 1 and config.fine_tune is None else f"{phase.name} phase, {route}")
+            phase_start = max(initial_epoch, phase.first_epoch)
+            phase_history = route.fit(model, splits.train, splits.val, run_callbacks, initial_epoch=phase_start,
+                                      class_weight=weights, verbose=verbose, augmenter=augmenter).history
+            for key, values in phase_history.items():
+                history.setdefault(key, []).extend(values)
+            _stop_if_diverged(phase_history, run, phase_start)
         probabilities, labels = route.predict(model, splits.test)
     evaluation = score(probabilities, labels, prepared.class_names, model.loss)
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
@@ -130,7 +152,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts.update(history=run.history_file, plot=run.training_plot_file)
     else:
         artefacts["history"] = run.history_file
-        files.write_json(artefacts["history"], history.history)
+        files.write_json(artefacts["history"], history)
     if config.callbacks.checkpoint != "none":
         artefacts["model_checkpoints"] = Path(config.callbacks.checkpoint_dir or run.checkpoints)
     if config.callbacks.tensorboard:
@@ -140,7 +162,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
-    artefacts["results"] = _write_results(run, result, config, history.history)  # last: marks it finished
+    artefacts["results"] = _write_results(run, result, config, history)  # last: marks it finished
     return result
 
 

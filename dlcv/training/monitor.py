@@ -1,8 +1,10 @@
 """TrainingMonitor: after every epoch, append the logs to a JSON history and redraw the curves as a PNG.
 
 On a resumed run, ``start_at`` truncates the reloaded history to the epochs before it, so the curves
-continue with no gap and no duplicate. Both files are replaced atomically: a run killed at any moment
-leaves the previous complete JSON and PNG, never a half-written one.
+continue with no gap and no duplicate. ``phase_starts``: epochs where a new phase began (a fine-tune),
+drawn as dotted lines; a second ``on_train_begin`` (the next phase) continues the same history. Both
+files are replaced atomically: a run killed at any moment leaves the previous complete JSON and PNG,
+never a half-written one.
 
     monitor = TrainingMonitor("output/run/training.png", json_path="output/run/history.json")
     model.fit(train, validation_data=val, epochs=20, callbacks=[monitor])
@@ -10,6 +12,7 @@ leaves the previous complete JSON and PNG, never a half-written one.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -21,16 +24,21 @@ from ..plotting import new_figure, save_figure
 
 class TrainingMonitor(keras.callbacks.Callback):
     def __init__(self, fig_path: str | os.PathLike, json_path: str | os.PathLike | None = None,
-                 start_at: int = 0) -> None:
+                 start_at: int = 0, phase_starts: Sequence[int] = ()) -> None:
         super().__init__()
         if start_at < 0:
             raise ValueError(f"start_at must be >= 0, got {start_at}")
         self.fig_path = Path(fig_path)
         self.json_path = Path(json_path) if json_path is not None else None
         self.start_at = start_at
+        self.phase_starts = tuple(phase_starts)
         self.history: dict[str, list[float]] = {}
+        self._begun = False
 
     def on_train_begin(self, logs=None) -> None:
+        if self._begun:  # the next phase of the same run (a fine-tune): the history goes on
+            return
+        self._begun = True
         self.history = {}
         if self.json_path is not None and self.json_path.exists() and self.start_at > 0:
             saved = files.read_json(self.json_path)
@@ -57,6 +65,11 @@ class TrainingMonitor(keras.callbacks.Callback):
             colour = colours.setdefault(base, f"C{len(colours)}")
             axes.plot(epochs, values, label=key, color=colour,
                       linestyle="--" if key.startswith("val_") else "-")
+        for start in self.phase_starts:  # e.g. where a fine-tune unfroze the backbone
+            if start < len(epochs):
+                axes.axvline(start + 0.5, color="0.5", linestyle=":", linewidth=1)
+                axes.annotate("fine-tune", (start + 0.5, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                              textcoords="offset points", color="0.4", fontsize=8)
         axes.set(title=f"Training loss and metrics [epoch {len(epochs)}]", xlabel="epoch",
                  ylabel="loss / metric")
         axes.legend(loc="best")

@@ -11,9 +11,14 @@ from ..config import AdamConfig, ExperimentConfig
 from .schedules import build_schedule
 
 
-def build_optimizer(config: ExperimentConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def build_optimizer(config: ExperimentConfig, steps_per_epoch: int,
+                    fine_tuning: bool = False) -> keras.optimizers.Optimizer:
+    """The config's optimizer for its first phase, or (``fine_tuning``) for its ``fine_tune`` phase: the same
+    optimizer and schedule shape, from ``fine_tune.learning_rate`` over ``fine_tune.epochs``."""
     opt = config.optimizer
-    learning_rate = build_schedule(config.schedule, opt.learning_rate, steps_per_epoch, config.epochs)
+    rate, epochs = ((config.fine_tune.learning_rate, config.fine_tune.epochs) if fine_tuning
+                    else (opt.learning_rate, config.epochs))
+    learning_rate = build_schedule(config.schedule, rate, steps_per_epoch, epochs)
     if isinstance(opt, AdamConfig):
         return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
                                      epsilon=opt.epsilon)

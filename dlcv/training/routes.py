@@ -7,6 +7,8 @@ the distribution in force, and says why in one line:
 - ``fast`` (:class:`CompiledRoute`) — whole epochs compiled, training data held on the device
   (``compiled.py``); the standard callbacks run once per epoch with the model's variables in sync.
 - ``fit`` (:class:`FitRoute`) — Keras's ``model.fit`` on the input pipeline.
+- ``features`` (:class:`FeatureRoute`) — a frozen backbone run once, its features cached, the head
+  trained on them (``feature_cache.py``).
 - ``strategy`` — a distribution's own loop (``distribution.py``), for TensorFlow's multi-worker
   strategy, under which Keras 3's ``fit`` fails.
 
@@ -138,6 +140,25 @@ class CompiledRoute(EpochLoopRoute):
                             window_bytes=self.window_bytes, augmenter=augmenter)
 
 
+class FeatureRoute(EpochLoopRoute):
+    """A frozen backbone once over the images, then the head every epoch on its features
+    (:mod:`.feature_cache`)."""
+
+    name = "features"
+
+    def make_trainer(self, model, train, val, class_weight, augmenter=None):
+        from .feature_cache import FeatureTrainer
+
+        if augmenter is not None:
+            raise ValueError("the feature cache needs unaugmented images")
+        return FeatureTrainer(model, train, val, self.batch_size, self.seed, class_weight)
+
+    def predict(self, model, data):
+        from ..pipeline import predict_dataset
+
+        return predict_dataset(model, data)
+
+
 def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True):
     """The epoch loop of :class:`EpochLoopRoute`: train, validate, and call the callbacks as ``fit`` does
     at each epoch's end (checkpoints, the monitor, early stopping and resume work unchanged). A
@@ -173,12 +194,18 @@ def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int 
     return history
 
 
-def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=None) -> Route:
-    """The route for this config, training set (in memory or streamed), distribution and model."""
+def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=None,
+                 epochs: int | None = None) -> Route:
+    """The route for this config, training set (in memory or streamed), distribution and model, training
+    up to epoch ``epochs`` (default: the config's ``epochs``; a fine-tune phase's end for that phase)."""
     import keras
 
-    common = dict(epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
+    common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size, seed=config.seed)
     streamed = isinstance(train, StreamedSet)
+    cache = feature_cache_obstacle(config, distribution, model)
+    if cache is None:
+        return FeatureRoute("the backbone is frozen and nothing augments the images: its features computed "
+                            "once, the head trained on them", **common)
     if distribution.loop is not None:
         if streamed:
             raise ConfigError(f"distribution: {distribution.kind} trains on data held in memory; set "
@@ -212,6 +239,21 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
                              f"MiB) does not fit the device budget ({budget / 2**20:.0f} MiB){how}",
                              resident=False, **compiled)
     return CompiledRoute(f"whole epochs compiled, training data on the device{how}", resident=True, **compiled)
+
+
+def feature_cache_obstacle(config: ExperimentConfig, distribution, model) -> str | None:
+    """Why the head cannot train on cached backbone features (None: it can, and ``feature_cache`` allows it)."""
+    if config.feature_cache is False:
+        return "feature_cache: false"
+    if config.augmentation.active:
+        return "augmentation changes the images every epoch"
+    if distribution.kind != "none":
+        return f"distribution: {distribution.kind} trains the whole model"
+    if model is None:
+        return "no model"
+    from .feature_cache import head_is_separable
+
+    return None if head_is_separable(model) else "the model has no frozen backbone"
 
 
 def compiled_loop(model, backend: str) -> str:

@@ -1,0 +1,77 @@
+"""Training a head on a frozen backbone's features, computed once (the book's follow-up volume does this
+with HDF5 feature files).
+
+While the backbone is frozen and nothing augments the images, each image's pooled features are the same
+every epoch, so running the backbone every epoch repeats the same work: here it runs once over the
+training and validation images, and each epoch trains only the head (dropout and the softmax Dense layer,
+the model's own layers, so the model holds the trained head) on the features. The model's optimizer
+does the training, so its state, the callbacks, the checkpoints and ``--resume`` see one run.
+
+    trainer = FeatureTrainer(model, splits.train, splits.val, batch_size=32, seed=42)
+    run_epochs(trainer, model, callbacks, epochs=10)     # what the "features" route does
+
+The features are held in memory (``images x pooled width`` floats: 1,280 per image for MobileNetV2, 5 KB);
+a resumed run computes them again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from ..model_objects import LOSS
+
+log = logging.getLogger(__name__)
+
+FEATURE_LAYER = "pooling"
+"""The layer of a transfer model whose output the head takes."""
+
+
+def head_is_separable(model) -> bool:
+    """Whether the model is a backbone model whose backbone has nothing to train now (its features fixed)."""
+    from ..models.backbones import find_backbone
+
+    backbone = find_backbone(model)
+    names = {layer.name for layer in model.layers}
+    return backbone is not None and not backbone.trainable_weights and FEATURE_LAYER in names
+
+
+class FeatureTrainer:
+    """``train_epoch`` / ``evaluate`` for :func:`~dlcv.training.routes.run_epochs`, on cached features."""
+
+    def __init__(self, model, train, val, batch_size: int, seed: int, class_weight: np.ndarray | None = None) -> None:
+        import keras
+
+        from ..pipeline import predict_dataset
+
+        started = time.perf_counter()
+        frozen = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output, name="frozen_part")
+        self.train_features, self.train_labels = predict_dataset(frozen, train)
+        self.val_features, self.val_labels = predict_dataset(frozen, val) if len(val.labels) else (None, None)
+        images = len(self.train_labels) + (len(self.val_labels) if self.val_labels is not None else 0)
+        seconds = time.perf_counter() - started
+        log.info(f"feature cache: {images} images through the frozen backbone once ({seconds:.1f} s), "
+                 f"{self.train_features.shape[1]} features each")
+        features = keras.Input(shape=self.train_features.shape[1:], name="features")
+        x = features
+        for layer in model.layers[model.layers.index(model.get_layer(FEATURE_LAYER)) + 1:]:
+            x = layer(x)  # the model's own head layers: training them trains the model
+        self.head = keras.Model(features, x, name="head")
+        # The model's optimizer, built on the same variables (the frozen backbone has none to train).
+        self.head.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=False)
+        self.batch_size, self.seed = batch_size, seed
+        self.class_weight = None if class_weight is None else dict(enumerate(class_weight.tolist()))
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_labels))  # afresh each epoch
+        history = self.head.fit(self.train_features[order], self.train_labels[order], batch_size=self.batch_size,
+                                epochs=1, shuffle=False, verbose=0, class_weight=self.class_weight)
+        return {key: float(values[-1]) for key, values in history.history.items()}
+
+    def evaluate(self) -> dict[str, float]:
+        if self.val_features is None:
+            return {}
+        loss, accuracy = self.head.evaluate(self.val_features, self.val_labels, batch_size=max(self.batch_size, 256),
+                                            verbose=0)
+        return {"val_loss": float(loss), "val_accuracy": float(accuracy)}
