@@ -24,9 +24,9 @@ from .models import check_params
 def check_config(config: ExperimentConfig, backend: str) -> None:
     """Refuse, in one line, a config that cannot run on ``backend``."""
     _check_backend(backend)
-    _check_dataset(config)
     check_params(config.model.name, config.model.params)
-    _check_backbone(config)
+    _check_backbone(config)  # first: from_run states the input size the dataset checks need
+    _check_dataset(config)
     _check_route(config, backend)
     _check_distribution(config, backend)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -145,7 +145,8 @@ def _check_dataset(config: ExperimentConfig) -> None:
     if spec.needs_path and dataset.path is None:
         raise ConfigError(f"dataset.path: required for dataset {dataset.name!r}; expected "
                           + ("a folder of class folders" if dataset.name == "folder" else "a file or folder"))
-    if spec.needs_size and preprocessing.width is None and preprocessing.height is None:
+    if spec.needs_size and preprocessing.width is None and preprocessing.height is None \
+            and config.model.name != "from_run":  # its input size is its run's
         raise ConfigError(f"preprocessing.width: required for dataset {dataset.name!r} (photos differ in "
                           "size); expected e.g. width: 32, height: 32")
     if dataset.streaming is True and not spec.streams:

@@ -34,7 +34,8 @@ CASES = [
     (["--set", "dataset.name=imagenet"], "dataset.name: unknown dataset 'imagenet'; expected one of: cifar10, "
                                          "digits, folder, hdf5, mnist"),
     (["--set", "dataset.path=/no/such/folder"], "dataset.path: path does not exist: '/no/such/folder'"),
-    (["--set", "model.name=resnet9000"], "model.name: unknown model 'resnet9000'; expected one of: convnext_tiny, efficientnet_b0"),
+    (["--set", "model.name=resnet9000"],
+     "model.name: unknown model 'resnet9000'; expected one of: convnext_tiny, efficientnet_b0"),
     (["--set", "model.params.depth=3"], "model.params.depth: unknown parameter for model 'mlp'"),
     (["--set", "model.params.hidden=[64, 0]"], "model.params.hidden.1: input should be greater than or equal to 1"),
     (["--set", "model.name=minivggnet", "--set", "model.params={batch_norm: 'yes'}"],

@@ -179,6 +179,10 @@ def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int
 
     inputs = image_input(width, height, depth)
     x = BackboneInput(backbone.input_range, name="backbone_input")(inputs)
+    if weights == "imagenet":  # from the cache dlcv checks and fills ($KERAS_HOME/models), downloaded if missing
+        from .weights import fetch
+
+        weights = str(fetch(backbone.weights_file(height)))
     base = backbone.application()(include_top=False, weights=None if weights in (None, "none") else weights,
                                   input_shape=(height, width, 3))
     inference_mode(base)

@@ -51,10 +51,10 @@ def fetch(file: WeightsFile, to: str | os.PathLike | None = None, fetch_hint: st
     offline, a one-line error naming the file, where it was looked for, and what to do."""
     import keras
 
-    folder = Path(to) / "models" if to is not None else keras_cache()
-    try:
+    folder = (Path(to) / "models" if to is not None else keras_cache()).resolve()
+    try:  # Keras fixes its own cache folder when it is imported; dlcv's follows $KERAS_HOME when called
         return Path(keras.utils.get_file(file.name, file.origin, cache_subdir="models", file_hash=file.file_hash,
-                                         cache_dir=str(Path(to).resolve()) if to is not None else None))
+                                         cache_dir=str(folder.parent)))
     except Exception as exc:  # urllib and Keras raise several kinds for "no network"
         # Keras says "URL fetch failure on <url>: None -- <why>"; the why is what the user needs.
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]

@@ -1,0 +1,243 @@
+"""Transfer learning on a pretrained backbone: the head on the frozen backbone, then a fine-tune; the
+feature cache; resuming across the phases; from_run; weights offline; predict and export.
+
+MobileNetV3-Small at its minimum size (32x32) on a few synthetic photos keeps every run to seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from data_files import write_photo_folders
+from test_backbones import trained_weights_file
+
+from dlcv.config import load_config
+
+BACKBONE = "mobilenet_v3_small"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return write_photo_folders(tmp_path_factory.mktemp("photos"), per_class=8, size=(64, 48))
+
+
+@pytest.fixture(scope="module")
+def weights_file(keras, tmp_path_factory):
+    """MobileNetV3-Small's weights with BN statistics from photos, so its features depend on the input."""
+    return trained_weights_file(keras, BACKBONE, 32, tmp_path_factory.mktemp("weights"))[0]
+
+
+def transfer(tmp_path, photos, name, *overrides):
+    return [f"output_dir={tmp_path}", f"name={name}", "dataset.name=folder", f"dataset.path={photos}",
+            "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32", f"model.name={BACKBONE}",
+            "batch_size=8", *overrides]
+
+
+class PhaseProbe:
+    """Per epoch: how many weight tensors train, and the backbone's BatchNormalization statistics."""
+
+    def __init__(self, keras):
+        class Probe(keras.callbacks.Callback):
+            def on_train_begin(probe, logs=None):
+                if not hasattr(probe, "trainable"):
+                    probe.trainable, probe.before = [], probe.snapshot()
+                    probe.first, probe.last = probe.kernel("conv"), probe.kernel("conv_1")
+
+            def on_epoch_begin(probe, epoch, logs=None):
+                probe.trainable.append(len(probe.model.trainable_weights))
+
+            def snapshot(probe):
+                return {v.path: keras.ops.convert_to_numpy(v)
+                        for layer in _bn_layers(keras, probe.model) for v in layer.weights}
+
+            def kernel(probe, name):
+                return np.array(probe.model.layers[2].get_layer(name).get_weights()[0])
+
+        self.callback = Probe()
+
+
+def _bn_layers(keras, model):
+    from dlcv.models.backbones import _leaf_layers, find_backbone
+
+    return [layer for layer in _leaf_layers(find_backbone(model))
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def phases_run(keras, tmp_path, photos, weights_file, route: str):
+    """Two epochs of the head, two of fine-tuning its last 5 layers, with a probe."""
+    from dlcv.training.engine import train
+
+    config = load_config(overrides=transfer(
+        tmp_path, photos, "phases", f"route={route}", "feature_cache=false", "epochs=2",
+        f"model.params={{weights: {weights_file}}}", "optimizer.learning_rate=0.01",
+        "fine_tune={epochs: 2, unfreeze: 5, learning_rate: 0.0001}"))
+    probe = PhaseProbe(keras).callback
+    return train(config, callbacks=[probe]), probe
+
+
+@pytest.fixture(scope="module")
+def backbone_run(keras, tmp_path_factory, photos, weights_file):
+    """A finished MobileNetV3-Small run, head then fine-tune, on the fast route (compiled windows)."""
+    return phases_run(keras, tmp_path_factory.mktemp("runs"), photos, weights_file, "fast")
+
+
+@pytest.mark.parametrize("route", ["fit", "fast"])
+def test_head_then_fine_tune_with_batch_norm_frozen_in_both_phases(keras, tmp_path, photos, weights_file, route,
+                                                                   request):
+    result, probe = (phases_run(keras, tmp_path, photos, weights_file, route) if route == "fit"
+                     else request.getfixturevalue("backbone_run"))
+    # Phase 1: the head only (kernel, bias). Phase 2: also the last 5 layers with weights of MobileNetV3-Small
+    # (expanded_conv_10 depthwise 1 + squeeze-excite 2 + 2 + project 1, conv_1 1), no BatchNormalization.
+    assert probe.trainable == [2, 2, 9, 9]
+    after = probe.snapshot()
+    assert after.keys() == probe.before.keys() and len(after) > 100
+    for path, value in probe.before.items():  # ImageNet's statistics (here: the file's) never replaced
+        np.testing.assert_array_equal(after[path], value, err_msg=path)
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert len(history["loss"]) == 4
+    np.testing.assert_allclose(history["learning_rate"], [0.01, 0.01, 0.0001, 0.0001], rtol=1e-6)
+    np.testing.assert_array_equal(probe.kernel("conv"), probe.first)  # frozen throughout
+    assert not np.array_equal(probe.kernel("conv_1"), probe.last)     # unfrozen for the fine-tune
+    assert (result.run_dir / "training.png").is_file() and not (result.run_dir / "model.h5").exists()
+
+
+def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tmp_path, photos, weights_file):
+    from dlcv.training.engine import train
+
+    # One batch per epoch and no dropout: both routes take the same steps, whatever their shuffling.
+    common = ["epochs=2", "batch_size=64", f"model.params={{weights: {weights_file}, dropout: 0.0}}"]
+    cached = train(load_config(overrides=transfer(tmp_path, photos, "cached", *common, "feature_cache=true")))
+    through = train(load_config(overrides=transfer(tmp_path, photos, "through", *common, "feature_cache=false",
+                                                   "route=fit")))
+    assert (cached.route, through.route) == ("features", "fit")
+    heads = [result.model.get_layer("head").get_weights() for result in (cached, through)]
+    for ours, theirs in zip(*heads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)  # the same sums, in another order
+    assert cached.evaluation.accuracy == pytest.approx(through.evaluation.accuracy)
+    histories = [json.loads((r.run_dir / "history.json").read_text()) for r in (cached, through)]
+    np.testing.assert_allclose(histories[0]["val_loss"], histories[1]["val_loss"], rtol=1e-4)
+
+
+def test_a_run_killed_in_the_fine_tune_phase_resumes_there(tmp_path, photos):
+    args = [a for pair in (("--set", o) for o in transfer(
+        tmp_path, photos, "killed", "route=fit", "epochs=1", "model.params={weights: none}",
+        "fine_tune={epochs: 5, unfreeze: all, learning_rate: 0.001}")) for a in pair]
+    record = tmp_path / "killed" / "checkpoints" / "last.json"
+    history_path = tmp_path / "killed" / "history.json"
+    process = subprocess.Popen([sys.executable, "-m", "dlcv", "train", *args], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    while process.poll() is None and (not record.exists() or json.loads(record.read_text())["epoch"] < 2):
+        assert time.time() < deadline, "no epoch of the fine-tune phase committed"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    assert process.returncode == -signal.SIGKILL, f"the run finished before the kill: {stderr.decode()[-500:]}"
+    committed = json.loads(record.read_text())["epoch"]
+    assert 2 <= committed < 6
+    before = json.loads(history_path.read_text())
+
+    resumed = subprocess.run([sys.executable, "-m", "dlcv", "train", *args, "--resume"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming after epoch {committed}" in resumed.stdout + resumed.stderr
+    assert "fine-tune phase" in resumed.stdout and "head phase" not in resumed.stdout
+    history = json.loads(history_path.read_text())
+    assert all(len(values) == 6 for values in history.values())  # every epoch once
+    assert all(history[key][:committed] == before[key][:committed] for key in history)
+    assert history["learning_rate"] == pytest.approx([0.05] + [0.001] * 5)
+
+
+def test_from_run_starts_from_a_finished_runs_network_with_a_new_head(keras, tmp_path, backbone_run, dlcv):
+    from dlcv.app import load_checked_config
+    from dlcv.training.engine import train
+
+    two_classes = tmp_path / "two"
+    write_photo_folders(two_classes, classes=("day", "night"), per_class=8, seed=3)
+    overrides = [f"output_dir={tmp_path}", "name=adapted", "dataset.name=folder", f"dataset.path={two_classes}",
+                 "dataset.val_size=0.2", "model.name=from_run", f"model.params={{run: {backbone_run[0].run_dir}}}",
+                 "epochs=1", "batch_size=8", "optimizer.learning_rate=0.01"]
+    config, _ = load_checked_config(None, overrides)
+    assert (config.preprocessing.width, config.preprocessing.height, config.preprocessing.channels) == (32, 32, 3)
+    result = train(config)
+    assert result.route == "features" and result.model.output_shape == (None, 2)
+    body = result.model.layers[1]
+    base = backbone_run[0].model
+    np.testing.assert_array_equal(body.get_layer(base.layers[2].name).get_weights()[0],
+                                  base.layers[2].get_weights()[0])  # frozen: the run's backbone as it was
+    refused = dlcv("train", *[a for o in overrides for a in ("--set", o)], "--set", "preprocessing.width=48")
+    assert refused.code == 2 and "preprocessing.width: 48, but the network of" in refused.err
+
+
+def test_predict_and_export_take_uint8_images_on_a_backbone_model(backbone_run, photos, dlcv, tmp_path):
+    run_dir = backbone_run[0].run_dir
+    labelled = dlcv("predict", "--model", run_dir / "model.keras", photos / "cats", "--format", "csv")
+    assert labelled.code == 0, labelled.err
+    assert len(labelled.out.strip().splitlines()) == 1 + 8
+    exported = dlcv("export", run_dir, "--format", "onnx", "--output", tmp_path / "export")
+    assert exported.code == 0, exported.err
+    for model in (tmp_path / "export" / "model.onnx",):
+        again = dlcv("predict", "--model", model, photos / "cats", "--format", "csv")
+        assert again.code == 0, again.err
+        assert [line.split(",")[:2] for line in again.out.splitlines()] == \
+            [line.split(",")[:2] for line in labelled.out.splitlines()]
+
+
+# ---- ImageNet weights offline --------------------------------------------------------------------------
+
+
+def serve_weights(monkeypatch, name: str, source) -> str:
+    """Point the backbone's ImageNet weights at a local file (file:// URL), as if it were Google's."""
+    from dlcv.models import backbones
+
+    digest = hashlib.md5(source.read_bytes()).hexdigest()
+    entry = backbones.BACKBONES[name]
+    file_name = entry.weights_file(32).name
+    (source.parent / file_name).write_bytes(source.read_bytes())
+    monkeypatch.setitem(backbones.BACKBONES, name,
+                        replace(entry, notop=(entry.notop[0], f"file://{source.parent}/", digest)))
+    return file_name
+
+
+def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dlcv, tmp_path, photos, monkeypatch):
+    from dlcv.models import backbones
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    entry = backbones.BACKBONES[BACKBONE]  # unreachable, as offline
+    monkeypatch.setitem(backbones.BACKBONES, BACKBONE, replace(entry, notop=(entry.notop[0], "http://127.0.0.1:9/",
+                                                                             entry.notop[2])))
+    outcome = dlcv("train", *[a for o in transfer(tmp_path, photos, "offline") for a in ("--set", o)])
+    assert outcome.code == 2 and outcome.err.count("\n") == 1, outcome.err
+    assert f"ImageNet weights {entry.notop[0]} are not in {tmp_path / 'keras' / 'models'}/" in outcome.err
+    assert f"dlcv weights fetch {BACKBONE}" in outcome.err
+    assert not (tmp_path / "cache").exists()  # no image was read
+    doctor = dlcv("doctor", "--set", f"model.name={BACKBONE}", "--set", "preprocessing.width=32", "--set",
+                  "preprocessing.height=32")
+    assert doctor.code == 1 and f"✗ ImageNet weights {entry.notop[0]} not in" in doctor.out + doctor.err
+
+
+def test_weights_fetch_fills_the_keras_cache_that_training_loads(keras, dlcv, tmp_path, photos, monkeypatch):
+    network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    network.save(tmp_path / "served.h5")  # the legacy HDF5 layout of Keras's own _no_top.h5 files
+    file_name = serve_weights(monkeypatch, "mobilenet_v2", tmp_path / "served.h5")
+    home = tmp_path / "home"
+    fetched = dlcv("weights", "fetch", "mobilenet_v2", "--to", home)
+    assert fetched.code == 0, fetched.err
+    assert (home / "models" / file_name).read_bytes() == (tmp_path / "served.h5").read_bytes()
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    overrides = ["--set", "model.name=mobilenet_v2", "--set", "preprocessing.width=32", "--set",
+                 "preprocessing.height=32"]
+    assert f"✓ ImageNet weights {file_name} in {home / 'models'}/" in dlcv("doctor", *overrides).out
+    from dlcv.models import build_model
+
+    model = build_model("mobilenet_v2", 32, 32, 3, 2, weights="imagenet")  # Keras's own loading, from the cache
+    np.testing.assert_array_equal(model.layers[2].get_layer("Conv1").get_weights()[0],
+                                  network.get_layer("Conv1").get_weights()[0])
