@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from harness import run_workload
 from workloads import (
+    ANIMALS_SAMPLE,
     Workload,
     _default_trainer,
     _installed,
@@ -32,6 +33,8 @@ from workloads import (
     _keras_routes,
     _random_cifar,
     _timed_after_warm_up,
+    host_decode_rate,
+    t1_transfer_head,
 )
 
 TARGETS = {
@@ -76,7 +79,8 @@ def _windowed_routes(images, labels, batch_size: int) -> dict:
 
 
 def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int | None = None,
-              long_epochs: int = 100, repeats: int = 3) -> dict:
+              long_epochs: int = 100, repeats: int = 3, transfer_folder: Path | None = ANIMALS_SAMPLE,
+              transfer_size: int = 224, transfer_epochs: int = 10) -> dict:
     from dlcv.runtime import devices, start_keras
 
     keras = start_keras(quiet=True)
@@ -99,11 +103,14 @@ def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int
                run_workload(Workload("W1-windows", f"W1 in host-fed windows vs the whole set on the device, {backend}",
                                      "s per epoch", "dlcv: whole set on the device",
                                      _windowed_routes(images, labels, 32)), repeats)]
+    if transfer_folder is not None and Path(transfer_folder).is_dir():  # a transfer run's two phases (T1)
+        reports.append(run_workload(t1_transfer_head(Path(transfer_folder), transfer_size, transfer_epochs,
+                                                     with_fine_tune=True), repeats))
     book_first = _book_first_epoch(images, labels, 32)
     book_epoch = reports[0]["routes"]["book: fit on NumPy"]["median_seconds"]
     ours_long = statistics.median(_hundred_epochs(images, labels, 32, long_epochs)["seconds"] for _ in range(1))
     book_long = book_first + (long_epochs - 1) * book_epoch
-    w1, w2, windows = (report["routes"] for report in reports)
+    w1, w2, windows = (report["routes"] for report in reports[:3])
     ratios = {
         "W1: default x book fit": w1["dlcv: default route"]["speedup_vs_baseline"],
         "W2: default x book fit": w2["dlcv: default route"]["speedup_vs_baseline"],
@@ -111,6 +118,13 @@ def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int
         "W1: windowed / whole-set throughput": windows["dlcv: whole set on the device"]["median_seconds"]
         / windows["dlcv: host-fed windows of 64 batches"]["median_seconds"],
     }
+    if len(reports) > 3:
+        t1 = reports[3]["routes"]
+        ratios["T1: feature cache x backbone every epoch"] = t1["feature cache"]["speedup_vs_baseline"]
+        fine_tune_rate = t1["fine-tune phase (whole backbone trains)"]["train_images_per_s"]
+        # above 1: the host decodes JPEGs faster than the device trains on them (the input is no bottleneck)
+        decoded = host_decode_rate(Path(transfer_folder), transfer_size)
+        ratios[f"T1: host decode {transfer_size}² JPEG/s / fine-tune images/s"] = decoded / fine_tune_rate
     if "floor: hand-written JAX scan" in w1:
         ratios["W1: default / JAX floor"] = (w1["dlcv: default route"]["median_seconds"]
                                              / w1["floor: hand-written JAX scan"]["median_seconds"])

@@ -459,5 +459,64 @@ def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
                     routes={name: timed(run) for name, run in runs.items()})
 
 
+def t1_transfer_head(folder: Path = ANIMALS_SAMPLE, size: int = 128, epochs: int = 10,
+                     backbone: str = "mobilenet_v2", with_fine_tune: bool = False) -> Workload:
+    """T1: a backbone's first phase (the head on the frozen backbone), ``epochs`` epochs on the Animals
+    sample: the backbone run every epoch (dlcv's default route without the cache) vs its features computed
+    once (feature_cache). Random backbone weights (ImageNet's cannot be downloaded everywhere): the
+    work per image is the same; both routes take the same steps, so their accuracies agree."""
+    import tempfile
+
+    from dlcv.config import load_config
+    from dlcv.runtime import start_keras
+
+    start_keras(quiet=True)
+    from dlcv.training.engine import train
+
+    output = Path(tempfile.mkdtemp(prefix="dlcv-t1-"))
+
+    def route(cache: bool, trainable: bool = False):
+        def run() -> dict:
+            config = load_config(overrides=[
+                f"output_dir={output}", f"name=t1-{cache}-{trainable}", "dataset.name=folder",
+                f"dataset.path={folder}", f"preprocessing.width={size}", f"preprocessing.height={size}",
+                f"model.name={backbone}",
+                f"model.params={{weights: none, dropout: 0.0, trainable: {str(trainable).lower()}}}",
+                f"epochs={epochs}", "batch_size=32", f"feature_cache={str(cache).lower()}",
+                f"dataset.cache_dir={output / 'cache'}", "callbacks.checkpoint=none", "callbacks.monitor=false"])
+            result = train(config, verbose=0)
+            trained = len(result.prepared.splits.train.labels) * epochs
+            return {"seconds": result.seconds, "accuracy": result.evaluation.accuracy,
+                    "train_images_per_s": trained / result.seconds}
+        return run
+
+    routes = {"backbone every epoch": route(False), "feature cache": route(True)}
+    if with_fine_tune:
+        routes["fine-tune phase (whole backbone trains)"] = route(False, trainable=True)
+    return Workload(
+        name="T1", description=f"{backbone} head on the frozen backbone, {epochs} epochs at {size}x{size}, "
+                               f"{folder.name} (whole run: decode cached, train, test)",
+        unit=f"s per {epochs}-epoch run", baseline="backbone every epoch", routes=routes)
+
+
+def host_decode_rate(folder: Path = ANIMALS_SAMPLE, size: int = 224) -> float:
+    """JPEGs decoded and resized to ``size`` per second by dlcv's exact decode on every core (as training's
+    streaming reader and `dlcv predict` do): what the host can feed a device."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dlcv.config import PreprocessingConfig
+    from dlcv.images import expand_image_paths
+    from dlcv.preprocessing import decode_file, preprocessors_for
+
+    paths = expand_image_paths([str(folder)])
+    chain = preprocessors_for(PreprocessingConfig(width=size, height=size, channels=3))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        count = sum(1 for _ in pool.map(lambda path: decode_file(path, 3, chain), paths))
+    return count / (time.perf_counter() - started)
+
+
 WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading,
-             "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress, "i1": i1_predict, "e1": e1_export_runtimes}
+             "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress, "i1": i1_predict, "e1": e1_export_runtimes,
+             "t1": t1_transfer_head}

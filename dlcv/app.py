@@ -45,7 +45,7 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
     config, backend = load_checked_config(config_path, overrides, backend)
     with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
         start_keras(backend, verbose)
-        from .models.weights import ensure_weights
+        from .models.backbones import ensure_weights
 
         ensure_weights(config)  # a backbone's ImageNet weights: downloaded, or one line before any data is read
         from .training.engine import train as train_config
@@ -254,7 +254,7 @@ def fetch_weights(names: Sequence[str], to: str | Path | None = None, size: int 
     if to is not None:
         files.ensure_writable_dir(Path(to) / "models")
     start_keras(None, verbose)
-    from .models.weights import fetch_backbones
+    from .models.backbones import fetch_backbones
 
     paths = fetch_backbones(list(names), to, size)
     for name, path in zip(names, paths):

@@ -172,7 +172,8 @@ def _export_runtimes() -> Check:
 
 def _weights(config: ExperimentConfig) -> Iterator[Check]:
     """The ImageNet weights file the config's backbone loads: in Keras's cache, or where to get it."""
-    from .models.weights import keras_cache, needed_weights
+    from .models.backbones import needed_weights
+    from .models.weights import keras_cache
 
     for file in needed_weights(config):
         path = keras_cache() / file.name

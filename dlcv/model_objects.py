@@ -66,7 +66,7 @@ class BackboneInput(keras.layers.Layer):
 
         >>> import numpy as np
         >>> x = np.full((1, 1, 1, 3), [1.0, 0.5, 0.0], np.float32)        # RGB in [0, 1]
-        >>> keras.ops.convert_to_numpy(BackboneInput("caffe")(x)).round(3).ravel().tolist()
+        >>> [round(v, 3) for v in keras.ops.convert_to_numpy(BackboneInput("caffe")(x)).ravel().tolist()]
         [-103.939, 10.721, 131.32]
         >>> keras.ops.convert_to_numpy(BackboneInput("tf")(x)).ravel().tolist()
         [1.0, 0.0, -1.0]

@@ -2,8 +2,8 @@
 
 For every registered backbone: a weights file is written by the test (the Keras network trained a few steps
 on a few photos, so its features depend on its input), then dlcv's model built on that file, fed uint8
-photos the way dlcv feeds every model, must give the features and probabilities of
-``keras.applications.X(weights=FILE)`` fed as Keras documents for X (``X.preprocess_input`` on pixels in
+photos the way dlcv feeds every model, must give the features and probabilities of the
+``keras.applications.X`` network that wrote FILE, fed as Keras documents for X (``X.preprocess_input`` on pixels in
 [0, 255]). The same comparison fed the wrong range must fail.
 """
 from __future__ import annotations
@@ -31,8 +31,9 @@ def photos(size: int, count: int = 6, seed: int = 0) -> np.ndarray:
     return np.stack([structured_photo(rng, (size, size), tints[i % 3])[..., ::-1] for i in range(count)])
 
 
-def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, object]:
+def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, object, object]:
     """keras.applications' network (no top) with BatchNormalization statistics learnt from a few photos
+    (returned with its weights file and the Keras module that documents its input)
     (one training-mode pass with momentum 0: what long training leaves), its weights saved. Freshly
     initialised, its features would barely depend on the input."""
     from dlcv.models.backbones import BACKBONES
@@ -48,7 +49,7 @@ def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, obje
             layer.moving_variance.assign(np.maximum(keras.ops.convert_to_numpy(layer.moving_variance), 0.01))
     path = str(folder / f"{name}_notop.weights.h5")
     network.save_weights(path)
-    return path, module
+    return path, module, network
 
 
 def run(model, x) -> np.ndarray:
@@ -67,7 +68,7 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     assert name in MODELS
     backbone = BACKBONES[name]
     size = backbone.min_size
-    weights, module = trained_weights_file(keras, name, size, tmp_path)
+    weights, module, reference = trained_weights_file(keras, name, size, tmp_path)  # keras.applications.X
     model = build_model(name, size, size, 3, 3, weights=weights, dropout=0.0)
     assert len(weighted_layers(find_backbone(model))) == backbone.weighted_layers
 
@@ -76,10 +77,8 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     ours = run(features, model_input(images))            # dlcv's one input contract: [0, 1]
     probabilities = run(model, model_input(images))
 
-    reference = backbone.application()(include_top=False, weights=weights, input_shape=(size, size, 3),
-                                       pooling="avg")  # Keras loading the file dlcv loaded
     pixels = images.astype("float32")
-    theirs = run(reference, module.preprocess_input(pixels.copy()))
+    theirs = run(reference, module.preprocess_input(pixels.copy())).mean(axis=(1, 2))  # global average pooling
     np.testing.assert_allclose(ours, theirs, rtol=TOLERANCE, atol=TOLERANCE)
     kernel, bias = model.get_layer("head").get_weights()
     logits = theirs @ kernel + bias
@@ -90,6 +89,6 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     # a no-op, [0, 255] without it). The same comparison must catch it.
     wrong = [module.preprocess_input(pixels / 255.0)] + ([pixels] if backbone.input_range != "raw" else [])
     for fed in wrong:
-        misfed = run(reference, fed)
+        misfed = run(reference, fed).mean(axis=(1, 2))
         difference = np.nan_to_num(np.abs(ours - misfed), nan=np.inf)  # NaN features are wrong too
         assert difference.max() > 100 * TOLERANCE * max(1.0, np.abs(ours).max())

@@ -25,13 +25,10 @@ def class_index(tmp_path_factory):
 def test_each_network_has_its_input_size_and_preprocessing(keras):
     from dlcv.casestudies.pretrained import NETWORKS
 
-    sizes = {name: network.size for name, network in NETWORKS.items()}
+    sizes = {name: network.native_size for name, network in NETWORKS.items()}
     assert sizes == {"vgg16": 224, "vgg19": 224, "resnet50": 224, "inception_v3": 299, "xception": 299}
-    pixel = np.full((1, 1, 1, 3), 255.0, np.float32)
-    scaled = {name: float(getattr(keras.applications, n.module).preprocess_input(pixel.copy()).max())
-              for name, n in NETWORKS.items()}
-    assert scaled["inception_v3"] == scaled["xception"] == 1.0  # scaled to [-1, 1]
-    assert scaled["vgg16"] == pytest.approx(255 - 103.939)     # BGR mean-centred (caffe style)
+    ranges = {name: network.input_range for name, network in NETWORKS.items()}
+    assert ranges == {"vgg16": "caffe", "vgg19": "caffe", "resnet50": "caffe", "inception_v3": "tf", "xception": "tf"}
 
 
 def test_classify_ranks_the_networks_probabilities_and_names_them(keras, tmp_path, class_index, capsys):
@@ -71,7 +68,7 @@ def test_a_local_weights_file_is_loaded(keras, tmp_path, class_index):
 
     random_net = PretrainedClassifier.load("resnet50", None, class_index)
     weights = tmp_path / "resnet50.weights.h5"
-    random_net.model.save_weights(weights)
+    random_net.model.layers[-1].save_weights(weights)  # keras.applications.ResNet50's own weights
     reloaded = PretrainedClassifier.load("resnet50", str(weights), class_index)
     image = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     assert random_net.classify(image) == reloaded.classify(image)
@@ -89,7 +86,7 @@ def test_offline_without_cached_weights_names_the_file_to_provide(keras, tmp_pat
     with pytest.raises(DlcvError) as error:
         PretrainedClassifier.load("vgg16", "imagenet", class_index)
     message = str(error.value)
-    assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5 is not in" in message and "--weights FILE" in message
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5 are not in" in message and "--weights FILE" in message
     assert "\n" not in message
     with pytest.raises(DlcvError, match="imagenet_class_index.json is not in .* --labels FILE"):
         PretrainedClassifier.load("vgg16", "imagenet")
@@ -97,7 +94,8 @@ def test_offline_without_cached_weights_names_the_file_to_provide(keras, tmp_pat
 
 def test_classify_command_rejects_an_unknown_network_and_a_bad_index(tmp_path, capsys):
     assert cli.main(["classify", "--network", "alexnet", str(ROOT / "README.md")]) == 2
-    assert "unknown network 'alexnet'; expected one of: vgg16" in capsys.readouterr().err
+    assert "unknown network 'alexnet'; expected one of: resnet50, vgg16, vgg19, inception_v3, xception" in \
+        capsys.readouterr().err
     bad = tmp_path / "index.json"
     bad.write_text('["tench", "goldfish"]')
     photo = tmp_path / "p.png"

@@ -1,9 +1,10 @@
 """Classifying any photo with a network pre-trained on ImageNet (ch. 20), from ``keras.applications``.
 
-Each network has its own input size and its own pixel preprocessing (VGG and ResNet subtract the
-ImageNet channel means from BGR pixels; Inception and Xception scale to [-1, 1]); :data:`NETWORKS` pairs
-them. Weights are ``"imagenet"`` (downloaded once into Keras's cache, ``~/.keras/models``), a local
-weights file, or ``None`` (random, for tests).
+The networks are the backbones of :mod:`dlcv.models.backbones` with ImageNet's classifier: each has its
+own input size and its own pixel preprocessing (VGG and ResNet subtract the ImageNet channel means from
+BGR pixels; Inception and Xception scale to [-1, 1]), a layer of the model (``BackboneInput``), so a
+photo is fed as dlcv feeds every model. Weights are ``"imagenet"`` (downloaded once into Keras's cache,
+``~/.keras/models``), a local weights file, or ``None`` (random, for tests).
 
     classifier = PretrainedClassifier.load("vgg16")
     for guess in classifier.classify(read_image("beagle.jpg"))[:5]:
@@ -16,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,45 +26,20 @@ import numpy as np
 from .. import files
 from ..errors import DlcvError
 from ..images import expand_image_paths, read_image
+from ..inputs import model_input
+from ..models.backbones import BACKBONES, Backbone
+from ..models.weights import fetch
 from ..runtime import start_keras
 
 log = logging.getLogger(__name__)
 
-_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/"
 CLASS_INDEX = ("imagenet_class_index.json",
                "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
                "c2c37ea517e94d9795004a39431a14cb")
 
-
-@dataclass(frozen=True)
-class Network:
-    builder: str
-    """Constructor in keras.applications."""
-    module: str
-    """Its module there, which holds ``preprocess_input``."""
-    size: int
-    weights_file: str
-    weights_hash: str
-
-    @property
-    def origin(self) -> str:
-        folder = "resnet" if self.module == "resnet50" else self.module
-        return f"{_ORIGIN}{folder}/{self.weights_file}"
-
-
-NETWORKS: dict[str, Network] = {
-    "vgg16": Network("VGG16", "vgg16", 224, "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                     "64373286793e3c8b2b4e3219cbf3544b"),
-    "vgg19": Network("VGG19", "vgg19", 224, "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                     "cbe5617147190e668d6c5d5026f83318"),
-    "resnet50": Network("ResNet50", "resnet50", 224, "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
-                        "2cb95161c43110f7111970584f804107"),
-    "inception_v3": Network("InceptionV3", "inception_v3", 299,
-                            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-                            "9a0d58056eeedaa3f26cb7ebd46da564"),
-    "xception": Network("Xception", "xception", 299, "xception_weights_tf_dim_ordering_tf_kernels.h5",
-                        "0a58e3b7378bc2990ea3b43d5981f1f6"),
-}
+NETWORKS: dict[str, Backbone] = {name: b for name, b in BACKBONES.items()
+                                 if name in ("vgg16", "vgg19", "resnet50", "inception_v3", "xception")}
+"""The book's chapter-20 networks: the backbones (:mod:`dlcv.models.backbones`) with ImageNet's classifier."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +50,7 @@ class Guess:
     probability: float
 
 
-def get_network(name: str) -> Network:
+def get_network(name: str) -> Backbone:
     """The table entry for a network name, or a one-line error listing the names."""
     try:
         return NETWORKS[name]
@@ -84,15 +59,13 @@ def get_network(name: str) -> Network:
 
 
 class PretrainedClassifier:
-    def __init__(self, model, network: Network, class_index: list[tuple[str, str]]) -> None:
+    def __init__(self, model, network: Backbone, class_index: list[tuple[str, str]]) -> None:
+        """``model`` takes dlcv's model input (pixels in [0, 1]) and holds the network's own preprocessing."""
         classes = model.output_shape[-1]
         if len(class_index) != classes:
             raise DlcvError(f"the class index lists {len(class_index)} classes but the network has {classes} "
                             "outputs; expected the ImageNet index (1,000) or one matching the weights")
         self.model, self.network, self.class_index = model, network, class_index
-        import keras
-
-        self._preprocess: Callable = getattr(keras.applications, network.module).preprocess_input
 
     @classmethod
     def load(cls, name: str, weights: str | None = "imagenet",
@@ -101,27 +74,32 @@ class PretrainedClassifier:
         network = get_network(name)
         index = read_class_index(class_index if class_index is not None else _cached(*CLASS_INDEX, "--labels"))
         if weights == "imagenet":
-            weights = _cached(network.weights_file, network.origin, network.weights_hash, "--weights")
+            weights = str(fetch(network.weights_file(include_top=True), instead="or pass --weights FILE"))
         elif weights is not None and not Path(weights).is_file():
             raise DlcvError(f"weights file not found: {weights!r}; expected a .h5 file for {name}")
         import keras
 
-        builder = getattr(keras.applications, network.builder)
+        from ..model_objects import BackboneInput
+
+        size = network.native_size
+        inputs = keras.Input((size, size, 3))
         try:
-            model = builder(weights=weights, classes=len(index), classifier_activation="softmax")
+            base = network.application()(weights=weights, classes=len(index), classifier_activation="softmax",
+                                          input_shape=(size, size, 3))
         except ValueError as exc:  # Keras: a weights file of another shape, or another network's
             raise DlcvError(f"cannot load {name} weights {weights!r}: {str(exc).splitlines()[0]}") from None
+        model = keras.Model(inputs, base(BackboneInput(network.input_range)(inputs)), name=f"{name}_imagenet")
         return cls(model, network, index)
 
     def classify(self, image: np.ndarray, top: int = 5) -> list[Guess]:
         """The ``top`` most likely classes for one RGB uint8 image of any size."""
-        size = self.network.size
+        size = self.network.native_size
         # INTER_AREA: photos are nearly always shrunk to 224/299, where it aliases least.
-        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype("float32")
-        batch = self._preprocess(resized[None])  # the network's own: BGR mean-centring or [-1, 1]
+        resized = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         import keras
 
-        probabilities = keras.ops.convert_to_numpy(self.model(batch, training=False))[0]
+        # dlcv's one input contract; the network's own preprocessing (BGR means or [-1, 1]) is in the model
+        probabilities = keras.ops.convert_to_numpy(self.model(model_input(resized[None]), training=False))[0]
         best = np.argsort(probabilities)[::-1][:top]
         return [Guess(*self.class_index[i], float(probabilities[i])) for i in best]
 
@@ -176,7 +154,8 @@ def classify_images(images: list[str], network: str, weights: str | None, output
     for path in paths:
         image = read_image(path, channels=3)
         guesses = classifier.classify(image, top)
-        log.info(f"{path}  ({network}, {classifier.network.size}x{classifier.network.size})")
+        size = classifier.network.native_size
+        log.info(f"{path}  ({network}, {size}x{size})")
         for rank, guess in enumerate(guesses, start=1):
             log.info(f"  {rank}. {guess.label:<28} {guess.probability * 100:6.2f}%  ({guess.wnid})")
         files.write_image(output / f"{Path(path).stem}_{network}.jpg", draw_guess(image, guesses[0]))

@@ -24,33 +24,32 @@ and its own dropout is off.
     ('raw', 'caffe')
     >>> get_backbone("mobilenet_v2").weights_file(160).name
     'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5'
+    >>> from dlcv.config import load_config
+    >>> config = load_config(overrides=["model.name=vgg16", "preprocessing.width=64", "preprocessing.height=64"])
+    >>> [file.name for file in needed_weights(config)]
+    ['vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5']
 """
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..config import ExperimentConfig
 from ..errors import ConfigError
 from .layout import image_input
 from .registry import register_model
+from .weights import WeightsFile, fetch, keras_cache
 
 log = logging.getLogger(__name__)
 
 _STORAGE = "https://storage.googleapis.com/"
 _APPLICATIONS = _STORAGE + "tensorflow/keras-applications/"
 _MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
-
-
-@dataclass(frozen=True)
-class WeightsFile:
-    """One file of Keras's weights download: its name in the cache, where it comes from, its hash."""
-
-    name: str
-    origin: str
-    file_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -180,8 +179,6 @@ def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int
     inputs = image_input(width, height, depth)
     x = BackboneInput(backbone.input_range, name="backbone_input")(inputs)
     if weights == "imagenet":  # from the cache dlcv checks and fills ($KERAS_HOME/models), downloaded if missing
-        from .weights import fetch
-
         weights = str(fetch(backbone.weights_file(height)))
     base = backbone.application()(include_top=False, weights=None if weights in (None, "none") else weights,
                                   input_shape=(height, width, 3))
@@ -278,3 +275,36 @@ def set_trainable(model, trainable: bool | int | str) -> list[str]:
         shown = names if len(names) <= 12 else [*names[:6], f"... ({len(names) - 12} more) ...", *names[-6:]]
         log.info(f"{backbone.name}: {len(names)} of {len(candidates)} layers with weights train: {', '.join(shown)}")
     return names
+
+
+# ---- the ImageNet weights a config needs ------------------------------------------------------------------
+
+
+def needed_weights(config: ExperimentConfig) -> list[WeightsFile]:
+    """The ImageNet weights files the config's model loads (none unless ``weights: imagenet``)."""
+    backbone = BACKBONES.get(config.model.name)
+    if backbone is None or config.model.params.get("weights", "imagenet") != "imagenet":
+        return []
+    return [backbone.weights_file(config.preprocessing.height)]
+
+
+def missing_weights(config: ExperimentConfig) -> list[WeightsFile]:
+    """The needed weights files not in Keras's cache."""
+    return [file for file in needed_weights(config) if not (keras_cache() / file.name).is_file()]
+
+
+def ensure_weights(config: ExperimentConfig) -> None:
+    """Every ImageNet weights file the config needs, in Keras's cache: downloaded now if missing, or a
+    one-line error before any data is read."""
+    for file in missing_weights(config):
+        log.info(f"downloading {file.name} into {keras_cache()}/")
+        fetch(file, fetch_hint=f"run `dlcv weights fetch {config.model.name} --size "
+                               f"{config.preprocessing.height or get_backbone(config.model.name).native_size}` "
+                               "on a machine with network")
+
+
+def fetch_backbones(names: list[str], to: str | os.PathLike | None = None, size: int | None = None) -> list[Path]:
+    """``dlcv weights fetch``: each named backbone's ImageNet weights (no top; at ``size`` where the file
+    depends on it), into Keras's cache or ``to``/models."""
+    backbones = [get_backbone(name) for name in names]  # every name checked before any download
+    return [fetch(backbone.weights_file(size), to) for backbone in backbones]
