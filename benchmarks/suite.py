@@ -80,7 +80,7 @@ def _windowed_routes(images, labels, batch_size: int) -> dict:
 
 def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int | None = None,
               long_epochs: int = 100, repeats: int = 3, transfer_folder: Path | None = ANIMALS_SAMPLE,
-              transfer_size: int = 224, transfer_epochs: int = 10) -> dict:
+              transfer_size: int = 224, transfer_epochs: int = 10, transfer_backbone: str = "mobilenet_v2") -> dict:
     from dlcv.runtime import devices, start_keras
 
     keras = start_keras(quiet=True)
@@ -105,7 +105,7 @@ def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int
                                      _windowed_routes(images, labels, 32)), repeats)]
     if transfer_folder is not None and Path(transfer_folder).is_dir():  # a transfer run's two phases (T1)
         reports.append(run_workload(t1_transfer_head(Path(transfer_folder), transfer_size, transfer_epochs,
-                                                     with_fine_tune=True), repeats))
+                                                     transfer_backbone, with_fine_tune=True), repeats))
     book_first = _book_first_epoch(images, labels, 32)
     book_epoch = reports[0]["routes"]["book: fit on NumPy"]["median_seconds"]
     ours_long = statistics.median(_hundred_epochs(images, labels, 32, long_epochs)["seconds"] for _ in range(1))

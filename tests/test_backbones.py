@@ -1,10 +1,10 @@
 """Pretrained backbones (keras.applications): the input preprocessing each one needs, inside the model.
 
-For every registered backbone: a weights file is written by the test (the Keras network trained a few steps
-on a few photos, so its features depend on its input), then dlcv's model built on that file, fed uint8
-photos the way dlcv feeds every model, must give the features and probabilities of the
-``keras.applications.X`` network that wrote FILE, fed as Keras documents for X (``X.preprocess_input`` on pixels in
-[0, 255]). The same comparison fed the wrong range must fail.
+For every registered backbone: a weights file is written by the test (the Keras network with its
+BatchNormalization statistics learnt from a few photos, so that its features depend on its input), then
+dlcv's model built on that file, fed uint8 photos the way dlcv feeds every model, must give the features
+and probabilities of the ``keras.applications.X`` network that wrote the file, fed as Keras documents for
+X (``X.preprocess_input`` on pixels in [0, 255]). The same comparison fed the wrong range must fail.
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def test_the_gpu_suite_runs_with_tiny_sizes(keras, tmp_path):
 
     photos = write_photo_folders(tmp_path / "photos", per_class=12, size=(48, 40))
     result = gpu_suite(tmp_path, w1_samples=320, w2_samples=128, long_epochs=3, repeats=1, transfer_folder=photos,
-                       transfer_size=32, transfer_epochs=1)
+                       transfer_size=32, transfer_epochs=1, transfer_backbone="mobilenet_v3_small")
     written = json.loads((tmp_path / "gpu-suite.json").read_text())
     assert written["ratios"] == result["ratios"] and written["device"]
     assert {"W1: default x book fit", "W2: default x book fit", "W1 x3 incl. compilation: default / book",
