@@ -84,15 +84,16 @@ def phases_run(keras, tmp_path, photos, weights_file, route: str):
     return train(config, callbacks=[probe]), probe
 
 
-@pytest.fixture(scope="module")
-def backbone_run(keras, tmp_path_factory, photos, weights_file):
-    """A finished MobileNetV3-Small run, head then fine-tune, on the fast route (compiled windows)."""
-    return phases_run(keras, tmp_path_factory.mktemp("runs"), photos, weights_file, "fast")
+def test_one_backbone_run_two_phases_then_predict_export_and_from_run(keras, tmp_path, photos, weights_file, dlcv):
+    """One run, head then fine-tune on the fast route (the fit route's two phases are the killed run's,
+    below), then used as users do. One test, so one worker trains it (xdist shares no fixture)."""
+    backbone_run = phases_run(keras, tmp_path / "runs", photos, weights_file, "fast")
+    check_two_phases(*backbone_run)
+    check_predict_and_export(backbone_run, photos, dlcv, tmp_path)
+    check_from_run(keras, tmp_path, backbone_run, dlcv)
 
 
-def test_head_then_fine_tune_with_batch_norm_frozen_in_both_phases(backbone_run):
-    """On the fast route (compiled windows); the fit route's two phases are the killed run's, below."""
-    result, probe = backbone_run
+def check_two_phases(result, probe):
     # Phase 1: the head only (kernel, bias). Phase 2: also the last 5 layers with weights of MobileNetV3-Small
     # (expanded_conv_10 depthwise 1 + squeeze-excite 2 + 2 + project 1, conv_1 1), no BatchNormalization.
     assert probe.trainable == [2, 2, 9, 9]
@@ -174,7 +175,8 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     assert history["learning_rate"] == pytest.approx([0.05] + [0.001] * 3)
 
 
-def test_from_run_starts_from_a_finished_runs_network_with_a_new_head(keras, tmp_path, backbone_run, dlcv):
+def check_from_run(keras, tmp_path, backbone_run, dlcv):
+    """from_run starts from the finished run's network with a new head; its input size is the run's."""
     from dlcv.app import load_checked_config
     from dlcv.training.engine import train
 
@@ -195,7 +197,8 @@ def test_from_run_starts_from_a_finished_runs_network_with_a_new_head(keras, tmp
     assert refused.code == 2 and "preprocessing.width: 48, but the network of" in refused.err
 
 
-def test_predict_and_export_take_uint8_images_on_a_backbone_model(backbone_run, photos, dlcv, tmp_path):
+def check_predict_and_export(backbone_run, photos, dlcv, tmp_path):
+    """predict and an ONNX export take uint8 images, the backbone's preprocessing inside, same labels."""
     run_dir = backbone_run[0].run_dir
     labelled = dlcv("predict", "--model", run_dir / "model.keras", photos / "cats", "--format", "csv")
     assert labelled.code == 0, labelled.err
