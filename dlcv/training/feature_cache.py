@@ -43,12 +43,13 @@ class FeatureTrainer:
     def __init__(self, model, train, val, batch_size: int, seed: int, class_weight: np.ndarray | None = None) -> None:
         import keras
 
-        from ..pipeline import predict_dataset
+        from ..pipeline import eval_batch
 
         started = time.perf_counter()
         frozen = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output, name="frozen_part")
-        self.train_features, self.train_labels = predict_dataset(frozen, train)
-        self.val_features, self.val_labels = predict_dataset(frozen, val) if len(val.labels) else (None, None)
+        rows = min(eval_batch(train.shape), 32)  # a convolutional backbone's activations: small batches run faster
+        self.train_features, self.train_labels = features_of(frozen, train, rows)
+        self.val_features, self.val_labels = features_of(frozen, val, rows) if len(val.labels) else (None, None)
         images = len(self.train_labels) + (len(self.val_labels) if self.val_labels is not None else 0)
         seconds = time.perf_counter() - started
         log.info(f"feature cache: {images} images through the frozen backbone once ({seconds:.1f} s), "
@@ -61,17 +62,38 @@ class FeatureTrainer:
         # The model's optimizer, built on the same variables (the frozen backbone has none to train).
         self.head.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=False)
         self.batch_size, self.seed = batch_size, seed
-        self.class_weight = None if class_weight is None else dict(enumerate(class_weight.tolist()))
+        self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
+        # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch.
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_labels))  # afresh each epoch
-        history = self.head.fit(self.train_features[order], self.train_labels[order], batch_size=self.batch_size,
-                                epochs=1, shuffle=False, verbose=0, class_weight=self.class_weight)
-        return {key: float(values[-1]) for key, values in history.history.items()}
+        self.head.reset_metrics()
+        logs: dict = {}
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            weights = None if self.class_weight is None else self.class_weight[self.train_labels[rows]]
+            logs = self.head.train_on_batch(self.train_features[rows], self.train_labels[rows], sample_weight=weights,
+                                            return_dict=True)
+        return {key: float(value) for key, value in logs.items()}  # the epoch's running means
 
     def evaluate(self) -> dict[str, float]:
         if self.val_features is None:
             return {}
-        loss, accuracy = self.head.evaluate(self.val_features, self.val_labels, batch_size=max(self.batch_size, 256),
-                                            verbose=0)
-        return {"val_loss": float(loss), "val_accuracy": float(accuracy)}
+        self.head.reset_metrics()
+        logs = self.head.test_on_batch(self.val_features, self.val_labels, return_dict=True)  # small: one batch
+        return {f"val_{key}": float(value) for key, value in logs.items()}
+
+
+def features_of(frozen, data, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frozen part's output for every readable image of ``data`` (and their labels), ``rows`` at a time:
+    the last batch padded to ``rows``, so the forward pass is traced once for every set."""
+    from ..inputs import model_input
+
+    features, labels = [], []
+    for start in range(0, len(data.labels), rows):
+        images, batch_labels = data.batch(np.arange(start, min(start + rows, len(data.labels))))
+        if len(images):
+            padded = np.concatenate([images, np.zeros((rows - len(images), *images.shape[1:]), images.dtype)])
+            features.append(np.asarray(frozen.predict_on_batch(model_input(padded)))[:len(images)])
+            labels.append(batch_labels)
+    return np.concatenate(features).astype(np.float32, copy=False), np.concatenate(labels)
