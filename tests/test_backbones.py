@@ -25,7 +25,7 @@ KERAS_MODULES = {
 TOLERANCE = 1e-5
 
 
-def photos(size: int, count: int = 6, seed: int = 0) -> np.ndarray:
+def photos(size: int, count: int = 4, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     tints = [(200, 60, 40), (40, 180, 60), (50, 70, 210)]
     return np.stack([structured_photo(rng, (size, size), tints[i % 3])[..., ::-1] for i in range(count)])

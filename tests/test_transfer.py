@@ -198,14 +198,15 @@ def check_from_run(keras, tmp_path, backbone_run, dlcv):
 
 
 def check_predict_and_export(backbone_run, photos, dlcv, tmp_path):
-    """predict and an ONNX export take uint8 images, the backbone's preprocessing inside, same labels."""
+    """predict and an export (SavedModel, checked against Keras by dlcv export) take uint8 images, the
+    backbone's preprocessing inside, and give the same labels."""
     run_dir = backbone_run[0].run_dir
     labelled = dlcv("predict", "--model", run_dir / "model.keras", photos / "cats", "--format", "csv")
     assert labelled.code == 0, labelled.err
     assert len(labelled.out.strip().splitlines()) == 1 + 8
-    exported = dlcv("export", run_dir, "--format", "onnx", "--output", tmp_path / "export")
+    exported = dlcv("export", run_dir, "--format", "saved_model", "--output", tmp_path / "export")
     assert exported.code == 0, exported.err
-    for model in (tmp_path / "export" / "model.onnx",):
+    for model in (tmp_path / "export" / "saved_model",):
         again = dlcv("predict", "--model", model, photos / "cats", "--format", "csv")
         assert again.code == 0, again.err
         assert [line.split(",")[:2] for line in again.out.splitlines()] == \
