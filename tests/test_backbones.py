@@ -19,8 +19,7 @@ KERAS_MODULES = {
     "mobilenet_v2": "mobilenet_v2", "mobilenet_v3_small": "mobilenet_v3", "mobilenet_v3_large": "mobilenet_v3",
     "efficientnet_b0": "efficientnet", "efficientnet_b1": "efficientnet", "efficientnet_b2": "efficientnet",
     "efficientnet_b3": "efficientnet", "efficientnet_v2_b0": "efficientnet_v2", "resnet50": "resnet50",
-    "convnext_tiny": "convnext", "vgg16": "vgg16", "vgg19": "vgg19", "inception_v3": "inception_v3",
-    "xception": "xception",
+    "convnext_tiny": "convnext", "vgg16": "vgg16",
 }
 TOLERANCE = 1e-5
 
@@ -65,7 +64,7 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     from dlcv.models import MODELS, build_model
     from dlcv.models.backbones import BACKBONES, find_backbone, weighted_layers
 
-    assert name in MODELS
+    assert set(KERAS_MODULES) == {n for n in MODELS if n in BACKBONES}  # every registered backbone, tested
     backbone = BACKBONES[name]
     size = backbone.min_size
     weights, module, reference = trained_weights_file(keras, name, size, tmp_path)  # keras.applications.X

@@ -136,9 +136,10 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
 
 
 def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, caplog):
-    """Two phases on the fit route (Keras's fit), killed in the second, resumed there; BN never moved."""
+    """The head on cached features, then the fine-tune on the fit route (Keras's fit), killed there and
+    resumed there; BN never moved."""
     args = [a for pair in (("--set", o) for o in transfer(
-        tmp_path, photos, "killed", "route=fit", "feature_cache=false", "epochs=1", "model.params={weights: none}",
+        tmp_path, photos, "killed", "route=fit", "epochs=1", "model.params={weights: none}",
         "fine_tune={epochs: 3, unfreeze: all, learning_rate: 0.001}")) for a in pair]
     record = tmp_path / "killed" / "checkpoints" / "last.json"
     history_path = tmp_path / "killed" / "history.json"

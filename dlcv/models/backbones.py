@@ -163,8 +163,13 @@ def _register(backbone: Backbone) -> None:
     register_model(build)
 
 
+CLASSIFIERS_ONLY = ("vgg19", "inception_v3", "xception")
+"""The book's chapter-20 networks kept for ``dlcv classify`` (ImageNet's classifier) and not registered as
+backbones to train: the registered ones cover their families (VGG16, the [-1, 1] input of MobileNetV2)."""
+
 for _backbone in BACKBONES.values():
-    _register(_backbone)
+    if _backbone.name not in CLASSIFIERS_ONLY:
+        _register(_backbone)
 
 
 def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int, classes: int,
