@@ -227,8 +227,8 @@ def saves_to_h5_name(name: str) -> bool:
 
 def saves_to_h5(model) -> bool:
     """Whether Keras's legacy HDF5 format can load this built model back (see :data:`NOT_IN_H5`)."""
-    backbone = find_backbone(model)
-    return backbone is None or not backbone.name.lower().startswith(("mobilenetv3", "convnext"))
+    backbone = find_backbone(model)  # Keras names it after its constructor: MobileNetV3Small, convnext_tiny
+    return backbone is None or backbone.name.lower().replace("_", "") not in {n.lower() for n in NOT_IN_H5}
 
 
 def find_backbone(model):
