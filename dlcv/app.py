@@ -70,8 +70,9 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
 
 
 def evaluate(model_path: str, config_path: str | Path | None = None, overrides: Sequence[str] = (),
-             backend: str | None = None, verbose: bool = False):
-    """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config)."""
+             backend: str | None = None, verbose: bool = False, tta: str = "none"):
+    """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);
+    ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
     from .runs import RunFolder
 
     if config_path is None:
@@ -86,26 +87,26 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     start_keras(backend, verbose)
     from .data import prepare_data
     from .evaluation import score
-    from .model_objects import LOSS
     from .pipeline import predict_dataset
 
     run = load_run(model_path)
     test = prepare_data(config).splits.test
     if list(test.class_names) != list(run.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
-    evaluation = score(*predict_dataset(run.model, test), test.class_names, LOSS)
-    log.info(f"{model_path} on the test split of {config.dataset.name} ({len(test.labels)} images, "
-          f"seed {config.seed}): accuracy {evaluation.accuracy:.4f}, loss {evaluation.loss:.4f}")
+    evaluation = score(*predict_dataset(run.model, test, tta=tta), test.class_names)
+    log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
+             + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
     log.info(evaluation.report_text)
     return evaluation
 
 
 def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
             verbose: bool = False, output_format: str = "text", top: int = 1,
-            output: str | Path | None = None) -> int:
+            output: str | Path | None = None, tta: str = "none") -> int:
     """``dlcv predict``: label images with a saved or exported model, streamed batch by batch, as text,
     CSV or JSON to stdout or ``output`` (written atomically). An unreadable file is skipped with one
-    warning line naming it; the count is said at the end and the run ends with Stopped (exit 1)."""
+    warning line naming it; the count is said at the end and the run ends with Stopped (exit 1).
+    ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
     from .images import expand_image_paths
     from .predictions import WRITERS, open_output
 
@@ -116,7 +117,7 @@ def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backen
         if Path(output).is_dir():
             raise DlcvError(f"--output {str(output)!r} is a folder; expected a file name such as labels.csv")
         files.ensure_writable_dir(Path(output).parent)
-    run = _load_for_prediction(model_path, backend, verbose)
+    run = _load_for_prediction(model_path, backend, verbose).with_tta(tta)
     if top > len(run.class_names):
         raise DlcvError(f"--top {top}: the model has {len(run.class_names)} classes; expected at most that")
     skipped: list[str] = []

@@ -1,8 +1,9 @@
-"""Data augmentation: the book's ``ImageDataGenerator`` settings as Keras preprocessing layers, applied to
-training batches only, on the device.
+"""Data augmentation: random transformations of training batches as Keras preprocessing layers, applied to
+training batches only, on the device — inside the compiled step on the fast route, in the input pipeline
+on ``fit``. Never applied to validation, test or prediction.
 
-Keras 3 no longer has ``ImageDataGenerator``; each of its settings maps onto a Keras 3 layer (Keras has
-them all, shear included, so dlcv writes none of its own):
+The book's ``ImageDataGenerator`` settings map onto Keras 3 layers (Keras has them all, shear included,
+so dlcv writes none of its own):
 
 | ImageDataGenerator | Keras 3 layer |
 |---|---|
@@ -12,29 +13,76 @@ them all, shear included, so dlcv writes none of its own):
 | ``zoom_range`` z | ``RandomZoom((-z, z), (-z, z))`` |
 | ``horizontal_flip``, ``vertical_flip`` | ``RandomFlip`` |
 
-``fill_mode`` is passed to every geometric layer. The layers work on model input (float32 in [0, 1]),
-seeded from the run's seed: two runs with the same seed draw the same transformations.
+and today's recipes' parts (timm's, the CIFAR-10 speed records') onto Keras's own layers too:
+``random_crop`` (pad-and-crop as ``RandomTranslation`` with zero fill), ``rand_augment`` (``RandAugment``),
+``color_jitter`` (``RandomColorJitter``), ``random_erasing`` (``RandomErasing``), ``mixup`` (``MixUp``)
+and ``cutmix`` (``CutMix``). In that order: the image's own transformations, then erasing, then mixing
+with another image of the batch (timm's order). Mixing also mixes the labels: the batch's labels become
+soft (one row of class shares per image), which dlcv's :class:`~dlcv.model_objects.CrossEntropy` takes.
 
-    augmenter = build_augmenter(config.augmentation, seed=42)     # None when nothing is asked for
-    x = augmenter(model_input(batch), training=True)
+``fill_mode`` is passed to every geometric layer. The layers work on model input (float32 in [0, 1]),
+seeded from the run's seed: two runs with the same seed draw the same transformations. Imports Keras.
+
+    augmenter = build_augmenter(config.augmentation, seed=42, classes=3, image_shape=(32, 32, 3))
+    x, y = augmenter(model_input(images), labels, training=True)   # None above: nothing is asked for
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
+import keras
 import numpy as np
+from keras import layers
 
-from .config import AugmentationConfig, ExperimentConfig
+from .config import AugmentationConfig, ColorJitterConfig, ExperimentConfig
+
+log = logging.getLogger(__name__)
+
+VALUE_RANGE = (0.0, 1.0)
+"""The range of dlcv's model input, which the colour layers need to know."""
 
 
-def build_augmenter(settings: AugmentationConfig, seed: int):
-    """A ``keras.Sequential`` of the layers the settings ask for, or None (imports Keras)."""
-    if not settings.active:
+class Augmenter(keras.layers.Layer):
+    """``augmenter(images, labels, training=True) -> (images, labels)``: the image transformations, then
+    mixing (one mixer, or one of two drawn per batch, as timm does)."""
+
+    def __init__(self, transforms: list, mixers: list, classes: int, seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.transforms = keras.Sequential(transforms, name="transforms") if transforms else None
+        self.mixers, self.classes = mixers, classes
+        self.coin = keras.random.SeedGenerator(seed) if len(mixers) > 1 else None
+
+    def call(self, images, labels, training=True):
+        x = self.transforms(images, training=training) if self.transforms is not None else images
+        if not self.mixers:
+            return x, labels
+        ops = keras.ops
+        y = ops.one_hot(ops.cast(labels, "int32"), self.classes, dtype=x.dtype)
+        mixed = [mixer({"images": x, "labels": y}, training=training) for mixer in self.mixers]
+        if len(mixed) == 1:
+            return mixed[0]["images"], mixed[0]["labels"]
+        first = keras.random.uniform((), seed=self.coin) < 0.5
+        return (ops.where(first, mixed[0]["images"], mixed[1]["images"]),
+                ops.where(first, mixed[0]["labels"], mixed[1]["labels"]))
+
+
+def build_augmenter(settings: AugmentationConfig, seed: int, classes: int,
+                    image_shape: tuple[int, int, int]) -> Augmenter | None:
+    """The :class:`Augmenter` the settings ask for, for (height, width, channels) images and ``classes``
+    classes, or None when they ask for nothing. Labels come in as integers and go out as integers, or
+    as soft labels (N, classes) where images are mixed."""
+    transforms = _transforms(settings, seed, image_shape) if settings.active else []
+    mixers = _mixers(settings, seed)
+    if not transforms and not mixers:
         return None
-    import keras
-    from keras import layers
+    return Augmenter(transforms, mixers, classes, seed + 10, name="augmentation")
 
+
+def _transforms(settings: AugmentationConfig, seed: int, image_shape: tuple[int, int, int]) -> list:
+    """The image transformations, in order: geometry, cropping, flips, RandAugment, colour, erasing."""
+    height, width, channels = image_shape
     fill = settings.fill_mode
     steps = []
     if settings.rotation_range:
@@ -48,30 +96,75 @@ def build_augmenter(settings: AugmentationConfig, seed: int):
     if settings.zoom_range:
         zoom = (-settings.zoom_range, settings.zoom_range)
         steps.append(layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=seed + 3))
+    if settings.random_crop:
+        # Pad-and-crop by p pixels is a shift of up to p pixels with zeros moved in: Keras's RandomTranslation
+        # with constant fill and nearest interpolation (integer shifts). Keras's RandomCrop would say it
+        # directly, but slices with traced offsets, which a jitted JAX step cannot do.
+        steps.append(layers.RandomTranslation(settings.random_crop / height, settings.random_crop / width,
+                                              fill_mode="constant", interpolation="nearest", seed=seed + 5))
     flips = ("horizontal_and_vertical" if settings.horizontal_flip and settings.vertical_flip
              else "horizontal" if settings.horizontal_flip else "vertical" if settings.vertical_flip else None)
     if flips:
         steps.append(layers.RandomFlip(flips, seed=seed + 4))
-    return keras.Sequential(steps, name="augmentation")
+    if settings.rand_augment:
+        steps.append(layers.RandAugment(value_range=VALUE_RANGE, num_ops=settings.rand_augment.num_ops,
+                                        factor=settings.rand_augment.factor, seed=seed + 6))
+    if settings.color_jitter:
+        jitter = color_jitter_layer(settings.color_jitter, channels, seed + 7)
+        if jitter is not None:
+            steps.append(jitter)
+    if settings.random_erasing:
+        steps.append(layers.RandomErasing(factor=settings.random_erasing, value_range=VALUE_RANGE, seed=seed + 8))
+    return steps
+
+
+def color_jitter_layer(jitter: ColorJitterConfig, channels: int, seed: int):
+    """Keras's ``RandomColorJitter`` for torchvision-style strengths (:class:`~dlcv.config.ColorJitterConfig`):
+    saturation s multiplies by m in [1 - s, 1 + s], which Keras's RandomSaturation takes as m / (1 + m);
+    hue h turns by up to h, which Keras's RandomHue takes as a factor up to 2h. On grey images saturation
+    and hue do not apply: they are skipped, and said once. None when nothing is left to do."""
+    saturation, hue = jitter.saturation, jitter.hue
+    if channels == 1 and (saturation or hue):
+        log.info("color_jitter: the images are grey; saturation and hue are skipped")
+        saturation, hue = 0.0, 0.0
+    factors = dict(
+        brightness_factor=jitter.brightness or None,
+        contrast_factor=jitter.contrast or None,
+        saturation_factor=(max(0.0, 1 - saturation) / (2 - saturation), (1 + saturation) / (2 + saturation))
+        if saturation else None,
+        hue_factor=(0.0, 2 * hue) if hue else None)
+    if not any(value is not None for value in factors.values()):
+        return None
+    return layers.RandomColorJitter(value_range=VALUE_RANGE, seed=seed, **factors)
+
+
+def _mixers(settings: AugmentationConfig, seed: int) -> list:
+    mixers = []
+    if settings.mixup:
+        mixers.append(layers.MixUp(alpha=settings.mixup, seed=seed + 11))
+    if settings.cutmix:
+        mixers.append(layers.CutMix(factor=settings.cutmix, seed=seed + 12))
+    return mixers
 
 
 def preview(config: ExperimentConfig, output: str | Path, images: int = 6, variants: int = 7) -> Path:
-    """``dlcv augment``: a grid of training images (first column) and augmented versions of each."""
-    import keras
-
+    """``dlcv augment``: a grid of training images (first column) and augmented versions of each (mixed
+    with others of the grid where MixUp or CutMix is on)."""
     from .data import prepare_data
     from .inputs import model_input
     from .plotting import new_figure, save_figure
 
-    augmenter = build_augmenter(config.augmentation, config.seed)
-    train = prepare_data(config).splits.train
+    prepared = prepare_data(config)
+    train = prepared.splits.train
+    augmenter = build_augmenter(config.augmentation, config.seed, len(prepared.class_names), train.shape)
     picks = np.random.default_rng(config.seed).choice(len(train.labels), min(images, len(train.labels)),
                                                       replace=False)
     originals, labels = train.batch(np.sort(picks))
     x = model_input(originals)
     columns = [keras.ops.convert_to_numpy(x)]
     for _ in range(variants):
-        columns.append(keras.ops.convert_to_numpy(augmenter(x, training=True)) if augmenter else columns[0])
+        columns.append(keras.ops.convert_to_numpy(augmenter(x, labels, training=True)[0]) if augmenter
+                       else columns[0])
     if keras.config.image_data_format() == "channels_first":
         columns = [np.transpose(column, (0, 2, 3, 1)) for column in columns]
     figure, grid = new_figure(nrows=len(originals), ncols=variants + 1,

@@ -39,10 +39,10 @@ class Batches(keras.utils.PyDataset):
         positions = self._order[:self.usable][index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = self.data.batch(positions)
         keep = len(labels) - len(labels) % self.multiple_of
-        x = model_input(images[:keep])
+        x, labels = model_input(images[:keep]), labels[:keep]
         if self.augmenter is not None:
-            x = self.augmenter(x, training=True)
-        return (x, labels[:keep]) if self.labelled else (x,)
+            x, labels = self.augmenter(x, labels, training=True)
+        return (x, labels) if self.labelled else (x,)
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

@@ -27,6 +27,7 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     check_params(config.model.name, config.model.params)
     _check_backbone(config)  # first: from_run states the input size the dataset checks need
     _check_dataset(config)
+    _check_augmentation(config)
     _check_route(config, backend)
     _check_distribution(config, backend)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -97,6 +98,25 @@ def _check_from_run(config: ExperimentConfig) -> None:
         if ours is not None and ours != theirs:
             raise ConfigError(f"preprocessing.{key}: {ours}, but the network of {run} takes {trained.width}x"
                               f"{trained.height}x{trained.channels} images; expected {key}: {theirs}, or unset")
+
+
+def _check_augmentation(config: ExperimentConfig) -> None:
+    """Pad-and-crop padding within the image; something to mix with where images are mixed."""
+    augmentation, p = config.augmentation, config.preprocessing
+    side = min(p.width or 0, p.height or 0)
+    if augmentation.random_crop and side and augmentation.random_crop > side:
+        raise ConfigError(f"augmentation.random_crop: padding {augmentation.random_crop} is larger than the "
+                          f"{p.width}x{p.height} image; expected at most {side} (4 is the CIFAR standard at 32x32)")
+    if augmentation.mixes and config.dataset.name == "folder" and config.dataset.path is not None:
+        from .data.folder import folder_layout
+
+        parts = folder_layout(config.dataset.path, config.dataset.splits, config.dataset.group_by)
+        root = Path(parts["train"] if parts else config.dataset.path)
+        classes = [child.name for child in root.iterdir() if child.is_dir()]
+        if len(classes) < 2:
+            key = "augmentation.mixup" if augmentation.mixup else "augmentation.cutmix"
+            raise ConfigError(f"{key}: mixes images of different classes, but {str(root)!r} has "
+                              f"{len(classes)} class folder(s); expected at least 2, or {key}: 0")
 
 
 def _check_backend(backend: str) -> None:

@@ -19,12 +19,18 @@ from collections.abc import Sequence
 from . import __version__, app
 from .config import BACKENDS
 from .errors import run_action
+from .tta import TTA_MODES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # predict's standard output is its predictions: everything else it says goes to standard error
     return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command == "predict")
+
+
+TTA_ARGS = ("--tta",)
+TTA_OPTIONS = dict(choices=TTA_MODES, default="none",
+                   help="test-time augmentation: flip = the mean of each image's and its mirror's probabilities")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("config", nargs="?",
                           help="YAML config whose test split to use (default: the run's config.yaml)")
     evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
-    evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, a.config, a.overrides, a.backend, a.verbose))
+    evaluate.add_argument(*TTA_ARGS, **TTA_OPTIONS)
+    evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, a.config, a.overrides, a.backend, a.verbose,
+                                                         a.tta))
 
     predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved or exported model",
                                   description="Label images, streamed batch by batch; exit status 1 when "
@@ -69,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="text: path, label, probability tab-separated; csv with a header; json: one array")
     predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
+    predict.add_argument(*TTA_ARGS, **TTA_OPTIONS)
     predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose,
-                                                       a.output_format, a.top, a.output))
+                                                       a.output_format, a.top, a.output, a.tta))
 
     export = commands.add_parser("export", parents=[runtime], help="export a trained model for serving",
                                  description="Write a run's model as a SavedModel (TensorFlow Serving), ONNX "

@@ -118,20 +118,51 @@ class ModelConfig(Section):
         return data
 
 
-class SGDConfig(Section):
+class OptimizerSection(Section):
+    """What every optimizer takes: weight averaging and gradient clipping."""
+
+    ema: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Exponential moving average of the weights (0: off; e.g. 0.999): validation, checkpoints, the test
+    report and the saved model use the averaged weights, with BatchNormalization statistics recomputed
+    for them. The average warms up as TensorFlow's ``ExponentialMovingAverage(num_updates=...)``: its
+    momentum is min(ema, (1 + step) / (10 + step)), so a run shorter than 1 / (1 - ema) steps still
+    averages its recent weights, not its initial ones."""
+    clipnorm: PositiveFloat | None = None
+    """Keras's ``clipnorm``: each weight's gradient is rescaled to at most this L2 norm (per variable, not
+    PyTorch's global ``clip_grad_norm_``)."""
+
+
+class SGDConfig(OptimizerSection):
     """Stochastic gradient descent: plain, with momentum, or Nesterov's (the book's optimizer)."""
 
     name: Literal["sgd"] = "sgd"
     learning_rate: PositiveFloat = 0.05
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     nesterov: bool = True
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    """Keras's decoupled weight decay: after each step w -= learning_rate * weight_decay * w (biases and
+    normalisation layers excluded, as timm does). Not PyTorch SGD's ``weight_decay``, an L2 term added to
+    the gradient, which momentum amplifies by 1 / (1 - momentum): a timm / torchvision recipe's SGD
+    weight_decay 5e-4 with momentum 0.9 is about 5e-4 / (1 - 0.9) = 5e-3 here."""
 
 
-class AdamConfig(Section):
+class AdamConfig(OptimizerSection):
     """Adam, with Keras's defaults (the smile detector's optimizer, ch. 22)."""
 
     name: Literal["adam"]
     learning_rate: PositiveFloat = 0.001
+    beta_1: Fraction = 0.9
+    beta_2: Fraction = 0.999
+    epsilon: PositiveFloat = 1e-7
+
+
+class AdamWConfig(OptimizerSection):
+    """AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, with Keras's defaults."""
+
+    name: Literal["adamw"]
+    learning_rate: PositiveFloat = 0.001
+    weight_decay: Annotated[float, Field(ge=0)] = 0.004
+    """Decoupled, as SGD's (biases and normalisation layers excluded); the same as PyTorch's AdamW's."""
     beta_1: Fraction = 0.9
     beta_2: Fraction = 0.999
     epsilon: PositiveFloat = 1e-7
@@ -143,7 +174,7 @@ def _optimizer_name(value: Any) -> Any:
 
 
 OptimizerConfig = Annotated[
-    Annotated[SGDConfig, Tag("sgd")] | Annotated[AdamConfig, Tag("adam")],
+    Annotated[SGDConfig, Tag("sgd")] | Annotated[AdamConfig, Tag("adam")] | Annotated[AdamWConfig, Tag("adamw")],
     Discriminator(_optimizer_name),
 ]
 
@@ -181,6 +212,27 @@ ScheduleConfig = Annotated[
 ]
 
 
+class RandAugmentConfig(Section):
+    """Keras's ``RandAugment`` (Cubuk et al.): its names and ranges. timm's ``rand-m9-n2`` is num_ops 2 at
+    magnitude 9 of its 0-10 scale, i.e. factor 0.9 here."""
+
+    num_ops: PositiveInt = 2
+    factor: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+
+class ColorJitterConfig(Section):
+    """Strengths as torchvision's ``ColorJitter`` (timm's ``--color-jitter 0.4`` is brightness, contrast and
+    saturation 0.4): contrast and saturation multiplied by a factor from [1 - s, 1 + s], hue turned by up
+    to ``hue`` of a full turn, brightness shifted by up to ``brightness`` of the value range (Keras's
+    ``RandomBrightness`` adds where torchvision multiplies). On grey images only brightness and contrast
+    apply."""
+
+    brightness: Annotated[float, Field(ge=0, le=1)] = 0.0
+    contrast: Annotated[float, Field(ge=0, le=1)] = 0.0
+    saturation: Annotated[float, Field(ge=0, le=1)] = 0.0
+    hue: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+
+
 class AugmentationConfig(Section):
     """Random transformations of the training batches, with the names and meanings of Keras 2's
     ``ImageDataGenerator`` (the book's); all off by default. Never applied to validation, test or predict."""
@@ -199,11 +251,34 @@ class AugmentationConfig(Section):
     vertical_flip: bool = False
     fill_mode: Literal["nearest", "reflect", "wrap", "constant"] = "nearest"
     """How the pixels a transformation uncovers are filled (constant: black)."""
+    random_crop: Annotated[int, Field(ge=0)] = 0
+    """Pixels of zero padding on each side, then a random crop back to the image's size (the CIFAR
+    standard, padding 4 at 32x32); 0: off."""
+    rand_augment: RandAugmentConfig | None = None
+    """Keras's ``RandAugment``: ``num_ops`` operations drawn per image, at strength ``factor``."""
+    color_jitter: ColorJitterConfig | None = None
+    """Random brightness, contrast, saturation and hue (Keras's ``RandomColorJitter``)."""
+    random_erasing: Annotated[float, Field(ge=0, le=1)] = 0.0
+    """Probability that a random rectangle of an image is erased (Keras's ``RandomErasing``; timm's
+    ``--reprob``); 0: off."""
+    mixup: Annotated[float, Field(ge=0)] = 0.0
+    """MixUp's alpha (Keras's ``MixUp``; timm's ``--mixup``, e.g. 0.2): each image blended with another of
+    the batch, and their labels with it; 0: off."""
+    cutmix: Annotated[float, Field(ge=0)] = 0.0
+    """CutMix's alpha (Keras's ``CutMix`` factor; timm's ``--cutmix``, e.g. 1.0): a patch pasted from another
+    image, the labels mixed by its area; 0: off. With ``mixup`` too, one of the two is drawn per batch
+    (timm's ``--mixup-switch-prob 0.5``)."""
 
     @property
     def active(self) -> bool:
         return any((self.rotation_range, self.width_shift_range, self.height_shift_range, self.shear_range,
-                    self.zoom_range, self.horizontal_flip, self.vertical_flip))
+                    self.zoom_range, self.horizontal_flip, self.vertical_flip, self.random_crop,
+                    self.rand_augment, self.color_jitter, self.random_erasing, self.mixes))
+
+    @property
+    def mixes(self) -> bool:
+        """Whether training batches mix images and so carry soft labels (MixUp, CutMix)."""
+        return bool(self.mixup or self.cutmix)
 
 
 class FineTuneConfig(Section):
@@ -270,6 +345,12 @@ class ExperimentConfig(Section):
     augmentation: AugmentationConfig = AugmentationConfig()
     fine_tune: FineTuneConfig | None = None
     """Unfreeze a pretrained backbone after ``epochs`` and train on (models with a backbone only)."""
+    label_smoothing: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+    """Training targets (1 - e) for the true class and e / classes for every class (Szegedy et al.; timm's
+    ``--smoothing 0.1``); validation loss is computed the same way, the test loss on the true labels."""
+    restore_best: bool = False
+    """The run's result (saved model, test report, exports) is the epoch with the lowest validation loss
+    (with ``optimizer.ema``: that epoch's averaged weights), not the last epoch."""
     feature_cache: bool | Literal["auto"] = "auto"
     """While a backbone is frozen and nothing augments the images, its features do not change: compute
     them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
@@ -403,7 +484,10 @@ def _describe(exc: ValidationError) -> str:
         section, key = error["loc"][:-1], str(error["loc"][-1])
         key = key if key.isprintable() else repr(key)
         where = f"{_key_path(section)}.{key}" if section else key
-        return f"{where}: unknown key; expected one of: {', '.join(_section_at(section).model_fields)}"
+        schema = _section_at(section)
+        own = vars(schema).get("__annotations__", {})  # a section's own keys before those it shares (ema, ...)
+        keys = sorted(schema.model_fields, key=lambda k: (k != "name", k not in own))
+        return f"{where}: unknown key; expected one of: {', '.join(keys)}"
     if kind == "missing":
         return f"{where}: required key is missing"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
@@ -430,9 +514,16 @@ def _key_path(loc: tuple) -> str:
         if section is ExperimentConfig and part in TAGGED_SECTIONS:
             section = _tagged_section(part, loc[i + 1] if len(loc) > i + 1 else None)
         else:
-            annotation = section.model_fields[part].annotation
-            section = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+            section = _section_of(section.model_fields[part].annotation)
     return ".".join(parts) or "(top level)"
+
+
+def _section_of(annotation: Any) -> type[BaseModel] | None:
+    """The section a field holds: its model, or the model of an optional one (``X | None``)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def _shown(value: Any, limit: int = 60) -> str:
@@ -444,7 +535,7 @@ SCHEDULES: dict[str, type[Section]] = {
     "constant": ConstantSchedule, "inverse_time": InverseTimeSchedule,
     "step": StepSchedule, "cosine": CosineSchedule,
 }
-OPTIMIZERS: dict[str, type[Section]] = {"sgd": SGDConfig, "adam": AdamConfig}
+OPTIMIZERS: dict[str, type[Section]] = {"sgd": SGDConfig, "adam": AdamConfig, "adamw": AdamWConfig}
 TAGGED_SECTIONS = {"schedule": SCHEDULES, "optimizer": OPTIMIZERS}
 """Sections whose keys depend on their ``name``; pydantic puts the name in an error's location."""
 
@@ -460,5 +551,5 @@ def _section_at(loc: tuple) -> type[BaseModel]:
         return _tagged_section(loc[0], loc[1] if len(loc) > 1 else None)
     section: type[BaseModel] = ExperimentConfig
     for part in loc:
-        section = section.model_fields[part].annotation
+        section = _section_of(section.model_fields[part].annotation) or section
     return section

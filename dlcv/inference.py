@@ -15,6 +15,7 @@ works: its classes are numbered and images must already have the model's input s
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -58,6 +59,12 @@ class Run:
     """False for a bare model file: classes are numbered and nothing is resized."""
     model: object = None
     """The Keras model (None for an exported model, which runs in its own runtime)."""
+
+    def with_tta(self, mode: str) -> Run:
+        """This run predicting with test-time augmentation ``mode`` (:mod:`dlcv.tta`)."""
+        from .tta import with_tta
+
+        return dataclasses.replace(self, forward=with_tta(self.forward, mode))
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """Any uint8 image (grey, RGB, RGBA) as the model's training images were: its channel count,

@@ -1,5 +1,6 @@
-"""What a saved dlcv model is made of beyond Keras's own: the loss it was compiled with and the serialisable
-objects of dlcv's that its file may name (a step-decay schedule in a checkpoint's optimizer). A leaf
+"""What a saved dlcv model is made of beyond Keras's own: the loss and metrics it was compiled with and the
+serialisable objects of dlcv's that its file may name (a step-decay schedule in a checkpoint's optimizer,
+the cross-entropy of smoothed or mixed labels). A leaf
 module, so that loading and scoring a run needs nothing of the trainer.
 
     >>> from dlcv.model_objects import LOSS, StepDecay   # importing registers StepDecay for loading
@@ -13,7 +14,68 @@ import keras
 from keras import ops
 
 LOSS = "sparse_categorical_crossentropy"
-"""Every dlcv classifier is compiled with this loss (integer labels, softmax outputs)."""
+"""The loss of a dlcv classifier (integer labels, softmax outputs), and the test loss of every run."""
+
+
+def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False) -> tuple:
+    """(loss, metrics) to compile a classifier with: Keras's sparse cross-entropy and accuracy, or, where
+    training targets are smoothed or mixed (MixUp, CutMix), dlcv's :class:`CrossEntropy` and
+    :class:`Accuracy`, which take integer labels and soft ones alike."""
+    if not label_smoothing and not soft_labels:
+        return LOSS, ["accuracy"]
+    return CrossEntropy(label_smoothing), [Accuracy()]
+
+
+def _one_hot_like(y_true, y_pred):
+    """Integer labels (N,) as one-hot rows of ``y_pred``'s width; soft labels (N, classes) as they are."""
+    if len(y_true.shape) == len(y_pred.shape):
+        return ops.cast(y_true, y_pred.dtype)
+    return ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), y_pred.shape[-1], dtype=y_pred.dtype)
+
+
+@keras.saving.register_keras_serializable(package="dlcv")
+class CrossEntropy(keras.losses.Loss):
+    """Cross-entropy of softmax outputs against integer labels or soft labels (mixed images' labels), with
+    label smoothing: the target is (1 - e) * y + e / classes. Keras's ``CategoricalCrossentropy`` smooths
+    but takes one-hot labels only, its ``SparseCategoricalCrossentropy`` neither smooths nor takes soft ones.
+
+        >>> import numpy as np
+        >>> p = np.array([[0.7, 0.2, 0.1]], np.float32)
+        >>> round(float(CrossEntropy(0.0)(np.array([0]), p)), 4)             # -log 0.7
+        0.3567
+        >>> round(float(CrossEntropy(0.3)(np.array([0]), p)), 4)             # -(0.8 log .7 + .1 log .2 + .1 log .1)
+        0.6765
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "cross_entropy", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        return keras.losses.categorical_crossentropy(_one_hot_like(y_true, y_pred), y_pred,
+                                                     label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def _accuracy(y_true, y_pred):
+    target = ops.argmax(_one_hot_like(y_true, y_pred), axis=-1)
+    return ops.cast(ops.equal(target, ops.argmax(y_pred, axis=-1)), "float32")
+
+
+@keras.saving.register_keras_serializable(package="dlcv")
+class Accuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy against integer labels, or against the largest share of soft labels (a mixed image counts
+    as its main image's class), logged as ``accuracy`` like Keras's."""
+
+    def __init__(self, name: str = "accuracy", dtype=None) -> None:
+        super().__init__(_accuracy, name=name, dtype=dtype)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype}
 
 
 @keras.saving.register_keras_serializable(package="dlcv")

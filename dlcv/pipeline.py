@@ -23,7 +23,7 @@ from .inputs import model_input
 def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
                   multiple_of: int = 1, labelled: bool = True, augmenter=None):
     """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``;
-    ``augmenter``: a Keras model of random transformations applied to each batch (training data only)."""
+    ``augmenter``: a :class:`~dlcv.augmentation.Augmenter` applied to each batch (training data only)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
@@ -49,10 +49,10 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
     def load(rows):
         images, labels = tf.numpy_function(read, [rows], (tf.uint8, tf.int64), stateful=False)
         images = tf.ensure_shape(images, (None, *shape))
-        x = model_input(images)
+        x, labels = model_input(images), tf.ensure_shape(labels, (None,))
         if augmenter is not None:
-            x = augmenter(x, training=True)
-        return (x, tf.ensure_shape(labels, (None,))) if labelled else (x,)
+            x, labels = augmenter(x, labels, training=True)
+        return (x, labels) if labelled else (x,)
 
     parallel = tf.data.AUTOTUNE if streamed else 1
     return positions.batch(batch_size).map(load, num_parallel_calls=parallel, deterministic=True) \
@@ -99,15 +99,18 @@ def _forward(model):
     return lambda x: np.asarray(model.predict_on_batch(x))
 
 
-def predict_dataset(model, data, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def predict_dataset(model, data, batch_size: int | None = None, tta: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """(probabilities, labels) over a whole data set, in order: a streamed set's labels are those of the
-    images that could be read, so both always line up."""
+    images that could be read, so both always line up. ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
+    from .tta import with_tta
+
     batch_size = batch_size or eval_batch(data.shape)
     forward = _forward(model)
+    probabilities_of = with_tta(lambda images: forward(model_input(images)), tta)
     probabilities, labels = [], []
     for start in range(0, len(data.labels), batch_size):
         images, batch_labels = data.batch(np.arange(start, min(start + batch_size, len(data.labels))))
         if len(images):
-            probabilities.append(forward(model_input(images)))
+            probabilities.append(probabilities_of(images))
             labels.append(batch_labels)
     return (np.concatenate(probabilities).astype(np.float32, copy=False), np.concatenate(labels))

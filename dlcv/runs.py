@@ -82,6 +82,7 @@ class RunFolder:
     architecture_file = RunEntry("architecture.png")
     skipped_files_file = RunEntry("skipped_files.txt")
     checkpoints = RunEntry("checkpoints", folder=True)
+    best_epoch_file = RunEntry("checkpoints/best-epoch.weights.h5")
     tensorboard = RunEntry("tensorboard", folder=True)
     export = RunEntry("export", folder=True)
 

@@ -34,14 +34,14 @@ def test_bad_augmentation_settings_are_one_line(dlcv, tmp_path, override, messag
 def test_the_book_settings_map_onto_keras_layers(keras):
     from dlcv.augmentation import build_augmenter
 
-    augmenter = build_augmenter(digits(".", *BOOK).augmentation, seed=1)
-    kinds = [type(layer).__name__ for layer in augmenter.layers]
+    augmenter = build_augmenter(digits(".", *BOOK).augmentation, seed=1, classes=10, image_shape=(8, 8, 1))
+    kinds = [type(layer).__name__ for layer in augmenter.transforms.layers]
     assert kinds == ["RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom", "RandomFlip"]
-    rotation, _, shear, zoom, flip = augmenter.layers
+    rotation, _, shear, zoom, flip = augmenter.transforms.layers
     assert rotation.factor == pytest.approx((-30 / 360, 30 / 360))  # degrees as a fraction of a turn
     assert shear.x_factor == pytest.approx((0.0, 0.0034907), abs=1e-6)  # tan(0.2 degrees): the book's tiny shear
     assert zoom.height_factor == (-0.2, 0.2) and flip.mode == "horizontal"
-    assert build_augmenter(digits(".").augmentation, seed=1) is None
+    assert build_augmenter(digits(".").augmentation, seed=1, classes=10, image_shape=(8, 8, 1)) is None
 
 
 @pytest.mark.parametrize("route", ["fast", "fit"])

@@ -68,6 +68,15 @@ CASES = [
     (["--set", "model.name=from_run", "--set", "model.params={run: {tmp}}"],
      "model.params.run: no finished dlcv run in"),
     (["--set", "model.name=from_run"], "model.params.run: from_run needs the run folder"),
+    # the modern recipe's keys
+    (["--set", "optimizer.ema=1"], "optimizer.ema: input should be less than 1"),
+    (["--set", "label_smoothing=1"], "label_smoothing: input should be less than or equal to 0.5"),
+    (["--set", "augmentation.rand_augment={factor: 1.5}"],
+     "augmentation.rand_augment.factor: input should be less than or equal to 1"),
+    (["--set", "preprocessing.width=8", "--set", "preprocessing.height=8", "--set", "augmentation.random_crop=9"],
+     "augmentation.random_crop: padding 9 is larger than the 8x8 image; expected at most 8"),
+    (["--set", "dataset.name=folder", "--set", "dataset.path={tmp}", *SMALL, "--set", "augmentation.cutmix=1.0"],
+     "augmentation.cutmix: mixes images of different classes, but"),
 ]
 
 

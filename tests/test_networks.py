@@ -11,6 +11,12 @@ import pytest
     ("shallownet", (32, 32, 3), 3, {}, (3 * 3 * 3 * 32 + 32) + 32 * 32 * 32 * 3 + 3),
     ("mlp", (28, 28, 1), 10, {"hidden": [256, 128], "activation": "sigmoid"}, 235_146),
     ("linear", (32, 32, 3), 10, {}, 3072 * 10 + 10),
+    # He et al.'s ResNet-20 for CIFAR-10 ("0.27M", Table 6), with 1x1 projection shortcuts: stem conv + BN,
+    # 3 blocks of two 3x3 convs + BNs per stage, projection conv + BN into stages 2 and 3, the classifier
+    ("resnet", (32, 32, 3), 10, {"depth": 20},
+     (27 * 16 + 64) + 3 * (2 * 9 * 16 * 16 + 128)
+     + (9 * 16 * 32 + 9 * 32 * 32 + 256 + 16 * 32 + 128) + 2 * (2 * 9 * 32 * 32 + 256)
+     + (9 * 32 * 64 + 9 * 64 * 64 + 512 + 32 * 64 + 256) + 2 * (2 * 9 * 64 * 64 + 512) + 64 * 10 + 10),
 ])
 def test_parameter_counts(keras, name, shape, classes, params, expected):
     from dlcv.models import build_model
@@ -18,19 +24,21 @@ def test_parameter_counts(keras, name, shape, classes, params, expected):
     assert build_model(name, *shape, classes, **params).count_params() == expected
 
 
-@pytest.mark.parametrize("name", ["shallownet", "lenet", "minivggnet"])
-def test_channels_first_builds_the_same_network(keras, name):
+@pytest.mark.parametrize("name, params", [("shallownet", {}), ("lenet", {}), ("minivggnet", {}),
+                                          ("resnet", {"depth": 20}), ("resnet", {"depth": 32, "preact": True}),
+                                          ("fastnet", {"width": 0.5})])
+def test_channels_first_builds_the_same_network(keras, name, params):
     from dlcv.models import build_model
 
-    last = build_model(name, 32, 32, 3, 10)
+    last = build_model(name, 32, 32, 3, 10, **params)
     keras.config.set_image_data_format("channels_first")
     try:
-        first = build_model(name, 32, 32, 3, 10)
+        first = build_model(name, 32, 32, 3, 10, **params)  # built, not run: TensorFlow's CPU convolutions are NHWC
     finally:
         keras.config.set_image_data_format("channels_last")
     assert first.input_shape == (None, 3, 32, 32) and last.input_shape == (None, 32, 32, 3)
     assert first.count_params() == last.count_params()
-    if name == "minivggnet":
+    if name != "shallownet" and name != "lenet":
         axes = {layer.axis for layer in first.layers if isinstance(layer, keras.layers.BatchNormalization)}
         assert axes == {1}
 

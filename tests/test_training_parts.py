@@ -152,7 +152,7 @@ def test_the_registry_is_usable_without_keras():
     code = ("import sys\nfrom dlcv.models import check_params, describe_models\n"
             "check_params('mlp', {'hidden': [8]})\nprint(len(describe_models()), 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.split() == ["17", "False"], result.stderr  # 5 of the book's, 11 backbones, from_run
+    assert result.stdout.split() == ["19", "False"], result.stderr  # the book's 5, 11 backbones, from_run, 2 more
 
 
 def test_a_bug_inside_a_builder_keeps_its_traceback(keras, monkeypatch):

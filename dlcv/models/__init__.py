@@ -1,5 +1,5 @@
 """Model builders, registered by name. Importing this package does not import Keras; building does."""
-from . import backbones, from_run, lenet, minivggnet, mlp, shallownet  # noqa: F401  (each registers its builders)
+from . import backbones, fastnet, from_run, lenet, minivggnet, mlp, resnet, shallownet  # noqa: F401  (each registers)
 from .registry import MODELS, build_model, check_params, describe_models, get_builder, register_model
 
 __all__ = ["MODELS", "build_model", "check_params", "describe_models", "get_builder", "register_model"]

@@ -41,7 +41,7 @@ from pydantic import Field
 
 from ..config import ExperimentConfig
 from ..errors import ConfigError
-from .layout import image_input
+from .layout import image_input, leaf_layers
 from .registry import register_model
 from .weights import WeightsFile, fetch, keras_cache
 
@@ -206,7 +206,7 @@ def inference_mode(base) -> None:
     not hold; with this a frozen backbone is a fixed function, whose features can be computed once."""
     import keras
 
-    for layer in _leaf_layers(base):
+    for layer in leaf_layers(base):
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -244,17 +244,8 @@ def weighted_layers(backbone) -> list:
     and Normalization (an input-preprocessing constant, e.g. EfficientNet's ImageNet mean) not counted."""
     import keras
 
-    return [layer for layer in _leaf_layers(backbone) if layer.weights
+    return [layer for layer in leaf_layers(backbone) if layer.weights
             and not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Normalization))]
-
-
-def _leaf_layers(model) -> list:
-    import keras
-
-    leaves = []
-    for layer in model.layers:
-        leaves.extend(_leaf_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return leaves
 
 
 def set_trainable(model, trainable: bool | int | str) -> list[str]:
@@ -273,7 +264,7 @@ def set_trainable(model, trainable: bool | int | str) -> list[str]:
                           f"weights (BatchNormalization not counted); expected at most {len(candidates)}")
     chosen = {id(layer) for layer in candidates[len(candidates) - count:]}
     backbone.trainable = count > 0  # a nested model's flag gates its layers' own
-    for layer in _leaf_layers(backbone):
+    for layer in leaf_layers(backbone):
         layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
     names = [layer.name for layer in candidates if id(layer) in chosen]
     if names:

@@ -34,10 +34,15 @@ INPUT_ARGS = ("width", "height", "depth", "classes")
 
 
 def register_model(builder: ModelBuilder) -> ModelBuilder:
-    """Register ``builder`` under its function name."""
-    parameters = list(inspect.signature(builder).parameters)
-    if tuple(parameters[:4]) != INPUT_ARGS:
-        raise TypeError(f"model builder {builder.__name__} must start with {INPUT_ARGS}")
+    """Register ``builder`` under its function name. Its first four parameters are the image's width,
+    height, depth (channels) and the class count: named so (the book's ``build``), or positional-only
+    under other names where a network's own parameters need those words (a ResNet's ``depth``)."""
+    first = list(inspect.signature(builder).parameters.values())[:len(INPUT_ARGS)]
+    named = tuple(p.name for p in first) == INPUT_ARGS
+    positional = len(first) == len(INPUT_ARGS) and all(p.kind is p.POSITIONAL_ONLY for p in first)
+    if not (named or positional):
+        raise TypeError(f"model builder {builder.__name__} must start with {INPUT_ARGS}, or four positional-only "
+                        "parameters")
     if builder.__name__ in MODELS:
         raise TypeError(f"model {builder.__name__!r} is registered twice")
     MODELS[builder.__name__] = builder
@@ -55,7 +60,7 @@ def get_builder(name: str) -> ModelBuilder:
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Refuse an unknown model, an unknown parameter or a value its annotation does not allow."""
     builder = get_builder(name)
-    accepted = [p for p in inspect.signature(builder).parameters if p not in INPUT_ARGS]
+    accepted = list(inspect.signature(builder).parameters)[len(INPUT_ARGS):]
     for key in params:
         if key not in accepted:
             raise ConfigError(f"model.params.{key}: unknown parameter for model {name!r}; "
@@ -81,7 +86,7 @@ def _params_schema(builder: ModelBuilder):
                         **fields)
 
 
-def build_model(name: str, width: int, height: int, depth: int, classes: int, **params: Any):
+def build_model(name: str, width: int, height: int, depth: int, classes: int, /, **params: Any):
     """The named network, for (height, width, depth) images and ``classes`` outputs (imports Keras)."""
     check_params(name, params)
     return get_builder(name)(width, height, depth, classes, **params)

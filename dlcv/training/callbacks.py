@@ -1,5 +1,6 @@
 """The callbacks a config asks for. Keras's own where Keras has them (early stopping, NaN stop,
-TensorBoard, the checkpoint logic), plus :class:`TrainingMonitor` and :class:`ResumeCheckpoint`.
+TensorBoard, the checkpoint logic), plus :class:`TrainingMonitor`, :class:`ResumeCheckpoint`,
+:class:`BestEpoch` and the weight-averaging swap (:mod:`.averaging`).
 
     callbacks = build_callbacks(config, RunFolder("output/run"), resume=None)
     model.fit(..., callbacks=callbacks)
@@ -11,7 +12,7 @@ A user's own callbacks go just before the resume checkpoint, so they too see eve
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import keras
@@ -19,6 +20,7 @@ import keras
 from .. import files
 from ..config import ExperimentConfig
 from ..runs import RESUME_RECORD, ResumePoint, RunFolder
+from .averaging import averaging_callbacks
 from .keras_private import checkpoint_path, checkpoint_wanted
 from .monitor import TrainingMonitor
 
@@ -91,13 +93,47 @@ class ResumeCheckpoint(keras.callbacks.Callback):
                 old.unlink(missing_ok=True)
 
 
+class BestEpoch(keras.callbacks.Callback):
+    """Keep the weights of the epoch with the lowest validation loss in ``path`` (written atomically at each
+    improvement, so a resumed run still knows them) and put them back with :meth:`restore` (``restore_best``).
+
+        best = BestEpoch("output/run/checkpoints/best-epoch.weights.h5")   # among the callbacks
+        best.restore()                                                     # after the last epoch
+    """
+
+    def __init__(self, path: str | Path, best_val_loss: float | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.best_val_loss = best_val_loss if self.path.is_file() else None
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is None or not math.isfinite(val_loss):
+            return
+        if self.best_val_loss is None or val_loss < self.best_val_loss:
+            self.best_val_loss = float(val_loss)
+            with files.atomic_path(self.path) as tmp:
+                self.model.save_weights(tmp)
+
+    def restore(self) -> float | None:
+        """Load the best epoch's weights into the model; its validation loss (None: no epoch had one)."""
+        if self.best_val_loss is None:
+            return None
+        self.model.load_weights(self.path)
+        return self.best_val_loss
+
+
 def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoint | None = None,
-                    extra: Sequence[keras.callbacks.Callback] = ()) -> list[keras.callbacks.Callback]:
+                    extra: Sequence[keras.callbacks.Callback] = (),
+                    calibration: Callable[[], Iterable] | None = None) -> list[keras.callbacks.Callback]:
     """The config's callbacks writing into ``run``, then ``extra`` (the caller's own), then the resume
-    checkpoint (last: it commits an epoch only after every other callback saw it)."""
+    checkpoint (last: it commits an epoch only after every other callback saw it). With weight averaging
+    (``optimizer.ema``) the averaged weights are swapped in first and the raw ones back just before the
+    resume checkpoint; ``calibration()`` yields the batches BatchNormalization statistics are computed on."""
     settings = config.callbacks
     run.checkpoints.mkdir(parents=True, exist_ok=True)
-    callbacks: list[keras.callbacks.Callback] = [LearningRateLogger()]
+    averaging = averaging_callbacks(calibration or (lambda: ())) if config.optimizer.ema else ()
+    callbacks: list[keras.callbacks.Callback] = [*averaging[:1], LearningRateLogger()]
     if settings.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     if settings.monitor:
@@ -113,6 +149,8 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
             str(target / name), monitor="val_loss", mode="min", save_best_only=True, verbose=0,
             # on resume, only an improvement on the best before the interruption counts
             initial_value_threshold=resume.best_val_loss if resume else None))
+    if config.restore_best:
+        callbacks.append(BestEpoch(run.best_epoch_file, resume.best_val_loss if resume else None))
     if settings.early_stopping_patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss",
                                                        patience=settings.early_stopping_patience,
@@ -121,5 +159,6 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
         # At epoch granularity on every route; no graph (the compiled route has no train_function to draw).
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False))
     callbacks.extend(extra)
+    callbacks.extend(averaging[1:])
     callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
     return callbacks

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 
 from ..inputs import model_input
+from ..models.layout import leaf_layers
 from ..pipeline import eval_batch
 from ..progress import interactive
 from .keras_private import build_compiled
@@ -90,7 +91,7 @@ class EpochTrainer(abc.ABC):
         first_images, first_labels = train.batch(np.arange(min(2, self.count)))
         build_metrics(model, first_images, first_labels)
         if augmenter is not None:
-            augmenter(model_input(first_images), training=False)  # built: its random state exists from here
+            augmenter(model_input(first_images), first_labels, training=False)  # built: its random state exists
         if resident:
             self.x, self.y = self._put(train.images, train.labels)
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="dlcv-window") if not resident else None
@@ -241,7 +242,7 @@ class JaxEpochs(EpochTrainer):
         state, aug_state = carry
         inputs, labels, weights = self._data(x[rows], y[rows])
         if self.augmenter is not None:
-            inputs, aug_state = self.augmenter.stateless_call([], aug_state, inputs, training=True)
+            (inputs, labels), aug_state = self.augmenter.stateless_call([], aug_state, inputs, labels, training=True)
         _, state = self.model.train_step(state, (inputs, labels, weights))
         return state, aug_state
 
@@ -321,7 +322,7 @@ class TensorFlowEpochs(EpochTrainer):
         for i in self.tf.range(self.tf.shape(rows)[0]):  # AutoGraph: a while loop in the program
             inputs, labels, weights = self._data(self.tf.gather(x, rows[i]), self.tf.gather(y, rows[i]))
             if self.augmenter is not None:
-                inputs = self.augmenter(inputs, training=True)
+                inputs, labels = self.augmenter(inputs, labels, training=True)
             self.model.train_step((inputs, labels, weights))
 
     def _test_fn(self, x, y, rows):
@@ -357,7 +358,7 @@ CONVOLUTIONS = ("Conv1D", "Conv2D", "Conv3D", "SeparableConv2D", "DepthwiseConv2
 
 
 def has_convolutions(model) -> bool:
-    return any(type(layer).__name__ in CONVOLUTIONS for layer in _all_layers(model))
+    return any(type(layer).__name__ in CONVOLUTIONS for layer in leaf_layers(model))
 
 
 def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
@@ -377,13 +378,6 @@ def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
     if tf.config.list_logical_devices("GPU"):
         return True
     return not has_convolutions(model)
-
-
-def _all_layers(model) -> list:
-    layers = []
-    for layer in getattr(model, "layers", []):
-        layers += [layer, *_all_layers(layer)]  # a nested model's own layers too
-    return layers
 
 
 def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",

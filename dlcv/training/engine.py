@@ -27,12 +27,13 @@ from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..evaluation import Evaluation, score
-from ..model_objects import LOSS  # also registers StepDecay for loading resumed models
+from ..model_objects import loss_and_metrics  # also registers StepDecay etc. for loading resumed models
 from ..models import build_model
 from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
-from .callbacks import build_callbacks
+from .averaging import calibration_batches
+from .callbacks import BestEpoch, build_callbacks
 from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
@@ -72,7 +73,8 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
 
 def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int, phase: Phase | None) -> None:
     fine_tuning = phase is not None and phase.fine_tuning
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=LOSS, metrics=["accuracy"],
+    loss, metrics = loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes)
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=loss, metrics=metrics,
                   jit_compile=config.jit_compile)
     # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
     model.optimizer.build(model.trainable_variables)
@@ -123,8 +125,10 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
               + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
         if weights is not None:
             log.info("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
-        augmenter = build_augmenter(config.augmentation, config.seed)
-        run_callbacks = build_callbacks(config, run, point, callbacks)  # one set: they span the phases
+        augmenter = build_augmenter(config.augmentation, config.seed, len(prepared.class_names), splits.train.shape)
+        run_callbacks = build_callbacks(  # one set: they span the phases
+            config, run, point, callbacks,
+            calibration=lambda: calibration_batches(splits.train, config.seed))
         history: dict[str, list] = {}
         for phase in phases:
             if phase.fine_tuning and phase is not phases[0]:  # entered now, not resumed into
@@ -138,8 +142,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             for key, values in phase_history.items():
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
+        _restore_best_epoch(run_callbacks)
         probabilities, labels = route.predict(model, splits.test)
-    evaluation = score(probabilities, labels, prepared.class_names, model.loss)
+    evaluation = score(probabilities, labels, prepared.class_names)
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
@@ -180,6 +185,15 @@ def _restore(model: keras.Model, saved: keras.Model, point: ResumePoint) -> int:
     return point.epoch
 
 
+def _restore_best_epoch(callbacks: list) -> None:
+    """``restore_best``: the run ends with the weights of its epoch with the lowest validation loss."""
+    for callback in callbacks:
+        if isinstance(callback, BestEpoch):
+            val_loss = callback.restore()
+            if val_loss is not None:
+                log.info(f"restore_best: the weights of the epoch with the lowest validation loss ({val_loss:.4f})")
+
+
 def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | None) -> None:
     saved = run.class_names() if point else None
     if saved is not None and saved != prepared.class_names:
@@ -192,6 +206,8 @@ def _write_results(run: RunFolder, result: TrainResult, config: ExperimentConfig
     files.write_json(path, {
         "name": config.name,
         "test_accuracy": result.evaluation.accuracy,
+        "test_accuracy_interval": list(result.evaluation.accuracy_interval),
+        "test_images": result.evaluation.count,
         "test_loss": result.evaluation.loss,
         "epochs_run": len(history.get("loss", [])),
         "seconds": round(result.seconds, 2),

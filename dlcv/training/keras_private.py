@@ -10,6 +10,9 @@ with the signature used here, and fails loudly naming it after an upgrade (teste
 - ``ModelCheckpoint._get_file_path(epoch, batch, logs)`` and ``_should_save_model(epoch, batch, logs,
   filepath)``: the file name Keras formats and its decision whether to save (the best value it tracks),
   kept Keras's rather than copied.
+- ``Optimizer._update_model_variables_moving_average(trainable_variables)`` and
+  ``Optimizer._model_variables_moving_average``: the weight average ``use_ema`` keeps, whose momentum
+  has no warm-up and no public hook to give it one (:mod:`dlcv.training.averaging`).
 """
 from __future__ import annotations
 
@@ -34,3 +37,14 @@ def checkpoint_wanted(callback, epoch: int, batch: int | None, logs: dict | None
 
 SAVE_HOOK = "_save_model"
 """The ``ModelCheckpoint`` method that saves, which AtomicModelCheckpoint overrides."""
+
+
+EMA_UPDATE = "_update_model_variables_moving_average"
+"""The ``Optimizer`` method that updates the weights' moving average after each step (``use_ema``), with
+a fixed momentum: :func:`dlcv.training.averaging.warm_up` replaces it on an optimizer instance, as Keras
+has no public hook for the average's momentum."""
+
+
+def averaged_variables(optimizer) -> list:
+    """The optimizer's moving averages of the weights, in the order of the variables it was built for."""
+    return optimizer._model_variables_moving_average

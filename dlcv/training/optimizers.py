@@ -1,5 +1,5 @@
 """The optimizer a config describes, with its learning-rate schedule: SGD (plain, momentum or Nesterov,
-the book's) or Adam.
+the book's), Adam or AdamW; decoupled weight decay, gradient clipping and weight averaging on any.
 
     optimizer = build_optimizer(config, steps_per_epoch=len(train_batches))
 """
@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import keras
 
-from ..config import AdamConfig, ExperimentConfig
+from ..config import AdamConfig, AdamWConfig, ExperimentConfig
+from .averaging import warm_up
 from .schedules import build_schedule
+
+NO_WEIGHT_DECAY = ["bias", "gamma", "beta"]
+"""Variable names weight decay skips: biases and normalisation layers' scales and offsets (timm's rule)."""
 
 
 def build_optimizer(config: ExperimentConfig, steps_per_epoch: int,
@@ -18,8 +22,16 @@ def build_optimizer(config: ExperimentConfig, steps_per_epoch: int,
     opt = config.optimizer
     rate, epochs = ((config.fine_tune.learning_rate, config.fine_tune.epochs) if fine_tuning
                     else (opt.learning_rate, config.epochs))
-    learning_rate = build_schedule(config.schedule, rate, steps_per_epoch, epochs)
-    if isinstance(opt, AdamConfig):
-        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=opt.beta_1, beta_2=opt.beta_2,
-                                     epsilon=opt.epsilon)
-    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=opt.momentum, nesterov=opt.nesterov)
+    common = dict(learning_rate=build_schedule(config.schedule, rate, steps_per_epoch, epochs),
+                  clipnorm=opt.clipnorm, use_ema=opt.ema > 0, ema_momentum=opt.ema or 0.99)
+    if isinstance(opt, AdamWConfig):
+        optimizer = keras.optimizers.AdamW(weight_decay=opt.weight_decay, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                                           epsilon=opt.epsilon, **common)
+    elif isinstance(opt, AdamConfig):
+        optimizer = keras.optimizers.Adam(beta_1=opt.beta_1, beta_2=opt.beta_2, epsilon=opt.epsilon, **common)
+    else:
+        optimizer = keras.optimizers.SGD(momentum=opt.momentum, nesterov=opt.nesterov,
+                                         weight_decay=opt.weight_decay or None, **common)
+    if optimizer.weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=NO_WEIGHT_DECAY)
+    return warm_up(optimizer) if opt.ema else optimizer

@@ -179,7 +179,10 @@ def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int 
             log.info(f"Epoch {epoch + 1}/{epochs}")
         started = time.perf_counter()
         logs: dict[str, Any] = trainer.train_epoch(epoch)
-        logs.update(trainer.evaluate())
+        callback_list.on_test_begin()  # as fit's validation calls it (weight averaging swaps in here)
+        val_logs = trainer.evaluate()
+        callback_list.on_test_end(val_logs)
+        logs.update(val_logs)
         if bar:
             trainer.finish_progress(logs)
         elif verbose:

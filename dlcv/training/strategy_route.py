@@ -71,10 +71,10 @@ class StrategyEpochs:
                 data = data.shuffle(len(part.labels), seed=seed, reshuffle_each_iteration=True)
 
             def prepare(x, y):
-                x = model_input(x)
+                x, w = model_input(x), None if weights is None else tf.gather(weights, y)
                 if shuffle and augmenter is not None:  # training batches only
-                    x = augmenter(x, training=True)
-                return (x, y) if weights is None else (x, y, tf.gather(weights, y))
+                    x, y = augmenter(x, y, training=True)
+                return (x, y) if w is None else (x, y, w)
             return strategy.experimental_distribute_dataset(data.batch(batch_size).map(prepare))
 
         self.train_data, self.val_data = dataset(train, True), dataset(val, False)
