@@ -340,9 +340,8 @@ def augment_preview(config_path: str | Path | None, overrides: Sequence[str] = (
     """``dlcv augment``: training images beside augmented versions of them, as a PNG grid."""
     config, backend = load_checked_config(config_path, overrides, backend)
     if not config.augmentation.active:
-        raise DlcvError("augmentation: the config asks for no augmentation; expected at least one of "
-                        "rotation_range, width_shift_range, height_shift_range, shear_range, zoom_range, "
-                        "horizontal_flip, vertical_flip")
+        raise DlcvError("augmentation: the config asks for no augmentation; expected at least one key of the "
+                        "augmentation section, e.g. horizontal_flip, random_crop, rand_augment or mixup")
     path = Path(output) if output else config.run_dir / "augmentation.png"
     files.ensure_writable_dir(path.parent)
     start_keras(backend, verbose)

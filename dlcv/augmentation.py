@@ -114,7 +114,8 @@ def _transforms(settings: AugmentationConfig, seed: int, image_shape: tuple[int,
         if jitter is not None:
             steps.append(jitter)
     if settings.random_erasing:
-        steps.append(layers.RandomErasing(factor=settings.random_erasing, value_range=VALUE_RANGE, seed=seed + 8))
+        probability = settings.random_erasing  # a single factor f would draw each image's probability from [0, f]
+        steps.append(layers.RandomErasing(factor=(probability, probability), value_range=VALUE_RANGE, seed=seed + 8))
     return steps
 
 

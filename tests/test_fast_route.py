@@ -134,13 +134,15 @@ def test_tensorboard_writes_epoch_summaries_on_the_fast_route(keras, tmp_path):
 def test_this_module_on_jax(tmp_path):
     """The JAX trainer's own paths with KERAS_BACKEND=jax, in a process of their own (a backend is chosen per
     process): host-fed windows, a streamed folder, the progress bar, the learning rate, augmentation in
-    the compiled step. (The rest of these modules is backend-independent and runs once, above.)"""
+    the compiled step, mixing images and labels too. (The rest of these modules is backend-independent and
+    runs once, above.)"""
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    selected = "host_fed or streamed_folder or progress_bar or learning_rate or (seeded and fast)"
+    selected = "host_fed or streamed_folder or progress_bar or learning_rate or (seeded and fast) or (mixed and fast)"
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                              "-p", "no:xdist", "-k", selected,
-                             str(ROOT / "tests" / "test_fast_route.py"), str(ROOT / "tests" / "test_augmentation.py")],
+                             *(str(ROOT / "tests" / f"test_{name}.py") for name in ("fast_route", "augmentation",
+                                                                                     "modern_recipe"))],
                             cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]

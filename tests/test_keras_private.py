@@ -12,9 +12,11 @@ pytestmark = pytest.mark.usefixtures("keras")
     ("keras.callbacks.ModelCheckpoint", "_save_model", ["self", "epoch", "batch", "logs"]),
     ("keras.callbacks.ModelCheckpoint", "_get_file_path", ["self", "epoch", "batch", "logs"]),
     ("keras.callbacks.ModelCheckpoint", "_should_save_model", ["self", "epoch", "batch", "logs", "filepath"]),
+    ("keras.optimizers.Optimizer", "_update_model_variables_moving_average", ["self", "trainable_variables"]),
 ])
 def test_each_private_keras_api_dlcv_uses_is_still_there(keras, owner, name, parameters):
-    cls = keras.Model if owner == "keras.Model" else keras.callbacks.ModelCheckpoint
+    cls = {"keras.Model": keras.Model, "keras.callbacks.ModelCheckpoint": keras.callbacks.ModelCheckpoint,
+           "keras.optimizers.Optimizer": keras.optimizers.Optimizer}[owner]
     method = getattr(cls, name, None)
     assert method is not None, f"Keras {keras.__version__} has no {owner}.{name}: update dlcv/training/keras_private.py"
     found = list(inspect.signature(method).parameters)
@@ -40,3 +42,16 @@ def test_build_compiled_builds_the_metrics_without_a_step(keras):
     build_compiled(model, (np.zeros((1, 4), np.float32), np.zeros(1, np.int64)))
     assert "accuracy" in model.get_metrics_result()
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))  # no step was taken
+
+
+def test_the_weight_average_is_where_dlcv_reads_it(keras):
+    """(That Keras still calls the hook dlcv replaces is tests/test_modern_recipe.py's warm-up test.)"""
+    import numpy as np
+
+    from dlcv.training.keras_private import averaged_variables
+
+    weight = keras.Variable(np.ones(2, np.float32))
+    optimizer = keras.optimizers.SGD(0.5, use_ema=True, ema_momentum=0.5)
+    optimizer.build([weight])
+    optimizer.apply([np.ones(2, np.float32)], [weight])   # weight 1 -> 0.5; the first average is the weight
+    np.testing.assert_allclose(averaged_variables(optimizer)[0].numpy(), [0.5, 0.5])

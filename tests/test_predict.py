@@ -67,7 +67,8 @@ def test_predict_refuses_a_corrupt_model(dlcv, tmp_path, digit_pngs):
 def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run):
     result = dlcv("evaluate", "--model", digits_run.run_dir / "model.h5")
     assert result.code == 0, result.err
-    assert f"accuracy {digits_run.test_accuracy:.4f}, loss {digits_run.evaluation.loss:.4f}" in result.out
+    assert f"accuracy {digits_run.test_accuracy:.4f}, 95% interval " in result.out
+    assert f"(Wilson, 450 images), loss {digits_run.evaluation.loss:.4f}" in result.out
     assert "weighted avg" in result.out
 
 

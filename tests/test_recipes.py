@@ -49,7 +49,7 @@ def test_recipe_config_builds_what_it_says_and_trains_an_epoch(keras, tmp_path, 
     assert saved.input_shape[1:] == (pre.height, pre.width, pre.channels)
     optimizer = saved.optimizer.get_config()
     wanted = raw.get("optimizer", {})
-    assert type(saved.optimizer).__name__ == {"sgd": "SGD", "adam": "Adam"}[wanted.get("name", "sgd")]
+    assert type(saved.optimizer).__name__ == {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[wanted.get("name", "sgd")]
     for key in ("momentum", "nesterov", "beta_1"):
         if key in wanted:
             assert optimizer[key] == pytest.approx(wanted[key]), key

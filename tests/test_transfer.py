@@ -66,9 +66,10 @@ class PhaseProbe:
 
 
 def _bn_layers(keras, model):
-    from dlcv.models.backbones import _leaf_layers, find_backbone
+    from dlcv.models.backbones import find_backbone
+    from dlcv.models.layout import leaf_layers
 
-    return [layer for layer in _leaf_layers(find_backbone(model))
+    return [layer for layer in leaf_layers(find_backbone(model))
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 

@@ -20,8 +20,6 @@ import time
 
 import numpy as np
 
-from ..model_objects import LOSS
-
 log = logging.getLogger(__name__)
 
 FEATURE_LAYER = "pooling"
@@ -59,8 +57,9 @@ class FeatureTrainer:
         for layer in model.layers[model.layers.index(model.get_layer(FEATURE_LAYER)) + 1:]:
             x = layer(x)  # the model's own head layers: training them trains the model
         self.head = keras.Model(features, x, name="head")
-        # The model's optimizer, built on the same variables (the frozen backbone has none to train).
-        self.head.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"], jit_compile=False)
+        # The model's optimizer and loss (label smoothing included), built on the same variables (the frozen
+        # backbone has none to train); integer labels only here, as nothing mixes images on this route.
+        self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=False)
         self.batch_size, self.seed = batch_size, seed
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
