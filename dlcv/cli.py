@@ -28,9 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command == "predict")
 
 
-TTA_ARGS = ("--tta",)
-TTA_OPTIONS = dict(choices=TTA_MODES, default="none",
-                   help="test-time augmentation: flip = the mean of each image's and its mirror's probabilities")
+def add_tta_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tta", choices=TTA_MODES, default="none",
+                        help="test-time augmentation: flip = the mean of each image's and its mirror's probabilities")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("config", nargs="?",
                           help="YAML config whose test split to use (default: the run's config.yaml)")
     evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
-    evaluate.add_argument(*TTA_ARGS, **TTA_OPTIONS)
+    add_tta_option(evaluate)
     evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, a.config, a.overrides, a.backend, a.verbose,
                                                          a.tta))
 
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="text: path, label, probability tab-separated; csv with a header; json: one array")
     predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
-    predict.add_argument(*TTA_ARGS, **TTA_OPTIONS)
+    add_tta_option(predict)
     predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose,
                                                        a.output_format, a.top, a.output, a.tta))
 

@@ -7,7 +7,7 @@ classification report.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ class Evaluation:
     report: dict[str, Any]
     confusion: np.ndarray
     class_names: list[str]
-    accuracy_interval: tuple[float, float] = (0.0, 1.0)
+    accuracy_interval: tuple[float, float]
     """95% Wilson score interval of the accuracy: where the accuracy on unlimited data of this kind lies."""
 
     @property
@@ -37,9 +37,7 @@ class Evaluation:
 
     @property
     def summary(self) -> str:
-        low, high = self.accuracy_interval
-        return (f"accuracy {self.accuracy:.4f}, 95% interval {low:.4f}-{high:.4f} (Wilson, {self.count} images), "
-                f"loss {self.loss:.4f}")
+        return _summary(self.accuracy, self.accuracy_interval, self.count, self.loss)
 
     def write(self, run: RunFolder) -> dict[str, Path]:
         """The classification report as text and JSON (with the confusion matrix), and the matrix drawn."""
@@ -70,19 +68,25 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str])
     correct = int(np.sum(predictions == labels))
     classes = list(range(len(class_names)))
     kwargs = dict(labels=classes, target_names=list(class_names), digits=4, zero_division=0)
-    evaluation = Evaluation(
-        loss=float(keras.ops.convert_to_numpy(value)),
-        accuracy=correct / len(labels),
+    loss = float(keras.ops.convert_to_numpy(value))
+    accuracy, interval = correct / len(labels), wilson_interval(correct, len(labels))
+    return Evaluation(
+        loss=loss,
+        accuracy=accuracy,
         predictions=predictions,
-        report_text=classification_report(labels, predictions, **kwargs),
-        report=classification_report(labels, predictions, output_dict=True, **kwargs),
+        report_text=classification_report(labels, predictions, **kwargs)
+        + f"\n{_summary(accuracy, interval, len(labels), loss)}\n",
+        report={**classification_report(labels, predictions, output_dict=True, **kwargs),
+                "accuracy_interval": list(interval)},
         confusion=confusion_matrix(labels, predictions, labels=classes),
         class_names=list(class_names),
-        accuracy_interval=wilson_interval(correct, len(labels)),
+        accuracy_interval=interval,
     )
-    low, high = evaluation.accuracy_interval
-    evaluation.report["accuracy_interval"] = [low, high]
-    return replace(evaluation, report_text=evaluation.report_text + f"\n{evaluation.summary}\n")
+
+
+def _summary(accuracy: float, interval: tuple[float, float], count: int, loss: float) -> str:
+    return (f"accuracy {accuracy:.4f}, 95% interval {interval[0]:.4f}-{interval[1]:.4f} (Wilson, {count} images), "
+            f"loss {loss:.4f}")
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
