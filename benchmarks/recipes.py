@@ -5,13 +5,16 @@
         --data ../shared/datasets/animals-sample --seeds 1 2 42
     python benchmarks/recipes.py ablation configs/animals_modern.yaml --data ../shared/datasets/animals-sample \\
         --seeds 1 2 3 4 5
+    python benchmarks/recipes.py compare configs/smiles_modern.yaml --data ../shared/datasets/smiles-sample \\
+        --seeds 1 2 3 4 5 --variant lr0.05 optimizer.learning_rate=0.05 --variant longer epochs=30
 
 ``spread``: each config trained once per seed (each seed also draws its own train/val/test split), its
 test accuracy (plain and with flip TTA) and time per run: mean, min-max, and the 95% Wilson interval of
 the pooled test predictions. ``ablation``: the config, then one run set per part removed (the rows of
 :data:`ABLATIONS` that the config uses), judged on the *validation* images only, pooled over the seeds
-(repeated random splits of the data); test images choose nothing. Both write Markdown and JSON under
-``--output``.
+(repeated random splits of the data); test images choose nothing. ``compare``: the config beside named
+variants of it (``--variant NAME KEY=VALUE ...``), judged as ``ablation`` is: a hand search. All write
+Markdown and JSON under ``--output``.
 """
 from __future__ import annotations
 
@@ -102,9 +105,9 @@ def spread_rows(runs: list[Run]) -> list[str]:
     return rows
 
 
-def ablation_rows(results: dict[str, list[Run]]) -> list[str]:
-    rows = ["| removed | validation accuracy, pooled over seeds (95% interval) | with flip TTA | time per run |",
-            "|---|---|---|---|"]
+def ablation_rows(results: dict[str, list[Run]], first_column: str = "removed") -> list[str]:
+    rows = [f"| {first_column} | validation accuracy, pooled over seeds (95% interval) | with flip TTA "
+            "| time per run |", "|---|---|---|---|"]
     for label, mine in results.items():
         total = sum(r.val_images for r in mine)
         rows.append(f"| {label} | {interval(sum(r.val_correct for r in mine), total)} | "
@@ -126,11 +129,13 @@ def parts_in(config_path: str) -> dict[str, list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("mode", choices=["spread", "ablation"])
+    parser.add_argument("mode", choices=["spread", "ablation", "compare"])
     parser.add_argument("configs", nargs="+")
     parser.add_argument("--data", help="dataset.path for every config")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 42])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--variant", dest="variants", action="append", nargs="+", default=[],
+                        metavar=("NAME", "KEY=VALUE"), help="compare: a named variant of the config")
     parser.add_argument("--output", type=Path, default=Path("output/benchmarks/recipes"))
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
@@ -145,14 +150,17 @@ def main() -> int:
         record = [asdict(r) for r in runs]
     else:
         config = args.configs[0]
-        variants = {"(nothing: the recipe)": []} | {f"{label}": o for label, o in parts_in(config).items()}
+        if args.mode == "ablation":
+            variants = {"(nothing: the recipe)": []} | parts_in(config)
+        else:
+            variants = {"(the config)": []} | {name: overrides for name, *overrides in args.variants}
         results: dict[str, list[Run]] = {label: [] for label in variants}
         for seed in args.seeds:
             for i, (label, overrides) in enumerate(variants.items()):
                 results[label].append(train_once(config, seed, args.data, [*args.overrides, *overrides],
-                                                 args.output, f"ablation{i}"))
+                                                 args.output, f"{args.mode}{i}"))
                 print(label, json.dumps(asdict(results[label][-1])), flush=True)
-        rows = ablation_rows(results)
+        rows = ablation_rows(results, "removed" if args.mode == "ablation" else "variant")
         record = {label: [asdict(r) for r in runs] for label, runs in results.items()}
     command = "python benchmarks/recipes.py " + " ".join(sys.argv[1:])
     text = "\n".join([f"{stamp}, `{command}`", "", *rows, ""])

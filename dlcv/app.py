@@ -10,6 +10,7 @@ one line.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 from collections.abc import Sequence
@@ -288,6 +289,93 @@ def learning_rates(config_path: str | Path | None = None, overrides: Sequence[st
         log.info(f"epoch {epoch:>4}  lr {rate:.6g}")
     log.info(f"wrote {path}")
     return rates
+
+
+def find_learning_rate(config_path: str | Path | None = None, overrides: Sequence[str] = (),
+                       output: str | Path | None = None, start: float = 1e-7, end: float = 10.0, steps: int = 100,
+                       backend: str | None = None, verbose: bool = False):
+    """``dlcv lr --find``: Smith's range test on the config's model and training images (no augmentation,
+    no test images); the loss-against-rate plot and a suggested rate."""
+    if not 0 < start < end:
+        raise DlcvError(f"--start {start:g} / --end {end:g}: expected 0 < start < end")
+    config, backend = load_checked_config(config_path, overrides, backend)
+    start_keras(backend, verbose)
+    from .batches import Batches
+    from .config import ConstantSchedule
+    from .data import prepare_data
+    from .runtime import seed_everything
+    from .training.engine import compile_model
+    from .training.lr_finder import plot_range_test, range_test
+
+    seed_everything(config.seed)
+    prepared = prepare_data(config, with_test=False)
+    swept = prepared.config.model_copy(update={  # the sweep sets the rate itself; no average to keep
+        "schedule": ConstantSchedule(), "optimizer": prepared.config.optimizer.model_copy(update={"ema": 0.0})})
+    batches = Batches(prepared.splits.train, config.batch_size, shuffle=True, seed=config.seed)
+    model = compile_model(swept, len(prepared.class_names), len(batches))
+    test = range_test(model, batches, start, end, steps)
+    path = Path(output) if output else config.run_dir / "lr_find.png"
+    plot_range_test(test, path, f"{config.name}: learning-rate range test, batches of {config.batch_size}")
+    ended = " (stopped early: the loss diverged)" if len(test.rates) < steps else ""
+    log.info(f"{config.name}: {len(test.rates)} batches of {config.batch_size}, rate {start:.3g} to "
+             f"{test.rates[-1]:.3g}{ended}")
+    if test.suggestion is None:
+        log.info("no suggestion: too few batches before the loss diverged; lower --start or raise --steps")
+    else:
+        s = test.suggestion
+        log.info(f"suggested learning rate: {s:.3g} (where the loss falls fastest); a range for dlcv tune: "
+                 f"optimizer.learning_rate: {{log_uniform: [{s / 10:.2g}, {s * 10:.2g}]}}")
+    log.info(f"wrote {path}")
+    return test
+
+
+def tune(config_path: str | Path | None, overrides: Sequence[str] = (), backend: str | None = None,
+         trials: int | None = None, storage: str | None = None, study_name: str | None = None,
+         retrain: bool = False, verbose: bool = False):
+    """``dlcv tune``: search the config's ``search.space`` (Optuna) judged on validation, write best.yaml,
+    trials.csv, plots and a summary; ``retrain``: train best.yaml and the config as written on the same
+    split and report their test accuracy, once."""
+    config, backend = load_checked_config(config_path, overrides, backend)
+    if config.search is None:
+        raise DlcvError(f"{config_path or 'config'}: no search: section; expected search: {{space: {{KEY: "
+                          "DISTRIBUTION}}}} naming what to search (see configs/tune_digits.yaml)")
+    if importlib.util.find_spec("optuna") is None:
+        raise DlcvError("dlcv tune needs Optuna, which is not installed; pip install optuna")
+    from .tuning.space import check_space
+    from .tuning.study import open_study, redacted, storage_url
+
+    path = None if config_path is None else str(config_path)
+    check_space(path, overrides, config.search.space, backend)
+    study = open_study(config, storage, study_name)  # a database that does not answer: one line, now
+    log.info(f"study {study.study_name!r} in {redacted(storage_url(config, storage))}")
+    start_keras(backend, verbose)
+    from .tuning.outputs import best_config, write_outputs
+    from .tuning.search import search
+
+    study = search(study, config, path, overrides, trials)
+    written = write_outputs(study, config, path, overrides)
+    log.info(written["summary"].read_text().rstrip())
+    if not retrain:
+        return study
+    best = best_config(study, config, path, overrides)
+    if best is None:
+        raise Stopped("--retrain: no trial has completed, so there is no best config to train")
+    return _retrain(best, config)
+
+
+def _retrain(best: ExperimentConfig, config: ExperimentConfig):
+    """Train the best config and the config as written on the same split; their test accuracy, once."""
+    from .training.engine import train as train_config
+    from .tuning.outputs import BASELINE_RUN
+
+    baseline = config.model_copy(update={"name": BASELINE_RUN, "output_dir": str(config.run_dir), "search": None})
+    results = {}
+    for label, run_config in (("the best trial's config", best), ("the config as written", baseline)):
+        log.info(f"--retrain: training {label} into {run_config.run_dir}/")
+        results[label] = train_config(run_config)
+    for label, result in results.items():
+        log.info(f"test accuracy, {label}: {result.evaluation.summary}")
+    return results
 
 
 def build_data(source: str, output: str, width: int | None = None, height: int | None = None,

@@ -5,6 +5,7 @@
     dlcv evaluate --model output/quickstart/model.h5
     dlcv predict --model output/quickstart/model.h5 digits/ --format csv --top 3
     dlcv export output/quickstart --format saved_model onnx litert
+    dlcv tune configs/tune_digits.yaml --trials 20 --retrain
 
 A mistake in what the user asked for (a bad config, a missing file, a wrong flag) prints one line and
 exits with code 2; work that stopped for a reason the user can fix (NaN loss, a full disk) one line and
@@ -115,14 +116,45 @@ def build_parser() -> argparse.ArgumentParser:
                                                          else a.weights, a.output, a.labels, a.top,
                                                          a.backend, a.verbose))
 
-    lr = commands.add_parser("lr", parents=[runtime, overrides], help="plot a config's learning-rate schedule",
-                             description="Plot the learning rate per epoch for a config's schedule.")
+    tune = commands.add_parser(
+        "tune", parents=[runtime, overrides], help="search a config's hyperparameters (Optuna), on validation",
+        description="Run trials of a config with values drawn from its search: section, each an ordinary "
+                    "training run judged on the validation split (the test split is never read), in "
+                    "output/<name>/trials/; write best.yaml, trials.csv, plots and a summary. The study lives "
+                    "in output/<name>/study.db unless --storage names a shared database; the same command "
+                    "again continues it.")
+    tune.add_argument("config", help="YAML experiment config with a search: section")
+    tune.add_argument("--trials", type=positive_int,
+                      help="finished trials the study should have in all (default: search.trials)")
+    tune.add_argument("--storage", metavar="URL",
+                      help="the study's database: sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB or "
+                           "mysql://... (default: sqlite:///output/<name>/study.db)")
+    tune.add_argument("--study", dest="study_name", metavar="NAME",
+                      help="the study's name (default: the config's name)")
+    tune.add_argument("--retrain", action="store_true",
+                      help="then train best.yaml and the config as written on the same split, and report their "
+                           "test accuracy")
+    tune.set_defaults(handler=lambda a: app.tune(a.config, a.overrides, a.backend, a.trials, a.storage,
+                                                 a.study_name, a.retrain, a.verbose))
+
+    lr = commands.add_parser("lr", parents=[runtime, overrides],
+                             help="plot a config's learning-rate schedule, or find a rate (--find)",
+                             description="Plot the learning rate per epoch for a config's schedule; with --find, "
+                                         "run a learning-rate range test and suggest a rate.")
     lr.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
     lr.add_argument("--output", "-o", default=None, help="PNG to write (default: <run folder>/learning_rate.png)")
     lr.add_argument("--steps-per-epoch", type=positive_int,
                     help="batches per epoch (default: counted from the config's training split)")
-    lr.set_defaults(handler=lambda a: app.learning_rates(a.config, a.overrides, a.output, a.steps_per_epoch,
-                                                         a.backend, a.verbose))
+    lr.add_argument("--find", action="store_true",
+                    help="run Smith's range test instead: the loss as the rate grows per batch, and a "
+                         "suggested rate (output: <run folder>/lr_find.png)")
+    lr.add_argument("--start", type=positive_float, default=1e-7, help="--find: the first rate (1e-7)")
+    lr.add_argument("--end", type=positive_float, default=10.0, help="--find: the last rate (10)")
+    lr.add_argument("--steps", type=positive_int, default=100, help="--find: batches in the sweep (100)")
+    lr.set_defaults(handler=lambda a: app.find_learning_rate(a.config, a.overrides, a.output, a.start, a.end,
+                                                             a.steps, a.backend, a.verbose) if a.find
+                    else app.learning_rates(a.config, a.overrides, a.output, a.steps_per_epoch, a.backend,
+                                            a.verbose))
 
     augment = commands.add_parser("augment", parents=[runtime, overrides],
                                   help="preview a config's data augmentation as a grid of images",
@@ -186,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the registered model builders")
     models.set_defaults(handler=lambda a: app.list_models())
     return parser
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
 
 
 def positive_int(text: str) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
@@ -309,6 +309,101 @@ class CallbacksConfig(Section):
     tensorboard: bool = False
 
 
+Scalar = bool | int | float | str
+"""A value a search can choose: Optuna stores plain values only."""
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+IntBounds = Annotated[list[int], Field(min_length=2, max_length=2)]
+
+
+class Distribution(Section):
+    """One searched key's values: exactly one of ``uniform``, ``log_uniform``, ``int_uniform`` (each
+    ``[low, high]``, both included) or ``choice`` (a list of plain values); ``when`` draws the key only in
+    trials where other keys have these values (Optuna's define-by-run conditional spaces), e.g.
+    ``optimizer.momentum: {uniform: [0.8, 0.99], when: {optimizer.name: sgd}}``."""
+
+    uniform: Bounds | None = None
+    log_uniform: Bounds | None = None
+    int_uniform: IntBounds | None = None
+    choice: Annotated[list[Scalar], Field(min_length=1)] | None = None
+    when: dict[str, Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Distribution:
+        given = [kind for kind in DISTRIBUTIONS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            raise ValueError(f"expected exactly one of {', '.join(DISTRIBUTIONS)}, got "
+                             f"{', '.join(given) if given else 'none'}")
+        bounds = self.bounds
+        if bounds is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"low {bounds[0]} > high {bounds[1]}; expected [low, high]")
+        if self.log_uniform is not None and self.log_uniform[0] <= 0:
+            raise ValueError(f"log_uniform needs bounds > 0, got low {self.log_uniform[0]}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in DISTRIBUTIONS if getattr(self, kind) is not None)
+
+    @property
+    def bounds(self) -> list[float] | None:
+        return self.uniform or self.log_uniform or self.int_uniform
+
+    @property
+    def finite(self) -> bool:
+        """Whether the values can be listed (a grid search's condition)."""
+        return self.choice is not None or self.int_uniform is not None
+
+    def values(self) -> list[Scalar]:
+        """Every value a finite distribution draws."""
+        if self.choice is not None:
+            return list(self.choice)
+        if self.int_uniform is not None:
+            return list(range(self.int_uniform[0], self.int_uniform[1] + 1))
+        raise ValueError(f"{self.kind} has no finite list of values")
+
+    def extremes(self) -> list[Scalar]:
+        """The values that bound what a trial can draw: both ends of a range, every choice."""
+        return list(self.choice) if self.choice is not None else list(dict.fromkeys(self.bounds))
+
+
+DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
+
+
+class SearchConfig(Section):
+    """``dlcv tune``'s hyperparameter search (Optuna): which keys to search and how to judge a trial.
+    Each trial is an ordinary training run of the config with the drawn values, judged on the validation
+    split only: it never reads the test split."""
+
+    space: Annotated[dict[str, Distribution], Field(min_length=1)]
+    """Dotted config keys and their distributions, e.g. ``optimizer.learning_rate: {log_uniform: [1.0e-4,
+    0.3]}``, ``batch_size: {choice: [32, 64, 128]}``."""
+    metric: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    """What a trial is judged by: the final model's (with ``restore_best``, its best epoch's) value;
+    reported after every epoch for pruning."""
+    trials: PositiveInt = 20
+    """The study's total of finished trials (complete or pruned), however many processes share it: four
+    machines with ``trials: 100`` finish 100 together, and a rerun runs only the missing ones."""
+    timeout: PositiveFloat | None = None
+    """Seconds this process searches for at most (no new trial starts after it)."""
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    """Stops a trial whose validation metric is worse than the median (or hyperband's bracket) at the
+    same epoch (Optuna's MedianPruner: not before five trials have finished)."""
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    """tpe (Optuna's default), random, or grid (every combination; choice and int_uniform keys only)."""
+    heartbeat: PositiveInt = 60
+    """Seconds between a running trial's heartbeats in the study; a trial silent for two of them (its
+    process was killed) is marked failed when a process next starts a trial, and its place is taken."""
+
+    @model_validator(mode="after")
+    def _grid_is_finite(self) -> SearchConfig:
+        if self.sampler == "grid":
+            infinite = [key for key, d in self.space.items() if not d.finite]
+            if infinite:
+                raise ValueError(f"sampler grid needs choice or int_uniform keys; {', '.join(infinite)} "
+                                 "is a continuous range")
+        return self
+
+
 class ExperimentConfig(Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$")] = "quickstart"
     """Run name: outputs go to ``<output_dir>/<name>/`` (letters, digits, ``._-``; not only dots)."""
@@ -354,6 +449,8 @@ class ExperimentConfig(Section):
     feature_cache: bool | Literal["auto"] = "auto"
     """While a backbone is frozen and nothing augments the images, its features do not change: compute
     them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
+    search: SearchConfig | None = None
+    """``dlcv tune``: the hyperparameter search (``dlcv train`` ignores it)."""
     book: dict[str, Any] | None = None
     """What the book published for this recipe (informational: printed beside our result)."""
 
@@ -367,7 +464,7 @@ class ExperimentConfig(Section):
         return Path(self.output_dir) / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude={"search"} if self.search is None else None)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -420,13 +517,17 @@ def _refuse_duplicate_keys(node: yaml.Node, source: str, prefix: str = "") -> No
         _refuse_duplicate_keys(value_node, source, f"{where}.")
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
-    """Read and validate a YAML config (None: the quickstart defaults), then apply ``KEY=VALUE`` overrides."""
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] = (),
+                values: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate a YAML config (None: the quickstart defaults), then apply ``KEY=VALUE`` overrides,
+    then ``values`` (dotted keys to Python values, as a search draws them), as the file would have them."""
     raw: dict[str, Any] = {}
     if path is not None:
         raw = _read_yaml(Path(path))
     for override in overrides:
         _apply_override(raw, override)
+    for key, value in (values or {}).items():
+        _set_key(raw, key, value, f"{key}={value!r}")
     return validate_config(raw, source=str(path) if path else "config")
 
 
@@ -465,12 +566,16 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         value = _parse_yaml(text) if text.strip() else None
     except yaml.YAMLError:
         value = text
+    _set_key(raw, key.strip(), value, f"override {override!r}")
+
+
+def _set_key(raw: dict[str, Any], key: str, value: Any, what: str) -> None:
     node = raw
-    parts = key.strip().split(".")
+    parts = key.split(".")
     for i, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"override {override!r}: {'.'.join(parts[:i + 1])} is not a section")
+            raise ConfigError(f"{what}: {'.'.join(parts[:i + 1])} is not a section")
         node = child
     node[parts[-1]] = value
 
@@ -506,12 +611,20 @@ def _describe(exc: ValidationError) -> str:
 
 def _key_path(loc: tuple) -> str:
     """The dotted key the user wrote, without the union-member tags pydantic adds to a location."""
-    parts, section = [], ExperimentConfig
+    parts, section, keyed = [], ExperimentConfig, None
     for i, part in enumerate(loc):
+        if keyed is not None:  # a key of a mapping of sections (search.space's config keys)
+            parts.append(str(part))
+            section, keyed = keyed, None
+            continue
         if section is None or part not in section.model_fields:
             continue  # a union tag such as "bool", "constrained-float" or a schedule's name
         parts.append(str(part))
-        if section is ExperimentConfig and part in TAGGED_SECTIONS:
+        annotation = section.model_fields[part].annotation
+        if get_origin(annotation) is dict:
+            keyed = _section_of(get_args(annotation)[1])
+            section = None if keyed is None else section
+        elif section is ExperimentConfig and part in TAGGED_SECTIONS:
             section = _tagged_section(part, loc[i + 1] if len(loc) > i + 1 else None)
         else:
             section = _section_of(section.model_fields[part].annotation)
@@ -550,6 +663,12 @@ def _section_at(loc: tuple) -> type[BaseModel]:
     if loc[:1] and loc[0] in TAGGED_SECTIONS:
         return _tagged_section(loc[0], loc[1] if len(loc) > 1 else None)
     section: type[BaseModel] = ExperimentConfig
+    keyed = False
     for part in loc:
-        section = _section_of(section.model_fields[part].annotation) or section
+        if keyed:  # a mapping's key: its values are the section already found
+            keyed = False
+            continue
+        annotation = section.model_fields[part].annotation
+        keyed = get_origin(annotation) is dict
+        section = _section_of(get_args(annotation)[1] if keyed else annotation) or section
     return section

@@ -54,14 +54,18 @@ def console(info_to_stderr: bool = False) -> Iterator[ConsoleHandler]:
     """Print dlcv's records for the block as the command line does (restored afterwards)."""
     logger = logging.getLogger(LOGGER_NAME)
     handler = ConsoleHandler(info_to_stderr)
-    previous = logger.level
+    previous, propagated = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    # Ours alone: absl (through Keras's HDF5 warning) calls logging.basicConfig() mid-run, and a root
+    # handler would print every line a second time.
+    logger.propagate = False
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+        logger.propagate = propagated
 
 
 def shown(level: int = logging.INFO) -> bool:

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = ".lock"
 RESUME_RECORD = "last.json"
+STUDY_MARKER = "study.json"
+"""In a search's folder (``dlcv tune``): the study it holds; no training run may take that folder."""
 
 
 class RunEntry:
@@ -230,6 +232,9 @@ def claim_run_folder(config: ExperimentConfig, resume: bool = False) -> Iterator
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return
+    if (config.run_dir / STUDY_MARKER).is_file():
+        raise DlcvError(f"{config.run_dir}/ holds a dlcv tune study; train its best.yaml, or give this run "
+                        "another name (--set name=...)")
     run = RunFolder(files.ensure_writable_dir(config.run_dir))
     with run.lock():
         files.remove_stale_temporaries(run.path)  # left by a run killed mid-write; never a finished file

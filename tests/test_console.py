@@ -1,6 +1,7 @@
 """The library logs; the command line prints: dlcv used as a library is silent unless logging is
 configured, and the dlcv command prints the same plain lines through its console handler."""
 import logging
+import sys
 
 import pytest
 
@@ -31,9 +32,14 @@ def test_configured_logging_receives_what_the_command_prints(tmp_path, caplog):
     assert ours[f"run written to {tmp_path / 'logged'}/"] == "dlcv.app"
 
 
-def test_the_command_prints_the_plain_lines(dlcv, tmp_path):
+def test_the_command_prints_the_plain_lines(dlcv, tmp_path, monkeypatch):
+    # as absl does mid-run (Keras's HDF5 warning calls logging.basicConfig()): the lines must not double
+    basic = logging.StreamHandler(sys.stderr)
+    basic.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    monkeypatch.setattr(logging.getLogger(), "handlers", [basic])
     said = dlcv("train", *[item for o in quick(tmp_path, "printed") for item in ("--set", o)])
     assert said.code == 0
+    assert "INFO:dlcv" not in said.err and "run written to" not in said.err
     lines = said.out.splitlines()
     assert lines[0].startswith("dlcv ") and "| Keras " in lines[0]  # the banner
     assert any(line.startswith("printed: mlp_16 on digits") for line in lines)

@@ -46,13 +46,19 @@ class PreparedData:
         return self.source.skipped
 
 
-def prepare_data(config: ExperimentConfig, progress: bool = True) -> PreparedData:
-    """List, split and load (or stream) the config's dataset; the same split for the same seed."""
+def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: bool = True) -> PreparedData:
+    """List, split and load (or stream) the config's dataset; the same split for the same seed.
+    ``with_test=False``: the test split is left empty, its images never decoded (a search's trials)."""
     dataset = config.dataset
     source = get_dataset(dataset.name).load(dataset, config.preprocessing)
     if isinstance(source, FolderSource) and dataset.cache == "disk":
-        source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
+        if with_test:
+            source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
+        else:
+            log.info("cache: not used here (building it would decode the test images too)")
     train, val, test = split_source(source, dataset, config.seed)
+    if not with_test:
+        test = test[:0]
     if source.given_split is not None and dataset.splits != "random":
         log.info(f"data: the folder's own split: {len(train):,} training, {len(val):,} validation, {len(test):,} "
               "test images")

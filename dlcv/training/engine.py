@@ -48,7 +48,8 @@ class TrainResult:
     run_dir: Path
     model: keras.Model
     prepared: PreparedData
-    evaluation: Evaluation
+    evaluation: Evaluation | None
+    """The test report; None for a run that kept away from the test split (a search's trial)."""
     artefacts: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     route: str = ""
@@ -81,26 +82,27 @@ def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int,
 
 
 def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (),
-          verbose: int | str = "auto", claim: RunClaim | None = None) -> TrainResult:
+          verbose: int | str = "auto", claim: RunClaim | None = None, test: bool = True) -> TrainResult:
     """Train, evaluate and save; ``resume=True`` continues an interrupted run of the same config.
 
     The config is trusted: the application layer (:func:`dlcv.app.load_checked_config`) has checked it
     once against everything but its data. ``callbacks`` are added to the config's own (they see every
     epoch before it is committed); ``claim``: a run folder the caller already holds
-    (:func:`dlcv.runs.claim_run_folder`), else this claims it.
+    (:func:`dlcv.runs.claim_run_folder`), else this claims it. ``test=False``: the test split is neither
+    decoded nor scored (a search's trial, judged on validation alone).
     """
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         with _report_write_failures(claim.run):
-            return _train(config, claim, callbacks, verbose, started)
+            return _train(config, claim, callbacks, verbose, started, test)
 
 
 def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
-           started: float) -> TrainResult:
+           started: float, test: bool) -> TrainResult:
     run, point = claim.run, claim.resume
     seed_everything(config.seed)
-    prepared = prepare_data(config)
+    prepared = prepare_data(config, with_test=test)
     config, splits = prepared.config, prepared.splits
     _check_classes(run, prepared, point)
     skipped = prepared.skipped
@@ -143,8 +145,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
-        probabilities, labels = route.predict(model, splits.test)
-    evaluation = score(probabilities, labels, prepared.class_names)
+        evaluation = score(*route.predict(model, splits.test), prepared.class_names) if test else None
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
@@ -164,7 +165,8 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts["tensorboard"] = run.tensorboard
     if prepared.skipped:
         artefacts["skipped_files"] = run.skipped_files_file
-    artefacts.update(evaluation.write(run))
+    if evaluation is not None:
+        artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
     artefacts["results"] = _write_results(run, result, config, history)  # last: marks it finished
@@ -203,12 +205,12 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
 
 def _write_results(run: RunFolder, result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
     path = run.results_file
+    evaluation = result.evaluation
+    scores = {"test_accuracy": evaluation.accuracy, "test_accuracy_interval": list(evaluation.accuracy_interval),
+              "test_images": evaluation.count, "test_loss": evaluation.loss} if evaluation else {}
     files.write_json(path, {
         "name": config.name,
-        "test_accuracy": result.evaluation.accuracy,
-        "test_accuracy_interval": list(result.evaluation.accuracy_interval),
-        "test_images": result.evaluation.count,
-        "test_loss": result.evaluation.loss,
+        **scores,
         "epochs_run": len(history.get("loss", [])),
         "seconds": round(result.seconds, 2),
         "skipped_files": len(result.prepared.skipped),

@@ -1,0 +1,136 @@
+"""The study a search keeps its trials in: Optuna's, in a database, so that a search survives a crash and
+runs on several machines at once (every machine runs the same ``dlcv tune`` against one study).
+
+The default storage is an SQLite file in the search's folder (``output/<name>/study.db``: nothing to
+start); a ``postgresql://`` or ``mysql://`` URL shares the study between machines. Running trials send a
+heartbeat, so a trial whose process was killed is marked failed by the next process that starts a trial
+(Optuna's ``fail_stale_trials``), and its place is taken: only finished trials count towards
+``search.trials``.
+
+    study = open_study(config, storage=None, study_name=None)      # output/<name>/study.db
+    finished(study), best_trial(study)
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ..config import ExperimentConfig, SearchConfig
+from ..errors import DlcvError
+
+log = logging.getLogger(__name__)
+
+DRIVERS = {"postgresql": "psycopg (pip install 'psycopg[binary]')", "mysql": "a MySQL driver (pip install pymysql, "
+           "then use mysql+pymysql://...)", "sqlite": "Python's sqlite3"}
+"""What each database needs, said when it is missing."""
+CONNECT_TIMEOUT_S = 10
+"""Seconds to wait for a database server before saying it does not answer."""
+
+
+def storage_url(config: ExperimentConfig, storage: str | None) -> str:
+    """``--storage``, else the SQLite file in the search's folder."""
+    return storage or f"sqlite:///{config.run_dir / 'study.db'}"
+
+
+def open_study(config: ExperimentConfig, storage: str | None, study_name: str | None) -> Any:
+    """The config's study (created, or continued when it exists) in ``storage`` (default: SQLite in the
+    run folder); a storage that cannot be reached is one line (:class:`DlcvError`) before any training."""
+    import optuna
+
+    search = config.search
+    url = storage_url(config, storage)
+    if storage is None:
+        Path(config.run_dir).mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
+        rdb = _storage(url, search)
+    direction = "maximize" if search.metric == "val_accuracy" else "minimize"
+    name = study_name or config.name
+    try:
+        study = optuna.create_study(study_name=name, storage=rdb, sampler=make_sampler(search),
+                                    pruner=make_pruner(search, config.total_epochs), direction=direction,
+                                    load_if_exists=True)
+    except ValueError as exc:  # an existing study with another direction
+        raise DlcvError(f"--study {name}: {exc}; expected a study made with the same search.metric") from None
+    if study.direction.name.lower() != direction:
+        raise DlcvError(f"study {name!r} in {redacted(url)} maximises/minimises another metric "
+                        f"({study.direction.name.lower()}); expected search.metric {search.metric} to match it, "
+                        "or another --study name")
+    return study
+
+
+def _storage(url: str, search: SearchConfig) -> Any:
+    import optuna
+    import sqlalchemy.exc
+
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme not in DRIVERS:
+        raise DlcvError(f"--storage {redacted(url)}: unknown database {scheme!r}; expected sqlite:///FILE, "
+                        "postgresql://USER:PASSWORD@HOST/DATABASE or mysql://...")
+    engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if scheme != "sqlite" else {}
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=search.heartbeat,
+                                          grace_period=2 * search.heartbeat)
+    except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:  # Optuna re-raises the driver's as ImportError
+        raise DlcvError(f"--storage {redacted(url)}: needs {DRIVERS[scheme]}, which is not installed ({exc})") \
+            from None
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ArgumentError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DlcvError(f"--storage {redacted(url)}: the database does not answer ({reason}); expected a "
+                        "running server and a database the user may write") from None
+
+
+def make_sampler(search: SearchConfig) -> Any:
+    """Unseeded: processes sharing a study must not all draw the same values."""
+    import optuna
+
+    if search.sampler == "grid":
+        return optuna.samplers.GridSampler({key: d.values() for key, d in search.space.items()})
+    if search.sampler == "random":
+        return optuna.samplers.RandomSampler()
+    return optuna.samplers.TPESampler()
+
+
+def make_pruner(search: SearchConfig, epochs: int) -> Any:
+    import optuna
+
+    if search.pruner == "median":
+        return optuna.pruners.MedianPruner()
+    if search.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+    return optuna.pruners.NopPruner()
+
+
+def finished(study: Any) -> int:
+    """Trials that count towards ``search.trials``: complete or pruned (as Optuna's MaxTrialsCallback
+    counts them when given those states)."""
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def running(study: Any) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def best_trial(study: Any) -> Any | None:
+    """The best complete trial, or None before one has completed."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and files."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: nothing to hide in it
+        return url

@@ -1,0 +1,189 @@
+"""dlcv tune: Optuna studies of real training runs, judged on validation, in a real SQLite database.
+
+The data is a folder with its own train/, val/ and test/ split whose test/ also holds unreadable files:
+a run that decodes the test split lists them as skipped, so a trial that never does lists none.
+"""
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from data_files import write_class_folders
+
+optuna = pytest.importorskip("optuna")
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD, TOO_LOW, EXPLODES = 0.1, 1e-6, 1e37
+
+
+def split_folder(root: Path) -> Path:
+    for part, count, seed in (("train", 10, 0), ("val", 5, 1), ("test", 5, 2)):
+        write_class_folders(root / part, per_class=count, seed=seed, size=(10, 10))
+    for name in ("cats", "dogs", "panda"):
+        (root / "test" / name / f"{name}_broken.jpg").write_bytes(b"not a JPEG")
+    return root
+
+
+def write_config(tmp_path: Path, name: str, search: dict, **settings) -> Path:
+    config = {"name": name, "output_dir": str(tmp_path / "output"), "seed": 3,
+              "dataset": {"name": "folder", "path": str(split_folder(tmp_path / "photos"))},
+              "preprocessing": {"width": 8, "height": 8, "channels": 3},
+              "model": {"name": "linear", "params": {}},
+              "optimizer": {"name": "sgd", "learning_rate": TOO_LOW},  # a deliberately bad default
+              "epochs": 4, "batch_size": 8, "callbacks": {"checkpoint": "none"},
+              "search": {"space": {"optimizer.learning_rate": {"log_uniform": [TOO_LOW, EXPLODES]}}, **search},
+              **settings}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def rows(path: Path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_study_prunes_records_failures_and_beats_a_bad_default_without_reading_the_test_split(keras, tmp_path):
+    from dlcv import app
+
+    path = write_config(tmp_path, "study", {"trials": 6, "pruner": "median", "sampler": "random"})
+    folder = tmp_path / "output" / "study"
+    folder.mkdir(parents=True)
+    # The values are fixed here so that the outcome is: five good trials, one that diverges, one that the
+    # median pruner stops after its first epoch (a value far below the five's median there).
+    study = optuna.create_study(study_name="study", storage=f"sqlite:///{folder / 'study.db'}", direction="maximize")
+    for rate in (GOOD,) * 5 + (EXPLODES, TOO_LOW):
+        study.enqueue_trial({"optimizer.learning_rate": rate})
+
+    results = app.tune(path, retrain=True)
+
+    table = rows(folder / "trials.csv")
+    assert [r["state"] for r in table] == ["complete"] * 5 + ["fail", "pruned"]
+    assert all(r["epochs_run"] == "4" and float(r["val_accuracy"]) > 0.9 for r in table[:5])
+    assert "NaN" in table[5]["failure"]
+    assert table[6]["epochs_run"] == "1" and float(table[6]["val_accuracy"]) < 0.6
+    pruned = folder / "trials" / "6"
+    assert (pruned / "history.json").is_file() and not list(pruned.glob("model.*"))
+    assert not (pruned / "checkpoints").exists()
+    # no trial decoded the test split; --retrain did, and found the unreadable files
+    assert not list((folder / "trials").glob("*/skipped_files.txt"))
+    assert not any("test_accuracy" in json.loads(p.read_text()) for p in (folder / "trials").glob("*/results.json"))
+    skipped = (folder / "best" / "skipped_files.txt").read_text()
+    assert skipped.count("_broken.jpg") == 3
+    best = yaml.safe_load((folder / "best.yaml").read_text())
+    assert best["optimizer"]["learning_rate"] == GOOD and best["name"] == "best" and "search" not in best
+    by_label = {label: result.evaluation.accuracy for label, result in results.items()}
+    assert by_label["the best trial's config"] > 0.9 > 0.6 > by_label["the config as written"]
+    assert (folder / "optimization_history.png").stat().st_size > 5000
+    assert "best: trial 0" in (folder / "summary.txt").read_text()
+
+
+@pytest.mark.slow
+def test_two_processes_share_a_study_and_a_killed_one_loses_nothing(keras, tmp_path):
+    """Two `dlcv tune` processes on one SQLite study; one is killed mid-trial; the other finishes the study,
+    taking the killed trial's place once its heartbeat is missed; a rerun continues the same study."""
+    from dlcv import app
+
+    path = write_config(tmp_path, "shared", {"trials": 5, "pruner": "none", "sampler": "random", "heartbeat": 1,
+                                             "space": {"optimizer.learning_rate": {"log_uniform": [0.03, 0.3]}}},
+                        epochs=3)
+    folder = tmp_path / "output" / "shared"
+    command = [sys.executable, "-m", "dlcv", "tune", str(path)]
+    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    second = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline, victim = time.time() + 240, None
+    while victim is None:
+        assert time.time() < deadline and first.poll() is None, "the first process finished no trial in time"
+        time.sleep(0.2)
+        if not (folder / "study.db").exists():
+            continue
+        try:
+            trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{folder / 'study.db'}").trials
+        except (KeyError, optuna.exceptions.StorageInternalError, ValueError):
+            continue  # not created yet
+        mine = [t for t in trials if t.user_attrs.get("worker", "").endswith(f":{first.pid}")]
+        if any(t.state.name == "COMPLETE" for t in mine):
+            victim = next((t.number for t in mine if t.state.name == "RUNNING"), None)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert second.wait(timeout=240) == 0, second.stderr.read().decode()[-2000:]
+
+    study = optuna.load_study(study_name="shared", storage=f"sqlite:///{folder / 'study.db'}")
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) == 5 and study.trials[victim].state.name == "FAIL"
+    workers = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in complete}
+    assert workers == {str(first.pid), str(second.pid)}  # both worked on it
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    before = {t.number: (t.params, t.value) for t in complete}
+
+    app.tune(path, trials=6)  # the same study, continued: one more trial, nothing lost or repeated
+    study = optuna.load_study(study_name="shared", storage=f"sqlite:///{folder / 'study.db'}")
+    after = {t.number: (t.params, t.value) for t in study.trials if t.state.name == "COMPLETE"}
+    assert len(after) == 6 and all(after[n] == before[n] for n in before)
+    assert (folder / "trials" / str(max(after)) / "results.json").is_file()
+    assert len(rows(folder / "trials.csv")) == len(study.trials)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"search": {"space": {"optimizer.lr": {"uniform": [0.1, 0.2]}}}},
+     "optimizer.lr=0.1 would train an invalid config: optimizer.lr: unknown key; expected one of: name"),
+    ({"search": {"space": {"optimizer.learning_rate": {"uniform": [0.2, 0.1]}}}},
+     "search.space.optimizer.learning_rate: low 0.2 > high 0.1"),
+    ({"search": {"space": {"optimizer.learning_rate": {"log_uniform": [0.0, 0.1]}}}}, "log_uniform needs bounds > 0"),
+    ({"search": {"space": {"batch_size": {"choice": [0, 8]}}}},
+     "a trial drawing batch_size=0 would train an invalid config: batch_size: input should be greater than"),
+    ({"search": {"space": {"optimizer.name": {"choice": ["sgd", "adam"]},
+                           "optimizer.momentum": {"uniform": [0.5, 0.9]}}}},
+     "optimizer.momentum: unknown key; expected one of: name, learning_rate, beta_1"),
+    ({"search": {"space": {"dataset.val_size": {"uniform": [0.1, 0.3]}}}}, "dataset is fixed for a search"),
+    ({"search": None}, "no search: section"),
+])
+def test_a_bad_space_is_one_line_before_any_training(dlcv, tmp_path, change, expected):
+    path = tmp_path / "bad.yaml"
+    config = {"name": "bad", "output_dir": str(tmp_path / "out"), "epochs": 1,
+              "search": {"space": {"optimizer.learning_rate": {"uniform": [0.01, 0.1]}}}} | change
+    path.write_text(yaml.safe_dump({k: v for k, v in config.items() if v is not None}))
+    said = dlcv("tune", path)
+    assert said.code == 2, said.err
+    assert expected in said.err and len(said.err.strip().splitlines()) == 1, said.err
+    assert not (tmp_path / "out" / "bad" / "trials").exists()
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("mysql://user:secret@127.0.0.1/study", "needs a MySQL driver"),
+    ("postgresql://user:secret@127.0.0.1:1/study", "the database does not answer"),
+    ("redis://127.0.0.1/0", "unknown database 'redis'"),
+])
+def test_a_storage_that_cannot_be_used_is_one_line(dlcv, tmp_path, url, expected):
+    path = tmp_path / "ok.yaml"
+    path.write_text(yaml.safe_dump({"name": "ok", "output_dir": str(tmp_path / "out"), "epochs": 1, "search": {
+        "space": {"optimizer.learning_rate": {"uniform": [0.01, 0.1]}}}}))
+    said = dlcv("tune", path, "--storage", url)
+    assert said.code == 2 and expected in said.err and len(said.err.strip().splitlines()) == 1, said.err
+    assert "secret" not in said.err
+
+
+def test_train_refuses_a_study_folder(dlcv, tmp_path):
+    (tmp_path / "searched").mkdir()
+    (tmp_path / "searched" / "study.json").write_text("{}")
+    said = dlcv("train", "--set", f"output_dir={tmp_path}", "--set", "name=searched")
+    assert said.code == 2 and "holds a dlcv tune study; train its best.yaml" in said.err
+
+
+def test_a_grid_covers_its_values_once(keras, tmp_path):
+    from dlcv import app
+
+    path = write_config(tmp_path, "grid", {"trials": 10, "pruner": "none", "sampler": "grid",
+                                           "space": {"batch_size": {"choice": [4, 8]},
+                                                     "epochs": {"int_uniform": [1, 2]}}},
+                        optimizer={"name": "sgd", "learning_rate": GOOD})
+    study = app.tune(path)
+    drawn = sorted((t.params["batch_size"], t.params["epochs"]) for t in study.trials)
+    assert drawn == [(4, 1), (4, 2), (8, 1), (8, 2)]
+    assert np.all([t.state.name == "COMPLETE" for t in study.trials])
