@@ -98,7 +98,65 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
              + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
     log.info(evaluation.report_text)
+    folder = RunFolder(Path(model_path).parent)
+    if folder.config_file.is_file():  # the model's run folder: its page shows this evaluation
+        from .report import write_report
+
+        log.info(f"wrote {write_report(folder, evaluation, test, config.report.mistakes)}")
     return evaluation
+
+
+def list_runs(root: str | Path = "output", output_format: str = "text", sort: str = "date",
+              ascending: bool = False) -> list:
+    """``dlcv runs``: every run under ``root`` as a table on standard output, and ``root/runs.html``."""
+    from .run_table import find_runs, format_rows, sort_rows, write_index
+
+    rows = sort_rows(find_runs(root), sort, None if not ascending else False)
+    print(format_rows(rows, output_format), end="")
+    log.info(f"{len(rows)} run(s); wrote {write_index(rows, Path(root) / 'runs.html')}")
+    return rows
+
+
+def report(run_path: str | Path, mistakes: int | None = None, backend: str | None = None,
+           verbose: bool = False) -> Path:
+    """``dlcv report RUN``: write the run's report.html again: its model re-scored on its test split, or,
+    where the data is no longer there, the saved figures with a line saying the images are not available."""
+    from .runs import RunFolder
+
+    run = RunFolder(run_path)
+    results = run.results() if run.path.is_dir() else None
+    if results is None:
+        raise DlcvError(f"{run_path}: no results.json there, so no finished run (an unfinished or killed run, "
+                        "or not a run folder); expected the folder of a finished dlcv train")
+    config = load_config(run.config_file)  # checked with its data below: the data may have moved
+    backend = resolve_backend(backend, config.backend)
+    limit = config.report.mistakes if mistakes is None else mistakes
+    from .report import write_report
+
+    if "test_accuracy" not in results:  # a search's trial: judged on validation, its test split never read
+        path = write_report(run, None, limit=limit, unavailable="a search trial, judged on validation alone")
+        log.info(f"wrote {path}")
+        return path
+    model_path = run.model_keras_file if run.model_keras_file.is_file() else run.model_h5_file
+    start_keras(backend, verbose)
+    from .data import prepare_data
+    from .evaluation import score
+    from .inference import load_run
+    from .pipeline import predict_dataset
+
+    try:
+        check_config(config, backend)
+        test = prepare_data(config, progress=False).splits.test
+    except DlcvError as exc:  # the data moved: the page says so instead of failing
+        path = write_report(run, None, limit=limit, unavailable=f"the test images cannot be read ({exc})")
+        log.info(f"wrote {path} (without the mistakes' images: {exc})")
+        return path
+    loaded = load_run(str(model_path))
+    evaluation = score(*predict_dataset(loaded.model, test), test.class_names)
+    path = write_report(run, evaluation, test, limit)
+    log.info(f"{run.path.name}: {evaluation.summary}")
+    log.info(f"wrote {path}")
+    return path
 
 
 def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backend: str | None = None,

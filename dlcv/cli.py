@@ -25,8 +25,8 @@ from .tta import TTA_MODES
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # predict's standard output is its predictions: everything else it says goes to standard error
-    return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command == "predict")
+    # predict's and runs' standard output is their product: everything else they say goes to standard error
+    return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command in ("predict", "runs"))
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_tta_option(predict)
     predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose,
                                                        a.output_format, a.top, a.output, a.tta))
+
+    runs = commands.add_parser("runs", help="a table of every run under a folder (and runs.html)",
+                               description="List every run under OUTPUT_DIR (any depth): finished runs with "
+                                           "their test scores, interrupted and unfinished ones said as such; "
+                                           "also write OUTPUT_DIR/runs.html linking to each run's report.")
+    runs.add_argument("output_dir", nargs="?", default="output", help="the folder to look in (default: output)")
+    runs.add_argument("--format", dest="output_format", choices=["text", "csv", "json"], default="text")
+    runs.add_argument("--sort", default="date", metavar="COLUMN",
+                      help="name, status, model, dataset, image_size, epochs, route, backend, test_accuracy, "
+                           "test_loss, seconds or date (default: date, newest first)")
+    runs.add_argument("--ascending", action="store_true", help="sort lowest first")
+    runs.set_defaults(handler=lambda a: app.list_runs(a.output_dir, a.output_format, a.sort, a.ascending))
+
+    report = commands.add_parser("report", parents=[runtime], help="write a run's report.html again",
+                                 description="Write a finished run's report.html (config, curves, per-class "
+                                             "scores, confusion matrix, the mistakes with their images) again, "
+                                             "its model re-scored on its test split.")
+    report.add_argument("run", help="a finished run folder (with results.json)")
+    report.add_argument("--mistakes", type=positive_int, metavar="N",
+                        help="misclassified images to show at most (default: the config's report.mistakes, 100)")
+    report.set_defaults(handler=lambda a: app.report(a.run, a.mistakes, a.backend, a.verbose))
 
     export = commands.add_parser("export", parents=[runtime], help="export a trained model for serving",
                                  description="Write a run's model as a SavedModel (TensorFlow Serving), ONNX "

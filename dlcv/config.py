@@ -387,7 +387,8 @@ class SearchConfig(Section):
     """Seconds this process searches for at most (no new trial starts after it)."""
     pruner: Literal["median", "hyperband", "none"] = "median"
     """Stops a trial whose validation metric is worse than the median (or hyperband's bracket) at the
-    same epoch (Optuna's MedianPruner: not before five trials have finished)."""
+    same epoch (Optuna's MedianPruner: not before five trials have finished, nor before a tenth of the
+    epochs)."""
     sampler: Literal["tpe", "random", "grid"] = "tpe"
     """tpe (Optuna's default), random, or grid (every combination; choice and int_uniform keys only)."""
     heartbeat: PositiveInt = 60
@@ -402,6 +403,13 @@ class SearchConfig(Section):
                 raise ValueError(f"sampler grid needs choice or int_uniform keys; {', '.join(infinite)} "
                                  "is a continuous range")
         return self
+
+
+class ReportConfig(Section):
+    """The run's report page (report.html)."""
+
+    mistakes: Annotated[int, Field(ge=0)] = 100
+    """The misclassified test images it shows at most, most confident first (a cap, said on the page)."""
 
 
 class ExperimentConfig(Section):
@@ -449,6 +457,7 @@ class ExperimentConfig(Section):
     feature_cache: bool | Literal["auto"] = "auto"
     """While a backbone is frozen and nothing augments the images, its features do not change: compute
     them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
+    report: ReportConfig = ReportConfig()
     search: SearchConfig | None = None
     """``dlcv tune``: the hyperparameter search (``dlcv train`` ignores it)."""
     book: dict[str, Any] | None = None

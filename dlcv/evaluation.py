@@ -30,6 +30,8 @@ class Evaluation:
     class_names: list[str]
     accuracy_interval: tuple[float, float]
     """95% Wilson score interval of the accuracy: where the accuracy on unlimited data of this kind lies."""
+    probabilities: np.ndarray
+    labels: np.ndarray
 
     @property
     def count(self) -> int:
@@ -81,6 +83,8 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str])
         confusion=confusion_matrix(labels, predictions, labels=classes),
         class_names=list(class_names),
         accuracy_interval=interval,
+        probabilities=probabilities,
+        labels=np.asarray(labels),
     )
 
 

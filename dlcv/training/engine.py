@@ -29,6 +29,7 @@ from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..evaluation import Evaluation, score
 from ..model_objects import loss_and_metrics  # also registers StepDecay etc. for loading resumed models
 from ..models import build_model
+from ..report import write_report
 from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
@@ -169,7 +170,11 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
-    artefacts["results"] = _write_results(run, result, config, history)  # last: marks it finished
+    results = _results(result, config, history)
+    if evaluation is not None:
+        artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results)
+    artefacts["results"] = run.results_file
+    files.write_json(run.results_file, results)  # last: marks it finished
     return result
 
 
@@ -203,12 +208,11 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
                         f"{saved}; point dataset.path at the data the run was trained on")
 
 
-def _write_results(run: RunFolder, result: TrainResult, config: ExperimentConfig, history: dict) -> Path:
-    path = run.results_file
+def _results(result: TrainResult, config: ExperimentConfig, history: dict) -> dict:
     evaluation = result.evaluation
     scores = {"test_accuracy": evaluation.accuracy, "test_accuracy_interval": list(evaluation.accuracy_interval),
               "test_images": evaluation.count, "test_loss": evaluation.loss} if evaluation else {}
-    files.write_json(path, {
+    return {
         "name": config.name,
         **scores,
         "epochs_run": len(history.get("loss", [])),
@@ -218,8 +222,7 @@ def _write_results(run: RunFolder, result: TrainResult, config: ExperimentConfig
         "route": result.route,
         "keras_version": keras.__version__,
         "book": config.book,
-    })
-    return path
+    }
 
 
 def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | None:

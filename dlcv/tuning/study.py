@@ -13,6 +13,8 @@ heartbeat, so a trial whose process was killed is marked failed by the next proc
 from __future__ import annotations
 
 import logging
+import random
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -71,8 +73,15 @@ def _storage(url: str, search: SearchConfig) -> Any:
                         "postgresql://USER:PASSWORD@HOST/DATABASE or mysql://...")
     engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if scheme != "sqlite" else {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=search.heartbeat,
-                                          grace_period=2 * search.heartbeat)
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=search.heartbeat, grace_period=2 * search.heartbeat)
+        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError):
+            # Several machines started at once on an empty database race to create Optuna's tables (seen
+            # with PostgreSQL: 'type "studydirection" already exists'); the loser finds them made.
+            time.sleep(1 + random.random())
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=search.heartbeat, grace_period=2 * search.heartbeat)
     except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:  # Optuna re-raises the driver's as ImportError
         raise DlcvError(f"--storage {redacted(url)}: needs {DRIVERS[scheme]}, which is not installed ({exc})") \
             from None
@@ -94,12 +103,15 @@ def make_sampler(search: SearchConfig) -> Any:
 
 
 def make_pruner(search: SearchConfig, epochs: int) -> Any:
+    """Optuna's pruners, judging no trial before a tenth of its epochs: after the first epoch of a long
+    run every trial is near chance, and the median of noise would prune good settings (seen on Animals)."""
     import optuna
 
+    warm_up = epochs // 10
     if search.pruner == "median":
-        return optuna.pruners.MedianPruner()
+        return optuna.pruners.MedianPruner(n_warmup_steps=warm_up)
     if search.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, warm_up), max_resource=epochs)
     return optuna.pruners.NopPruner()
 
 

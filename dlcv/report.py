@@ -1,0 +1,201 @@
+"""A run's report page, ``report.html``: one self-contained file (images inlined, no script, no network)
+with the config, the run's facts and times, the learning curves and rate, per-class precision / recall /
+F1, the confusion matrix, and **the mistakes** — the test images the model got wrong, most confident
+first, each with its true label, predicted label and probability; each cell of the confusion matrix
+links to its first mistake shown.
+
+    page = write_report(RunFolder("output/animals"), evaluation, splits.test, limit=100)
+    write_report(run, None, unavailable="the dataset folder datasets/animals is not there")  # no images
+
+Written at the end of training and by ``dlcv evaluate``; ``dlcv report RUN`` writes it again.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import files
+from .runs import RunFolder
+
+MISTAKES_SHOWN = 100
+"""The mistakes a page shows by default (``report.mistakes``): a data set with thousands stays a small page."""
+
+
+@dataclass(frozen=True)
+class Mistake:
+    index: int
+    """The image's position in the test split."""
+    true: int
+    predicted: int
+    probability: float
+    """The model's probability for the (wrong) predicted class."""
+
+
+def mistakes(probabilities: np.ndarray, labels: np.ndarray) -> list[Mistake]:
+    """Every misclassified image, most confident first (ties: in split order)."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probabilities[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")]
+    return [Mistake(int(i), int(labels[i]), int(predicted[i]), float(probabilities[i, predicted[i]])) for i in order]
+
+
+def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = None, limit: int = MISTAKES_SHOWN,
+                 unavailable: str | None = None, results: dict | None = None) -> Path:
+    """Write ``run``'s report.html from its files and ``evaluation`` (an :class:`~dlcv.evaluation.Evaluation`
+    with its probabilities; None: the report's own saved figures only), the mistakes' images read from
+    ``test_set`` (or ``unavailable``: why they are not shown). ``results``: results.json's content, when
+    the run is writing it now."""
+    results = results if results is not None else (run.results() or {})
+    names = evaluation.class_names if evaluation is not None else (run.class_names() or [])
+    sections = [_heading(run, results), _curves(run)]
+    if evaluation is not None:
+        sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, evaluation,
+                                                                          limit)]
+        sections.append(_mistakes(evaluation, test_set, names, limit, unavailable))
+    else:
+        saved = _read_json(run.report_json_file)
+        if saved:
+            sections += [_per_class(saved, names), _confusion(np.asarray(saved["confusion_matrix"]), names, None,
+                                                              limit)]
+        sections.append(f"<h2>Mistakes</h2><p class=note>Not shown: {html.escape(unavailable or 'no test predictions')}"
+                        ".</p>")
+    sections.append(_config(run))
+    path = run.report_file
+    files.write_text(path, _page(results.get("name") or run.path.name, "\n".join(sections)))
+    return path
+
+
+def _heading(run: RunFolder, results: dict) -> str:
+    name = html.escape(str(results.get("name") or run.path.name))
+    facts = []
+    if "test_accuracy" in results:
+        low, high = results.get("test_accuracy_interval") or (float("nan"), float("nan"))
+        loss = results.get("test_loss", float("nan"))
+        facts.append(f"test accuracy <b>{results['test_accuracy']:.4f}</b> (95% interval {low:.4f}–{high:.4f}, "
+                     f"Wilson, {results.get('test_images', '?')} images), loss {loss:.4f}")
+    for key, label in (("epochs_run", "epochs"), ("seconds", "seconds"), ("route", "route"), ("backend", "backend"),
+                       ("keras_version", "Keras")):
+        if results.get(key) not in (None, ""):
+            facts.append(f"{label} {html.escape(str(results[key]))}")
+    if results.get("book"):
+        facts.append("the book: " + html.escape(", ".join(f"{k} {v}" for k, v in results["book"].items())))
+    return f"<h1>{name}</h1><p>{' · '.join(facts) or 'no results.json: the run did not finish'}</p>"
+
+
+def _curves(run: RunFolder) -> str:
+    parts = ["<h2>Learning curves</h2>"]
+    if run.training_plot_file.is_file():
+        parts.append(_img(run.training_plot_file.read_bytes(), "loss and accuracy per epoch"))
+    history = _read_json(run.history_file)
+    if len(parts) == 1 and history and history.get("learning_rate"):  # training.png has the rate when drawn
+        parts.append(_img(_rate_plot(history["learning_rate"]), "learning rate per epoch"))
+    return "\n".join(parts) if len(parts) > 1 else parts[0] + "<p class=note>No history was written.</p>"
+
+
+def _rate_plot(rates: Sequence[float]) -> bytes:
+    from .plotting import new_figure
+
+    figure, axes = new_figure(figsize=(6, 2.6))
+    axes.plot(range(1, len(rates) + 1), rates, marker="o", markersize=2)
+    axes.set(xlabel="epoch", ylabel="learning rate", title="Learning rate")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _per_class(report: dict, names: Sequence[str]) -> str:
+    rows = "".join(f"<tr><td>{html.escape(n)}</td>" + "".join(f"<td>{report[n][k]:.3f}</td>" for k in
+                                                                ("precision", "recall", "f1-score"))
+                   + f"<td>{int(report[n]['support'])}</td></tr>" for n in names if n in report)
+    return ("<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+            f"<th>test images</th></tr>{rows}</table>")
+
+
+def _confusion(matrix: np.ndarray, names: Sequence[str], evaluation: Any | None, limit: int) -> str:
+    shown = {(m.true, m.predicted) for m in mistakes(evaluation.probabilities, evaluation.labels)[:limit]} \
+        if evaluation is not None else set()
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for t, name in enumerate(names):
+        cells = []
+        for p in range(len(names)):
+            count = int(matrix[t, p])
+            text = f'<a href="#m-{t}-{p}">{count}</a>' if (t, p) in shown else str(count)
+            cells.append(f'<td class="{"hit" if t == p else "miss" if count else ""}">{text}</td>')
+        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
+    return ("<h2>Confusion matrix</h2><p class=note>Rows: the true class; columns: the predicted one. A linked "
+            f"count opens its mistakes.</p><table class=matrix><tr><th></th>{head}</tr>{''.join(rows)}</table>")
+
+
+def _mistakes(evaluation: Any, test_set: Any | None, names: Sequence[str], limit: int, unavailable: str | None) -> str:
+    wrong = mistakes(evaluation.probabilities, evaluation.labels)
+    total = len(evaluation.labels)
+    heading = (f"<h2>Mistakes</h2><p>{len(wrong)} of {total} test images misclassified"
+               + (f"; the {limit} most confident are shown (report.mistakes)" if len(wrong) > limit else
+                  ", most confident first") + ".</p>")
+    wrong = wrong[:limit]
+    if not wrong:
+        return heading
+    images = None
+    if test_set is not None and unavailable is None:
+        images = test_set.batch(np.asarray([m.index for m in wrong]))[0]
+    if images is None:
+        why = unavailable or "the test images are not available"
+        heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
+    cards, seen = [], set()
+    for i, m in enumerate(wrong):
+        anchor = f' id="m-{m.true}-{m.predicted}"' if (m.true, m.predicted) not in seen else ""
+        seen.add((m.true, m.predicted))
+        picture = _img(_png(images[i]), f"test image {m.index}") if images is not None else ""
+        cards.append(f'<figure{anchor} class=mistake>{picture}<figcaption>#{m.index}: true <b>'
+                     f"{html.escape(names[m.true])}</b>, predicted <b>{html.escape(names[m.predicted])}</b> "
+                     f"({m.probability:.3f})</figcaption></figure>")
+    return heading + "<div class=mistakes>" + "".join(cards) + "</div>"
+
+
+def _config(run: RunFolder) -> str:
+    text = run.config_file.read_text(encoding="utf-8") if run.config_file.is_file() else "(no config.yaml)"
+    return f"<h2>Config</h2><pre>{html.escape(text)}</pre>"
+
+
+def _png(image: np.ndarray) -> bytes:
+    import cv2
+
+    pixels = image[..., 0] if image.shape[-1] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(pixels))
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as PNG")
+    return encoded.tobytes()
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f4f4f4}.matrix td.hit{background:#e6f4e6}.matrix td.miss{background:#fbe9e7}
+.note{color:#666}.mistakes{display:flex;flex-wrap:wrap;gap:10px}
+figure.mistake{margin:0;width:150px;font-size:12px}figure.mistake img{width:128px;image-rendering:pixelated}
+pre{background:#f7f7f7;padding:1em;overflow:auto}"""
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: dlcv '
+            f"report</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

@@ -1,0 +1,129 @@
+"""Every run under a folder, as one table (``dlcv runs``): finished runs with their test scores, and
+interrupted or unfinished ones said as such, never skipped silently. Folders that hold no run (a cache,
+a search's own folder, anything else) are passed over; a search's trials are runs and are listed.
+
+    rows = find_runs("output")
+    print(format_rows(sort_rows(rows, "test_accuracy"), "text"))
+    write_index(rows, Path("output/runs.html"))       # each run linked to its report.html
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import files
+from .errors import ConfigError, DlcvError
+from .runs import RunFolder
+
+COLUMNS = ("name", "status", "model", "dataset", "image_size", "epochs", "route", "backend", "test_accuracy",
+           "test_loss", "seconds", "date", "path")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    name: str
+    """The run's folder, relative to the folder listed (a search's trials: ``<search>/trials/<n>``)."""
+    status: str
+    """finished; interrupted after epoch N (``--resume`` continues it); unfinished (or still running)."""
+    model: str
+    dataset: str
+    image_size: str
+    epochs: str
+    route: str
+    backend: str
+    test_accuracy: float | None
+    test_loss: float | None
+    seconds: float | None
+    date: str
+    """When the run last wrote its folder (UTC)."""
+    path: str
+
+
+def find_runs(root: str | os.PathLike) -> list[RunRow]:
+    """The runs under ``root`` (any depth): every folder with a run's config.yaml."""
+    base = Path(root)
+    if not base.is_dir():
+        raise DlcvError(f"{root}: not a folder; expected an output folder holding run folders")
+    return [row for config in sorted(base.rglob("config.yaml")) if (row := _row(RunFolder(config.parent), base))]
+
+
+def _row(run: RunFolder, base: Path) -> RunRow | None:
+    try:
+        config = run.saved_config()
+    except ConfigError:
+        return None  # a config.yaml that is not a dlcv run's
+    if config is None:
+        return None
+    results, point = run.results(), run.resume_point()
+    if results is not None:
+        status, epochs = "finished", str(results.get("epochs_run", ""))
+    elif point is not None:
+        status, epochs = f"interrupted after epoch {point.epoch}", f"{point.epoch}/{config.total_epochs}"
+    else:
+        status, epochs = "unfinished (or running)", f"?/{config.total_epochs}"
+    results = results or {}
+    newest = max((p.stat().st_mtime for p in run.path.iterdir() if p.is_file()), default=run.path.stat().st_mtime)
+    p = config.preprocessing
+    return RunRow(
+        name=str(run.path.relative_to(base)), status=status, model=config.model.name, dataset=config.dataset.name,
+        image_size=f"{p.width}x{p.height}x{p.channels}", epochs=epochs, route=str(results.get("route", "")),
+        backend=str(results.get("backend", "")), test_accuracy=results.get("test_accuracy"),
+        test_loss=results.get("test_loss"), seconds=results.get("seconds"),
+        date=datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M"), path=str(run.path))
+
+
+def sort_rows(rows: list[RunRow], column: str = "date", descending: bool | None = None) -> list[RunRow]:
+    """By a column (scores and dates: highest first), runs without a value last."""
+    if column not in COLUMNS:
+        raise DlcvError(f"--sort {column}: no such column; expected one of: {', '.join(COLUMNS)}")
+    descending = column in ("test_accuracy", "date", "seconds") if descending is None else descending
+    present = [r for r in rows if getattr(r, column) not in (None, "")]
+    missing = [r for r in rows if getattr(r, column) in (None, "")]
+    return sorted(present, key=lambda r: getattr(r, column), reverse=descending) + missing
+
+
+def format_rows(rows: list[RunRow], output_format: str = "text") -> str:
+    if output_format == "json":
+        return json.dumps([asdict(r) for r in rows], indent=1) + "\n"
+    if output_format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(RunRow)], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+        return out.getvalue()
+    table = [COLUMNS[:-1]] + [tuple(_shown(getattr(r, c), c) for c in COLUMNS[:-1]) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() + "\n" for line in table)
+
+
+def write_index(rows: list[RunRow], path: Path) -> Path:
+    """runs.html: the table, each run's name linked to its report.html (relative, so the folder can move)."""
+    head = "".join(f"<th>{c}</th>" for c in COLUMNS[:-1])
+    body = []
+    for r in rows:
+        report = Path(r.path) / "report.html"
+        name = html.escape(r.name)
+        if report.is_file():
+            name = f'<a href="{html.escape(os.path.relpath(report, path.parent))}">{name}</a>'
+        cells = [name] + [html.escape(_shown(getattr(r, c), c)) for c in COLUMNS[1:-1]]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    files.write_text(path, '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>dlcv runs</title>'
+                     "<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+                     "td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f4f4f4}</style></head><body>"
+                     f"<h1>Runs in {html.escape(str(path.parent))}</h1><table><tr>{head}</tr>{''.join(body)}"
+                     "</table></body></html>\n")
+    return path
+
+
+def _shown(value, column: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}" if column == "seconds" else f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,97 @@
+"""report.html: the mistakes are exactly the misclassified test images, most confident first, with the
+pixels the model saw; `dlcv report` writes it again, and says so when the data has moved."""
+import base64
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from data_files import write_class_folders
+
+CAPTION = re.compile(r'<figure(?: id="(m-\d+-\d+)")? class=mistake><img alt="test image (\d+)" '
+                     r'src="data:image/png;base64,([^"]+)"><figcaption>#(\d+): true <b>(\w+)</b>, predicted '
+                     r"<b>(\w+)</b> \(([0-9.]+)\)")
+
+
+@pytest.fixture(scope="module")
+def weak_run(keras, tmp_path_factory):
+    """A grey-image run trained too briefly to be right about everything."""
+    from dlcv.config import load_config
+    from dlcv.training.engine import train
+
+    root = tmp_path_factory.mktemp("report")
+    photos = write_class_folders(root / "photos", per_class=20, size=(12, 12))
+    config = load_config(overrides=[f"output_dir={root / 'out'}", "name=weak", "dataset={name: folder, path: "
+                                    f"{photos}, test_size: 0.5}}", "preprocessing={width: 8, height: 8, channels: 1}",
+                                    "model={name: linear, params: {}}", "epochs=1", "batch_size=8",
+                                    "optimizer.learning_rate=0.002", "callbacks.checkpoint=none"])
+    return train(config, verbose=0)
+
+
+def test_the_mistakes_are_the_misclassified_test_images_most_confident_first(weak_run):
+    from dlcv.pipeline import predict_dataset
+
+    test = weak_run.prepared.splits.test
+    probabilities, labels = predict_dataset(weak_run.model, test)
+    predicted = probabilities.argmax(axis=1)
+    wrong = [i for i in range(len(labels)) if predicted[i] != labels[i]]
+    expected = sorted(wrong, key=lambda i: -probabilities[i, predicted[i]])
+    assert 3 <= len(expected) < len(labels)  # a model that gets some right and some wrong
+
+    page = (weak_run.run_dir / "report.html").read_text()
+    shown = CAPTION.findall(page)
+    names = test.class_names
+    assert [int(m[3]) for m in shown] == expected
+    assert [(m[4], m[5]) for m in shown] == [(names[labels[i]], names[predicted[i]]) for i in expected]
+    assert [float(m[6]) for m in shown] == pytest.approx([probabilities[i, predicted[i]] for i in expected], abs=1e-3)
+    for _, _, data, index, *_ in shown[:3]:  # the very pixels the model was given
+        pixels = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(pixels, test.images[int(index)][..., 0])
+    # every count of the confusion matrix's mistakes links to the first of its images
+    targets = set(re.findall(r'<a href="#(m-\d+-\d+)">', page))
+    assert targets == {f"m-{labels[i]}-{predicted[i]}" for i in expected} == {m[0] for m in shown if m[0]}
+    assert f"{len(expected)} of {len(labels)} test images misclassified" in page
+    for part in ("<h2>Learning curves</h2>", "<h2>Per class</h2>", "<h2>Config</h2>", "name: weak"):
+        assert part in page
+
+
+def test_a_cap_keeps_the_page_small_and_says_so(weak_run, tmp_path):
+    from dlcv.evaluation import score
+    from dlcv.pipeline import predict_dataset
+    from dlcv.report import write_report
+    from dlcv.runs import RunFolder
+
+    copy = RunFolder(shutil.copytree(weak_run.run_dir, tmp_path / "copy"))
+    test = weak_run.prepared.splits.test
+    evaluation = score(*predict_dataset(weak_run.model, test), test.class_names)
+    page = write_report(copy, evaluation, test, limit=2).read_text()
+    assert len(CAPTION.findall(page)) == 2 and "the 2 most confident are shown (report.mistakes)" in page
+
+
+def test_dlcv_report_writes_it_again_and_says_when_the_images_are_gone(weak_run, dlcv, tmp_path):
+    run = shutil.copytree(weak_run.run_dir, tmp_path / "weak")
+    (run / "report.html").unlink()
+    said = dlcv("report", run, "--mistakes", "4")
+    assert said.code == 0, said.err
+    assert len(CAPTION.findall((run / "report.html").read_text())) == 4
+
+    photos, moved = Path(weak_run.prepared.config.dataset.path), tmp_path / "elsewhere"
+    shutil.move(photos, moved)  # the data moved since the run
+    try:
+        said = dlcv("report", run)
+        page = (run / "report.html").read_text()
+        assert said.code == 0, said.err
+        assert "Not shown: the test images cannot be read" in page and "<h2>Per class</h2>" in page
+        assert not CAPTION.findall(page)
+    finally:
+        shutil.move(moved, photos)
+
+
+def test_dlcv_report_on_an_unfinished_run_is_one_line(dlcv, tmp_path):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "history.json").write_text("{}")
+    said = dlcv("report", tmp_path / "half")
+    assert said.code == 2 and "no results.json there, so no finished run" in said.err
+    assert len(said.err.strip().splitlines()) == 1

@@ -1,0 +1,60 @@
+"""dlcv runs: every run under a folder, finished or not, and nothing that is not a run."""
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+
+@pytest.fixture
+def output(digits_run, tmp_path):
+    root = tmp_path / "output"
+    finished = shutil.copytree(digits_run.run_dir, root / "finished")
+    interrupted = shutil.copytree(digits_run.run_dir, root / "group" / "interrupted")
+    for written_at_the_end in ("results.json", "report.html"):  # killed before the end:
+        (interrupted / written_at_the_end).unlink()          # its resume record says how far it got
+    (interrupted / "checkpoints").mkdir(exist_ok=True)
+    (interrupted / "checkpoints" / "last.json").write_text(json.dumps({"epoch": 3, "model": "last-epoch0003.keras"}))
+    started = root / "started"
+    started.mkdir()
+    shutil.copy(finished / "config.yaml", started / "config.yaml")
+    (root / "cache").mkdir()
+    (root / "cache" / "store.h5").write_bytes(b"not a run")
+    (root / "foreign").mkdir()
+    (root / "foreign" / "config.yaml").write_text("server: {port: 80}\n")  # someone else's config
+    better = json.loads((finished / "results.json").read_text())
+    worse = shutil.copytree(finished, root / "worse")
+    (worse / "results.json").write_text(json.dumps({**better, "test_accuracy": 0.5}))
+    return root
+
+
+def test_the_table_lists_runs_with_their_state_and_nothing_else(dlcv, output, digits_run):
+    said = dlcv("runs", output, "--format", "csv", "--sort", "test_accuracy")
+    assert said.code == 0, said.err
+    rows = list(csv.DictReader(io.StringIO(said.out)))
+    assert [r["name"] for r in rows] == ["finished", "worse", "group/interrupted", "started"]
+    assert [r["status"] for r in rows] == ["finished", "finished", "interrupted after epoch 3",
+                                            "unfinished (or running)"]
+    assert float(rows[0]["test_accuracy"]) == pytest.approx(digits_run.test_accuracy)
+    assert rows[2]["epochs"] == "3/5" and rows[0]["model"] == "mlp" and rows[0]["image_size"] == "8x8x1"
+    assert "4 run(s); wrote" in said.err
+
+    ascending = json.loads(dlcv("runs", output, "--format", "json", "--sort", "test_accuracy", "--ascending").out)
+    assert [r["name"] for r in ascending][:2] == ["worse", "finished"]
+    text = dlcv("runs", output).out.splitlines()
+    assert text[0].split()[:3] == ["name", "status", "model"] and len(text) == 5
+
+
+def test_runs_html_links_each_report(dlcv, output):
+    assert dlcv("runs", output).code == 0
+    page = (output / "runs.html").read_text()
+    assert '<a href="finished/report.html">finished</a>' in page
+    assert "group/interrupted" in page and 'href="group/interrupted/report.html"' not in page
+
+
+def test_an_unknown_column_or_folder_is_one_line(dlcv, tmp_path):
+    said = dlcv("runs", tmp_path, "--sort", "accuracy")
+    assert said.code == 2 and "--sort accuracy: no such column; expected one of: name," in said.err
+    said = dlcv("runs", tmp_path / "nothing")
+    assert said.code == 2 and "not a folder" in said.err
