@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import cv2
-import imutils
 import numpy as np
 
 from .config import Decode, PreprocessingConfig
@@ -45,20 +44,23 @@ class SimplePreprocessor:
         return resized.reshape(self.height, self.width, -1)  # cv2 drops a single channel axis
 
 
+PIXELS_REVISION = 2
+"""Raised whenever a resize starts giving other pixels (2: aspect_aware without imutils' truncation), so
+that decoded-image caches built before are built again (:meth:`dlcv.data.sources.FolderSource.listing_key`)."""
+
+
 class AspectAwarePreprocessor(SimplePreprocessor):
     """Resize the shorter side to the target, centre-crop the longer one, then resize exactly."""
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
+        # Not imutils.resize, as the book: it truncates the other side (a 499x499 photo at 32 becomes
+        # 32x31), and the crop then kept a single column of pixels, stretched into stripes.
         h, w = image.shape[:2]
-        if w < h:
-            image = imutils.resize(image, width=self.width, inter=self.inter)
-            offset = (image.shape[0] - self.height) // 2
-            image = image[offset:offset + self.height]
-        else:
-            image = imutils.resize(image, height=self.height, inter=self.inter)
-            offset = (image.shape[1] - self.width) // 2
-            image = image[:, offset:offset + self.width]
-        return super().preprocess(image)
+        scale = max(self.width / w, self.height / h)
+        size = (max(self.width, round(w * scale)), max(self.height, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=self.inter)
+        top, left = (size[1] - self.height) // 2, (size[0] - self.width) // 2
+        return super().preprocess(image[top:top + self.height, left:left + self.width])
 
 
 class PadPreprocessor(SimplePreprocessor):
@@ -167,8 +169,8 @@ _DECODE_CALL = ("image = cv2.cvtColor(cv2.imread(path, cv2.IMREAD_COLOR), cv2.CO
 _GREY_CALL = "image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)"
 _RESIZE_CALLS = {
     "simple": ["image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)"],
-    "aspect_aware": ["image = imutils.resize(image, width=width, inter=cv2.INTER_AREA) if image.shape[1] < "
-                     "image.shape[0] else imutils.resize(image, height=height, inter=cv2.INTER_AREA)",
+    "aspect_aware": ["scale = max(width / w, height / h); image = cv2.resize(image, (max(width, round(w * "
+                     "scale)), max(height, round(h * scale))), interpolation=cv2.INTER_AREA)",
                      "centre-crop the longer side to height x width (offset = excess // 2)",
                      "image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)"],
     "pad": ["scale = min(width / w, height / h); image = cv2.resize(image, (max(round(w * scale), 1), "

@@ -44,6 +44,15 @@ def test_aspect_aware_preprocessor_centre_crops_the_longer_side():
     assert AspectAwarePreprocessor(20, 20).preprocess(tall).min() >= 250
 
 
+@pytest.mark.parametrize("size", [499, 500, 333])
+def test_aspect_aware_keeps_a_square_photo_whole(size):
+    """The book's version (imutils.resize) made a 499x499 photo 32x31, then kept one column of it: stripes.
+    A square photo is simply resized."""
+    photo = np.random.default_rng(size).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    out = AspectAwarePreprocessor(32, 32).preprocess(photo)
+    np.testing.assert_array_equal(out, cv2.resize(photo, (32, 32), interpolation=cv2.INTER_AREA))
+
+
 def test_image_to_array_preprocessor_follows_the_data_format():
     image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
     last = ImageToArrayPreprocessor("channels_last").preprocess(image)

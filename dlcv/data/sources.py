@@ -30,7 +30,7 @@ import numpy as np
 from ..config import Decode, PreprocessingConfig
 from ..errors import DlcvError
 from ..images import UnreadableImage
-from ..preprocessing import decode_file, preprocessors_for
+from ..preprocessing import PIXELS_REVISION, decode_file, preprocessors_for
 from .types import ImageSet
 
 ROW_ARRAYS = ("official_test", "given_split", "groups")
@@ -156,7 +156,8 @@ class FolderSource(ImageSource):
         recipe, gives another key)."""
         import hashlib
 
-        recipe = [self.preprocessing.model_dump_json(), self.decode, self.given_split is not None, self.group_by]
+        recipe = [self.preprocessing.model_dump_json(), self.decode, self.given_split is not None, self.group_by,
+                  PIXELS_REVISION]
         digest = hashlib.sha256(json.dumps(recipe).encode())
         for path in self.paths:
             try:
