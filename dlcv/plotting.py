@@ -22,7 +22,10 @@ def new_figure(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (8
     return figure, axes
 
 
-def save_figure(figure, path: str | os.PathLike, dpi: int = 100) -> None:
-    figure.tight_layout()
+def save_figure(figure, path: str | os.PathLike, dpi: int = 100, tight: bool = True) -> None:
+    """PNG, written atomically; ``tight``: matplotlib's tight_layout first (it draws the figure once more:
+    a figure redrawn every epoch sets its margins itself instead)."""
+    if tight:
+        figure.tight_layout()
     with files.atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi)
