@@ -53,33 +53,50 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._plot()
 
     def _plot(self) -> None:
+        """Redraw the curves. The figure is built once and its lines updated each epoch: building axes
+        and ticks anew was most of the cost of a plot redrawn every epoch."""
         rates = self.history.get("learning_rate")
-        figure, panels = new_figure(nrows=2 if rates else 1, figsize=(8, 7) if rates else (8, 5))
-        axes = panels[0] if rates else panels
+        if getattr(self, "_figure", None) is None or self._with_rates != bool(rates):
+            self._build_figure(bool(rates))
+        axes = self._panels[0]
         epochs = np.arange(1, len(self.history["loss"]) + 1)
-        colours: dict[str, str] = {}  # a metric and its val_ twin share a colour
+        added = False
         for key, values in self.history.items():
             if key == "learning_rate" or len(values) != len(epochs):
                 continue
-            base = key.removeprefix("val_")
-            colour = colours.setdefault(base, f"C{len(colours)}")
-            axes.plot(epochs, values, label=key, color=colour,
-                      linestyle="--" if key.startswith("val_") else "-")
+            if key not in self._lines:
+                base = key.removeprefix("val_")  # a metric and its val_ twin share a colour
+                colour = self._colours.setdefault(base, f"C{len(self._colours)}")
+                self._lines[key], = axes.plot([], [], label=key, color=colour,
+                                              linestyle="--" if key.startswith("val_") else "-")
+                added = True
+            self._lines[key].set_data(epochs, values)
+        if added:
+            axes.legend(loc="best")
         for start in self.phase_starts:  # e.g. where a fine-tune unfroze the backbone
-            if start < len(epochs):
+            if start < len(epochs) and start not in self._phases_drawn:
+                self._phases_drawn.add(start)
                 axes.axvline(start + 0.5, color="0.5", linestyle=":", linewidth=1)
                 axes.annotate("fine-tune", (start + 0.5, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
                               textcoords="offset points", color="0.4", fontsize=8)
-        axes.set(title=f"Training loss and metrics [epoch {len(epochs)}]", xlabel="epoch",
-                 ylabel="loss / metric")
-        axes.legend(loc="best")
-        axes.grid(alpha=0.3)
+        axes.set_title(f"Training loss and metrics [epoch {len(epochs)}]")
         if rates:
-            lr_axes = panels[1]
-            lr_axes.plot(np.arange(1, len(rates) + 1), rates, color="C7", marker="o", markersize=3)
-            lr_axes.set(xlabel="epoch", ylabel="learning rate", title="Learning rate at the end of each epoch")
-            lr_axes.grid(alpha=0.3)
-        # Fixed margins: tight_layout drew the figure twice, 40% of a plot that is redrawn every epoch.
-        figure.subplots_adjust(left=0.09, right=0.98, bottom=0.08 if rates else 0.11, top=0.95 if rates else 0.93,
-                               hspace=0.35)
-        save_figure(figure, self.fig_path, tight=False)
+            self._rate_line.set_data(np.arange(1, len(rates) + 1), rates)
+        for panel in self._panels:
+            panel.relim()
+            panel.autoscale_view()
+        save_figure(self._figure, self.fig_path, tight=False)
+
+    def _build_figure(self, with_rates: bool) -> None:
+        self._figure, panels = new_figure(nrows=2 if with_rates else 1, figsize=(8, 7) if with_rates else (8, 5))
+        self._panels = list(panels) if with_rates else [panels]
+        self._with_rates, self._lines, self._colours, self._phases_drawn = with_rates, {}, {}, set()
+        self._panels[0].set(xlabel="epoch", ylabel="loss / metric")
+        self._panels[0].grid(alpha=0.3)
+        if with_rates:
+            self._rate_line, = self._panels[1].plot([], [], color="C7", marker="o", markersize=3)
+            self._panels[1].set(xlabel="epoch", ylabel="learning rate", title="Learning rate at the end of each epoch")
+            self._panels[1].grid(alpha=0.3)
+        # Fixed margins: tight_layout would draw the figure a second time each epoch.
+        self._figure.subplots_adjust(left=0.09, right=0.98, bottom=0.08 if with_rates else 0.11,
+                                     top=0.95 if with_rates else 0.93, hspace=0.35)
