@@ -90,3 +90,8 @@ def console_output():
     with console():
         yield
 
+
+def pytest_collection_modifyitems(items):
+    """The slow tests (real processes, a minute each) first: xdist's workers then start with them and end
+    on short tests, instead of one worker finishing a long test alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
