@@ -26,6 +26,7 @@ from .trial import run_trial, trial_config
 
 log = logging.getLogger(__name__)
 
+
 def search(study: Any, config: ExperimentConfig, config_path: str | None, overrides: Sequence[str],
            trials: int | None = None, verbose: int | str = "auto") -> Any:
     """Run trials of ``config`` in ``study`` (:func:`~dlcv.tuning.study.open_study`) until it has ``trials``
@@ -36,7 +37,7 @@ def search(study: Any, config: ExperimentConfig, config_path: str | None, overri
     total = trials or settings.trials
     files.write_json(config.run_dir / STUDY_MARKER, {"study": study.study_name, "metric": settings.metric})
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours (announcer)
-    started, failures, waiting = time.monotonic(), 0, False
+    started, failed_here, waiting = time.monotonic(), [], False
 
     def objective(trial: Any) -> float:
         values = draw(trial, settings.space, config)
@@ -51,6 +52,9 @@ def search(study: Any, config: ExperimentConfig, config_path: str | None, overri
         done, elsewhere = finished(study), running(study)
         if done >= total:
             break
+        if settings.timeout is not None and time.monotonic() - started >= settings.timeout:
+            log.info(f"search.timeout ({settings.timeout:g} s) reached: {done} of {total} trials finished")
+            break
         if done + elsewhere >= total:  # the last ones run elsewhere: wait, and take a place they leave
             if not waiting:
                 log.info(f"waiting for {elsewhere} trial(s) running elsewhere (one silent for "
@@ -59,17 +63,15 @@ def search(study: Any, config: ExperimentConfig, config_path: str | None, overri
             time.sleep(min(settings.heartbeat, 5))
             continue
         waiting = False
-        if settings.timeout is not None and time.monotonic() - started >= settings.timeout:
-            log.info(f"search.timeout ({settings.timeout:g} s) reached: {done} of {total} trials finished")
-            break
-        if failures >= total:
-            log.warning(f"{failures} trials failed in this process; stopping (see trials.csv for why)")
+        if len(failed_here) >= total:
+            log.warning(f"{len(failed_here)} trials failed in this process; stopping (see trials.csv for why)")
             break
         if isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study):
             log.info(f"the grid is done: all {done} combinations tried")  # else Optuna repeats them
             break
-        study.optimize(objective, n_trials=1, catch=(Stopped,), callbacks=[announcer(settings.metric)])
-        failures += study.trials[-1].state.name == "FAIL"
+        study.optimize(objective, n_trials=1, catch=(Stopped,), callbacks=[
+            announcer(settings.metric), lambda _, trial: failed_here.append(trial.number)
+            if trial.state.name == "FAIL" else None])
     return study
 
 
