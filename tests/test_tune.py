@@ -188,3 +188,27 @@ def test_a_grid_covers_its_values_once(keras, tmp_path):
     drawn = sorted((t.params["batch_size"], t.params["epochs"]) for t in study.trials)
     assert drawn == [(4, 1), (8, 1)]
     assert np.all([t.state.name == "COMPLETE" for t in study.trials])
+
+
+def _open_storage(url, barrier):
+    from dlcv.config import load_config
+    from dlcv.tuning.study import _storage
+
+    search = load_config(overrides=["search={space: {optimizer.learning_rate: {uniform: [0.01, 0.1]}}}"]).search
+    barrier.wait()
+    _storage(url, search)
+
+
+def test_processes_starting_at_once_on_an_empty_database_all_get_the_study(tmp_path):
+    """Optuna's tables are created by whichever process comes first; the others must not fail on them."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(6)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    processes = [context.Process(target=_open_storage, args=(url, barrier)) for _ in range(6)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * 6

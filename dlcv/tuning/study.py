@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 DRIVERS = {"postgresql": "psycopg (pip install 'psycopg[binary]')", "mysql": "a MySQL driver (pip install pymysql, "
            "then use mysql+pymysql://...)", "sqlite": "Python's sqlite3"}
 """What each database needs, said when it is missing."""
+CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key value", "database is locked")
+"""What a database says when another process created Optuna's tables a moment before this one."""
 CONNECT_TIMEOUT_S = 10
 """Seconds to wait for a database server before saying it does not answer."""
 
@@ -72,16 +74,22 @@ def _storage(url: str, search: SearchConfig) -> Any:
         raise DlcvError(f"--storage {redacted(url)}: unknown database {scheme!r}; expected sqlite:///FILE, "
                         "postgresql://USER:PASSWORD@HOST/DATABASE or mysql://...")
     engine_kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if scheme != "sqlite" else {}
+
+    def connect():
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=search.heartbeat,
+                                          grace_period=2 * search.heartbeat)
+
     try:
-        try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=search.heartbeat, grace_period=2 * search.heartbeat)
-        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError):
-            # Several machines started at once on an empty database race to create Optuna's tables (seen
-            # with PostgreSQL: 'type "studydirection" already exists'); the loser finds them made.
-            time.sleep(1 + random.random())
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=search.heartbeat, grace_period=2 * search.heartbeat)
+        for attempt in range(3):
+            try:
+                return connect()
+            except sqlalchemy.exc.DBAPIError as exc:
+                # Processes started at once on an empty database race to create Optuna's tables (seen:
+                # PostgreSQL's 'type "studydirection" already exists', SQLite's 'table studies already
+                # exists' and 'UNIQUE constraint failed: alembic_version'); the losers find them made.
+                if attempt == 2 or not any(sign in str(exc) for sign in CREATION_RACE):
+                    raise
+                time.sleep(0.5 + random.random())
     except (ImportError, sqlalchemy.exc.NoSuchModuleError) as exc:  # Optuna re-raises the driver's as ImportError
         raise DlcvError(f"--storage {redacted(url)}: needs {DRIVERS[scheme]}, which is not installed ({exc})") \
             from None
