@@ -58,14 +58,14 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
     names = evaluation.class_names if evaluation is not None else (run.class_names() or [])
     sections = [_heading(run, results), _curves(run)]
     if evaluation is not None:
-        sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, evaluation,
-                                                                          limit)]
-        sections.append(_mistakes(evaluation, test_set, names, limit, unavailable))
+        wrong = mistakes(evaluation.probabilities, evaluation.labels)
+        shown = wrong[:limit]
+        sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, shown),
+                     _mistakes(wrong, shown, len(evaluation.labels), test_set, names, unavailable)]
     else:
         saved = _read_json(run.report_json_file)
         if saved:
-            sections += [_per_class(saved, names), _confusion(np.asarray(saved["confusion_matrix"]), names, None,
-                                                              limit)]
+            sections += [_per_class(saved, names), _confusion(np.asarray(saved["confusion_matrix"]), names, [])]
         sections.append(f"<h2>Mistakes</h2><p class=note>Not shown: {html.escape(unavailable or 'no test predictions')}"
                         ".</p>")
     sections.append(_config(run))
@@ -120,9 +120,8 @@ def _per_class(report: dict, names: Sequence[str]) -> str:
             f"<th>test images</th></tr>{rows}</table>")
 
 
-def _confusion(matrix: np.ndarray, names: Sequence[str], evaluation: Any | None, limit: int) -> str:
-    shown = {(m.true, m.predicted) for m in mistakes(evaluation.probabilities, evaluation.labels)[:limit]} \
-        if evaluation is not None else set()
+def _confusion(matrix: np.ndarray, names: Sequence[str], shown_mistakes: Sequence[Mistake]) -> str:
+    shown = {(m.true, m.predicted) for m in shown_mistakes}
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
     for t, name in enumerate(names):
@@ -136,13 +135,11 @@ def _confusion(matrix: np.ndarray, names: Sequence[str], evaluation: Any | None,
             f"count opens its mistakes.</p><table class=matrix><tr><th></th>{head}</tr>{''.join(rows)}</table>")
 
 
-def _mistakes(evaluation: Any, test_set: Any | None, names: Sequence[str], limit: int, unavailable: str | None) -> str:
-    wrong = mistakes(evaluation.probabilities, evaluation.labels)
-    total = len(evaluation.labels)
-    heading = (f"<h2>Mistakes</h2><p>{len(wrong)} of {total} test images misclassified"
-               + (f"; the {limit} most confident are shown (report.mistakes)" if len(wrong) > limit else
+def _mistakes(every: Sequence[Mistake], wrong: Sequence[Mistake], total: int, test_set: Any | None,
+              names: Sequence[str], unavailable: str | None) -> str:
+    heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images misclassified"
+               + (f"; the {len(wrong)} most confident are shown (report.mistakes)" if len(every) > len(wrong) else
                   ", most confident first") + ".</p>")
-    wrong = wrong[:limit]
     if not wrong:
         return heading
     images = None

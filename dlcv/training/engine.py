@@ -83,27 +83,27 @@ def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int,
 
 
 def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[keras.callbacks.Callback] = (),
-          verbose: int | str = "auto", claim: RunClaim | None = None, test: bool = True) -> TrainResult:
+          verbose: int | str = "auto", claim: RunClaim | None = None, with_test: bool = True) -> TrainResult:
     """Train, evaluate and save; ``resume=True`` continues an interrupted run of the same config.
 
     The config is trusted: the application layer (:func:`dlcv.app.load_checked_config`) has checked it
     once against everything but its data. ``callbacks`` are added to the config's own (they see every
     epoch before it is committed); ``claim``: a run folder the caller already holds
-    (:func:`dlcv.runs.claim_run_folder`), else this claims it. ``test=False``: the test split is neither
+    (:func:`dlcv.runs.claim_run_folder`), else this claims it. ``with_test=False``: the test split is neither
     decoded nor scored (a search's trial, judged on validation alone).
     """
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         with _report_write_failures(claim.run):
-            return _train(config, claim, callbacks, verbose, started, test)
+            return _train(config, claim, callbacks, verbose, started, with_test)
 
 
 def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
-           started: float, test: bool) -> TrainResult:
+           started: float, with_test: bool) -> TrainResult:
     run, point = claim.run, claim.resume
     seed_everything(config.seed)
-    prepared = prepare_data(config, with_test=test)
+    prepared = prepare_data(config, with_test=with_test)
     config, splits = prepared.config, prepared.splits
     _check_classes(run, prepared, point)
     skipped = prepared.skipped
@@ -146,7 +146,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
-        evaluation = score(*route.predict(model, splits.test), prepared.class_names) if test else None
+        evaluation = score(*route.predict(model, splits.test), prepared.class_names) if with_test else None
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, route=route.name)

@@ -52,16 +52,13 @@ def open_study(config: ExperimentConfig, storage: str | None, study_name: str | 
         rdb = _storage(url, search)
     direction = "maximize" if search.metric == "val_accuracy" else "minimize"
     name = study_name or config.name
-    try:
-        study = optuna.create_study(study_name=name, storage=rdb, sampler=make_sampler(search),
-                                    pruner=make_pruner(search, config.total_epochs), direction=direction,
-                                    load_if_exists=True)
-    except ValueError as exc:  # an existing study with another direction
-        raise DlcvError(f"--study {name}: {exc}; expected a study made with the same search.metric") from None
-    if study.direction.name.lower() != direction:
-        raise DlcvError(f"study {name!r} in {redacted(url)} maximises/minimises another metric "
-                        f"({study.direction.name.lower()}); expected search.metric {search.metric} to match it, "
-                        "or another --study name")
+    study = optuna.create_study(study_name=name, storage=rdb, sampler=make_sampler(search),
+                                pruner=make_pruner(search, config.total_epochs), direction=direction,
+                                load_if_exists=True)
+    if study.direction.name.lower() != direction:  # an existing study keeps its own; Optuna does not check
+        raise DlcvError(f"study {name!r} in {redacted(url)} was made to {study.direction.name.lower()} its "
+                        f"metric, and search.metric {search.metric} needs {direction}; expected the metric it "
+                        "was made with, or another --study name")
     return study
 
 

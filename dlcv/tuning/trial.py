@@ -78,7 +78,7 @@ def run_trial(trial: Any, config: ExperimentConfig, metric: str, verbose: int | 
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which machine and process ran it
     started = time.perf_counter()
     try:
-        train(config, callbacks=[reporter], verbose=verbose, test=False)
+        train(config, callbacks=[reporter], verbose=verbose, with_test=False)
     except Stopped as exc:
         trial.set_user_attr("failure", str(exc))
         raise
