@@ -42,9 +42,23 @@ class StrategyRoute(EpochLoopRoute):
                 return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
                                    augmenter)
             except lost as exc:
+                _close_abandoned_thread_pools()
                 raise TrainingStopped(
                     f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
                     "--resume on every worker to continue from there") from None
+
+
+def _close_abandoned_thread_pools() -> None:
+    """Close the thread pools TensorFlow's eager all-reduce left running when a peer was lost: it opens
+    one per call and closes it only when every device returned (cross_device_ops.py), and a pool still
+    running when the interpreter exits writes to a closed pipe in ``Pool.__del__`` (a traceback after
+    our one line). Only the failure path pays for the search."""
+    import gc
+    from multiprocessing.pool import RUN, ThreadPool
+
+    for pool in [o for o in gc.get_objects() if isinstance(o, ThreadPool)]:
+        if pool._state == RUN:
+            pool.close()
 
 
 class StrategyEpochs:
