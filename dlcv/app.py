@@ -20,8 +20,9 @@ from . import files
 from .checks import check_config
 from .config import ExperimentConfig, PreprocessingConfig, load_config
 from .console import TO_STDERR
-from .errors import DlcvError, Stopped
+from .errors import DlcvError, Stopped, redacted
 from .runtime import banner, resolve_backend, start_keras
+from .tracking import check_tracking
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
     from .runs import claim_run_folder
 
     config, backend = load_checked_config(config_path, overrides, backend)
+    check_tracking(config)  # an MLflow URI that does not work: one line before Keras starts
     with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
         start_keras(backend, verbose)
         from .models.backbones import ensure_weights
@@ -400,18 +402,24 @@ def tune(config_path: str | Path | None, overrides: Sequence[str] = (), backend:
     if importlib.util.find_spec("optuna") is None:
         raise DlcvError("dlcv tune needs Optuna, which is not installed; pip install optuna")
     from .tuning.space import check_space
-    from .tuning.study import open_study, redacted, storage_url
+    from .tuning.study import open_study, storage_url
 
     path = None if config_path is None else str(config_path)
     check_space(path, overrides, config.search.space, backend)
+    check_tracking(config)
     study = open_study(config, storage, study_name)  # a database that does not answer: one line, now
     log.info(f"study {study.study_name!r} in {redacted(storage_url(config, storage))}")
     start_keras(backend, verbose)
+    from .tracking import study_run
     from .tuning.outputs import best_config, write_outputs
     from .tuning.search import search
+    from .tuning.study import best_trial
 
-    study = search(study, config, path, overrides, trials)
-    written = write_outputs(study, config, path, overrides)
+    with study_run(config, study) as tracker:  # the MLflow run the trials nest under (tracking on)
+        study = search(study, config, path, overrides, trials, parent_run_id=tracker.run_id if tracker else None)
+        written = write_outputs(study, config, path, overrides)
+        if tracker:
+            tracker.log_search(best_trial(study), config.search.metric, written)
     log.info(written["summary"].read_text().rstrip())
     if not retrain:
         return study

@@ -20,6 +20,7 @@ This module must not import Keras or TensorFlow: the backend is chosen from the 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -412,6 +413,26 @@ class ReportConfig(Section):
     """The misclassified test images it shows at most, most confident first (a cap, said on the page)."""
 
 
+class MlflowConfig(Section):
+    """Log the run to MLflow (``pip install mlflow``): the flattened config as parameters, every epoch's
+    metrics (step = Keras's epoch index), the test scores, the run folder's files and the model."""
+
+    uri: Annotated[str, Field(min_length=1)] | None = None
+    """Tracking URI: a server (``http://127.0.0.1:5000``) or a database (``sqlite:///mlflow.db``); None:
+    ``$MLFLOW_TRACKING_URI``, else MLflow's default."""
+    experiment: Annotated[str, Field(min_length=1)] = "dlcv"
+    """The MLflow experiment the run goes to (created when missing)."""
+    parent_run_id: Annotated[str, Field(min_length=1)] | None = None
+    """Nest the run under this MLflow run (``dlcv tune`` sets it for its trials: its study's run)."""
+
+
+class TrackingConfig(Section):
+    """Where a run is recorded besides its run folder."""
+
+    mlflow: MlflowConfig | None = None
+    """MLflow tracking (off by default); ``tracking: {mlflow: {}}`` uses ``$MLFLOW_TRACKING_URI``."""
+
+
 class ExperimentConfig(Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$")] = "quickstart"
     """Run name: outputs go to ``<output_dir>/<name>/`` (letters, digits, ``._-``; not only dots)."""
@@ -458,6 +479,7 @@ class ExperimentConfig(Section):
     """While a backbone is frozen and nothing augments the images, its features do not change: compute
     them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
     report: ReportConfig = ReportConfig()
+    tracking: TrackingConfig = TrackingConfig()
     search: SearchConfig | None = None
     """``dlcv tune``: the hyperparameter search (``dlcv train`` ignores it)."""
     book: dict[str, Any] | None = None
@@ -477,6 +499,21 @@ class ExperimentConfig(Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def flat(self) -> dict[str, Any]:
+        """The config as dotted keys (``optimizer.learning_rate``); a model's ``params`` and other free
+        mappings stay one JSON value each."""
+        return _flatten(self.to_dict())
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and key != "params" and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+    return flat
 
 
 class _Loader(yaml.SafeLoader):

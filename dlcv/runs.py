@@ -69,7 +69,8 @@ class RunFolder:
         object.__setattr__(self, "path", Path(path))
 
     # Everything a run writes into its folder, named once: results.json first (without it the run is not
-    # finished), then the rest in the order a reader looks for them.
+    # finished), then the rest in the order a reader looks for them. (Not here: mlflow.json, the MLflow run
+    # the folder logs to, dlcv.tracking's: it outlives clear(), so a fresh start can end the run it replaces.)
     results_file = RunEntry("results.json")
     model_h5_file = RunEntry("model.h5")
     model_keras_file = RunEntry("model.keras")
@@ -283,7 +284,7 @@ IGNORED_ON_RESUME = ("description", "book")
 
 def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list[str], list[str]]:
     """(changes that apply to the resumed run, changes that cannot apply), each as "key old -> new"."""
-    before, after = _flatten(saved.to_dict()), _flatten(new.to_dict())
+    before, after = saved.flat(), new.flat()
     applied, refused = [], []
     for key in sorted(set(before) | set(after)):
         old, value = before.get(key), after.get(key)
@@ -295,13 +296,3 @@ def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list
         phase_boundary = key == "epochs" and (saved.fine_tune or new.fine_tune)  # where the fine-tune begins
         (refused if key.startswith(FIXED_ON_RESUME) or key == "fine_tune" or phase_boundary else applied).append(change)
     return applied, refused
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and key != "params" and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
-    return flat

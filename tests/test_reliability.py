@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT
 from data_files import add_bad_files, write_class_folders
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,8 +41,9 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     seed = int.from_bytes(os.urandom(4), "little")
     rng, epochs = random.Random(seed), 25  # five kills take 5-20 epochs: the last run still trains some
     context = f"(kill points drawn with random seed {seed})"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"  # tracked too: a resumed run continues its MLflow run
     args = ["--set", f"output_dir={tmp_path}", "--set", "name=killed", "--set", f"epochs={epochs}",
-            "--set", "callbacks.checkpoint=improvements"]
+            "--set", "callbacks.checkpoint=improvements", "--set", f"tracking.mlflow.uri={store}"]
     run_dir = tmp_path / "killed"
     history_path = run_dir / "history.json"
     committed = []  # (epochs the resume record had committed, the history as it stood) at each kill
@@ -51,7 +51,8 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     for kill in range(5):
         # A kill before the first epoch is committed leaves nothing to resume: start afresh, as a user would.
         command = [sys.executable, "-m", "dlcv", "train", *args] + (["--resume"] if record_path.exists() else [])
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # in tmp_path: MLflow puts an SQLite store's artefacts in ./mlruns
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = len(_history(history_path).get("loss", [])) + rng.randint(1, 4)
         deadline = time.time() + 120
         while len(_history(history_path).get("loss", [])) < target and process.poll() is None:
@@ -66,7 +67,7 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
         committed.append((epoch, _history(history_path)))
 
     assert record_path.exists(), context
-    finished = subprocess.run([sys.executable, "-m", "dlcv", "train", *args, "--resume"], cwd=ROOT,
+    finished = subprocess.run([sys.executable, "-m", "dlcv", "train", *args, "--resume"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     history = _history(history_path)
@@ -81,6 +82,18 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
         keras.models.load_model(checkpoint)
     assert not list(run_dir.rglob(".tmp-*")) and not (run_dir / ".lock").exists(), context
     assert json.loads((run_dir / "results.json").read_text())["epochs_run"] == epochs - committed[-1][0]
+    # one MLflow run, FINISHED, holding each epoch once as the run folder has it (a kill before the first
+    # commit is a fresh start: the run it replaced is ended KILLED, never left RUNNING)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] + ["KILLED"] * (len(runs) - 1), context
+    (finished_run,) = [r for r in runs if r.info.status == "FINISHED"]
+    assert finished_run.info.run_id == json.loads((run_dir / "mlflow.json").read_text())["run_id"]
+    logged = client.get_metric_history(finished_run.info.run_id, "loss")
+    assert [m.step for m in logged] == list(range(epochs)), context
+    assert [m.value for m in logged] == pytest.approx(history["loss"], rel=1e-6)
 
 
 # ---- atomic outputs; an output folder that cannot be written ----------------------------------------

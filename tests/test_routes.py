@@ -146,7 +146,8 @@ NO_TENSORFLOW = (
     "import sys; sys.modules['tensorflow'] = None\n"  # `import tensorflow` now raises ImportError
     "from dlcv.cli import main\n"
     "out = sys.argv[1]\n"
-    "assert main(['train', '--set', 'epochs=5', '--set', f'output_dir={out}']) == 0\n"
+    "assert main(['train', '--set', 'epochs=5', '--set', f'output_dir={out}',\n"
+    "             '--set', f'tracking.mlflow.uri=sqlite:///{out}/mlflow.db']) == 0\n"
     "import cv2, numpy as np\n"
     "cv2.imwrite(f'{out}/digit.png', np.full((8, 8), 128, np.uint8))\n"
     "assert main(['predict', '--model', f'{out}/quickstart/model.h5', f'{out}/digit.png']) == 0\n"
@@ -165,8 +166,8 @@ NO_TENSORFLOW = (
 def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW, str(tmp_path)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)  # MLflow's artefacts: ./mlruns
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend jax" in result.stdout.splitlines()[0] and "route: fast" in result.stdout
     results = json.loads((tmp_path / "quickstart" / "results.json").read_text())
@@ -174,3 +175,10 @@ def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
     assert f"{tmp_path / 'digit.png'}\t" in result.stdout
     assert "data: streaming 24 images from disk" in result.stdout
     assert json.loads((tmp_path / "streamed" / "results.json").read_text())["route"] == "fast"
+    from mlflow import MlflowClient  # the JAX run in MLflow: each epoch, the tags, the model
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    logged = client.get_run(json.loads((tmp_path / "quickstart" / "mlflow.json").read_text())["run_id"])
+    assert logged.info.status == "FINISHED" and logged.data.tags["backend"] == "jax"
+    assert [m.step for m in client.get_metric_history(logged.info.run_id, "val_accuracy")] == [0, 1, 2, 3, 4]
+    assert "model/MLmodel" in {a.path for a in client.list_artifacts(logged.info.run_id, "model")}

@@ -177,17 +177,32 @@ def test_train_refuses_a_study_folder(dlcv, tmp_path):
     assert said.code == 2 and "holds a dlcv tune study; train its best.yaml" in said.err
 
 
-def test_a_grid_covers_its_values_once(keras, tmp_path):
+def test_a_grid_covers_its_values_once_its_trials_nested_in_mlflow(keras, tmp_path, monkeypatch):
     from dlcv import app
 
+    monkeypatch.chdir(tmp_path)  # MLflow puts an SQLite store's artefacts in ./mlruns
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     path = write_config(tmp_path, "grid", {"trials": 10, "pruner": "none", "sampler": "grid",
                                            "space": {"batch_size": {"choice": [4, 8]},
                                                      "epochs": {"int_uniform": [1, 1]}}},
-                        optimizer={"name": "sgd", "learning_rate": GOOD})
+                        optimizer={"name": "sgd", "learning_rate": GOOD}, tracking={"mlflow": {"uri": store}})
     study = app.tune(path)  # two combinations: two trials, not ten (Optuna's grid would repeat them)
     drawn = sorted((t.params["batch_size"], t.params["epochs"]) for t in study.trials)
     assert drawn == [(4, 1), (8, 1)]
     assert np.all([t.state.name == "COMPLETE" for t in study.trials])
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("optuna_study") == "grid"]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 3 and parent.info.status == "FINISHED"
+    assert parent.info.run_id == study.user_attrs["mlflow_run_id"]
+    assert sorted(r.data.params["batch_size"] for r in trials) == ["4", "8"]
+    assert all(r.info.status == "FINISHED" and "val_accuracy" in r.data.metrics for r in trials)
+    assert parent.data.metrics["best_val_accuracy"] == pytest.approx(study.best_value)
+    assert {"trials.csv", "best.yaml", "summary.txt"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
 
 
 def _open_storage(url, barrier):

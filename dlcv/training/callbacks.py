@@ -123,11 +123,33 @@ class BestEpoch(keras.callbacks.Callback):
         return self.best_val_loss
 
 
+class MetricsToMlflow(keras.callbacks.Callback):
+    """Log each committed epoch's metrics to the run's MLflow run (:class:`dlcv.tracking.MlflowRun`).
+
+    After the resume checkpoint: an epoch is logged only once it is committed, and a resumed run logs the
+    committed epochs MLflow missed (killed in between), so each epoch is in MLflow once. An epoch with a
+    non-finite loss is never committed, nor logged.
+
+        callbacks = build_callbacks(config, run, after_commit=[MetricsToMlflow(tracker)])
+    """
+
+    def __init__(self, tracker) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = logs or {}
+        if math.isfinite(logs.get("loss", 0.0)):
+            self.tracker.log_epoch(epoch, logs)
+
+
 def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoint | None = None,
                     extra: Sequence[keras.callbacks.Callback] = (),
-                    calibration: Callable[[], Iterable] | None = None) -> list[keras.callbacks.Callback]:
+                    calibration: Callable[[], Iterable] | None = None,
+                    after_commit: Sequence[keras.callbacks.Callback] = ()) -> list[keras.callbacks.Callback]:
     """The config's callbacks writing into ``run``, then ``extra`` (the caller's own), then the resume
-    checkpoint (last: it commits an epoch only after every other callback saw it). With weight averaging
+    checkpoint (it commits an epoch only after every callback before it saw it), then ``after_commit``
+    (those that must see only committed epochs: the MLflow logger). With weight averaging
     (``optimizer.ema``) the averaged weights are swapped in first and the raw ones back just before the
     resume checkpoint; ``calibration()`` yields the batches BatchNormalization statistics are computed on."""
     settings = config.callbacks
@@ -161,4 +183,5 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
     callbacks.extend(extra)
     callbacks.extend(averaging[1:])
     callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
+    callbacks.extend(after_commit)
     return callbacks

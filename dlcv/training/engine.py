@@ -33,8 +33,9 @@ from ..report import write_report
 from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
+from ..tracking import MlflowRun, mlflow_run
 from .averaging import calibration_batches
-from .callbacks import BestEpoch, build_callbacks
+from .callbacks import BestEpoch, MetricsToMlflow, build_callbacks
 from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
@@ -95,12 +96,14 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
+        # the chief alone records the run; before any data is read: a tracking URI that fails is one line
+        tracker = stack.enter_context(mlflow_run(config, claim.run, claim.resuming)) if claim.chief else None
         with _report_write_failures(claim.run):
-            return _train(config, claim, callbacks, verbose, started, with_test)
+            return _train(config, claim, callbacks, verbose, started, with_test, tracker)
 
 
 def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
-           started: float, with_test: bool) -> TrainResult:
+           started: float, with_test: bool, tracker: MlflowRun | None) -> TrainResult:
     run, point = claim.run, claim.resume
     seed_everything(config.seed)
     prepared = prepare_data(config, with_test=with_test)
@@ -131,7 +134,8 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         augmenter = build_augmenter(config.augmentation, config.seed, len(prepared.class_names), splits.train.shape)
         run_callbacks = build_callbacks(  # one set: they span the phases
             config, run, point, callbacks,
-            calibration=lambda: calibration_batches(splits.train, config.seed))
+            calibration=lambda: calibration_batches(splits.train, config.seed),
+            after_commit=[MetricsToMlflow(tracker)] if tracker else ())
         history: dict[str, list] = {}
         for phase in phases:
             if phase.fine_tuning and phase is not phases[0]:  # entered now, not resumed into
@@ -175,6 +179,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results)
     artefacts["results"] = run.results_file
     files.write_json(run.results_file, results)  # last: marks it finished
+    if tracker:  # a search's trial (no test split) keeps its model in its folder only
+        p = config.preprocessing
+        tracker.log_outcome(run, results, model if evaluation is not None else None, (p.height, p.width, p.channels))
     return result
 
 

@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def search(study: Any, config: ExperimentConfig, config_path: str | None, overrides: Sequence[str],
-           trials: int | None = None, verbose: int | str = "auto") -> Any:
+           trials: int | None = None, verbose: int | str = "auto", parent_run_id: str | None = None) -> Any:
     """Run trials of ``config`` in ``study`` (:func:`~dlcv.tuning.study.open_study`) until it has ``trials``
-    (default ``search.trials``) finished ones, or this process's ``search.timeout`` has passed."""
+    (default ``search.trials``) finished ones, or this process's ``search.timeout`` has passed;
+    ``parent_run_id``: the MLflow run the trials' runs nest under."""
     import optuna
 
     settings = config.search
@@ -41,8 +42,8 @@ def search(study: Any, config: ExperimentConfig, config_path: str | None, overri
 
     def objective(trial: Any) -> float:
         values = draw(trial, settings.space, config)
-        return run_trial(trial, trial_config(config_path, overrides, values, config.run_dir, trial.number),
-                         settings.metric, verbose)
+        return run_trial(trial, trial_config(config_path, overrides, values, config.run_dir, trial.number,
+                                             parent_run_id), settings.metric, verbose)
 
     log.info(f"study {study.study_name!r}: {finished(study)} of {total} trials finished")
     while True:

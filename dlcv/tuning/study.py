@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ExperimentConfig, SearchConfig
-from ..errors import DlcvError
+from ..errors import DlcvError, redacted
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,3 @@ def best_trial(study: Any) -> Any | None:
         return study.best_trial
     except ValueError:
         return None
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and files."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:  # not a URL SQLAlchemy reads: nothing to hide in it
-        return url

@@ -61,9 +61,12 @@ class ReportToStudy(keras.callbacks.Callback):
 
 
 def trial_config(config_path: str | None, overrides: Sequence[str], values: dict[str, Any], search_dir: Path,
-                 number: int) -> ExperimentConfig:
-    """The base config with the trial's values, running in ``<search_dir>/trials/<number>/``."""
+                 number: int, parent_run_id: str | None = None) -> ExperimentConfig:
+    """The base config with the trial's values, running in ``<search_dir>/trials/<number>/`` (its MLflow
+    run, where tracking is on, nested under ``parent_run_id``)."""
     placement = {"output_dir": str(search_dir / TRIALS_FOLDER), "name": str(number), "search": None}
+    if parent_run_id is not None:
+        placement["tracking.mlflow.parent_run_id"] = parent_run_id
     return load_config(config_path, list(overrides), {**values, **placement})
 
 
