@@ -95,3 +95,65 @@ def test_dlcv_report_on_an_unfinished_run_is_one_line(dlcv, tmp_path):
     said = dlcv("report", tmp_path / "half")
     assert said.code == 2 and "no results.json there, so no finished run" in said.err
     assert len(said.err.strip().splitlines()) == 1
+
+
+# What a browser makes of the page, read back from the DOM after loading: the page has no script of its
+# own, so the test appends this probe to a copy and Chromium's --dump-dom returns the body's attribute.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = [...document.images];
+  const targets = [...document.querySelectorAll('a[href^="#"]')].map(a => a.getAttribute("href").slice(1));
+  const external = [...document.querySelectorAll("[src], [href], link")].map(e => e.getAttribute("src") ||
+    e.getAttribute("href") || "").filter(url => url && !url.startsWith("data:") && !url.startsWith("#"));
+  document.body.setAttribute("data-probe", JSON.stringify({
+    headings: [...document.querySelectorAll("h2")].map(h => h.textContent),
+    images: images.length,
+    decoded: images.filter(i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 0).length,
+    mistakes: document.querySelectorAll("figure.mistake").length,
+    links: targets.length,
+    dangling: targets.filter(id => !document.getElementById(id)).length,
+    external: external,
+  }));
+});
+</script>"""
+
+
+def chromium() -> str | None:
+    return next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(name)), None)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium)")
+def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
+    import json
+    import subprocess
+
+    page = (weak_run.run_dir / "report.html").read_text()
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("</body>", PROBE + "</body>") if "</body>" in page else page + PROBE)
+    flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=5000", "--window-size=1280,2400"]
+    dom = subprocess.run([*flags, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'data-probe="([^"]*)"', dom.stdout)
+    assert found, dom.stderr[-2000:]
+    probe = json.loads(html_unescape(found.group(1)))
+    assert probe["headings"] == ["Learning curves", "Per class", "Confusion matrix", "Mistakes", "Config"]
+    shown = len(CAPTION.findall(page))
+    assert probe["mistakes"] == shown >= 3
+    assert probe["images"] == probe["decoded"] == shown + 1  # the curves and every mistake, drawn
+    assert probe["links"] >= 1 and probe["dangling"] == 0
+    assert probe["external"] == []  # self-contained: nothing fetched from anywhere
+
+    shot = tmp_path / "report.png"  # and drawn: a screenshot of the page as it opens
+    subprocess.run([*flags, f"--screenshot={shot}", (weak_run.run_dir / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    pixels = cv2.imread(str(shot), cv2.IMREAD_GRAYSCALE)
+    assert pixels.shape == (2400, 1280) and pixels.std() > 10
+
+
+def html_unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
