@@ -12,7 +12,7 @@ warning and at most one short timeout, never the run; at the start, a URI that d
     check_tracking(config)                      # before training: the URI works (or DlcvError)
     with mlflow_run(config, run, resume=False) as tracker:
         ...fit(callbacks=[..., MetricsToMlflow(tracker)])...
-        tracker.log_outcome(run, results, model)
+        tracker.log_outcome(run, results, model, input_size=(32, 32, 3))
 
     mlflow.keras.load_model(f"runs:/{run_id}/model")   # the model, back from MLflow
 """
@@ -61,33 +61,29 @@ def check_tracking(config: ExperimentConfig) -> None:
 @contextlib.contextmanager
 def mlflow_run(config: ExperimentConfig, run: RunFolder, resume: bool) -> Iterator[MlflowRun | None]:
     """The run's MLflow run (None where tracking is off): created, or with ``resume`` the one the run folder
-    names, continued; ended FINISHED, or KILLED (interrupted) or FAILED (an exception), as the block ends."""
+    names, continued; ended as the block ends (:func:`_ended`)."""
     if config.tracking.mlflow is None:
         (run / RUN_RECORD).unlink(missing_ok=True)  # an earlier run's MLflow run is not this one's
         yield None
         return
-    tracker = MlflowRun.start(config, run, resume)
-    status = "FINISHED"
-    try:
+    with _ended(MlflowRun.start(config, run, resume)) as tracker:
         yield tracker
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    except BaseException:
-        status = "FAILED"
-        raise
-    finally:
-        tracker.end(status)
 
 
 @contextlib.contextmanager
 def study_run(config: ExperimentConfig, study: Any) -> Iterator[MlflowRun | None]:
     """A search's MLflow run, the one its trials nest under (None where tracking is off): one per study,
-    shared by every process running it (its id is kept in the study), ended as :func:`mlflow_run` ends."""
+    shared by every process running it (its id is kept in the study), ended as the block ends."""
     if config.tracking.mlflow is None:
         yield None
         return
-    tracker = MlflowRun.for_study(config, study)
+    with _ended(MlflowRun.for_study(config, study)) as tracker:
+        yield tracker
+
+
+@contextlib.contextmanager
+def _ended(tracker: MlflowRun) -> Iterator[MlflowRun]:
+    """End the MLflow run as the block ends: FINISHED, KILLED (interrupted) or FAILED (an exception)."""
     status = "FINISHED"
     try:
         yield tracker
@@ -115,10 +111,9 @@ class MlflowRun:
         client, uri = _connect(config.tracking.mlflow)
         record = files.read_json(run / RUN_RECORD) if (run / RUN_RECORD).is_file() else None
         ours = record is not None and record.get("uri") == redacted(uri)
-        continued = resume and ours
-        if continued:
-            tracker = cls.continued(client, record["run_id"], uri)
-        else:
+        tracker = cls.continued(client, record["run_id"], uri) if resume and ours else None
+        continued = tracker is not None
+        if not continued:
             if ours:  # a fresh start over an interrupted run: its MLflow run ends as it did, killed
                 _end_if_running(client, record["run_id"], "KILLED")
             tracker = cls.created(client, uri, config, tags=_runtime_tags())
@@ -135,7 +130,9 @@ class MlflowRun:
         client, uri = _connect(config.tracking.mlflow)
         attrs = study.user_attrs
         if attrs.get("mlflow_run_id") and attrs.get("mlflow_uri") == redacted(uri):
-            return cls.continued(client, attrs["mlflow_run_id"], uri)
+            tracker = cls.continued(client, attrs["mlflow_run_id"], uri)
+            if tracker is not None:
+                return tracker
         tracker = cls.created(client, uri, config, tags={"optuna_study": study.study_name}, name=study.study_name)
         study.set_user_attr("mlflow_run_id", tracker.run_id)
         study.set_user_attr("mlflow_uri", redacted(uri))
@@ -162,11 +159,19 @@ class MlflowRun:
         return cls(client, created.info.run_id, uri)
 
     @classmethod
-    def continued(cls, client: Any, run_id: str, uri: str) -> MlflowRun:
+    def continued(cls, client: Any, run_id: str, uri: str) -> MlflowRun | None:
+        """That run, running again; None where it is gone (deleted in MLflow)."""
         from mlflow.entities import RunStatus
+        from mlflow.exceptions import MlflowException
 
-        with _short_requests(RUN_TIMEOUT_S):
-            client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        try:
+            with _short_requests(RUN_TIMEOUT_S):
+                client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # gone, or deleted
+                raise
+            log.info(f"MLflow: run {run_id} is no longer in {redacted(uri)}; a new run takes its place")
+            return None
         log.info(f"MLflow: continuing run {run_id} in {redacted(uri)}")
         return cls(client, run_id, uri)
 

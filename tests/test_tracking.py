@@ -106,6 +106,8 @@ def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, tra
             "model"} <= artefacts
     assert "mlflow.json" not in artefacts and "model.h5" not in artefacts
 
+    if route == "fit":
+        return  # the model is logged alike from either route: loaded back once
     # the model, back from MLflow, labels the test images as the run's own model does
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)  # where runs:/ URIs are looked up
     from_mlflow = mlflow.keras.load_model(f"runs:/{logged.info.run_id}/model")
