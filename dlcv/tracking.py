@@ -333,8 +333,8 @@ def _experiment_id(client: Any, name: str) -> str:
                     raise DlcvError(f"tracking.mlflow.experiment {name!r} is deleted in MLflow; restore it "
                                     "(mlflow experiments restore) or name another")
                 return found.experiment_id
-            try:
-                return client.create_experiment(name)
+            try:  # the kind: MLflow's UI then opens it on its model-training pages, not its GenAI ones
+                return client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
             except MlflowException as exc:
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
