@@ -39,7 +39,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination",
          str(folder / "artifacts")], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)  # its own process group: `mlflow server` runs the web server as a child
+        start_new_session=True,  # its own process group: `mlflow server` runs the web server as a child
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # no job runner: tracking only
     uri, deadline = f"http://127.0.0.1:{port}", time.time() + 120
     while True:
         try:
