@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 import os
 import re
 import tempfile
@@ -183,7 +184,7 @@ class MlflowRun:
 
         now = int(time.time() * 1000)
         metrics = [Metric(key, float(value), now, epoch) for key, value in logs.items()
-                   if isinstance(value, (int, float)) and not isinstance(value, bool)]
+                   if isinstance(value, numbers.Real) and not isinstance(value, bool)]  # NumPy's scalars too
         self._send(f"epoch {epoch + 1}'s metrics", lambda: self.client.log_batch(self.run_id, metrics=metrics))
 
     def set_tags(self, tags: dict[str, str]) -> None:

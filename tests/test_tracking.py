@@ -228,3 +228,16 @@ def test_an_epoch_committed_but_not_logged_is_logged_once_on_resume(keras, tmp_p
     assert [m.step for m in logged] == [0, 1, 2]
     assert [m.value for m in logged] == pytest.approx(history["loss"], rel=1e-6)
     assert len(client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])) == 1
+
+
+def test_an_epochs_numbers_are_logged_whatever_their_type_and_nothing_else(tmp_path, monkeypatch):
+    from dlcv.tracking import MlflowRun
+
+    monkeypatch.chdir(tmp_path)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    run_id = client.create_run(client.create_experiment("numbers")).info.run_id
+    MlflowRun(client, run_id, "sqlite").log_epoch(4, {"loss": np.float32(0.5), "accuracy": 0.75, "seen": 10,
+                                                     "val_loss": np.float64(0.25), "stopped": True, "name": "x"})
+    logged = client.get_run(run_id).data.metrics
+    assert logged == {"loss": 0.5, "accuracy": 0.75, "seen": 10.0, "val_loss": 0.25}
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [4]
