@@ -47,8 +47,8 @@ START_TIMEOUT_S, RUN_TIMEOUT_S = 10, 10
 default: we ask once, briefly (a user's own MLFLOW_HTTP_REQUEST_* settings win)."""
 PARAM_VALUE_LIMIT = 6000
 """MLflow's limit on a parameter's value, in characters."""
-_FOLDER_ENTRIES_NOT_LOGGED = ("model.h5", "model.keras", RUN_RECORD)
-"""The run's models (the MLflow model carries the model: model.keras inside it), and the record of the run."""
+_NOT_LOGGED = (RunFolder.model_h5_file.name, RunFolder.model_keras_file.name, RunFolder.best_epoch_file.name)
+"""The run folder's models (the MLflow model carries the model: model.keras inside it) and checkpoints."""
 
 
 def check_tracking(config: ExperimentConfig) -> None:
@@ -205,9 +205,10 @@ class MlflowRun:
                   if isinstance(results.get(key), (int, float))]
         self._send("the test scores", lambda: self.client.log_batch(self.run_id, metrics=scores))
         self.set_tags({"route": results.get("route", "")})
-        for path in sorted(run.path.iterdir()):
-            if path.is_file() and path.name not in _FOLDER_ENTRIES_NOT_LOGGED and not path.name.startswith("."):
-                self._send(path.name, lambda p=path: self.client.log_artifact(self.run_id, str(p)))
+        for name in RunFolder.entries(folders=False):  # the files a run writes, as the run folder names them
+            path = run / name
+            if path.is_file() and name not in _NOT_LOGGED:
+                self._send(name, lambda p=path: self.client.log_artifact(self.run_id, str(p)))
         if model is not None:
             self._send("the model", lambda: self._log_model(model, input_size))
 

@@ -1,8 +1,11 @@
 """report.html: the mistakes are exactly the misclassified test images, most confident first, with the
 pixels the model saw; `dlcv report` writes it again, and says so when the data has moved."""
 import base64
+import html
+import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -126,9 +129,6 @@ def chromium() -> str | None:
 @pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium)")
 def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
-    import json
-    import subprocess
-
     page = (weak_run.run_dir / "report.html").read_text()
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", PROBE + "</body>") if "</body>" in page else page + PROBE)
@@ -138,7 +138,7 @@ def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
     dom = subprocess.run([*flags, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120)
     found = re.search(r'data-probe="([^"]*)"', dom.stdout)
     assert found, dom.stderr[-2000:]
-    probe = json.loads(html_unescape(found.group(1)))
+    probe = json.loads(html.unescape(found.group(1)))
     assert probe["headings"] == ["Learning curves", "Per class", "Confusion matrix", "Mistakes", "Config"]
     shown = len(CAPTION.findall(page))
     assert probe["mistakes"] == shown >= 3
@@ -151,9 +151,3 @@ def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
                    capture_output=True, timeout=120, check=True)
     pixels = cv2.imread(str(shot), cv2.IMREAD_GRAYSCALE)
     assert pixels.shape == (2400, 1280) and pixels.std() > 10
-
-
-def html_unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
