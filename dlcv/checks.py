@@ -64,6 +64,10 @@ def _check_backbone(config: ExperimentConfig) -> None:
     if weights not in ("imagenet", "none", None) and not Path(weights).expanduser().is_file():
         raise ConfigError(f"model.params.weights: file not found: {weights!r}; expected imagenet, none, or a "
                           f"weights file of {backbone.builder}(include_top=False)")
+    if weights in ("none", None) and (params.get("trainable", False) is not True or config.fine_tune is not None):
+        raise ConfigError(f"model.params.weights: none gives {config.model.name} random weights, so all of it "
+                          "must train from the first epoch; expected trainable: true and no fine_tune section, "
+                          "or weights: imagenet")
     layers = backbone.weighted_layers
     for key, count in (("model.params.trainable", params.get("trainable")),
                        ("fine_tune.unfreeze", config.fine_tune.unfreeze if config.fine_tune else None)):

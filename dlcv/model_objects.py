@@ -1,7 +1,10 @@
-"""What a saved dlcv model is made of beyond Keras's own: the loss and metrics it was compiled with and the
-serialisable objects of dlcv's that its file may name (a step-decay schedule in a checkpoint's optimizer,
-the cross-entropy of smoothed or mixed labels). A leaf
-module, so that loading and scoring a run needs nothing of the trainer.
+"""What a dlcv model is compiled with beyond Keras's own, and what older files may name.
+
+Training compiles dlcv's :class:`CrossEntropy` and :class:`Accuracy` where labels are smoothed or mixed, so
+the resume checkpoints name them; a run's final ``model.keras`` / ``model.h5`` hold Keras's own objects only
+(:func:`dlcv.saving.portable`). :class:`StepDecay` and :class:`BackboneInput` are no longer used: they stay
+registered so that run folders written before that change still load through dlcv. A leaf module, so that
+loading and scoring a run needs nothing of the trainer.
 
     >>> from dlcv.model_objects import LOSS, StepDecay   # importing registers StepDecay for loading
     >>> schedule = StepDecay(0.01, factor=0.5, drop_every=5, steps_per_epoch=100)
@@ -80,10 +83,9 @@ class Accuracy(keras.metrics.MeanMetricWrapper):
 
 @keras.saving.register_keras_serializable(package="dlcv")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The book's step decay, lr0 * factor ** floor((1 + epoch) / drop_every), evaluated per batch.
-
-    Keras's ``ExponentialDecay(staircase=True)`` computes factor ** floor(epoch / drop_every): its drops
-    come one epoch later than the book's, so reproducing the book's curves needs this formula.
+    """The book's step decay, lr0 * factor ** floor((1 + epoch) / drop_every), evaluated per batch: what
+    older runs' optimizers name (today's are Keras's ``PiecewiseConstantDecay``,
+    :func:`dlcv.training.schedules.step_decay`).
 
         schedule = StepDecay(0.01, factor=0.25, drop_every=5, steps_per_epoch=100)
     """
@@ -114,8 +116,9 @@ BACKBONE_INPUT_MODES = ("caffe", "tf", "raw")
 
 @keras.saving.register_keras_serializable(package="dlcv")
 class BackboneInput(keras.layers.Layer):
-    """dlcv's model input (float32 RGB or grey in [0, 1]) turned into what an ImageNet backbone expects,
-    inside the model graph, so the pipeline, ``dlcv predict`` and every export feed it correctly:
+    """What older backbone runs' models hold (today's hold a fixed 1x1 convolution of Keras's,
+    :func:`dlcv.models.backbones.input_conversion`): dlcv's model input (float32 RGB or grey in [0, 1])
+    turned into what an ImageNet backbone expects:
 
     - ``caffe`` (ResNet50, VGG): BGR pixels in [0, 255] less the ImageNet channel means, as
       ``keras.applications.resnet50.preprocess_input``;
@@ -123,8 +126,7 @@ class BackboneInput(keras.layers.Layer):
     - ``raw`` (EfficientNet, EfficientNetV2, MobileNetV3, ConvNeXt): [0, 255], whose own first layers
       rescale (their ``preprocess_input`` does nothing).
 
-    A grey image is replicated to three channels first (ImageNet backbones take RGB). A layer of its own
-    rather than Keras's ``Rescaling``: caffe mode also reverses the channels, which Rescaling cannot.
+    A grey image is replicated to three channels first (ImageNet backbones take RGB).
 
         >>> import numpy as np
         >>> x = np.full((1, 1, 1, 3), [1.0, 0.5, 0.0], np.float32)        # RGB in [0, 1]

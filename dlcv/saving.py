@@ -5,7 +5,9 @@
     written = save_model(model, run)                                   # model.h5, model.keras, summary
 
 ``config.yaml`` is the config as trained, its preprocessing resolved to the size the model takes; with
-``class_names.json`` it is all ``dlcv predict`` needs (:mod:`dlcv.runs` reads them back).
+``class_names.json`` it is all ``dlcv predict`` needs (:mod:`dlcv.runs` reads them back). The model files
+hold Keras's own objects only (:func:`portable`): ``keras.saving.load_model`` opens them where dlcv is not
+installed.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from . import files
 from .config import ExperimentConfig
+from .model_objects import LOSS
 from .models.backbones import saves_to_h5
 from .runs import RunFolder
 from .visualize import model_summary, plot_architecture
@@ -37,10 +40,25 @@ def save_model(model, run: RunFolder) -> dict[str, Path]:
         del written["model_h5"]
     for key in ("model_h5", "model_keras"):
         if key in written:
+            # A copy per file: Keras's HDF5 writer deletes the optimizer from the compile config of the model
+            # it saves (keras/src/legacy/saving/saving_utils.py pops it in place), which a later .keras file
+            # would then lack (it loaded with RMSprop's defaults).
             with files.atomic_path(written[key]) as tmp:
-                model.save(tmp)
+                portable(model).save(tmp)
     files.write_text(written["summary"], model_summary(model))
     diagram = plot_architecture(model, run.architecture_file)
     if diagram is not None:
         written["architecture"] = diagram
     return written
+
+
+def portable(model):
+    """The model as its files hold it, compiled with Keras's own objects: the test loss (sparse
+    cross-entropy of the true labels), accuracy, and the optimizer training used (its state included).
+    Training may have compiled dlcv's loss for smoothed or mixed labels (:mod:`dlcv.model_objects`), which
+    only dlcv could load; the layers are the model's own (shared, not copied)."""
+    import keras
+
+    copy = keras.Model(model.inputs, model.outputs, name=model.name)
+    copy.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"])
+    return copy

@@ -55,15 +55,15 @@ def test_minivggnet_rejects_a_non_boolean_batch_norm():
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_save_and_load_predict_identically(keras, tmp_path, name, suffix):
     from dlcv.models import build_model
-    from dlcv.training.schedules import StepDecay
+    from dlcv.training.schedules import step_decay
 
     model = build_model(name, 28, 28, 3, 4)
-    model.compile(optimizer=keras.optimizers.SGD(StepDecay(0.01, 0.5, 5, 10), momentum=0.9, nesterov=True),
+    model.compile(optimizer=keras.optimizers.SGD(step_decay(0.01, 0.5, 5, 10, 20), momentum=0.9, nesterov=True),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = np.random.default_rng(0).random((8, 28, 28, 3)).astype("float32")
     model.fit(x, np.arange(8) % 4, epochs=1, verbose=0)
     model.save(tmp_path / f"m{suffix}")
     reloaded = keras.models.load_model(tmp_path / f"m{suffix}")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
-    assert "StepDecay" in str(reloaded.optimizer.get_config()["learning_rate"])  # the schedule survives
+    assert "PiecewiseConstantDecay" in str(reloaded.optimizer.get_config()["learning_rate"])  # the schedule survives
     assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 1  # and the optimizer state

@@ -136,11 +136,11 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
     assert histories[0]["loss"][-1] < histories[0]["loss"][0]  # the head did learn
 
 
-def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, caplog):
+def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, weights_file, caplog):
     """The head on cached features, then the fine-tune on the fit route (Keras's fit), killed there and
     resumed there; BN never moved."""
     args = [a for pair in (("--set", o) for o in transfer(
-        tmp_path, photos, "killed", "route=fit", "epochs=1", "model.params={weights: none}",
+        tmp_path, photos, "killed", "route=fit", "epochs=1", f"model.params={{weights: {weights_file}}}",
         "fine_tune={epochs: 3, unfreeze: all, learning_rate: 0.001}")) for a in pair]
     record = tmp_path / "killed" / "checkpoints" / "last.json"
     history_path = tmp_path / "killed" / "history.json"
@@ -169,12 +169,38 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     import keras
 
     model = keras.models.load_model(tmp_path / "killed" / "model.keras")
-    statistics = [keras.ops.convert_to_numpy(v) for layer in _bn_layers(keras, model)
-                  for v in (layer.moving_mean, layer.moving_variance)]
-    assert len(statistics) > 50  # random weights: BN statistics 0 and 1, moved by any batch in training mode
-    assert all(np.all(mean == 0) for mean in statistics[::2]) and all(np.all(var == 1) for var in statistics[1::2])
+    pretrained = keras.applications.MobileNetV3Small(include_top=False, weights=weights_file, input_shape=(32, 32, 3))
+    ours = [keras.ops.convert_to_numpy(v) for layer in _bn_layers(keras, model)
+            for v in (layer.moving_mean, layer.moving_variance)]
+    theirs = [keras.ops.convert_to_numpy(v) for layer in pretrained.layers
+              if isinstance(layer, keras.layers.BatchNormalization) for v in (layer.moving_mean, layer.moving_variance)]
+    assert len(theirs) > 50 and len(ours) == len(theirs)
+    for mine, loaded in zip(ours, theirs):  # the file's statistics, never moved by a training batch
+        np.testing.assert_array_equal(mine, loaded)
     assert all(history[key][:committed] == before[key][:committed] for key in history)
     assert history["learning_rate"] == pytest.approx([0.05] + [0.001] * 3)
+
+
+def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp_path, photos):
+    """weights: none is a network trained from scratch: its BatchNormalization learns the data's statistics
+    (frozen at 0/1, every image gave the same features and the loss stayed at ln 3)."""
+    from dlcv.training.engine import train
+
+    config = load_config(overrides=transfer(tmp_path, photos, "scratch", "epochs=6", "batch_size=4",
+                                            "model.params={weights: none, trainable: true, dropout: 0.0}",
+                                            "optimizer={name: adam, learning_rate: 0.003}"))
+    result = train(config, verbose=0)
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert history["loss"][-1] < 0.6 * history["loss"][0]
+    assert history["accuracy"][-1] >= 0.8  # chance: 1/3
+    means = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in _bn_layers(keras, result.model)]
+    assert all(np.any(mean != 0) for mean in means)  # every BatchNormalization layer learnt its statistics
+
+
+def test_random_weights_frozen_are_refused(dlcv, tmp_path, photos):
+    overrides = transfer(tmp_path, photos, "frozen-random", "model.params={weights: none}")
+    refused = dlcv("train", *[a for o in overrides for a in ("--set", o)])
+    assert refused.code == 2 and "model.params.weights: none gives mobilenet_v3_small random weights" in refused.err
 
 
 def check_from_run(keras, tmp_path, backbone_run, dlcv):

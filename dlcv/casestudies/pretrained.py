@@ -2,7 +2,7 @@
 
 The networks are the backbones of :mod:`dlcv.models.backbones` with ImageNet's classifier: each has its
 own input size and its own pixel preprocessing (VGG and ResNet subtract the ImageNet channel means from
-BGR pixels; Inception and Xception scale to [-1, 1]), a layer of the model (``BackboneInput``), so a
+BGR pixels; Inception and Xception scale to [-1, 1]), a layer of the model (``input_conversion``), so a
 photo is fed as dlcv feeds every model. Weights are ``"imagenet"`` (downloaded once into Keras's cache,
 ``~/.keras/models``), a local weights file, or ``None`` (random, for tests).
 
@@ -79,7 +79,7 @@ class PretrainedClassifier:
             raise DlcvError(f"weights file not found: {weights!r}; expected a .h5 file for {name}")
         import keras
 
-        from ..model_objects import BackboneInput
+        from ..models.backbones import input_conversion
 
         size = network.native_size
         inputs = keras.Input((size, size, 3))
@@ -88,7 +88,7 @@ class PretrainedClassifier:
                                           input_shape=(size, size, 3))
         except ValueError as exc:  # Keras: a weights file of another shape, or another network's
             raise DlcvError(f"cannot load {name} weights {weights!r}: {str(exc).splitlines()[0]}") from None
-        model = keras.Model(inputs, base(BackboneInput(network.input_range)(inputs)), name=f"{name}_imagenet")
+        model = keras.Model(inputs, base(input_conversion(inputs, network.input_range)), name=f"{name}_imagenet")
         return cls(model, network, index)
 
     def classify(self, image: np.ndarray, top: int = 5) -> list[Guess]:

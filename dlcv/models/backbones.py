@@ -1,7 +1,7 @@
 """Networks pretrained on ImageNet (``keras.applications``) as backbones with a new classification head.
 
 Each :class:`Backbone` names its Keras constructor, the input range it expects (dlcv puts that conversion
-inside the model, :class:`~dlcv.model_objects.BackboneInput`), its sizes and its ImageNet weights files.
+inside the model, :func:`input_conversion`), its sizes and its ImageNet weights files.
 Every one is registered as a model, in snake case, with the same parameters:
 
     model: {name: mobilenet_v2, params: {weights: imagenet, trainable: false, dropout: 0.2, pooling: avg}}
@@ -15,9 +15,10 @@ Every one is registered as a model, in snake case, with the same parameters:
 - ``dropout`` before the head, ``pooling``: ``avg`` or ``max`` (the Keras transfer-learning guide's head:
   global pooling, dropout, one softmax Dense layer).
 
-A backbone always computes as in inference, in either phase of a fine-tune: every BatchNormalization
-layer is frozen, so ImageNet's statistics are never replaced by those of small batches (Keras's guide),
-and its own dropout is off.
+A pretrained backbone always computes as in inference, in either phase of a fine-tune: every
+BatchNormalization layer is frozen, so ImageNet's statistics are never replaced by those of small batches
+(Keras's guide), and its own dropout is off. A backbone with ``weights: none`` is a network trained from
+scratch like any other: it trains whole (``trainable: true``), its normalisation and dropout included.
 
     >>> from dlcv.models.backbones import BACKBONES, get_backbone
     >>> get_backbone("efficientnet_b0").input_range, get_backbone("resnet50").input_range
@@ -59,7 +60,7 @@ class Backbone:
     builder: str
     """Its constructor in ``keras.applications``."""
     input_range: Literal["caffe", "tf", "raw"]
-    """What it expects (:class:`~dlcv.model_objects.BackboneInput`): caffe = BGR, ImageNet means subtracted;
+    """What it expects (:func:`input_conversion`): caffe = BGR, ImageNet means subtracted;
     tf = [-1, 1]; raw = [0, 255], rescaled by the network's own first layers."""
     native_size: int
     """The input size its ImageNet weights were trained at."""
@@ -175,35 +176,82 @@ for _backbone in BACKBONES.values():
 def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int, classes: int,
                          weights: str | None = "imagenet", trainable: bool | int = False, dropout: float = 0.2,
                          pooling: str = "avg"):
-    """``inputs -> BackboneInput -> backbone(training=False) -> pooling -> dropout -> Dense softmax``."""
+    """``inputs -> input conversion -> backbone -> pooling -> dropout -> Dense softmax``; a pretrained
+    backbone computes as in inference (:func:`inference_mode`), a random one (``weights: none``) trains
+    like any network."""
     import keras
     from keras import layers
 
-    from ..model_objects import BackboneInput
-
     inputs = image_input(width, height, depth)
-    x = BackboneInput(backbone.input_range, name="backbone_input")(inputs)
+    x = input_conversion(inputs, backbone.input_range)
+    pretrained = weights not in (None, "none")
     if weights == "imagenet":  # from the cache dlcv checks and fills ($KERAS_HOME/models), downloaded if missing
         weights = str(fetch(backbone.weights_file(height)))
-    base = backbone.application()(include_top=False, weights=None if weights in (None, "none") else weights,
+    base = backbone.application()(include_top=False, weights=weights if pretrained else None,
                                   input_shape=(height, width, 3))
-    inference_mode(base)
+    if pretrained:
+        inference_mode(base)
     x = base(x)
     pool = layers.GlobalAveragePooling2D if pooling == "avg" else layers.GlobalMaxPooling2D
     x = pool(name="pooling")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(classes, activation="softmax", name="head")(x)
     model = keras.Model(inputs, outputs, name=f"{backbone.name}_transfer")
-    set_trainable(model, trainable)
+    set_trainable(model, trainable, batch_norm=not pretrained)
     return model
 
 
+INPUT_CONVERSION = "backbone_input"
+"""The name of a transfer model's input conversion layer."""
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+"""keras.applications.imagenet_utils' caffe means, in BGR order."""
+
+
+def input_conversion(x, mode: str, name: str = INPUT_CONVERSION):
+    """dlcv's model input (float RGB or grey in [0, 1]) as an ImageNet backbone expects it, inside the model
+    graph, so that the pipeline, ``dlcv predict`` and every export feed it alike:
+
+    - ``caffe`` (ResNet50, VGG): BGR in [0, 255] less ImageNet's channel means, as
+      ``keras.applications.resnet50.preprocess_input``;
+    - ``tf`` (MobileNetV2, Inception, Xception): [-1, 1], as ``mobilenet_v2.preprocess_input``;
+    - ``raw`` (EfficientNet, EfficientNetV2, MobileNetV3, ConvNeXt): [0, 255], which their own first
+      layers rescale.
+
+    A grey image becomes three equal channels. All of it is one affine map per pixel, so it is one fixed
+    1x1 convolution (a channel permutation and scale in its kernel, the offsets in its bias) that does not
+    train: a layer of Keras's own, so a saved model loads with plain ``keras.saving.load_model``.
+
+        >>> import keras, numpy as np
+        >>> x = keras.Input((1, 1, 3))
+        >>> model = keras.Model(x, input_conversion(x, "caffe"))
+        >>> [round(v, 3) for v in model.predict(np.array([[[[1.0, 0.5, 0.0]]]]), verbose=0).ravel().tolist()]
+        [-103.939, 10.721, 131.32]
+    """
+    import keras
+    import numpy as np
+
+    from .layout import channel_axis
+
+    channels = x.shape[channel_axis()]
+    scale, offset = {"tf": (2.0, (-1.0,) * 3), "raw": (255.0, (0.0,) * 3),
+                     "caffe": (255.0, tuple(-m for m in _CAFFE_BGR_MEAN))}[mode]
+    kernel = np.zeros((1, 1, channels, 3), np.float32)
+    for out in range(3):  # output channel `out` reads input channel `source` (reversed for caffe's BGR)
+        source = 0 if channels == 1 else (2 - out if mode == "caffe" else out)
+        kernel[0, 0, source, out] = scale
+    layer = keras.layers.Conv2D(3, 1, trainable=False, name=name)
+    y = layer(x)
+    layer.set_weights([kernel, np.asarray(offset, np.float32)])
+    return y
+
+
 def inference_mode(base) -> None:
-    """Make the backbone compute as in inference even while the model trains: its BatchNormalization layers
-    frozen (Keras 3 runs a frozen BN layer in inference mode) and its own dropout (EfficientNet's stochastic
-    depth) off. Keras's guide calls the base with ``training=False`` instead, but Keras 3's functional
-    models pass the outer call's ``training=True`` down to a nested model over it, so that alone would
-    not hold; with this a frozen backbone is a fixed function, whose features can be computed once."""
+    """Make a pretrained backbone compute as in inference even while the model trains: its
+    BatchNormalization layers frozen (Keras 3 runs a frozen BN layer in inference mode) and its own dropout
+    (EfficientNet's stochastic depth) off. Keras's guide calls the base with ``training=False`` instead, but
+    Keras 3's functional models pass the outer call's ``training=True`` down to a nested model over it, so
+    that alone would not hold; with this a frozen backbone is a fixed function, whose features can be
+    computed once."""
     import keras
 
     for layer in leaf_layers(base):
@@ -248,10 +296,11 @@ def weighted_layers(backbone) -> list:
             and not isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Normalization))]
 
 
-def set_trainable(model, trainable: bool | int | str) -> list[str]:
+def set_trainable(model, trainable: bool | int | str, batch_norm: bool = False) -> list[str]:
     """Freeze or unfreeze a transfer model's backbone: ``False``, ``True`` / ``"all"``, or its last N
-    layers with weights. BatchNormalization layers stay frozen. Returns the names of the backbone's layers
-    that now train (the head always trains)."""
+    layers with weights. BatchNormalization layers stay frozen (pretrained statistics), unless
+    ``batch_norm`` (a backbone trained from scratch: they train with it). Returns the names of the
+    backbone's layers that now train (the head always trains)."""
     import keras
 
     backbone = find_backbone(model)
@@ -265,7 +314,8 @@ def set_trainable(model, trainable: bool | int | str) -> list[str]:
     chosen = {id(layer) for layer in candidates[len(candidates) - count:]}
     backbone.trainable = count > 0  # a nested model's flag gates its layers' own
     for layer in leaf_layers(backbone):
-        layer.trainable = id(layer) in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+        is_norm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = count > 0 and batch_norm if is_norm else id(layer) in chosen
     names = [layer.name for layer in candidates if id(layer) in chosen]
     if names:
         shown = names if len(names) <= 12 else [*names[:6], f"... ({len(names) - 12} more) ...", *names[-6:]]

@@ -188,6 +188,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
 def _restore(model: keras.Model, saved: keras.Model, point: ResumePoint) -> int:
     """Copy a checkpoint's weights and optimizer state into the freshly compiled ``model`` (built the same
     way on every worker, so a strategy creates the same variables everywhere); returns the next epoch."""
+    if [tuple(w.shape) for w in model.weights] != [tuple(w.shape) for w in saved.weights]:
+        raise DlcvError(f"--resume: the model in {point.model_path} is not the one this config builds (written "
+                        "by another version of dlcv, or another model); train under another name")
     model.set_weights(saved.get_weights())
     ours, theirs = model.optimizer.variables, saved.optimizer.variables
     if [tuple(v.shape) for v in ours] != [tuple(v.shape) for v in theirs]:

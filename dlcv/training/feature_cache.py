@@ -64,16 +64,22 @@ class FeatureTrainer:
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch.
+        """One epoch over the cached features; its logs are the epoch's means, as ``fit`` logs them (each
+        batch's values weighted by its size: Keras's loss tracker counts samples, and its compiled
+        ``metrics``, unlike ``weighted_metrics``, do not take the class weights)."""
+        # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch. But
+        # train_on_batch resets the metrics on every call and returns that batch's values alone, so the
+        # epoch's means are summed up here.
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_labels))  # afresh each epoch
-        self.head.reset_metrics()
-        logs: dict = {}
+        totals: dict[str, float] = {}
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             weights = None if self.class_weight is None else self.class_weight[self.train_labels[rows]]
             logs = self.head.train_on_batch(self.train_features[rows], self.train_labels[rows], sample_weight=weights,
                                             return_dict=True)
-        return {key: float(value) for key, value in logs.items()}  # the epoch's running means
+            for key, value in logs.items():
+                totals[key] = totals.get(key, 0.0) + float(value) * len(rows)
+        return {key: total / len(order) for key, total in totals.items()}
 
     def evaluate(self) -> dict[str, float]:
         if self.val_features is None:

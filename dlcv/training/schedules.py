@@ -12,9 +12,8 @@ from __future__ import annotations
 import keras
 
 from ..config import ConstantSchedule, CosineSchedule, InverseTimeSchedule, ScheduleConfig, StepSchedule
-from ..model_objects import StepDecay
 
-__all__ = ["StepDecay", "build_schedule", "learning_rates", "plot_learning_rates"]
+__all__ = ["build_schedule", "learning_rates", "plot_learning_rates", "step_decay"]
 
 
 def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch: int, epochs: int):
@@ -26,7 +25,7 @@ def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch
         # Keras 2's `decay` argument: lr0 / (1 + decay * iterations), per batch, not per epoch.
         return schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=config.decay)
     if isinstance(config, StepSchedule):
-        return StepDecay(learning_rate, config.factor, config.drop_every, steps_per_epoch)
+        return step_decay(learning_rate, config.factor, config.drop_every, steps_per_epoch, epochs)
     if isinstance(config, CosineSchedule):
         warmup_steps = config.warmup_epochs * steps_per_epoch
         decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
@@ -35,6 +34,24 @@ def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch
         return schedules.CosineDecay(0.0, decay_steps, alpha=config.alpha,
                                      warmup_target=learning_rate, warmup_steps=warmup_steps)
     raise TypeError(f"unhandled schedule config {config!r}")
+
+
+def step_decay(learning_rate: float, factor: float, drop_every: int, steps_per_epoch: int, epochs: int):
+    """The book's step decay, lr0 * factor ** floor((1 + epoch) / drop_every), as Keras's own
+    ``PiecewiseConstantDecay`` over the run's ``epochs`` (so a saved optimizer needs nothing of dlcv's).
+    Keras's ``ExponentialDecay(staircase=True)`` computes factor ** floor(epoch / drop_every), its drops
+    one epoch later than the book's.
+
+        >>> lr = step_decay(0.01, 0.5, drop_every=2, steps_per_epoch=10, epochs=6)
+        >>> [round(float(lr(10 * epoch)), 6) for epoch in range(6)]   # drops as epochs 2, 4, 6 begin (1-based)
+        [0.01, 0.005, 0.005, 0.0025, 0.0025, 0.00125]
+    """
+    drops = [k for k in range(1, epochs + 1) if k * drop_every - 1 < epochs]  # the k-th drop: epoch k*d - 1
+    boundaries = [(k * drop_every - 1) * steps_per_epoch - 1 for k in drops]  # value k from the step after
+    values = [learning_rate * factor ** k for k in range(len(drops) + 1)]
+    if not boundaries:  # no drop within the run
+        return learning_rate
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
 def learning_rates(schedule, steps_per_epoch: int, epochs: int) -> list[float]:
