@@ -20,8 +20,9 @@ from . import files
 from .checks import check_config
 from .config import ExperimentConfig, PreprocessingConfig, load_config
 from .console import TO_STDERR
-from .errors import DlcvError, Stopped, redacted
+from .errors import DlcvError, Stopped
 from .runtime import banner, resolve_backend, start_keras
+from .secrets import redacted
 from .tracking import check_tracking
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -419,11 +429,30 @@ class MlflowConfig(Section):
 
     uri: Annotated[str, Field(min_length=1)] | None = None
     """Tracking URI: a server (``http://127.0.0.1:5000``) or a database (``sqlite:///mlflow.db``); None:
-    ``$MLFLOW_TRACKING_URI``, else MLflow's default."""
+    ``$MLFLOW_TRACKING_URI``, else MLflow's default. A user and password in it (``http://me:pw@host``) are
+    taken out as the config is read (:attr:`credentials`): MLflow gets them as its documented
+    ``MLFLOW_TRACKING_USERNAME`` / ``MLFLOW_TRACKING_PASSWORD``, and no file or log line ever holds them."""
     experiment: Annotated[str, Field(min_length=1)] = "dlcv"
     """The MLflow experiment the run goes to (created when missing)."""
     parent_run_id: Annotated[str, Field(min_length=1)] | None = None
     """Nest the run under this MLflow run (``dlcv tune`` sets it for its trials: its study's run)."""
+    _credentials: tuple[str | None, str | None] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _credentials_out_of_the_uri(self) -> MlflowConfig:
+        from .secrets import split_credentials
+
+        if self.uri is not None:
+            clean, user, password = split_credentials(self.uri)
+            if user or password:
+                self.__dict__["uri"] = clean  # frozen for users of the config; set here, while it is made
+                self._credentials = (user, password)
+        return self
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None] | None:
+        """(user, password) taken from the URI, or None; never written (not a field)."""
+        return self._credentials
 
 
 class TrackingConfig(Section):

@@ -41,14 +41,6 @@ class ExportFailed(Stopped):
     """An export did not reproduce the Keras model's predictions in its own runtime; it was removed."""
 
 
-def redacted(url: str) -> str:
-    """A URL as a message or file may show it: without its password (``http://me:***@host``)."""
-    from urllib.parse import urlsplit
-
-    password = urlsplit(url).password
-    return url.replace(f":{password}@", ":***@", 1) if password else url
-
-
 def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = False) -> int:
     """Run ``action`` for a command or script called ``name``, printing what dlcv logs meanwhile
     (:func:`dlcv.console.console`; information on stderr with ``info_to_stderr``, where stdout is the

@@ -33,8 +33,9 @@ import numpy as np
 
 from . import __version__, files
 from .config import ExperimentConfig, MlflowConfig
-from .errors import DlcvError, redacted
+from .errors import DlcvError
 from .runs import RunFolder
+from .secrets import redacted, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +302,11 @@ def _connect(settings: MlflowConfig) -> tuple[Any, str]:
         from mlflow.exceptions import MlflowException
     except ImportError:
         raise DlcvError("tracking.mlflow needs MLflow, which is not installed; pip install mlflow") from None
-    uri = settings.uri or mlflow.get_tracking_uri()
+    uri, user, password = split_credentials(settings.uri or mlflow.get_tracking_uri())
+    user, password = settings.credentials or (user, password)
+    if user or password:  # MLflow's documented way to give them, read on each request: never in the URI
+        os.environ["MLFLOW_TRACKING_USERNAME"] = user or ""
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = password or ""
     try:
         with _short_requests(START_TIMEOUT_S):
             client = MlflowClient(tracking_uri=uri)

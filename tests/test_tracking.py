@@ -61,10 +61,17 @@ def stop(server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def tracking_server(tmp_path_factory):
-    server, uri = start_server(tmp_path_factory.mktemp("mlflow-server"))
-    yield uri
+def server_and_store(tmp_path_factory):
+    """The server's URI and the folder of its store (database and artefacts)."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    server, uri = start_server(folder)
+    yield uri, folder
     stop(server)
+
+
+@pytest.fixture(scope="module")
+def tracking_server(server_and_store):
+    return server_and_store[0]
 
 
 def tracked_config(tmp_path, uri, *overrides):
@@ -78,12 +85,24 @@ def run_id_of(run_dir: Path) -> str:
     return json.loads((run_dir / "mlflow.json").read_text())["run_id"]
 
 
+PASSWORD = "S3cr/et#pw?"
+"""A password in a tracking URI (escaped there as a URL needs it): written nowhere, said nowhere."""
+
+
 @pytest.mark.parametrize("route", ["fast", "fit"])
-def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, tracking_server, route, monkeypatch):
+def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, server_and_store, route, monkeypatch,
+                                                            capfd, console_output):
+    from urllib.parse import quote
+
     from dlcv.inputs import model_input
     from dlcv.training.engine import train
 
-    result = train(tracked_config(tmp_path, tracking_server, f"route={route}", f"name={route}"), verbose=0)
+    tracking_server, store = server_and_store
+    # the fit route's run gives the server a user and password in its URI (a server without auth ignores them)
+    uri = tracking_server.replace("://", f"://alice:{quote(PASSWORD, safe='')}@") if route == "fit" else tracking_server
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    result = train(tracked_config(tmp_path, uri, f"route={route}", f"name={route}"), verbose=0)
     assert result.route == route
     client = MlflowClient(tracking_server)
     logged = client.get_run(run_id_of(result.run_dir))
@@ -108,6 +127,8 @@ def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, tra
     assert "mlflow.json" not in artefacts and "model.h5" not in artefacts
 
     if route == "fit":
+        check_no_password_anywhere(capfd, result.run_dir, store)
+        assert os.environ["MLFLOW_TRACKING_PASSWORD"] == PASSWORD  # how MLflow was given it
         return  # the model is logged alike from either route: loaded back once
     # the model, back from MLflow, labels the test images as the run's own model does
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)  # where runs:/ URIs are looked up
@@ -119,6 +140,21 @@ def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, tra
     assert np.array_equal(from_mlflow.predict(images, verbose=0).argmax(axis=1), expected)
     served = mlflow.pyfunc.load_model(f"runs:/{logged.info.run_id}/model")  # as `mlflow models serve` would
     assert np.array_equal(np.asarray(served.predict(images)).argmax(axis=1), expected)
+
+
+def check_no_password_anywhere(capfd, run_dir: Path, store: Path) -> None:
+    """Not in the run folder, not in the MLflow store (its database and artefacts), not in what was printed."""
+    from urllib.parse import quote
+
+    said = capfd.readouterr()
+    forms = [PASSWORD.encode(), quote(PASSWORD, safe="").encode(), b"S3cr"]
+    files = [path for folder in (run_dir, store) for path in folder.rglob("*") if path.is_file()]
+    assert any(path.name == "config.yaml" for path in files) and any(path.name == "server.db" for path in files)
+    for path in files:
+        content = path.read_bytes()
+        assert not any(form in content for form in forms), path
+    assert "MLflow: run" in said.err + said.out  # the run's lines were captured
+    assert not any(form.decode() in said.out + said.err for form in forms)
 
 
 def test_a_server_stopped_mid_run_costs_one_warning_and_nothing_local(keras, tmp_path, caplog):

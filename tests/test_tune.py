@@ -159,6 +159,7 @@ def test_a_bad_space_is_one_line_before_any_training(dlcv, tmp_path, change, exp
 @pytest.mark.parametrize("url, expected", [
     ("mysql://user:secret@127.0.0.1/study", "needs a MySQL driver"),
     ("postgresql://user:secret@127.0.0.1:1/study", "the database does not answer"),
+    ("postgresql://user:se/cr#et?@127.0.0.1:1/study", "the database does not answer"),  # as SQLAlchemy reads it
     ("redis://127.0.0.1/0", "unknown database 'redis'"),
 ])
 def test_a_storage_that_cannot_be_used_is_one_line(dlcv, tmp_path, url, expected):
@@ -167,7 +168,7 @@ def test_a_storage_that_cannot_be_used_is_one_line(dlcv, tmp_path, url, expected
         "space": {"optimizer.learning_rate": {"uniform": [0.01, 0.1]}}}}))
     said = dlcv("tune", path, "--storage", url)
     assert said.code == 2 and expected in said.err and len(said.err.strip().splitlines()) == 1, said.err
-    assert "secret" not in said.err
+    assert "secret" not in said.err and "cr#et" not in said.err and "cr%23et" not in said.err
 
 
 def test_train_refuses_a_study_folder(dlcv, tmp_path):

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ExperimentConfig, SearchConfig
-from ..errors import DlcvError, redacted
+from ..errors import DlcvError
+from ..secrets import redacted
 
 log = logging.getLogger(__name__)
 
