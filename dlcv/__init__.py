@@ -16,8 +16,14 @@ Importing ``dlcv`` is light: no Keras, no TensorFlow. The flow, module by module
     dlcv.reference       the from-scratch NumPy chapters, beside the rest (NumPy only)
 """
 import logging
+import os
 
 __version__ = "0.1.0"
+
+# A second line against decompression bombs (dlcv.images checks each file's header first): OpenCV's own
+# pixel limit, read when cv2 is first imported, lowered from its 2**30 to dlcv's ($DLCV_MAX_PIXELS, else
+# Pillow's 89,478,485), where neither the user nor an earlier import of cv2 has set it.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", os.environ.get("DLCV_MAX_PIXELS", "").strip() or "89478485")
 
 # The library logs under "dlcv" and is silent until logging is configured (dlcv.console: the command
 # line's printing); without this, Python would print warnings through its last-resort handler.

@@ -187,6 +187,19 @@ def _check_dataset(config: ExperimentConfig) -> None:
                           "expected splits: auto or random")
     if dataset.name == "folder" and dataset.path is not None:
         _check_folder_splits(dataset)
+    _check_pixel_limit(dataset.max_pixels)
     if dataset.test_size == "official" and not spec.official_split:
         raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
                           "fraction such as 0.25")
+
+
+def _check_pixel_limit(configured: int | None) -> None:
+    """The pixel limit is a number, and OpenCV's own (set as dlcv was imported) does not undercut it."""
+    from .images import max_pixels
+
+    limit = max_pixels(configured)  # $DLCV_MAX_PIXELS that is not a number: one line
+    opencv = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 30)))
+    if configured is not None and limit > opencv:
+        raise ConfigError(f"dataset.max_pixels: {limit:,} is above OpenCV's limit of {opencv:,} "
+                          "(OPENCV_IO_MAX_IMAGE_PIXELS, set from $DLCV_MAX_PIXELS as dlcv starts); expected at "
+                          f"most {opencv:,}, or DLCV_MAX_PIXELS={limit} in the environment")

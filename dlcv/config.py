@@ -83,6 +83,10 @@ class DatasetConfig(Section):
     imread + resize(INTER_AREA), so a served model sees what it trained on; fast: a JPEG at least twice
     the target size is decoded at 1/2, 1/4 or 1/8 scale first (2-4x faster on large photos, but 2-7 grey
     levels from a client's pixels: a training-serving skew). Recorded in the run and in serving.json."""
+    max_pixels: Annotated[int, Field(ge=1)] | None = None
+    """The most pixels (width x height, read from the file's header before decoding) an image file may have;
+    a larger one is treated as unreadable (skipped, counted, named), as a decompression bomb would cost
+    gigabytes to decode. None: ``$DLCV_MAX_PIXELS``, else 89,478,485 (Pillow's limit)."""
     splits: Literal["auto", "folders", "random"] = "auto"
     """folder datasets: folders = the folder comes split as train/, val/ (or valid/), test/, each with the
     same class folders, used as given; random = a seeded stratified split of every image (test_size,

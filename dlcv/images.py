@@ -15,7 +15,10 @@ by a few grey levels.
 """
 from __future__ import annotations
 
+import io
 import os
+import threading
+import warnings
 from collections.abc import Iterable
 
 import cv2
@@ -29,7 +32,60 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 class UnreadableImage(DlcvError):
-    """The file exists but is not an image OpenCV can decode."""
+    """The file exists but is not an image OpenCV can decode (or one too large to decode)."""
+
+
+DEFAULT_MAX_PIXELS = 89_478_485
+"""The most pixels an image file may have unless ``dataset.max_pixels`` or ``$DLCV_MAX_PIXELS`` says
+otherwise: Pillow's ``Image.MAX_IMAGE_PIXELS`` (a 24-bit image of about 256 MiB)."""
+MAX_PIXELS_VARIABLE = "DLCV_MAX_PIXELS"
+
+
+def max_pixels(configured: int | None = None) -> int:
+    """The pixel limit in force: ``configured`` (a config's ``dataset.max_pixels``), else
+    ``$DLCV_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS`."""
+    if configured is not None:
+        return configured
+    text = os.environ.get(MAX_PIXELS_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise DlcvError(f"{MAX_PIXELS_VARIABLE}={text!r}; expected a whole number of pixels, e.g. "
+                        f"{DEFAULT_MAX_PIXELS}")
+    return value
+
+
+def header_pixels(data: np.ndarray) -> int | None:
+    """Width x height from the file's header, without decoding it (Pillow reads headers lazily); None for a
+    format Pillow does not know (OpenCV's own limit, OPENCV_IO_MAX_IMAGE_PIXELS, still holds there)."""
+    from PIL import Image
+
+    try:
+        return _header_size(Image, data)
+    except Image.DecompressionBombError:  # Pillow's own refusal (over twice its limit): read the size anyway
+        with _PILLOW_LIMIT:
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                return _header_size(Image, data)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except Exception:  # noqa: BLE001 (Pillow raises many types for what it cannot read; OpenCV decides then)
+        return None
+
+
+_PILLOW_LIMIT = threading.Lock()
+
+
+def _header_size(Image, data: np.ndarray) -> int:  # noqa: N803 (the PIL.Image module)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            width, height = image.size
+    return width * height
 
 
 # JPEG's DCT-domain scaling (libjpeg's scale_denom): decode at 1/2, 1/4 or 1/8 size for (colour, grey).
@@ -40,9 +96,10 @@ _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD
 
 
 def read_image(path: str | os.PathLike, channels: int | None = 3,
-               reduce_to: tuple[int, int] | None = None) -> np.ndarray:
+               reduce_to: tuple[int, int] | None = None, pixel_limit: int | None = None) -> np.ndarray:
     """Decode one file to uint8 (H, W, C), RGB for C=3, EXIF orientation applied; ``channels=None`` keeps
-    the file's own (1 or 3).
+    the file's own (1 or 3). A file whose header says it has more than ``pixel_limit`` pixels
+    (:func:`max_pixels`) is not decoded: :class:`UnreadableImage`.
 
     ``reduce_to=(width, height)`` (``decode: fast``): the caller will shrink the image to about this size,
     so a JPEG at least twice as large in both directions is decoded at 1/2, 1/4 or 1/8 of its size (still
@@ -52,6 +109,10 @@ def read_image(path: str | os.PathLike, channels: int | None = 3,
         data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
     except OSError as exc:  # a broken link, no read permission, a file deleted since it was listed
         raise UnreadableImage(f"cannot read image {os.fspath(path)!r} ({exc.strerror or exc})") from None
+    pixels, limit = header_pixels(data) if data.size else None, max_pixels(pixel_limit)
+    if pixels is not None and pixels > limit:
+        raise UnreadableImage(f"image {os.fspath(path)!r} has {pixels:,} pixels, more than the limit of {limit:,} "
+                              "(dataset.max_pixels, $DLCV_MAX_PIXELS); not decoded")
     # Any flag but IMREAD_UNCHANGED applies the EXIF orientation, as cv2.imread and photo viewers do.
     flag = cv2.IMREAD_ANYCOLOR if channels is None else cv2.IMREAD_COLOR
     factor = _reduction(data, reduce_to) if reduce_to else 1

@@ -142,14 +142,16 @@ def preprocess_images(images: np.ndarray | Sequence[np.ndarray], config: Preproc
 
 
 def decode_file(path: str, channels: int, chain: Sequence[Preprocessor], channel_order: str = "rgb",
-                decode: Decode = "exact") -> np.ndarray:
+                decode: Decode = "exact", pixel_limit: int | None = None) -> np.ndarray:
     """Read one file and prepare it with ``chain``: the decoder every file path in dlcv shares.
 
     ``decode="exact"`` (the default) is a full decode, as a client's ``cv2.imread`` gives. ``"fast"``: when
     the chain starts by shrinking to a fixed size, a large JPEG is decoded directly at 1/2, 1/4 or 1/8
     scale (still at least that size) — several times less work, a few grey levels from the exact pixels.
-    ``channel_order="bgr"``: OpenCV's order, as the book's loader had it (dlcv itself uses RGB)."""
-    image = read_image(path, channels, reduce_to=resize_target(chain) if decode == "fast" else None)
+    ``channel_order="bgr"``: OpenCV's order, as the book's loader had it (dlcv itself uses RGB). A file of more
+    than ``pixel_limit`` pixels (:func:`~dlcv.images.max_pixels`) is unreadable."""
+    image = read_image(path, channels, reduce_to=resize_target(chain) if decode == "fast" else None,
+                       pixel_limit=pixel_limit)
     if channel_order == "bgr" and image.shape[2] == 3:
         image = np.ascontiguousarray(image[:, :, ::-1])
     return apply_chain(image, chain)

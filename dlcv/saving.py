@@ -59,6 +59,6 @@ def portable(model):
     only dlcv could load; the layers are the model's own (shared, not copied)."""
     import keras
 
-    copy = keras.Model(model.inputs, model.outputs, name=model.name)
+    copy = keras.Model(model.input, model.output, name=model.name)  # one tensor each, as the model has
     copy.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"])
     return copy

@@ -156,3 +156,23 @@ def write_oriented_jpegs(folder: Path, upright: np.ndarray) -> dict[int, Path]:
         paths[orientation] = folder / f"orientation{orientation}.jpg"
         picture.save(paths[orientation], quality=95, exif=exif.tobytes())
     return paths
+
+
+def write_png_bomb(path: Path, side: int = 30000) -> Path:
+    """A grey PNG of side x side black pixels: under a megabyte on disk, side**2 bytes once decoded (a
+    decompression bomb). Written a row at a time, so making it costs no such memory."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    compressor, row, parts = zlib.compressobj(9), b"\0" * (side + 1), []  # filter byte 0, then the row
+    rows_at_once = max(1, (1 << 24) // len(row))
+    for start in range(0, side, rows_at_once):
+        parts.append(compressor.compress(row * min(rows_at_once, side - start)))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts))
+                     + chunk(b"IEND", b""))
+    return path

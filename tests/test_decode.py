@@ -170,3 +170,57 @@ def test_a_client_following_serving_json_gets_dlcvs_labels_from_every_export(ser
         agreement = np.mean([dlcv_labels[p] == label for p, label in zip(paths, client_labels)])
         assert agreement >= 0.995, name
     assert result.test_accuracy > 0.8  # a trained model, not a constant one
+
+
+# ---- decompression bombs ---------------------------------------------------------------------------------
+
+BOMBED = """
+import json, resource, sys
+from dlcv import cli
+model, bomb, photo, folder, out = sys.argv[1:]
+predicted = cli.main(["predict", "--model", model, bomb, photo])
+settings = ["dataset.name=folder", f"dataset.path={folder}", "epochs=1", "preprocessing.width=8",
+            "preprocessing.height=8", "dataset.val_size=0.2", f"output_dir={out}", "name=bombed",
+            "callbacks.monitor=false"]
+trained = cli.main(["train", *[part for setting in settings for part in ("--set", setting)]])
+print(json.dumps({"predict": predicted, "train": trained,
+                  "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+"""
+
+
+@pytest.mark.slow
+def test_a_decompression_bomb_is_skipped_unread_in_predict_and_in_training(tmp_path, digits_run):
+    """A 0.9 MB PNG of 30000x30000 pixels (0.9 GB grey, 2.7 GB as colour once decoded) in a predict list and in a
+    training folder: refused from its header, named and counted, memory bounded."""
+    import subprocess
+    import sys
+
+    from data_files import write_class_folders, write_png_bomb
+
+    folder = write_class_folders(tmp_path / "photos", per_class=10, size=(12, 12))
+    bomb = write_png_bomb(folder / "cats" / "huge.png")
+    run = subprocess.run([sys.executable, "-c", BOMBED, str(digits_run.artefacts["model_h5"]), str(bomb),
+                          str(folder / "dogs" / "dogs_001.jpg"), str(folder), str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.strip().splitlines()[-1])
+    assert outcome["predict"] == 1 and outcome["train"] == 0  # predict: one image skipped, said in its status
+    assert outcome["peak_bytes"] < 2 * 2**30
+    assert "huge.png" in run.stderr and "more than the limit of 89,478,485" in run.stderr
+    results = json.loads((tmp_path / "out" / "bombed" / "results.json").read_text())
+    assert results["skipped_files"] == 1
+    assert (tmp_path / "out" / "bombed" / "skipped_files.txt").read_text().strip().endswith("huge.png")
+
+
+def test_the_pixel_limit_comes_from_the_config_or_the_environment(tmp_path, monkeypatch):
+    from dlcv.images import UnreadableImage
+
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), np.zeros((30, 40, 3), np.uint8))
+    assert read_image(path).shape == (30, 40, 3)
+    with pytest.raises(UnreadableImage, match="has 1,200 pixels, more than the limit of 1,199"):
+        read_image(path, pixel_limit=1199)
+    monkeypatch.setenv("DLCV_MAX_PIXELS", "1000")
+    with pytest.raises(UnreadableImage, match="more than the limit of 1,000"):
+        read_image(path)
+    assert read_image(path, pixel_limit=1200).shape == (30, 40, 3)  # a config's limit wins

@@ -127,24 +127,26 @@ def file_groups(paths: list[str], pattern: str) -> np.ndarray:
 
 
 def folder_source(root: str | os.PathLike, preprocessing: PreprocessingConfig, decode: Decode = "exact",
-                  splits: str = "auto", group_by: str | None = None) -> FolderSource:
+                  splits: str = "auto", group_by: str | None = None, max_pixels: int | None = None) -> FolderSource:
     """The listed images of a folder, decoded only when read: pre-split folders as given (``splits``),
     a plain one with its files grouped by ``group_by`` for the split."""
     root = _existing_folder(root)
     parts = folder_layout(root, splits, group_by)
     if parts is not None:
         paths, labels, class_names, given = list_split_images(root, parts)
-        return FolderSource(paths, labels, class_names, preprocessing, decode=decode, given_split=given)
+        return FolderSource(paths, labels, class_names, preprocessing, decode=decode, given_split=given,
+                            max_pixels=max_pixels)
     paths, labels, class_names = list_labelled_images(root)
     groups = file_groups(paths, group_by) if group_by is not None else None
     return FolderSource(paths, labels, class_names, preprocessing, decode=decode, groups=groups,
-                        group_by=group_by)
+                        group_by=group_by, max_pixels=max_pixels)
 
 
 @register_dataset("folder", needs_path=True, needs_size=True, streams=True)
 def load_folder(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
     """Your photos as <class>/<image> files (or train/, val/, test/ of them), decoded on every core."""
-    return folder_source(dataset.path, preprocessing, dataset.decode, dataset.splits, dataset.group_by)
+    return folder_source(dataset.path, preprocessing, dataset.decode, dataset.splits, dataset.group_by,
+                         dataset.max_pixels)
 
 
 def _existing_folder(root: str | os.PathLike) -> Path:

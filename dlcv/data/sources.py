@@ -135,9 +135,10 @@ class FolderSource(ImageSource):
     def __init__(self, paths: Sequence[str], labels: np.ndarray, class_names: list[str],
                  preprocessing: PreprocessingConfig, workers: int | None = None, decode: Decode = "exact",
                  given_split: np.ndarray | None = None, groups: np.ndarray | None = None,
-                 group_by: str | None = None) -> None:
+                 group_by: str | None = None, max_pixels: int | None = None) -> None:
         super().__init__()
         self.decode, self.given_split, self.groups, self.group_by = decode, given_split, groups, group_by
+        self.max_pixels = max_pixels
         if preprocessing.width is None and preprocessing.height is None:
             raise ValueError("a folder of photos needs a target size (preprocessing width / height)")
         self.paths, self.labels, self.class_names = list(paths), np.asarray(labels), list(class_names)
@@ -157,7 +158,7 @@ class FolderSource(ImageSource):
         import hashlib
 
         recipe = [self.preprocessing.model_dump_json(), self.decode, self.given_split is not None, self.group_by,
-                  PIXELS_REVISION]
+                  PIXELS_REVISION] + ([self.max_pixels] if self.max_pixels is not None else [])
         digest = hashlib.sha256(json.dumps(recipe).encode())
         for path in self.paths:
             try:
@@ -169,7 +170,8 @@ class FolderSource(ImageSource):
 
     def _decode(self, row: int) -> np.ndarray | None:
         try:
-            return decode_file(self.paths[row], self.channels, self.chain, decode=self.decode)
+            return decode_file(self.paths[row], self.channels, self.chain, decode=self.decode,
+                               pixel_limit=self.max_pixels)
         except UnreadableImage:
             self._skip(row, self.paths[row])
             return None
