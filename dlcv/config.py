@@ -563,23 +563,55 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+MAX_YAML_VALUES = 10_000
+"""The most values a config may expand to (a config has about a hundred): YAML aliases repeat a node
+without repeating its text, so a few hundred bytes of nested aliases could stand for billions of values."""
+
+
 def _parse_yaml(text: str, source: str = "config"):
-    """YAML 1.2 floats, and a key given twice in one mapping is an error (PyYAML keeps the last silently)."""
+    """YAML 1.2 floats, a key given twice in one mapping is an error (PyYAML keeps the last silently), and
+    aliases may not expand the document beyond :data:`MAX_YAML_VALUES`; in time linear in the text."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _refuse_duplicate_keys(node, source)
+        expanded = _expanded_size(node, {})
+        if expanded > MAX_YAML_VALUES:
+            raise ConfigError(f"{source}: its aliases (*name) expand it to more than {MAX_YAML_VALUES:,} values; "
+                              "expected a config without nested aliases")
+        _refuse_duplicate_keys(node, source, set())
         return loader.construct_document(node)
     finally:
         loader.dispose()
 
 
-def _refuse_duplicate_keys(node: yaml.Node, source: str, prefix: str = "") -> None:
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once every alias is expanded, each distinct node counted once
+    (an alias is the same node object as its anchor, so this is linear in the text), capped."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    sizes[id(node)] = MAX_YAML_VALUES + 1  # a node that contains itself expands without end
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [child for pair in node.value for child in pair]
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total = min(total + _expanded_size(child, sizes), MAX_YAML_VALUES + 1)
+    sizes[id(node)] = total
+    return total
+
+
+def _refuse_duplicate_keys(node: yaml.Node, source: str, visited: set[int], prefix: str = "") -> None:
+    if id(node) in visited:  # an alias of a node already checked
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _refuse_duplicate_keys(item, source, prefix)
+            _refuse_duplicate_keys(item, source, visited, prefix)
         return
     if not isinstance(node, yaml.MappingNode):
         return
@@ -593,7 +625,7 @@ def _refuse_duplicate_keys(node: yaml.Node, source: str, prefix: str = "") -> No
                               "expected each key once")
         if key is not None:
             seen[key] = line
-        _refuse_duplicate_keys(value_node, source, f"{where}.")
+        _refuse_duplicate_keys(value_node, source, visited, f"{where}.")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] = (),

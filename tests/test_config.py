@@ -101,3 +101,30 @@ def test_exponent_floats_are_numbers_in_files_and_overrides(tmp_path):
     config.write_text("optimizer:\n  learning_rate: 1e-3\n")
     assert load_config(config).optimizer.learning_rate == 0.001
     assert load_config(overrides=["optimizer.learning_rate=5E-2"]).optimizer.learning_rate == 0.05
+
+
+def alias_bomb(levels: int) -> str:
+    """Nine times nine ... times nine: a few hundred bytes of YAML standing for 9**levels values."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_aliases_cannot_expand_a_config_beyond_reason(tmp_path, dlcv, digits_run):
+    """A 500-byte config of nested aliases (9**9 values) is refused as it is read, not after minutes of
+    expanding it, as a config and as a run folder's config.yaml; a plain alias still works."""
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb(8) + "book:\n  note: *a8\n")
+    refused = dlcv("train", bomb)
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
+    assert "aliases (*name) expand it to more than 10,000 values" in refused.err
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("model.h5", "class_names.json"):
+        (run / name).write_bytes((digits_run.run_dir / name).read_bytes())
+    (run / "config.yaml").write_text(alias_bomb(8) + "epochs: *a8\n")
+    said = dlcv("predict", "--model", run / "model.h5", bomb)
+    assert said.code == 2 and "aliases (*name) expand it" in said.err
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("epochs: &three 3\nbatch_size: *three\n")
+    assert load_config(fine).batch_size == 3
