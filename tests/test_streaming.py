@@ -16,6 +16,7 @@ from data_files import add_bad_files, write_class_folders
 from dlcv.config import PreprocessingConfig, load_config
 from dlcv.data import StreamedSet, prepare_data
 from dlcv.data.folder import folder_source
+from dlcv.errors import DlcvError
 
 RECIPE = PreprocessingConfig(width=16, height=16, channels=3)
 
@@ -105,6 +106,24 @@ def test_auto_streams_only_above_the_memory_budget(tmp_path, capsys, console_out
     roomy = prepare_data(folder_config(root, tmp_path, "dataset.memory_budget=30000"))
     assert not roomy.streamed and roomy.splits.train.images.dtype == np.uint8
     assert "streaming" not in capsys.readouterr().out
+
+
+def test_data_that_cannot_fit_in_memory_is_one_line_before_any_image_is_decoded(tmp_path, dlcv):
+    """A mistyped size: the bundled digits at 100000 pixels a side (16,000 GiB); a folder whose every batch
+    would be larger than the machine (before its cache decodes a file); a folder held in memory on demand
+    beyond the budget."""
+    digits = dlcv("train", "--set", "preprocessing.height=100000", "--set", f"output_dir={tmp_path}")
+    assert digits.code == 2 and len(digits.err.strip().splitlines()) == 1, digits.err
+    assert "the 1,797 images of digits at 100000x100000x1 take 16,735.87 GiB, more than the memory budget" in digits.err
+    root = write_class_folders(tmp_path / "photos", per_class=10)
+    overrides = [a for o in ("dataset.name=folder", f"dataset.path={root}", f"output_dir={tmp_path}",
+                             "preprocessing.width=60000", "preprocessing.height=60000") for a in ("--set", o)]
+    huge = dlcv("train", *overrides)
+    assert huge.code == 2 and "images of a batch of folder at 60000x60000x3" in huge.err, huge.err
+    assert not (tmp_path / "cache").exists()  # nothing decoded
+    with pytest.raises(DlcvError, match="the 30 images of folder at 16x16x3 take 0.00 GiB, more than the memory "
+                                        "budget"):
+        prepare_data(folder_config(root, tmp_path, "dataset.streaming=false", "dataset.memory_budget=20000"))
 
 
 @pytest.mark.parametrize("route", ["auto", "fit"])

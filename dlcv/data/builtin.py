@@ -22,6 +22,7 @@ import numpy as np
 from ..config import DatasetConfig, PreprocessingConfig
 from ..errors import DlcvError
 from ..preprocessing import preprocess_images
+from .memory import check_fits
 from .registry import register_dataset
 from .sources import ArraySource
 from .types import ImageSet
@@ -137,20 +138,25 @@ def read_digits() -> ImageSet:
 @register_dataset("digits")
 def load_digits(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, works offline)."""
-    return _preprocessed(read_digits(), preprocessing)
+    return _preprocessed(read_digits(), dataset, preprocessing)
 
 
 @register_dataset("mnist", official_split=True)
 def load_mnist(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """MNIST: 70,000 handwritten digits, 28x28 grey (official split 60,000 / 10,000)."""
-    return _preprocessed(read_mnist(dataset.path), preprocessing)
+    return _preprocessed(read_mnist(dataset.path), dataset, preprocessing)
 
 
 @register_dataset("cifar10", official_split=True)
 def load_cifar10(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
     """CIFAR-10: 60,000 32x32 RGB images in 10 classes (official split 50,000 / 10,000)."""
-    return _preprocessed(read_cifar10(dataset.path), preprocessing)
+    return _preprocessed(read_cifar10(dataset.path), dataset, preprocessing)
 
 
-def _preprocessed(data: ImageSet, preprocessing: PreprocessingConfig) -> ArraySource:
-    return ArraySource(data.with_images(preprocess_images(data.images, preprocessing)))
+def _preprocessed(data: ImageSet, dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> ArraySource:
+    """The images resized and converted as the config asks, once they are known to fit in memory."""
+    height, width, channels = data.images.shape[1:]
+    p = preprocessing
+    width, height = p.width or p.height or width, p.height or p.width or height  # as preprocessors_for resizes
+    check_fits(len(data.images), (height, width, p.channels or channels), dataset, dataset.name)
+    return ArraySource(data.with_images(preprocess_images(data.images, p)))

@@ -12,21 +12,18 @@ whether the images are then held in memory or read from disk batch by batch (``d
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ExperimentConfig, PreprocessingConfig
 from .cache import cached
+from .memory import check_batch_fits, check_fits, memory_budget
 from .registry import get_dataset
 from .sources import FolderSource, ImageSource, StreamedSet
 from .split import split_source
 from .types import Splits
 
 log = logging.getLogger(__name__)
-
-MEMORY_FRACTION = 0.5  # of the memory available at the start, for the decoded images (streaming: auto)
-
 
 @dataclass(frozen=True)
 class PreparedData:
@@ -51,6 +48,8 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     ``with_test=False``: the test split is left empty, its images never decoded (a search's trials)."""
     dataset = config.dataset
     source = get_dataset(dataset.name).load(dataset, config.preprocessing)
+    # whatever the source, a batch is decoded and made float32 at once: before the cache decodes any file
+    check_batch_fits(min(config.batch_size, len(source)), source.shape, dataset.name)
     if isinstance(source, FolderSource) and dataset.cache == "disk":
         if with_test:
             source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
@@ -68,6 +67,7 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     if should_stream(config, source):
         splits = Splits(StreamedSet(source, train), StreamedSet(source, val), StreamedSet(source, test))
         return PreparedData(splits, resolved, source, streamed=True)
+    check_fits(len(train) + len(val) + len(test), source.shape, dataset, dataset.name)  # streaming: false
     loading = "loading" if progress else None
     splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading))
     return PreparedData(splits, resolved, source)
@@ -82,24 +82,12 @@ def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:
     if setting is True:
         log.info(f"data: streaming {len(source):,} images from disk (dataset.streaming: true)")
         return True
-    budget = config.dataset.memory_budget or memory_budget()
+    budget = memory_budget(config.dataset)
     if source.nbytes() <= budget:
         return False
     log.info(f"data: streaming from disk: the {len(source):,} decoded images ({source.nbytes() / 2**30:.2f} GiB) "
           f"exceed the memory budget ({budget / 2**30:.2f} GiB; dataset.memory_budget)")
     return True
-
-
-def memory_budget() -> int:
-    """Half of the memory available now (MemAvailable: free memory plus what the kernel can reclaim)."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(int(line.split()[1]) * 1024 * MEMORY_FRACTION)
-    except OSError:
-        pass
-    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") * MEMORY_FRACTION)
 
 
 def count_split(config: ExperimentConfig) -> tuple[int, int, int]:
