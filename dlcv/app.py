@@ -485,6 +485,8 @@ def check_data(dataset: str, distance: int | None = None, output_format: str = "
         raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files")
     audit = audit_folder(dataset, NEAR_DISTANCE if distance is None else distance)
     log.info(json.dumps(audit.to_dict(), indent=2) if output_format == "json" else audit.text())
+    if not audit.sizes:
+        raise Stopped(f"none of the {len(audit.unreadable):,} image files of {dataset} could be read")
     if audit.problems:
         raise Stopped(f"{len(audit.problems)} duplicate group(s) could leak between splits or carry two labels")
     return audit

@@ -78,14 +78,23 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str])
         predictions=predictions,
         report_text=classification_report(labels, predictions, **kwargs)
         + f"\n{_summary(accuracy, interval, len(labels), loss)}\n",
-        report={**classification_report(labels, predictions, output_dict=True, **kwargs),
-                "accuracy_interval": list(interval)},
+        report=_report_dict(labels, predictions, class_names, interval),
         confusion=confusion_matrix(labels, predictions, labels=classes),
         class_names=list(class_names),
         accuracy_interval=interval,
         probabilities=probabilities,
         labels=np.asarray(labels),
     )
+
+
+def _report_dict(labels: np.ndarray, predictions: np.ndarray, class_names: list[str],
+                 interval: tuple[float, float]) -> dict[str, Any]:
+    """scikit-learn's report as a dict, each class's scores under ``classes`` by name: at its top level,
+    a class called ``accuracy`` or ``macro avg`` would take the averages' places (or they its)."""
+    report = classification_report(labels, predictions, labels=list(range(len(class_names))), output_dict=True,
+                                   zero_division=0)
+    classes = {name: report.pop(str(index)) for index, name in enumerate(class_names)}  # keyed "0", "1", ...
+    return {"classes": classes, **report, "accuracy_interval": list(interval)}
 
 
 def _summary(accuracy: float, interval: tuple[float, float], count: int, loss: float) -> str:

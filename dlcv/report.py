@@ -113,6 +113,7 @@ def _rate_plot(rates: Sequence[float]) -> bytes:
 
 
 def _per_class(report: dict, names: Sequence[str]) -> str:
+    report = report.get("classes", report)  # runs written before the classes had a section of their own
     rows = "".join(f"<tr><td>{html.escape(n)}</td>" + "".join(f"<td>{report[n][k]:.3f}</td>" for k in
                                                                 ("precision", "recall", "f1-score"))
                    + f"<td>{int(report[n]['support'])}</td></tr>" for n in names if n in report)

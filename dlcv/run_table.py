@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import files
 from .errors import ConfigError, DlcvError
-from .runs import RunFolder
+from .runs import DamagedRun, RunFolder
 
 COLUMNS = ("name", "status", "model", "dataset", "image_size", "epochs", "route", "backend", "test_accuracy",
            "test_loss", "seconds", "date", "path")
@@ -30,7 +30,8 @@ class RunRow:
     name: str
     """The run's folder, relative to the folder listed (a search's trials: ``<search>/trials/<n>``)."""
     status: str
-    """finished; interrupted after epoch N (``--resume`` continues it); unfinished (or still running)."""
+    """finished; interrupted after epoch N (``--resume`` continues it); unfinished (or still running);
+    damaged (a record of the run is not what dlcv wrote: the row says which)."""
     model: str
     dataset: str
     image_size: str
@@ -60,8 +61,15 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
         return None  # a config.yaml that is not a dlcv run's
     if config is None:
         return None
-    results, point = run.results(), run.resume_point()
-    if results is not None:
+    try:
+        results, point = run.results(), run.resume_point()
+    except DamagedRun as exc:  # listed, so that one damaged folder hides nothing
+        results, point, damaged = None, None, exc.path
+    else:
+        damaged = None
+    if damaged is not None:
+        status, epochs = f"damaged ({damaged.name})", f"?/{config.total_epochs}"
+    elif results is not None:
         status, epochs = "finished", str(results.get("epochs_run", ""))
     elif point is not None:
         status, epochs = f"interrupted after epoch {point.epoch}", f"{point.epoch}/{config.total_epochs}"

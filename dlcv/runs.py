@@ -108,19 +108,23 @@ class RunFolder:
 
     def class_names(self) -> list[str] | None:
         path = self.class_names_file
-        return [str(name) for name in files.read_json(path)] if path.is_file() else None
+        return [str(name) for name in _read_record(path, list)] if path.is_file() else None
 
     def results(self) -> dict[str, Any] | None:
         """``results.json`` of a finished run, else None."""
         path = self.results_file
-        return files.read_json(path) if path.is_file() else None
+        return _read_record(path, dict) if path.is_file() else None
 
     def resume_point(self) -> ResumePoint | None:
         record_path = self.checkpoints / RESUME_RECORD
         if not record_path.is_file():
             return None
-        record = files.read_json(record_path)
-        return ResumePoint(record["epoch"], self.checkpoints / record["model"], record.get("best_val_loss"))
+        record = _read_record(record_path, dict)
+        try:
+            epoch, model = int(record["epoch"]), self.checkpoints / str(record["model"])
+            return ResumePoint(epoch, model, record.get("best_val_loss"))
+        except (KeyError, TypeError, ValueError):
+            raise DamagedRun(record_path, "it lacks the epoch or the model") from None
 
     def describe(self) -> str | None:
         """What the folder holds, in a few words (None: no run there)."""
@@ -296,3 +300,23 @@ def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list
         phase_boundary = key == "epochs" and (saved.fine_tune or new.fine_tune)  # where the fine-tune begins
         (refused if key.startswith(FIXED_ON_RESUME) or key == "fine_tune" or phase_boundary else applied).append(change)
     return applied, refused
+
+
+class DamagedRun(DlcvError):
+    """A run folder's record (results.json, last.json, class_names.json) that is not what dlcv writes: cut
+    short by a full disk or a copy, or edited."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path} is damaged ({why}); train the run again, or under another name")
+        self.path = path
+
+
+def _read_record(path: Path, kind: type) -> Any:
+    """One of the run's JSON records, of the ``kind`` dlcv writes, or :class:`DamagedRun` in one line."""
+    try:
+        record = files.read_json(path)
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise DamagedRun(path, f"not complete JSON: {str(exc).splitlines()[0][:80]}") from None
+    if not isinstance(record, kind):
+        raise DamagedRun(path, f"a JSON {type(record).__name__}, not the {kind.__name__} dlcv writes")
+    return record

@@ -237,7 +237,7 @@ def test_balanced_class_weights_raise_the_minority_classs_recall(keras, tmp_path
             f"dataset.path={root}", f"output_dir={tmp_path}", f"name={weighting}", "epochs=3",
             f"route={route}", f"class_weight={weighting}", "dataset.test_size=0.5", "dataset.val_size=0.2"])
         report = train(config, verbose=0).evaluation.report
-        recalls[weighting] = report["smiling"]["recall"]
+        recalls[weighting] = report["classes"]["smiling"]["recall"]
     assert recalls["balanced"] > recalls["none"]
 
 

@@ -60,6 +60,27 @@ def test_the_mistakes_are_the_misclassified_test_images_most_confident_first(wea
         assert part in page
 
 
+def test_classes_named_like_the_reports_averages_keep_their_own_rows(keras, tmp_path):
+    """Class folders called "accuracy" and "macro avg": scikit-learn's report dict would mix them with its
+    averages; each class's scores have a section of their own, the run finishes, the page lists them."""
+    from dlcv.config import load_config
+    from dlcv.training.engine import train
+
+    names = ("accuracy", "macro avg", "weighted avg")
+    photos = write_class_folders(tmp_path / "photos", classes=names, per_class=8, size=(12, 12))
+    config = load_config(overrides=[f"output_dir={tmp_path / 'out'}", "name=named", "dataset={name: folder, path: "
+                                    f"{photos}, val_size: 0.2}}", "preprocessing={width: 8, height: 8, channels: 1}",
+                                    "model={name: linear, params: {}}", "epochs=1", "callbacks.checkpoint=none"])
+    result = train(config, verbose=0)
+    report = json.loads((result.run_dir / "classification_report.json").read_text())
+    assert list(report["classes"]) == list(names)
+    assert report["classes"]["macro avg"]["support"] == 2 and isinstance(report["accuracy"], float)
+    assert report["macro avg"]["support"] == 6  # the average's own row, over the 6 test images
+    assert (result.run_dir / "results.json").is_file()
+    page = (result.run_dir / "report.html").read_text()
+    assert all(f"<tr><td>{name}</td>" in page for name in names)
+
+
 def test_a_cap_keeps_the_page_small_and_says_so(weak_run, tmp_path):
     from dlcv.evaluation import score
     from dlcv.pipeline import predict_dataset

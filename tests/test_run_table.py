@@ -58,3 +58,20 @@ def test_an_unknown_column_or_folder_is_one_line(dlcv, tmp_path):
     assert said.code == 2 and "--sort accuracy: no such column; expected one of: name," in said.err
     said = dlcv("runs", tmp_path / "nothing")
     assert said.code == 2 and "not a folder" in said.err
+
+
+def test_a_damaged_run_is_listed_as_such_and_hides_no_other(dlcv, output):
+    """A results.json cut short (a full disk, a partial copy): `dlcv runs` lists the others and marks it, in
+    every format; `dlcv report` on it is one line."""
+    damaged = shutil.copytree(output / "finished", output / "damaged")
+    text = (damaged / "results.json").read_text()
+    (damaged / "results.json").write_text(text[:len(text) // 2])
+    for output_format in ("csv", "json", "text"):
+        said = dlcv("runs", output, "--format", output_format)
+        assert said.code == 0, said.err
+        assert "damaged (results.json)" in said.out and "finished" in said.out and "group/interrupted" in said.out
+    rows = json.loads(dlcv("runs", output, "--format", "json").out)
+    assert {r["name"]: r["status"] for r in rows}["damaged"] == "damaged (results.json)" and len(rows) == 5
+    report = dlcv("report", damaged)
+    assert report.code == 2 and len(report.err.strip().splitlines()) == 1
+    assert "results.json is damaged (not complete JSON" in report.err

@@ -150,6 +150,8 @@ def test_data_check_finds_planted_duplicates_across_splits(dlcv, leaky):
     assert "val/cats/reencoded.jpg" in near[0]
     assert "train/dogs/traindogs_002.jpg" in near[1] and "test/dogs/resized.png" in near[1]
     assert "2 duplicate group(s)" in said.err
+    assert near[0].startswith("near duplicates, across splits (train and validation and test):")
+    assert near[1].startswith("near duplicates, across splits (train and test):")
     report = json.loads(dlcv("data", "check", leaky, "--format", "json").out)
     assert report["problems"] == 2 and report["counts"]["train"] == {"cats": 5, "dogs": 5}
 
@@ -173,3 +175,18 @@ def test_data_check_counts_unreadable_files_and_exact_copies_in_an_unsplit_folde
     assert said.code == 1
     assert "unreadable: 1 file(s):" in said.out and "broken.jpg" in said.out
     assert "exact duplicates, across classes: a/a_001.jpg, b/same.jpg" in said.out
+
+
+def test_data_check_on_a_folder_of_unreadable_files_lists_them_in_its_report(dlcv, tmp_path):
+    for name in ("cats", "dogs"):
+        (tmp_path / "bad" / name).mkdir(parents=True)
+        (tmp_path / "bad" / name / "photo.jpg").write_text("not an image")
+    said = dlcv("data", "check", tmp_path / "bad")
+    assert said.code == 1 and "unreadable: 2 file(s)" in said.out, said.err
+    assert said.err.strip().splitlines() == [f"dlcv: none of the 2 image files of {tmp_path / 'bad'} could be read"]
+    only_val = tmp_path / "pair"
+    for part in ("train", "val"):
+        write_photo_folders(only_val / part, classes=("cats", "dogs"), per_class=3, seed=1)  # the same photos twice
+    lines = dlcv("data", "check", only_val).out.splitlines()
+    assert any(line.startswith("exact duplicates, across splits (train and validation):") for line in lines)
+    assert "between splits" in lines[-1] and "test" not in lines[-1]

@@ -105,26 +105,28 @@ class FolderAudit:
             "split as given: " + ", ".join(f"{part} {sum(c.values()):,}" for part, c in self.counts.items())
             if self.split_as_given else "one folder (a training run splits it at random)")]
         per_class = {name: sum(c.get(name, 0) for c in self.counts.values()) for name in classes}
-        smallest, largest = min(per_class.values()), max(per_class.values())
-        lines.append("classes: " + ", ".join(f"{name} {n:,}" for name, n in per_class.items())
-                     + f" (smallest/largest {smallest / max(largest, 1):.2f})")
-        sizes = summary["sizes"]
-        lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
-                     f"{'x'.join(map(str, sizes['median']))} (width x height)")
+        if per_class:  # else nothing was readable: the unreadable files below say why
+            smallest, largest = min(per_class.values()), max(per_class.values())
+            lines.append("classes: " + ", ".join(f"{name} {n:,}" for name, n in per_class.items())
+                         + f" (smallest/largest {smallest / max(largest, 1):.2f})")
+            sizes = summary["sizes"]
+            lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
+                         f"{'x'.join(map(str, sizes['median']))} (width x height)")
         if self.unreadable:
             lines.append(f"unreadable: {len(self.unreadable)} file(s): " + ", ".join(self.unreadable[:10])
                          + (", ..." if len(self.unreadable) > 10 else ""))
         for group in self.duplicates:
-            where = ("across splits" if group.across_parts else "across classes" if group.across_classes
-                     else "within one split" if self.split_as_given else "may be split apart")
+            parts = sorted({part for part in group.parts if part}, key=PART_NAMES.index)
+            where = (f"across splits ({' and '.join(parts)})" if group.across_parts else "across classes"
+                     if group.across_classes else "within one split" if self.split_as_given else "may be split apart")
             members = ", ".join(os.path.relpath(path, self.root) for path in group.paths)
             lines.append(f"{group.kind} duplicates, {where}: {members}")
         problems = self.problems
         if problems:
             advice = ("remove or move them so each picture is in one split" if self.split_as_given else
                       "remove them, or name their groups with dataset.group_by so each stays in one split")
-            lines.append(f"found {len(problems)} duplicate group(s) that can leak between training and test "
-                         f"or carry two labels: {advice}")
+            lines.append(f"found {len(problems)} duplicate group(s) that can leak between splits or carry two "
+                         f"labels: {advice}")
         elif not self.duplicates:
             lines.append(f"no duplicates (exact, or near: perceptual hashes within {self.distance} bits and "
                          "thumbnails alike)")
@@ -161,7 +163,7 @@ def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers
     readable = [i for i, print_ in enumerate(fingerprints) if print_ is not None]
     digests = [fingerprints[i][0] for i in readable]
     hashes = np.array([fingerprints[i][1] for i in readable], np.uint64)
-    thumbs = np.array([fingerprints[i][2] for i in readable], np.float32).reshape(len(readable), -1)
+    thumbs = np.array([fingerprints[i][2] for i in readable], np.float32).reshape(len(readable), THUMB_SIZE ** 2)
     groups = _duplicate_groups(digests, hashes, thumbs, distance)
     duplicates = []
     for members in groups:
