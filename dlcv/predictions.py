@@ -8,7 +8,9 @@ complete.
     with open_output("labels.csv") as stream:
         CsvWriter(stream, top=3).write_all(predictions)
 
-- ``text``: ``path<TAB>label<TAB>probability`` (then the next label and probability for ``top`` > 1);
+- ``text``: ``path<TAB>label<TAB>probability`` (then the next label and probability for ``top`` > 1), paths
+  and labels escaped (:func:`escaped`: a newline in a file name cannot forge a row, nor a name send the
+  terminal its codes);
 - ``csv``: a header, then ``path,label,probability[,label_2,probability_2,...]``;
 - ``json``: one array of ``{"path", "label", "probability"[, "top": [{"label", "probability"}, ...]]}``.
 """
@@ -48,7 +50,7 @@ class TextWriter:
 
     def row(self, p: Prediction, first: bool) -> None:
         cells = [p.path] + [f"{value:.4f}" if isinstance(value, float) else value for value in _ranked(p)]
-        self.stream.write("\t".join(cells) + "\n")
+        self.stream.write("\t".join(escaped(cell) for cell in cells) + "\n")
 
 
 class CsvWriter(TextWriter):
@@ -79,6 +81,28 @@ class JsonWriter(TextWriter):
 
 
 WRITERS = {"text": TextWriter, "csv": CsvWriter, "json": JsonWriter}
+
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def escaped(text: str) -> str:
+    """``text`` with backslashes, tabs, line breaks and every other control or format character written as
+    escapes (``\\n``, ``\\x1b``, ``\\u202e``), as Python writes them; printable text unchanged.
+
+        >>> print(escaped("cats/a\\nb\\tc\\x1b[31m.jpg"))
+        cats/a\\nb\\tc\\x1b[31m.jpg
+    """
+    import unicodedata
+
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif unicodedata.category(char)[0] == "C":  # Cc controls, Cf format (bidi overrides), Cs, Co, Cn
+            out.append(repr(char)[1:-1] if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _ranked(p: Prediction) -> list:

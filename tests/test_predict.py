@@ -33,6 +33,19 @@ def test_predict_prints_the_saved_models_predictions(dlcv, digits_run, digit_png
         assert probability == pytest.approx(expected[i].max(), abs=1e-4)
 
 
+def test_predicts_text_output_escapes_what_a_file_name_could_forge(dlcv, digits_run, digit_pngs, tmp_path):
+    """A newline in a file name would start a line of its own ("fake.png<TAB>7<TAB>1.0000"), an escape
+    code would colour the terminal: both written as escapes, one line per image."""
+    forged = tmp_path / "x.png\nfake.png\t7\t1.0000\x1b[2J"
+    forged.write_bytes(sorted(digit_pngs.iterdir())[0].read_bytes())
+    result = dlcv("predict", "--model", digits_run.run_dir / "model.h5", forged)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert len(lines) == 1 and "\x1b" not in result.out
+    assert lines[0].startswith(str(tmp_path / "x.png\\nfake.png\\t7\\t1.0000\\x1b[2J") + "\t")
+    assert len(lines[0].split("\t")) == 3
+
+
 def test_predict_resizes_per_the_runs_preprocessing_and_skips_bad_files(dlcv, digits_run, tmp_path):
     image = digits_run.prepared.splits.test.images[0]
     big = cv2.resize(image, (64, 64), interpolation=cv2.INTER_NEAREST)

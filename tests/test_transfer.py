@@ -166,6 +166,7 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     assert "fine-tune phase" in said and "head phase" not in said
     history = json.loads(history_path.read_text())
     assert all(len(values) == 4 for values in history.values())  # every epoch once
+    assert json.loads((tmp_path / "killed" / "results.json").read_text())["epochs_run"] == 4  # not 4 - committed
     import keras
 
     model = keras.models.load_model(tmp_path / "killed" / "model.keras")

@@ -5,6 +5,7 @@ a run that decodes the test split lists them as skipped, so a trial that never d
 """
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -66,8 +67,9 @@ def test_a_study_prunes_records_failures_and_beats_a_bad_default_without_reading
     table = rows(folder / "trials.csv")
     assert [r["state"] for r in table] == ["complete"] * 5 + ["fail", "pruned"]
     assert all(r["epochs_run"] == "4" and float(r["val_accuracy"]) > 0.9 for r in table[:5])
-    assert "NaN" in table[5]["failure"]
-    assert table[6]["epochs_run"] == "1" and float(table[6]["val_accuracy"]) < 0.6
+    assert "NaN" in table[5]["failure"] and table[5]["val_accuracy"] == ""
+    assert table[6]["epochs_run"] == "1" and table[6]["val_accuracy"] == ""  # pruned: no value, its reason says
+    assert re.fullmatch(r"pruned after epoch 1 \(1: 0\.[0-5]\d*\)", table[6]["failure"]), table[6]["failure"]
     pruned = folder / "trials" / "6"
     assert (pruned / "history.json").is_file() and not list(pruned.glob("model.*"))
     assert not (pruned / "checkpoints").exists()
@@ -128,7 +130,11 @@ def test_two_processes_share_a_study_and_a_killed_one_loses_nothing(keras, tmp_p
     after = {t.number: (t.params, t.value) for t in study.trials if t.state.name == "COMPLETE"}
     assert len(after) == 5 and all(after[n] == before[n] for n in before)
     assert (folder / "trials" / str(max(after)) / "results.json").is_file()
-    assert len(rows(folder / "trials.csv")) == len(study.trials)
+    table = rows(folder / "trials.csv")
+    assert len(table) == len(study.trials)
+    killed_row = table[victim.number]
+    assert killed_row["state"] == "fail" and killed_row["val_accuracy"] == ""  # no value: it did not finish
+    assert "its process stopped" in killed_row["failure"]
 
 
 @pytest.mark.parametrize("change, expected", [

@@ -174,7 +174,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
-    results = _results(result, config, history)
+    results = _results(result, config, initial_epoch + len(history.get("loss", [])))
     if evaluation is not None:
         artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results)
     artefacts["results"] = run.results_file
@@ -218,14 +218,15 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
                         f"{saved}; point dataset.path at the data the run was trained on")
 
 
-def _results(result: TrainResult, config: ExperimentConfig, history: dict) -> dict:
+def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> dict:
+    """results.json; ``epochs_run`` counts the epochs before a resume too."""
     evaluation = result.evaluation
     scores = {"test_accuracy": evaluation.accuracy, "test_accuracy_interval": list(evaluation.accuracy_interval),
               "test_images": evaluation.count, "test_loss": evaluation.loss} if evaluation else {}
     return {
         "name": config.name,
         **scores,
-        "epochs_run": len(history.get("loss", [])),
+        "epochs_run": epochs_run,
         "seconds": round(result.seconds, 2),
         "skipped_files": len(result.prepared.skipped),
         "backend": keras.backend.backend(),

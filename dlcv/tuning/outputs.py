@@ -52,17 +52,32 @@ def write_outputs(study: Any, config: ExperimentConfig, config_path: str | None,
 
 
 def trials_csv(study: Any, metric: str) -> str:
-    """number, state, one column per searched key, the metric, epochs run, seconds, and why it failed."""
+    """number, state, one column per searched key, the metric (a complete trial's alone), epochs run,
+    seconds, and why a trial that did not complete stopped."""
     keys = list(dict.fromkeys(k for t in study.trials for k in t.params))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["number", "state", *keys, metric, "epochs_run", "seconds", "failure"])
     for t in study.trials:
-        value = t.value if t.value is not None else t.intermediate_values.get(max(t.intermediate_values, default=0))
+        complete = t.state.name == "COMPLETE"
         writer.writerow([t.number, t.state.name.lower(), *(t.params.get(k, "") for k in keys),
-                         "" if value is None else f"{value:.6g}", t.user_attrs.get("epochs", ""),
-                         t.user_attrs.get("seconds", ""), t.user_attrs.get("failure", "")])
+                         f"{t.value:.6g}" if complete and t.value is not None else "",
+                         t.user_attrs.get("epochs", ""), t.user_attrs.get("seconds", ""),
+                         "" if complete else _why_not_complete(t)])
     return out.getvalue()
+
+
+def _why_not_complete(trial: Any) -> str:
+    """Why a trial has no value: pruned (with its last reported value), failed (its error, or its process
+    gone), or still running (or killed, until its heartbeat expires)."""
+    reported = trial.intermediate_values
+    last = f" after epoch {max(reported)} ({max(reported)}: {reported[max(reported)]:.6g})" if reported else ""
+    state = trial.state.name
+    if state == "PRUNED":
+        return f"pruned{last}"
+    if state == "FAIL":
+        return trial.user_attrs.get("failure") or f"its process stopped{last or ' before any epoch'} (killed?)"
+    return f"not finished{last}: running, or its process was killed (failed once its heartbeat expires)"
 
 
 def write_plots(study: Any, folder: Path) -> dict[str, Path]:
