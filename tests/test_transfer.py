@@ -187,13 +187,13 @@ def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp
     (frozen at 0/1, every image gave the same features and the loss stayed at ln 3)."""
     from dlcv.training.engine import train
 
-    config = load_config(overrides=transfer(tmp_path, photos, "scratch", "epochs=6", "batch_size=4",
+    config = load_config(overrides=transfer(tmp_path, photos, "scratch", "epochs=8", "batch_size=8",
                                             "model.params={weights: none, trainable: true, dropout: 0.0}",
-                                            "optimizer={name: adam, learning_rate: 0.003}"))
+                                            "optimizer={name: adam, learning_rate: 0.001}"))
     result = train(config, verbose=0)
     history = json.loads((result.run_dir / "history.json").read_text())
-    assert history["loss"][-1] < 0.6 * history["loss"][0]
-    assert history["accuracy"][-1] >= 0.8  # chance: 1/3
+    assert min(history["loss"][-2:]) < 0.5 * history["loss"][0]  # frozen at 0/1 statistics: ln 3 throughout
+    assert sum(history["accuracy"][-2:]) / 2 >= 0.8  # chance: 1/3
     means = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in _bn_layers(keras, result.model)]
     assert all(np.any(mean != 0) for mean in means)  # every BatchNormalization layer learnt its statistics
 
