@@ -43,3 +43,16 @@ def test_dlcv_version(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["--version"])
     assert exited.value.code == 0 and capsys.readouterr().out == f"dlcv {__version__}\n"
+
+
+def test_the_declared_lower_bounds_have_what_dlcv_calls():
+    """pyproject's floors are versions dlcv runs on: NumPy 2 (np.bitwise_count, the duplicate check's
+    hash distances) and Pillow (image headers, the pixel limit)."""
+    import tomllib
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    declared = {(r := Requirement(text)).name: r.specifier
+                for text in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    assert not declared["numpy"].contains(Version("1.26.4")) and declared["numpy"].contains(Version("2.0.0"))
+    assert "pillow" in declared
