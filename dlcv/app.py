@@ -445,6 +445,16 @@ def _retrain(best: ExperimentConfig, config: ExperimentConfig):
     return results
 
 
+def sample_data(folder: str, per_class: int | None = None, seed: int = 0) -> dict[str, int]:
+    """``dlcv data sample``: a small photo-like class folder to try every command on (dlcv.data.sample)."""
+    from .data.sample import PER_CLASS, write_sample
+
+    counts = write_sample(folder, PER_CLASS if per_class is None else per_class, seed)
+    log.info(f"wrote {sum(counts.values()):,} images in {len(counts)} class folders ({', '.join(counts)}) to "
+             f"{folder}/; e.g. dlcv train configs/shallownet_animals.yaml --set dataset.path={folder}")
+    return counts
+
+
 def build_data(source: str, output: str, width: int | None = None, height: int | None = None,
                channels: int | None = None, resize: str = "simple", chunk_size: int = 1024, decode: str = "exact"):
     """``dlcv data build``: decode and preprocess a folder (or a named dataset) once into an HDF5 store."""

@@ -203,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "decoded at 1/2-1/8 scale (quicker, a few grey levels off)")
     build.set_defaults(handler=lambda a: app.build_data(a.source, a.output, a.width, a.height, a.channels,
                                                         a.resize, a.chunk_size, a.decode))
+    sample = data_commands.add_parser(
+        "sample", help="write a small photo-like data set to try the commands on",
+        description="Write <class>/<image>.jpg files of shapes over textured backgrounds (circles, squares, "
+                    "triangles; 100 of each by default, about 1 MB), the same for the same seed: a folder data "
+                    "set for every example that needs photos.")
+    sample.add_argument("folder", help="a new (or empty) folder, e.g. datasets/sample")
+    sample.add_argument("--per-class", type=positive_int, help="images per class (default 100)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(handler=lambda a: app.sample_data(a.folder, a.per_class, a.seed))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) once and report exact "
