@@ -1,0 +1,80 @@
+"""The README's examples that need a folder of photos, run as written on the data set `dlcv data sample`
+makes (as on a fresh clone), at tiny sizes: each command of the Data, Searching hyperparameters, Compare
+and inspect, and Transfer learning sections. Lines that need a network, a database server or Docker are
+left out (they say so in the README); the ImageNet weights come from a file the test writes."""
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from conftest import ROOT
+
+SECTIONS = {"data": "### Data", "tune": "## Searching hyperparameters", "compare": "## Compare and inspect runs",
+            "transfer": "## Transfer learning"}
+NOT_HERE = ("--storage", "weights fetch", "docker", "mlflow")
+"""What needs more than a clone: a database server, a network, Docker."""
+TINY = {"train": ["--set", "epochs=1"], "tune": ["--set", "epochs=1"], "lr": ["--steps", "8"]}
+"""Added to each command so that it runs in seconds; what the README shows is what runs."""
+
+
+def commands(section: str) -> list[str]:
+    """The shell commands of the README section's ```bash blocks (up to its next heading), comments cut."""
+    readme = (ROOT / "README.md").read_text()
+    heading = SECTIONS[section]
+    text = readme.split(heading, 1)[1]
+    text = re.split(r"\n#{2,3} ", text, maxsplit=1)[0]
+    blocks = [block for block in re.findall(r"```bash\n(.*?)\n```", text, flags=re.S)
+              if not any(skip in block for skip in NOT_HERE)]  # a block that needs more is left out whole
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.replace("\\\n", " ").splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@pytest.fixture
+def clone(tmp_path, monkeypatch):
+    """A working directory with the repository's configs and scripts and nothing else (no datasets/)."""
+    for name in ("configs", "scripts"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(line: str, dlcv, script) -> int:
+    words = shlex.split(line)
+    if words[0] == "python":
+        return script(words[1].removeprefix("scripts/").removesuffix(".py"), *words[2:]).code
+    args = words[1:]
+    if args[:2] == ["data", "sample"]:
+        args += ["--per-class", "12"]
+    if args[0] == "tune":
+        args = [a if previous != "--trials" else "2" for previous, a in zip([None, *args], args)]
+        args += [] if "--trials" in args else ["--trials", "2"]
+    outcome = dlcv(*args, *TINY.get(args[0], []))
+    assert outcome.code == 0, f"{line}: {outcome.err[-1500:]}"
+    return outcome.code
+
+
+@pytest.mark.parametrize("section", ["data", "tune", "compare"])
+def test_the_readme_examples_run_on_a_fresh_clone(section, clone, dlcv, script):
+    lines = commands(section)
+    assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines
+    if not lines[0].startswith("dlcv data sample"):
+        lines.insert(0, "dlcv data sample datasets/sample")  # what the section says to run first
+    for line in lines:
+        assert run(line, dlcv, script) == 0, line
+
+
+def test_the_transfer_learning_example_runs_on_a_fresh_clone(keras, clone, dlcv, script, monkeypatch):
+    from test_transfer import serve_weights
+
+    network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
+    network.save(clone / "served.h5")
+    serve_weights(monkeypatch, "mobilenet_v2", clone / "served.h5")  # "downloads MobileNetV2's weights once"
+    monkeypatch.setenv("KERAS_HOME", str(clone / "keras-home"))
+    TINY_TRANSFER = ["--set", "preprocessing.width=32", "--set", "preprocessing.height=32", "--set",
+                     "fine_tune.epochs=1"]
+    monkeypatch.setitem(TINY, "train", [*TINY["train"], *TINY_TRANSFER])
+    lines = commands("transfer")
+    assert any("configs/transfer_animals.yaml" in line for line in lines), lines
+    for line in lines:
+        assert run(line, dlcv, script) == 0, line
