@@ -1,8 +1,9 @@
 """A run's report page, ``report.html``: one self-contained file (images inlined, no script, no network)
 with the config, the run's facts and times, the learning curves and rate, per-class precision / recall /
 F1, the confusion matrix, and **the mistakes** — the test images the model got wrong, most confident
-first, each with its true label, predicted label and probability; each cell of the confusion matrix
-links to its first mistake shown.
+first, each with its true label, predicted label and probability, and its file (the path under the data
+set's folder, linked where the file is there) so that a wrong label can be found and fixed; each cell of
+the confusion matrix links to its first mistake shown.
 
     page = write_report(RunFolder("output/animals"), evaluation, splits.test, limit=100)
     write_report(run, None, unavailable="the dataset folder datasets/animals is not there")  # no images
@@ -15,6 +16,7 @@ import base64
 import html
 import io
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,7 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
         wrong = mistakes(evaluation.probabilities, evaluation.labels)
         shown = wrong[:limit]
         sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, shown),
-                     _mistakes(wrong, shown, len(evaluation.labels), test_set, names, unavailable)]
+                     _mistakes(wrong, shown, len(evaluation.labels), test_set, names, unavailable, run)]
     else:
         saved = _read_json(run.report_json_file)
         if saved:
@@ -102,11 +104,14 @@ def _curves(run: RunFolder) -> str:
 
 
 def _rate_plot(rates: Sequence[float]) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
     from .plotting import new_figure
 
     figure, axes = new_figure(figsize=(6, 2.6))
     axes.plot(range(1, len(rates) + 1), rates, marker="o", markersize=2)
     axes.set(xlabel="epoch", ylabel="learning rate", title="Learning rate")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return buffer.getvalue()
@@ -137,7 +142,7 @@ def _confusion(matrix: np.ndarray, names: Sequence[str], shown_mistakes: Sequenc
 
 
 def _mistakes(every: Sequence[Mistake], wrong: Sequence[Mistake], total: int, test_set: Any | None,
-              names: Sequence[str], unavailable: str | None) -> str:
+              names: Sequence[str], unavailable: str | None, run: RunFolder) -> str:
     heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images misclassified"
                + (f"; the {len(wrong)} most confident are shown (report.mistakes)" if len(every) > len(wrong) else
                   ", most confident first") + ".</p>")
@@ -149,15 +154,51 @@ def _mistakes(every: Sequence[Mistake], wrong: Sequence[Mistake], total: int, te
     if images is None:
         why = unavailable or "the test images are not available"
         heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
+    paths = getattr(test_set, "paths", None) if test_set is not None else None
+    root = _data_root(run)
     cards, seen = [], set()
     for i, m in enumerate(wrong):
         anchor = f' id="m-{m.true}-{m.predicted}"' if (m.true, m.predicted) not in seen else ""
         seen.add((m.true, m.predicted))
-        picture = _img(_png(images[i]), f"test image {m.index}") if images is not None else ""
+        path = paths[m.index] if paths is not None else None
+        shown = _shown_path(path, root) if path else None
+        alt = f"test image {m.index}" + (f": {shown}" if shown else "")
+        picture = _img(_png(images[i]), alt) if images is not None else ""
         cards.append(f'<figure{anchor} class=mistake>{picture}<figcaption>#{m.index}: true <b>'
                      f"{html.escape(names[m.true])}</b>, predicted <b>{html.escape(names[m.predicted])}</b> "
-                     f"({m.probability:.3f})</figcaption></figure>")
+                     f"({m.probability:.3f}){_file_link(path, shown, run) if path else ''}</figcaption></figure>")
     return heading + "<div class=mistakes>" + "".join(cards) + "</div>"
+
+
+def _data_root(run: RunFolder) -> str | None:
+    """The data set's folder as the run was trained on it (its config.yaml), if it is a folder."""
+    from .errors import DlcvError
+
+    try:
+        config = run.saved_config()
+    except DlcvError:
+        return None
+    return config.dataset.path if config is not None and config.dataset.name == "folder" else None
+
+
+def _shown_path(path: str, root: str | None) -> str:
+    """The file's path under the data set's folder (as a user finds it there), else as it is."""
+    if root is not None:
+        relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+        if not relative.startswith(os.pardir):
+            return relative
+    return path
+
+
+def _file_link(path: str, shown: str, run: RunFolder) -> str:
+    """The file's name, a link (relative to the page) where the file is there."""
+    text = html.escape(shown)
+    if not os.path.isfile(path):
+        return f"<br><span class=file>{text}</span>"
+    href = os.path.relpath(os.path.abspath(path), os.path.abspath(run.path))
+    from urllib.parse import quote
+
+    return f'<br><a class=file href="{html.escape(quote(href))}">{text}</a>'
 
 
 def _config(run: RunFolder) -> str:
@@ -190,7 +231,8 @@ STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:11
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f4f4f4}.matrix td.hit{background:#e6f4e6}.matrix td.miss{background:#fbe9e7}
 .note{color:#666}.mistakes{display:flex;flex-wrap:wrap;gap:10px}
-figure.mistake{margin:0;width:150px;font-size:12px}figure.mistake img{width:128px;image-rendering:pixelated}
+figure.mistake{margin:0;width:180px;font-size:12px}figure.mistake img{width:128px;image-rendering:pixelated}
+.file{word-break:break-all}
 pre{background:#f7f7f7;padding:1em;overflow:auto}"""
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from data_files import write_class_folders
 
-CAPTION = re.compile(r'<figure(?: id="(m-\d+-\d+)")? class=mistake><img alt="test image (\d+)" '
+CAPTION = re.compile(r'<figure(?: id="(m-\d+-\d+)")? class=mistake><img alt="test image (\d+)(?:: [^"]*)?" '
                      r'src="data:image/png;base64,([^"]+)"><figcaption>#(\d+): true <b>(\w+)</b>, predicted '
                      r"<b>(\w+)</b> \(([0-9.]+)\)")
+FILE = re.compile(r'<br><a class=file href="([^"]+)">([^<]+)</a></figcaption>')
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,13 @@ def test_the_mistakes_are_the_misclassified_test_images_most_confident_first(wea
     targets = set(re.findall(r'<a href="#(m-\d+-\d+)">', page))
     assert targets == {f"m-{labels[i]}-{predicted[i]}" for i in expected} == {m[0] for m in shown if m[0]}
     assert f"{len(expected)} of {len(labels)} test images misclassified" in page
+    # each mistake names its file under the data set's folder, in its caption and its alt text, linked
+    photos = weak_run.run_dir.parent.parent / "photos"
+    files_shown = FILE.findall(page)
+    assert [name for _, name in files_shown] == [str(Path(test.paths[i]).relative_to(photos)) for i in expected]
+    assert all((weak_run.run_dir / href).resolve() == Path(test.paths[i]).resolve()
+               for (href, _), i in zip(files_shown, expected))
+    assert f'alt="test image {expected[0]}: {files_shown[0][1]}"' in page
     for part in ("<h2>Learning curves</h2>", "<h2>Per class</h2>", "<h2>Config</h2>", "name: weak"):
         assert part in page
 
@@ -127,8 +135,9 @@ PROBE = """<script>
 window.addEventListener("load", () => {
   const images = [...document.images];
   const targets = [...document.querySelectorAll('a[href^="#"]')].map(a => a.getAttribute("href").slice(1));
-  const external = [...document.querySelectorAll("[src], [href], link")].map(e => e.getAttribute("src") ||
+  const external = [...document.querySelectorAll("[src], link[href]")].map(e => e.getAttribute("src") ||
     e.getAttribute("href") || "").filter(url => url && !url.startsWith("data:") && !url.startsWith("#"));
+  const files = [...document.querySelectorAll("a.file")];
   document.body.setAttribute("data-probe", JSON.stringify({
     headings: [...document.querySelectorAll("h2")].map(h => h.textContent),
     images: images.length,
@@ -137,6 +146,9 @@ window.addEventListener("load", () => {
     links: targets.length,
     dangling: targets.filter(id => !document.getElementById(id)).length,
     external: external,
+    files: files.filter(a => a.getBoundingClientRect().height > 0).length,
+    other_links: [...document.querySelectorAll("a[href]")].filter(a => !a.classList.contains("file") &&
+      !a.getAttribute("href").startsWith("#")).length,
   }));
 });
 </script>"""
@@ -165,7 +177,8 @@ def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
     assert probe["mistakes"] == shown >= 3
     assert probe["images"] == probe["decoded"] == shown + 1  # the curves and every mistake, drawn
     assert probe["links"] >= 1 and probe["dangling"] == 0
-    assert probe["external"] == []  # self-contained: nothing fetched from anywhere
+    assert probe["external"] == [] and probe["other_links"] == 0  # self-contained: nothing fetched from anywhere
+    assert probe["files"] == shown  # each mistake's file named (and linked: the user's own photo, not fetched)
 
     shot = tmp_path / "report.png"  # and drawn: a screenshot of the page as it opens
     subprocess.run([*flags, f"--screenshot={shot}", (weak_run.run_dir / "report.html").as_uri()],

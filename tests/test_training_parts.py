@@ -84,6 +84,34 @@ def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "plot.png"]
 
 
+def test_training_png_keeps_its_labels_inside_its_legend_off_the_curves_and_whole_epochs(keras, tmp_path):
+    """What a person sees: every axis label and tick label inside the image, the legend beside the panel
+    rather than over its curves, and epochs ticked 1, 2, 3 (not 1.5, 2.5)."""
+    from dlcv.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor(tmp_path / "plot.png")
+    _fake_epochs(monitor, [{"loss": 1.0 / (e + 1), "accuracy": 0.5 + e / 10, "val_loss": 1.2 / (e + 1),
+                            "val_accuracy": 0.4 + e / 10, "learning_rate": 1e-4 * 0.5 ** e} for e in range(3)])
+    figure = monitor._figure
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    curves, rates = monitor._panels
+    for panel in (curves, rates):
+        (left, right), (bottom, top) = sorted(panel.get_xlim()), sorted(panel.get_ylim())
+        shown = [t for t in panel.get_xticklabels() if t.get_text() and left <= t.get_position()[0] <= right]
+        shown += [t for t in panel.get_yticklabels() if t.get_text() and bottom <= t.get_position()[1] <= top]
+        texts = [panel.xaxis.label, panel.yaxis.label, panel.title, panel.yaxis.get_offset_text(), *shown]
+        for text in texts:
+            box = text.get_window_extent(renderer)
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, \
+                text.get_text()
+        ticks = [t for t in panel.get_xticks() if panel.get_xlim()[0] <= t <= panel.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    legend = curves.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= curves.get_window_extent(renderer).x1  # beside the curves, not on them
+    assert legend.x1 <= page.x1
+
+
 def test_training_monitor_start_at_truncates_the_history(keras, tmp_path):
     from dlcv.training.monitor import TrainingMonitor
 

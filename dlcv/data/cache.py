@@ -39,7 +39,7 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
             store = StoreSource(path)
             if store.listing_key == key:
                 log.info(f"cache: reading the decoded images from {path}")
-                return store
+                return _with_paths(store, source)
         except DlcvError:
             pass
         log.info(f"cache: {path} is damaged or from another listing; building it again")
@@ -51,4 +51,10 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
     except WriteFailed as exc:
         log.warning(f"{exc}; no cache, so the photos are decoded each time they are read")
         return source
-    return StoreSource(path)
+    return _with_paths(StoreSource(path), source)
+
+
+def _with_paths(store: StoreSource, source: FolderSource) -> StoreSource:
+    """The cache's rows are the listing's readable files, in order: each row's file, for the report."""
+    store.paths = [source.paths[row] for row in store.stored_rows]
+    return store

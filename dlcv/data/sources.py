@@ -64,6 +64,8 @@ class ImageSource(abc.ABC):
     """A group number per row (``dataset.group_by``): rows of one group go to one split."""
     decode: str = "exact"
     """How the image files were (or are) decoded: ``dataset.decode``."""
+    paths: list[str] | None = None
+    """Each row's image file, where the rows are files (a folder, or the decode-once cache of one)."""
 
     def __init__(self) -> None:
         self._skipped: dict[int, str] = {}
@@ -112,7 +114,8 @@ class ImageSource(abc.ABC):
                     images[target] = images[source]
             images = images[:len(keep)]
         official = None if self.official_test is None else self.official_test[rows][ok]
-        return ImageSet(images, self.labels[rows][ok], list(self.class_names), official)
+        paths = None if self.paths is None else tuple(self.paths[row] for row in rows[ok])
+        return ImageSet(images, self.labels[rows][ok], list(self.class_names), official, paths=paths)
 
 
 class ArraySource(ImageSource):
@@ -215,6 +218,11 @@ class StoreSource(ImageSource):
         self._file: h5py.File | None = None
         self._raw = self._contiguous_offset()
 
+    @property
+    def stored_rows(self) -> np.ndarray:
+        """The store's rows that hold an image (a build could not decode the others), in order."""
+        return self._rows
+
     def _images(self) -> h5py.Dataset:
         if self._file is None:
             self._file = h5py.File(self.path, "r")
@@ -281,6 +289,11 @@ class StreamedSet:
     @property
     def class_names(self) -> list[str]:
         return self.source.class_names
+
+    @property
+    def paths(self) -> tuple[str, ...] | None:
+        """Each row's image file, where the source has files."""
+        return None if self.source.paths is None else tuple(self.source.paths[row] for row in self.rows)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -21,6 +21,8 @@ class ImageSet:
     """Boolean mask of the dataset's published test split, where it has one (MNIST, CIFAR-10)."""
     skipped: tuple[str, ...] = ()
     """Files of the source folder that could not be read as images (left out of ``images``)."""
+    paths: tuple[str, ...] | None = None
+    """Each image's file, where it came from one (a folder data set, or its decode-once cache)."""
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or len(self.images) != len(self.labels):
@@ -29,7 +31,9 @@ class ImageSet:
 
     def subset(self, index: np.ndarray) -> ImageSet:
         official = None if self.official_test is None else self.official_test[index]
-        return replace(self, images=self.images[index], labels=self.labels[index], official_test=official)
+        paths = None if self.paths is None else tuple(np.asarray(self.paths, dtype=object)[index])
+        return replace(self, images=self.images[index], labels=self.labels[index], official_test=official,
+                       paths=paths)
 
     def with_images(self, images: np.ndarray) -> ImageSet:
         return replace(self, images=images)

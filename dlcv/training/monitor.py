@@ -71,8 +71,8 @@ class TrainingMonitor(keras.callbacks.Callback):
                                               linestyle="--" if key.startswith("val_") else "-")
                 added = True
             self._lines[key].set_data(epochs, values)
-        if added:
-            axes.legend(loc="best")
+        if added:  # beside the panel, never over a curve
+            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=9)
         for start in self.phase_starts:  # e.g. where a fine-tune unfroze the backbone
             if start < len(epochs) and start not in self._phases_drawn:
                 self._phases_drawn.add(start)
@@ -91,12 +91,17 @@ class TrainingMonitor(keras.callbacks.Callback):
         self._figure, panels = new_figure(nrows=2 if with_rates else 1, figsize=(8, 7) if with_rates else (8, 5))
         self._panels = list(panels) if with_rates else [panels]
         self._with_rates, self._lines, self._colours, self._phases_drawn = with_rates, {}, {}, set()
+        from matplotlib.ticker import MaxNLocator
+
         self._panels[0].set(xlabel="epoch", ylabel="loss / metric")
-        self._panels[0].grid(alpha=0.3)
         if with_rates:
             self._rate_line, = self._panels[1].plot([], [], color="C7", marker="o", markersize=3)
             self._panels[1].set(xlabel="epoch", ylabel="learning rate", title="Learning rate at the end of each epoch")
-            self._panels[1].grid(alpha=0.3)
-        # Fixed margins: tight_layout would draw the figure a second time each epoch.
-        self._figure.subplots_adjust(left=0.09, right=0.98, bottom=0.08 if with_rates else 0.11,
+            self._panels[1].ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))  # 1e-4, not 0.00010
+        for panel in self._panels:
+            panel.grid(alpha=0.3)
+            panel.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        # Fixed margins, room for the labels and for the legend at the right: tight_layout would draw the
+        # figure a second time each epoch.
+        self._figure.subplots_adjust(left=0.11, right=0.80, bottom=0.08 if with_rates else 0.11,
                                      top=0.95 if with_rates else 0.93, hspace=0.35)
