@@ -2,8 +2,9 @@
 (which must not need TensorFlow, so cannot use tf.data).
 
 Same contract as the tf.data pipeline: ``data.batch(positions)`` gives uint8 NHWC images and labels,
-:func:`~dlcv.inputs.model_input` converts them; the positions of the whole set are shuffled with a seed,
-afresh every epoch. A streamed set is read by ``workers`` threads ahead of the model.
+:func:`~dlcv.inputs.model_input` converts them; the positions of the whole set are shuffled in each epoch's
+:func:`~dlcv.pipeline.epoch_order` (``first_epoch`` first, without its first ``skip`` batches: a resumed
+epoch). A streamed set is read by ``workers`` threads ahead of the model.
 
     batches = Batches(splits.train, batch_size=32, shuffle=True, seed=42)
     model.fit(batches, epochs=10)
@@ -18,7 +19,8 @@ from .inputs import model_input
 
 class Batches(keras.utils.PyDataset):
     def __init__(self, data, batch_size: int, shuffle: bool = False, seed: int | None = None,
-                 multiple_of: int = 1, labelled: bool = True, workers: int = 1, augmenter=None) -> None:
+                 multiple_of: int = 1, labelled: bool = True, workers: int = 1, augmenter=None,
+                 first_epoch: int = 0, skip: int = 0) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         if batch_size < 1 or multiple_of < 1 or batch_size % multiple_of:
             raise ValueError(f"batch_size ({batch_size}) must be >= 1 and a multiple of multiple_of ({multiple_of})")
@@ -29,14 +31,20 @@ class Batches(keras.utils.PyDataset):
         # of the device count (at most multiple_of - 1 images sit out each pass).
         self.multiple_of = multiple_of
         self.usable = count - count % multiple_of
-        self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(count) if shuffle else np.arange(count)
+        self.seed, self.epoch = seed, first_epoch
+        self._order = self._epoch_order()[skip * batch_size:]
+
+    def _epoch_order(self) -> np.ndarray:
+        from .pipeline import epoch_order
+
+        count = len(self.data.labels)
+        return (epoch_order(self.seed, self.epoch, count) if self.shuffle else np.arange(count))[:self.usable]
 
     def __len__(self) -> int:
-        return -(-self.usable // self.batch_size)
+        return -(-len(self._order) // self.batch_size)
 
     def __getitem__(self, index: int):
-        positions = self._order[:self.usable][index * self.batch_size:(index + 1) * self.batch_size]
+        positions = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = self.data.batch(positions)
         keep = len(labels) - len(labels) % self.multiple_of
         x, labels = model_input(images[:keep]), labels[:keep]
@@ -45,5 +53,5 @@ class Batches(keras.utils.PyDataset):
         return (x, labels) if self.labelled else (x,)
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self._order = self._rng.permutation(len(self.data.labels))
+        self.epoch += 1
+        self._order = self._epoch_order()

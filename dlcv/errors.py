@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 1
+EXIT_PREEMPTED = 143
 
 
 class DlcvError(Exception):
@@ -37,6 +38,12 @@ class WriteFailed(Stopped):
     """An output could not be written: no space left, a read-only file system, a lost permission."""
 
 
+class Preempted(Exception):
+    """Training stopped at SIGTERM after the step in progress, its point checkpointed: one line and exit
+    code 143 (128 + SIGTERM, as a process the signal ended). Not a :class:`Stopped`: a search does not
+    count it as its trial's failure and go on, it stops too."""
+
+
 class ExportFailed(Stopped):
     """An export did not reproduce the Keras model's predictions in its own runtime; it was removed."""
 
@@ -57,6 +64,9 @@ def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = F
     except Stopped as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return EXIT_STOPPED
+    except Preempted as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_PREEMPTED
     except KeyboardInterrupt:
         print(f"{name}: interrupted; run the same command with --resume to continue from the last finished "
               "epoch", file=sys.stderr)

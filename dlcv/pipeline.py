@@ -4,7 +4,9 @@
 A data set is anything with ``labels`` and ``batch(positions) -> (uint8 images, labels)``: an
 :class:`~dlcv.data.ImageSet` gathers from its one array (nothing is copied into the pipeline), a
 :class:`~dlcv.data.StreamedSet` reads the rows from its source (the decode-once cache, or the files).
-Shuffling permutes the positions of the whole set, afresh every epoch, seeded.
+Shuffling permutes the positions of the whole set, afresh every epoch: epoch e's order is
+:func:`epoch_order` (seed, e) on every route, so a run resumed in the middle of an epoch can skip exactly
+the batches it had trained.
 
 On the TensorFlow backend a ``tf.data.Dataset`` (reads in a parallel map, prefetched); on JAX and PyTorch
 a :class:`~dlcv.batches.Batches` (a Keras ``PyDataset`` with worker threads), so those backends never
@@ -20,10 +22,25 @@ import numpy as np
 from .inputs import model_input
 
 
+def epoch_order(seed: int | None, epoch: int, count: int) -> np.ndarray:
+    """The order of the training rows in epoch ``epoch``: a permutation drawn from the seed and the epoch
+    alone, the same on every route and in a resumed process.
+
+        >>> epoch_order(42, 3, 5).tolist() == epoch_order(42, 3, 5).tolist() != epoch_order(42, 4, 5).tolist()
+        True
+    """
+    return np.random.default_rng([0 if seed is None else seed, epoch]).permutation(count)
+
+
 def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
-                  multiple_of: int = 1, labelled: bool = True, augmenter=None):
+                  multiple_of: int = 1, labelled: bool = True, augmenter=None, epochs: tuple[int, int] = (0, 1),
+                  skip: int = 0):
     """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``;
-    ``augmenter``: a :class:`~dlcv.augmentation.Augmenter` applied to each batch (training data only)."""
+    ``augmenter``: a :class:`~dlcv.augmentation.Augmenter` applied to each batch (training data only).
+
+    ``shuffle``: the batches of epochs ``epochs[0]`` to ``epochs[1] - 1`` one after the other, each epoch in
+    its :func:`epoch_order`, the first without its first ``skip`` batches (a resumed epoch): ``fit`` takes
+    them with ``steps_per_epoch``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
@@ -33,14 +50,26 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
         from .batches import Batches
 
         return Batches(data, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of, labelled=labelled,
-                       workers=_reader_threads() if streamed else 1, augmenter=augmenter)
+                       workers=_reader_threads() if streamed else 1, augmenter=augmenter, first_epoch=epochs[0],
+                       skip=skip)
     import tensorflow as tf
 
     count = len(data.labels)
     shape = data.shape
-    positions = tf.data.Dataset.range(count)
     if shuffle:
-        positions = positions.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        first = epochs[0]
+
+        def positions_of(epoch):
+            order = epoch_order(seed, int(epoch), count)
+            return order[skip * batch_size:] if int(epoch) == first else order
+
+        def epoch_batches(epoch):
+            rows = tf.ensure_shape(tf.numpy_function(positions_of, [epoch], tf.int64, stateful=False), (None,))
+            return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+
+        batches = tf.data.Dataset.range(*epochs).flat_map(epoch_batches)
+    else:
+        batches = tf.data.Dataset.range(count).batch(batch_size)
 
     def read(rows):
         images, labels = data.batch(rows)
@@ -55,8 +84,7 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
         return (x, labels) if labelled else (x,)
 
     parallel = tf.data.AUTOTUNE if streamed else 1
-    return positions.batch(batch_size).map(load, num_parallel_calls=parallel, deterministic=True) \
-        .prefetch(tf.data.AUTOTUNE)
+    return batches.map(load, num_parallel_calls=parallel, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 EVAL_INPUT_BYTES = 4 * 2**20  # input per prediction step: large batches, but bounded activations

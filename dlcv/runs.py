@@ -54,11 +54,19 @@ class RunEntry:
 
 @dataclass(frozen=True)
 class ResumePoint:
-    """Where an interrupted run stopped: the next epoch to train and the model that reached it."""
+    """Where an interrupted run stopped: the epochs it finished and the model that reached that point; a
+    run stopped within an epoch (SIGTERM) also has the batches of the next epoch it trained and that
+    epoch's running metrics."""
 
     epoch: int
     model_path: Path
     best_val_loss: float | None
+    batch: int = 0
+    """Batches of epoch ``epoch`` (0-based: the next one) already trained."""
+    metrics: Any = None
+    """The running metrics of that epoch so far (the route's own form), or None."""
+    seeds: list | None = None
+    """The states of the model's random generators (dropout's), which Keras's model files do not keep."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,8 @@ class RunFolder:
         record = _read_record(record_path, dict)
         try:
             epoch, model = int(record["epoch"]), self.checkpoints / str(record["model"])
-            return ResumePoint(epoch, model, record.get("best_val_loss"))
+            return ResumePoint(epoch, model, record.get("best_val_loss"), int(record.get("batch", 0)),
+                               record.get("metrics"), record.get("seeds"))
         except (KeyError, TypeError, ValueError):
             raise DamagedRun(record_path, "it lacks the epoch or the model") from None
 

@@ -86,11 +86,35 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         model_path = self.folder / f"last-epoch{epoch + 1:04d}.keras"
         with files.atomic_path(model_path) as tmp:
             self.model.save(tmp)
-        files.write_json(self.folder / RESUME_RECORD, {"epoch": epoch + 1, "model": model_path.name,
-                                                       "best_val_loss": self.best_val_loss})
+        self._commit(model_path, {"epoch": epoch + 1})
+
+    def save_within_epoch(self, epoch: int, done: int, metrics) -> Path:
+        """The model after ``done`` batches of epoch ``epoch`` (0-based), with the epoch's running
+        ``metrics``, committed as the point to resume from; returns the model's path."""
+        model_path = self.folder / f"last-epoch{epoch:04d}-batch{done:06d}.keras"
+        with files.atomic_path(model_path) as tmp:
+            self.model.save(tmp)
+        self._commit(model_path, {"epoch": epoch, "batch": done, "metrics": metrics})
+        return model_path
+
+    def _commit(self, model_path: Path, point: dict) -> None:
+        files.write_json(self.folder / RESUME_RECORD, {**point, "model": model_path.name,
+                                                       "best_val_loss": self.best_val_loss,
+                                                       "seeds": seed_states(self.model)})
         for old in self.folder.glob("last-epoch*.keras"):
             if old != model_path:
                 old.unlink(missing_ok=True)
+
+
+def seed_variables(model) -> list:
+    """The state variables of the model's random generators (dropout's ``SeedGenerator``)."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def seed_states(model) -> list:
+    """Their values: a resumed run draws the same dropout masks as an uninterrupted one (Keras's model
+    files do not keep them)."""
+    return [keras.ops.convert_to_numpy(v).tolist() for v in seed_variables(model)]
 
 
 class BestEpoch(keras.callbacks.Callback):

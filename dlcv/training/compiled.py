@@ -37,7 +37,7 @@ import numpy as np
 
 from ..inputs import model_input
 from ..models.layout import leaf_layers
-from ..pipeline import eval_batch
+from ..pipeline import epoch_order, eval_batch
 from ..progress import interactive
 from .keras_private import build_compiled
 
@@ -133,25 +133,35 @@ class EpochTrainer(abc.ABC):
 
     def order(self, epoch: int) -> np.ndarray:
         """The epoch's permutation of every training row (the same for the same seed and epoch)."""
-        return np.random.default_rng([self.seed, epoch]).permutation(self.count)
+        return epoch_order(self.seed, epoch, self.count)
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
-        """Train one epoch (the state read from the model, so callbacks' changes count); its logs."""
+    def train_epoch(self, epoch: int, skip: int = 0, state: list | None = None, stop=None) -> dict[str, float]:
+        """Train one epoch (the state read from the model, so callbacks' changes count); its logs.
+
+        ``skip``: its first batches, trained before (a resumed epoch), with the running metrics ``state``
+        they left; ``stop``: when it is true after a window, :class:`~.preemption.EpochInterrupted`."""
+        from .preemption import EpochInterrupted, metric_state, restore_metrics
+
         self.model.reset_metrics()
+        if state is not None:
+            restore_metrics(self.model, state)
         self._begin()
         order = self.order(epoch)
         full = self.steps * self.batch_size
         span = self.window * self.batch_size
-        windows = [order[start:min(start + span, full)] for start in range(0, full, span)]
-        rest = order[full:]  # the last, smaller batch, as fit trains it too
+        windows = [order[start:min(start + span, full)] for start in range(skip * self.batch_size, full, span)]
+        rest = order[max(full, skip * self.batch_size):]  # the last, smaller batch, as fit trains it too
         self.bar = keras.utils.Progbar(self.total_steps, unit_name="step") if self.progress else None
-        done = 0
+        done = skip
         for x, y, rows in self._windows(windows):
             self._train_window(x, y, rows)
             done += len(rows)
             if self.bar is not None:
                 self.bar.update(done, list(self._logs_now().items()))
             del x, y  # a trained host-fed window is freed before the one after the next is gathered
+            if stop and done < self.total_steps:
+                self._end()
+                raise EpochInterrupted(done, metric_state(self.model))
         if len(rest):
             for x, y, rows in self._windows([rest], batch=len(rest)):
                 self._train_window(x, y, rows)

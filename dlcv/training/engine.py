@@ -35,11 +35,12 @@ from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
 from ..tracking import MlflowRun, mlflow_run
 from .averaging import calibration_batches
-from .callbacks import BestEpoch, MetricsToMlflow, build_callbacks
+from .callbacks import BestEpoch, MetricsToMlflow, ResumeCheckpoint, build_callbacks, seed_variables
 from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
+from .preemption import SignalFlag, StopOnSignal, on_sigterm
 from .routes import choose_route
 
 log = logging.getLogger(__name__)
@@ -98,12 +99,15 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         # the chief alone records the run; before any data is read: a tracking URI that fails is one line
         tracker = stack.enter_context(mlflow_run(config, claim.run, claim.resuming)) if claim.chief else None
+        # The first SIGTERM: stop after the step in progress (a cluster's processes: as before, for now)
+        flag = stack.enter_context(on_sigterm() if config.distribution != "multi_worker"
+                                   else contextlib.nullcontext(SignalFlag()))
         with _report_write_failures(claim.run):
-            return _train(config, claim, callbacks, verbose, started, with_test, tracker)
+            return _train(config, claim, callbacks, verbose, started, with_test, tracker, flag)
 
 
 def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
-           started: float, with_test: bool, tracker: MlflowRun | None) -> TrainResult:
+           started: float, with_test: bool, tracker: MlflowRun | None, flag: SignalFlag) -> TrainResult:
     run, point = claim.run, claim.resume
     seed_everything(config.seed)
     prepared = prepare_data(config, with_test=with_test)
@@ -136,6 +140,10 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             config, run, point, callbacks,
             calibration=lambda: calibration_batches(splits.train, config.seed),
             after_commit=[MetricsToMlflow(tracker)] if tracker else ())
+        if distribution.kind != "multi_worker":  # a cluster resumes at its last committed epoch instead
+            checkpoint = next(c for c in run_callbacks if isinstance(c, ResumeCheckpoint))
+            run_callbacks.append(StopOnSignal(flag, checkpoint, steps_per_epoch))
+        within = (point.batch, point.metrics) if point is not None and point.batch else None
         history: dict[str, list] = {}
         for phase in phases:
             if phase.fine_tuning and phase is not phases[0]:  # entered now, not resumed into
@@ -144,8 +152,10 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             route = choose_route(config, splits.train, distribution, model, epochs=phase.end_epoch)
             log.info(route if len(phases) == 1 and config.fine_tune is None else f"{phase.name} phase, {route}")
             phase_start = max(initial_epoch, phase.first_epoch)
+            resumed_here = within if within is not None and phase_start == initial_epoch else None
             phase_history = route.fit(model, splits.train, splits.val, run_callbacks, initial_epoch=phase_start,
-                                      class_weight=weights, verbose=verbose, augmenter=augmenter).history
+                                      class_weight=weights, verbose=verbose, augmenter=augmenter,
+                                      within=resumed_here).history
             for key, values in phase_history.items():
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
@@ -198,7 +208,12 @@ def _restore(model: keras.Model, saved: keras.Model, point: ResumePoint) -> int:
                         "optimizer; keep the saved optimizer settings, or train under another name")
     for variable, value in zip(ours, theirs):
         variable.assign(value)
-    log.info(f"resuming after epoch {point.epoch} from {point.model_path}")
+    seeds = seed_variables(model)
+    if point.seeds is not None and len(point.seeds) == len(seeds):
+        for variable, value in zip(seeds, point.seeds):
+            variable.assign(value)
+    log.info(f"resuming after epoch {point.epoch} from {point.model_path}" if not point.batch else
+             f"resuming in epoch {point.epoch + 1} after {point.batch} of its batches from {point.model_path}")
     return point.epoch
 
 

@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from ..pipeline import epoch_order
+
 log = logging.getLogger(__name__)
 
 FEATURE_LAYER = "pooling"
@@ -63,22 +65,29 @@ class FeatureTrainer:
         self.batch_size, self.seed = batch_size, seed
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
+    def train_epoch(self, epoch: int, skip: int = 0, state: dict | None = None, stop=None) -> dict[str, float]:
         """One epoch over the cached features; its logs are the epoch's means, as ``fit`` logs them (each
         batch's values weighted by its size: Keras's loss tracker counts samples, and its compiled
-        ``metrics``, unlike ``weighted_metrics``, do not take the class weights)."""
+        ``metrics``, unlike ``weighted_metrics``, do not take the class weights). ``skip``: its first
+        batches, trained before, with the sums ``state`` they left; ``stop``: when it is true after a batch,
+        :class:`~.preemption.EpochInterrupted`."""
+        from .preemption import EpochInterrupted
+
         # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch. But
         # train_on_batch resets the metrics on every call and returns that batch's values alone, so the
         # epoch's means are summed up here.
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_labels))  # afresh each epoch
-        totals: dict[str, float] = {}
-        for start in range(0, len(order), self.batch_size):
+        order = epoch_order(self.seed, epoch, len(self.train_labels))  # afresh each epoch
+        totals: dict[str, float] = dict(state or {})
+        for start in range(skip * self.batch_size, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             weights = None if self.class_weight is None else self.class_weight[self.train_labels[rows]]
             logs = self.head.train_on_batch(self.train_features[rows], self.train_labels[rows], sample_weight=weights,
                                             return_dict=True)
             for key, value in logs.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * len(rows)
+            done = start // self.batch_size + 1
+            if stop and start + len(rows) < len(order):
+                raise EpochInterrupted(done, totals)
         return {key: total / len(order) for key, total in totals.items()}
 
     def evaluate(self) -> dict[str, float]:

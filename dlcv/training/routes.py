@@ -57,9 +57,12 @@ class Route(abc.ABC):
 
     @abc.abstractmethod
     def fit(self, model, train: DataSet, val: DataSet, callbacks: list, initial_epoch: int = 0,
-            class_weight: np.ndarray | None = None, verbose: int | str = "auto", augmenter=None):
+            class_weight: np.ndarray | None = None, verbose: int | str = "auto", augmenter=None,
+            within: tuple[int, object] | None = None):
         """Train epochs ``initial_epoch`` .. ``epochs - 1`` (``augmenter``: random transformations of the
-        training batches, or None); returns the ``keras.callbacks.History``."""
+        training batches, or None); returns the ``keras.callbacks.History``. ``within``: (batches, metric
+        state) of epoch ``initial_epoch`` trained before (a run stopped within it): the rest of it only.
+        A :class:`~dlcv.training.preemption.StopOnSignal` among the callbacks stops it at SIGTERM."""
 
     @abc.abstractmethod
     def predict(self, model, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
@@ -78,15 +81,45 @@ class FitRoute(Route):
         super().__init__(reason, epochs, batch_size, seed)
         self.multiple_of = multiple_of
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
+            within=None):
         from ..pipeline import make_pipeline
+        from .preemption import RestoreEpochMetrics, find_stop
+
+        val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
+        steps = -(-(len(train.labels) - len(train.labels) % self.multiple_of) // self.batch_size)
+        history, stop = None, find_stop(callbacks)
+        if within is not None and initial_epoch < self.epochs:  # the rest of an epoch stopped part-way
+            done, state = within
+            rest = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
+                                 augmenter=augmenter, epochs=(initial_epoch, initial_epoch + 1), skip=done)
+            if stop is not None:
+                stop.skipped = done
+            restore = RestoreEpochMetrics(state, train.batch(np.arange(1)))
+            history = self._fit(model, rest, val_data, [restore, *callbacks], initial_epoch, initial_epoch + 1,
+                                steps - done, class_weight, verbose)
+            if stop is not None:
+                stop.skipped = 0
+            initial_epoch += 1
+            if model.stop_training:
+                return history
+        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
+                                   augmenter=augmenter, epochs=(initial_epoch, max(self.epochs, initial_epoch)))
+        rest_of_run = self._fit(model, train_data, val_data, callbacks, initial_epoch, self.epochs, steps,
+                                class_weight, verbose)
+        return _joined(history, rest_of_run)
+
+    def _fit(self, model, train_data, val_data, callbacks, initial_epoch, epochs, steps, class_weight, verbose):
+        import keras
+
         from ..progress import keras_verbose
 
-        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
-                                   augmenter=augmenter)
-        val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
-        return model.fit(train_data, validation_data=val_data, epochs=self.epochs, initial_epoch=initial_epoch,
-                         callbacks=callbacks, verbose=keras_verbose(verbose), shuffle=False,  # the pipeline shuffles
+        # The batches of every epoch in one stream, each epoch in its own order (the pipeline's): fit takes
+        # them ``steps`` at a time (a PyDataset knows its own length).
+        steps_per_epoch = steps if keras.backend.backend() == "tensorflow" else None
+        return model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=keras_verbose(verbose),
+                         shuffle=False,  # the pipeline shuffles
                          class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
 
     def predict(self, model, data):
@@ -99,6 +132,16 @@ class FitRoute(Route):
         return probabilities, data.labels[:len(probabilities)]
 
 
+def _joined(first, second):
+    """Two fit calls' histories as one (the rest of a resumed epoch, then the epochs after it)."""
+    if first is None:
+        return second
+    for key, values in second.history.items():
+        first.history.setdefault(key, []).extend(values)
+    first.epoch.extend(second.epoch)
+    return first
+
+
 class EpochLoopRoute(Route):
     """A route that runs its own epochs: a trainer per run, Keras's callbacks once per epoch."""
 
@@ -106,9 +149,11 @@ class EpochLoopRoute(Route):
     def make_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None, augmenter=None):
         """An object with ``train_epoch(epoch) -> logs``, ``evaluate() -> val logs``, ``predict(images)``."""
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
+            within=None):
         self.trainer = self.make_trainer(model, train, val, class_weight, augmenter)
-        return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0)
+        return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0,
+                          within=within)
 
     def predict(self, model, data):
         trainer = getattr(self, "trainer", None)
@@ -159,17 +204,24 @@ class FeatureRoute(EpochLoopRoute):
         return predict_dataset(model, data)
 
 
-def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True):
+def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int = 0, verbose: bool = True,
+               within: tuple[int, object] | None = None):
     """The epoch loop of :class:`EpochLoopRoute`: train, validate, and call the callbacks as ``fit`` does
     at each epoch's end (checkpoints, the monitor, early stopping and resume work unchanged). A
     ``TerminateOnNaN`` among the callbacks stops the run at the first epoch whose loss is not finite.
-    In a terminal a progress bar advances window by window; elsewhere each epoch is one plain line."""
+    In a terminal a progress bar advances window by window; elsewhere each epoch is one plain line.
+    ``within``: (batches, the trainer's metric state) of epoch ``initial_epoch`` already trained; a
+    :class:`~dlcv.training.preemption.StopOnSignal` among the callbacks stops it at SIGTERM, after the
+    trainer's step or window in progress."""
     import keras
+
+    from .preemption import EpochInterrupted, find_stop
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model, epochs=epochs, verbose=0,
                                                  add_history=False, add_progbar=False)
     stop_on_nan = any(isinstance(c, keras.callbacks.TerminateOnNaN) for c in callbacks)
+    stop = find_stop(callbacks)
     bar = verbose and getattr(trainer, "progress", False)
     model.stop_training = False
     callback_list.on_train_begin()
@@ -178,7 +230,11 @@ def run_epochs(trainer, model, callbacks: list, epochs: int, initial_epoch: int 
         if bar:
             log.info(f"Epoch {epoch + 1}/{epochs}")
         started = time.perf_counter()
-        logs: dict[str, Any] = trainer.train_epoch(epoch)
+        skip, state = within if within is not None and epoch == initial_epoch else (0, None)
+        try:
+            logs: dict[str, Any] = trainer.train_epoch(epoch, skip=skip, state=state, stop=stop.flag if stop else None)
+        except EpochInterrupted as interrupted:
+            stop.stop_within(epoch, interrupted.done, interrupted.state)
         callback_list.on_test_begin()  # as fit's validation calls it (weight averaging swaps in here)
         val_logs = trainer.evaluate()
         callback_list.on_test_end(val_logs)

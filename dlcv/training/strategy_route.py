@@ -28,7 +28,8 @@ class StrategyRoute(EpochLoopRoute):
     def make_trainer(self, model, train, val, class_weight, augmenter=None):
         return StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None):
+    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
+            within=None):  # a cluster resumes at its last committed epoch: never within one
         import keras
         import tensorflow as tf
 

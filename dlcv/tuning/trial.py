@@ -19,7 +19,7 @@ from typing import Any
 import keras
 
 from ..config import ExperimentConfig, load_config
-from ..errors import Stopped
+from ..errors import Preempted, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ def run_trial(trial: Any, config: ExperimentConfig, metric: str, verbose: int | 
         train(config, callbacks=[reporter], verbose=verbose, with_test=False)
     except Stopped as exc:
         trial.set_user_attr("failure", str(exc))
+        raise
+    except Preempted:  # Optuna fails the trial and stops the search; the same command continues the study
+        trial.set_user_attr("failure", "stopped by SIGTERM")
         raise
     finally:
         trial.set_user_attr("epochs", len(reporter.values))
