@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from .inputs import model_input
+from .shuffling import epoch_order
 
 
 class Batches(keras.utils.PyDataset):
@@ -35,8 +36,6 @@ class Batches(keras.utils.PyDataset):
         self._order = self._epoch_order()[skip * batch_size:]
 
     def _epoch_order(self) -> np.ndarray:
-        from .pipeline import epoch_order
-
         count = len(self.data.labels)
         return (epoch_order(self.seed, self.epoch, count) if self.shuffle else np.arange(count))[:self.usable]
 

@@ -20,16 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .inputs import model_input
-
-
-def epoch_order(seed: int | None, epoch: int, count: int) -> np.ndarray:
-    """The order of the training rows in epoch ``epoch``: a permutation drawn from the seed and the epoch
-    alone, the same on every route and in a resumed process.
-
-        >>> epoch_order(42, 3, 5).tolist() == epoch_order(42, 3, 5).tolist() != epoch_order(42, 4, 5).tolist()
-        True
-    """
-    return np.random.default_rng([0 if seed is None else seed, epoch]).permutation(count)
+from .shuffling import epoch_order
 
 
 def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,

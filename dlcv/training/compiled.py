@@ -37,8 +37,9 @@ import numpy as np
 
 from ..inputs import model_input
 from ..models.layout import leaf_layers
-from ..pipeline import epoch_order, eval_batch
+from ..pipeline import eval_batch
 from ..progress import interactive
+from ..shuffling import epoch_order
 from .keras_private import build_compiled
 
 PROGRESS_UPDATES = 8  # windows per epoch of resident data when a progress bar is shown (P1: its cost)

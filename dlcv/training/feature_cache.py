@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ..pipeline import epoch_order
+from ..shuffling import epoch_order
 
 log = logging.getLogger(__name__)
 

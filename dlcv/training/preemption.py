@@ -96,18 +96,16 @@ class StopOnSignal(keras.callbacks.Callback):
 
 class RestoreEpochMetrics(keras.callbacks.Callback):
     """Put a resumed epoch's running metrics back as it begins (after ``fit`` has reset them), so that its
-    logs are the whole epoch's. ``sample``: a batch (uint8 images, labels) to build the compiled metrics
-    on, which ``fit`` would build only at its first step."""
+    logs are the whole epoch's. ``build()``: builds the compiled metrics, which ``fit`` would build only at
+    its first step."""
 
-    def __init__(self, state: list | None, sample: tuple) -> None:
+    def __init__(self, state: list | None, build) -> None:
         super().__init__()
-        self.state, self.sample = state, sample
+        self.state, self.build = state, build
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         if self.state is not None:
-            from .compiled import build_metrics
-
-            build_metrics(self.model, *self.sample)
+            self.build()
             restore_metrics(self.model, self.state)
 
 

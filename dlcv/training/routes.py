@@ -95,7 +95,9 @@ class FitRoute(Route):
                                  augmenter=augmenter, epochs=(initial_epoch, initial_epoch + 1), skip=done)
             if stop is not None:
                 stop.skipped = done
-            restore = RestoreEpochMetrics(state, train.batch(np.arange(1)))
+            from .compiled import build_metrics
+
+            restore = RestoreEpochMetrics(state, lambda: build_metrics(model, *train.batch(np.arange(1))))
             history = self._fit(model, rest, val_data, [restore, *callbacks], initial_epoch, initial_epoch + 1,
                                 steps - done, class_weight, verbose)
             if stop is not None:

@@ -41,7 +41,7 @@ class StrategyRoute(EpochLoopRoute):
         with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped))):
             try:
                 return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
-                                   augmenter)
+                                   augmenter, within)
             except lost as exc:
                 _close_abandoned_thread_pools()
                 raise TrainingStopped(
@@ -122,7 +122,9 @@ class StrategyEpochs:
         self._globalise()
         return metric_logs(self.model, prefix)
 
-    def train_epoch(self, epoch: int) -> dict[str, float]:
+    def train_epoch(self, epoch: int, skip: int = 0, state=None, stop=None) -> dict[str, float]:
+        if skip:  # a cluster resumes at its last committed epoch, never within one
+            raise ValueError("a multi-worker epoch cannot be resumed part-way")
         return self._pass(self._train, self.train_data)
 
     def evaluate(self) -> dict[str, float]:
