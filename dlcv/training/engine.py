@@ -40,7 +40,7 @@ from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
-from .preemption import SignalFlag, StopOnSignal, on_sigterm
+from .preemption import SignalFlag, StopOnSignal, on_sigterm, stop_cluster_on_sigterm
 from .routes import choose_route
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
     phases = plan_phases(config, point.epoch if point else 0)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
-    with distribution.scope():
+    with stop_cluster_on_sigterm(distribution.kind == "multi_worker"), distribution.scope():
         model = compile_model(config, len(prepared.class_names), steps_per_epoch, phases[0])
         initial_epoch = _restore(model, saved, point) if saved is not None else 0
         if claim.resuming and distribution.kind == "multi_worker":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data import ImageSet
-from ..errors import TrainingStopped
+from ..errors import Preempted, TrainingStopped
 from ..runtime import native_stderr_captured
 from .cluster_errors import lost_worker
 from .routes import EpochLoopRoute
@@ -47,6 +47,10 @@ class StrategyRoute(EpochLoopRoute):
                 raise TrainingStopped(
                     f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
                     "--resume on every worker to continue from there") from None
+            except Preempted:  # this worker's SIGTERM (preemption.stop_cluster_on_sigterm): its peers see it lost
+                _close_abandoned_thread_pools()
+                raise Preempted(f"stopped by SIGTERM after epoch {done['epochs']} was committed; run the same "
+                                "command with --resume on every worker to continue from there") from None
 
 
 def _close_abandoned_thread_pools() -> None:
