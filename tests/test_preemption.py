@@ -111,3 +111,18 @@ def test_sigterm_stops_a_search_in_its_trial_and_the_same_command_continues_the_
     app.tune(path)  # the same command again: the study goes on to its two finished trials
     study = optuna.load_study(study_name="search", storage=f"sqlite:///{tmp_path / 'search' / 'study.db'}")
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
+def test_the_first_sigterm_raises_the_flag_and_a_second_acts_as_before():
+    import os
+
+    from dlcv.training.preemption import on_sigterm
+
+    before = signal.getsignal(signal.SIGTERM)
+    with on_sigterm() as flag:
+        assert not flag
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs between bytecodes of this thread
+        assert flag and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one ends the process
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C untouched
+    assert signal.getsignal(signal.SIGTERM) == before
