@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import files
+from .html_page import page
 from .runs import RunFolder
 
 MISTAKES_SHOWN = 100
@@ -72,7 +73,7 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
                         ".</p>")
     sections.append(_config(run))
     path = run.report_file
-    files.write_text(path, _page(results.get("name") or run.path.name, "\n".join(sections)))
+    files.write_text(path, page(f"{results.get('name') or run.path.name}: dlcv report", "\n".join(sections), STYLE))
     return path
 
 
@@ -227,15 +228,8 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-STYLE = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f4f4f4}.matrix td.hit{background:#e6f4e6}.matrix td.miss{background:#fbe9e7}
-.note{color:#666}.mistakes{display:flex;flex-wrap:wrap;gap:10px}
+STYLE = """.matrix td.hit{background:#e6f4e6}.matrix td.miss{background:#fbe9e7}
+.mistakes{display:flex;flex-wrap:wrap;gap:10px}
 figure.mistake{margin:0;width:180px;font-size:12px}figure.mistake img{width:128px;image-rendering:pixelated}
-.file{word-break:break-all}
-pre{background:#f7f7f7;padding:1em;overflow:auto}"""
-
-
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: dlcv '
-            f"report</title><style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")
+.file{word-break:break-all}"""
+"""The report's own style, beside the common one (:mod:`dlcv.html_page`)."""

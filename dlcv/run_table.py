@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import files
 from .errors import ConfigError, DlcvError
+from .html_page import page
 from .runs import DamagedRun, RunFolder
 
 COLUMNS = ("name", "status", "model", "dataset", "image_size", "epochs", "route", "backend", "test_accuracy",
@@ -121,11 +122,8 @@ def write_index(rows: list[RunRow], path: Path) -> Path:
             name = f'<a href="{html.escape(os.path.relpath(report, path.parent))}">{name}</a>'
         cells = [name] + [html.escape(_shown(getattr(r, c), c)) for c in COLUMNS[1:-1]]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    files.write_text(path, '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>dlcv runs</title>'
-                     "<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-                     "td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f4f4f4}</style></head><body>"
-                     f"<h1>Runs in {html.escape(str(path.parent))}</h1><table><tr>{head}</tr>{''.join(body)}"
-                     "</table></body></html>\n")
+    files.write_text(path, page("dlcv runs", f"<h1>Runs in {html.escape(str(path.parent))}</h1><table><tr>{head}</tr>"
+                                             f"{''.join(body)}</table>", "td{text-align:left}"))
     return path
 
 

@@ -43,9 +43,10 @@ RUN_RECORD = "mlflow.json"
 """In a run folder: the MLflow run it logs to (its id, the tracking URI and experiment)."""
 MODEL_PATH = "model"
 """Where in a run's artefacts the MLflow model goes: ``runs:/<run id>/model``."""
-START_TIMEOUT_S, RUN_TIMEOUT_S = 10, 10
+REQUEST_TIMEOUT_S = 10
 """MLflow's client waits 120 s per request and retries seven times with back-off (minutes in all) by
-default: we ask once, briefly (a user's own MLFLOW_HTTP_REQUEST_* settings win)."""
+default: we ask once, briefly. Set once, in the environment MLflow's client reads on each request, when
+tracking starts (:func:`_connect`); a user's own MLFLOW_HTTP_REQUEST_* settings win."""
 PARAM_VALUE_LIMIT = 6000
 """MLflow's limit on a parameter's value, in characters."""
 _NOT_LOGGED = (RunFolder.model_h5_file.name, RunFolder.model_keras_file.name, RunFolder.best_epoch_file.name)
@@ -155,8 +156,7 @@ class MlflowRun:
         tags = {"dlcv_version": __version__, **tags}
         if settings.parent_run_id:
             tags[MLFLOW_PARENT_RUN_ID] = settings.parent_run_id
-        with _short_requests(RUN_TIMEOUT_S):
-            created = client.create_run(experiment_id, run_name=name or config.name, tags=tags)
+        created = client.create_run(experiment_id, run_name=name or config.name, tags=tags)
         log.info(f"MLflow: run {created.info.run_id} in experiment {settings.experiment!r} of {redacted(uri)}")
         return cls(client, created.info.run_id, uri)
 
@@ -167,8 +167,7 @@ class MlflowRun:
         from mlflow.exceptions import MlflowException
 
         try:
-            with _short_requests(RUN_TIMEOUT_S):
-                client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
+            client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         except MlflowException as exc:
             if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):  # gone, or deleted
                 raise
@@ -280,8 +279,7 @@ class MlflowRun:
         warns once and ends this run's logging (the run folder is complete whatever MLflow holds)."""
         if self.lost is None:
             try:
-                with _short_requests(RUN_TIMEOUT_S):
-                    call()
+                call()
             except Exception as exc:  # any failure of the tracking side: training must go on
                 self.lost = f"{type(exc).__name__}: {_first_line(exc)}"
                 log.warning(f"MLflow: {redacted(self.uri)} failed while logging {what} ({self.lost}); training "
@@ -307,10 +305,11 @@ def _connect(settings: MlflowConfig) -> tuple[Any, str]:
     if user or password:  # MLflow's documented way to give them, read on each request: never in the URI
         os.environ["MLFLOW_TRACKING_USERNAME"] = user or ""
         os.environ["MLFLOW_TRACKING_PASSWORD"] = password or ""
+    for variable, value in (("MLFLOW_HTTP_REQUEST_TIMEOUT", REQUEST_TIMEOUT_S), ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", 0)):
+        os.environ.setdefault(variable, str(value))
     try:
-        with _short_requests(START_TIMEOUT_S):
-            client = MlflowClient(tracking_uri=uri)
-            client.search_experiments(max_results=1)  # the store is made and asked once: it answers
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # the store is made and asked once: it answers
     except (MlflowException, OSError, ValueError) as exc:
         raise DlcvError(f"tracking.mlflow.uri {redacted(uri)!r} does not work: {_why(exc)}; expected an MLflow "
                         "tracking server that answers (http://HOST:PORT) or a database (sqlite:///FILE)") from None
@@ -320,45 +319,30 @@ def _connect(settings: MlflowConfig) -> tuple[Any, str]:
 def _end_if_running(client: Any, run_id: str, status: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    with _short_requests(RUN_TIMEOUT_S):
-        try:
-            if client.get_run(run_id).info.status == "RUNNING":
-                client.set_terminated(run_id, status)
-        except MlflowException:  # deleted meanwhile: nothing to end
-            pass
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status)
+    except MlflowException:  # deleted meanwhile: nothing to end
+        pass
 
 
 def _experiment_id(client: Any, name: str) -> str:
     """The experiment's id, created when missing (by whichever of several processes gets there first)."""
     from mlflow.exceptions import MlflowException
 
-    with _short_requests(RUN_TIMEOUT_S):
-        for _ in range(2):
-            found = client.get_experiment_by_name(name)
-            if found is not None:
-                if found.lifecycle_stage == "deleted":
-                    raise DlcvError(f"tracking.mlflow.experiment {name!r} is deleted in MLflow; restore it "
-                                    "(mlflow experiments restore) or name another")
-                return found.experiment_id
-            try:  # the kind: MLflow's UI then opens it on its model-training pages, not its GenAI ones
-                return client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
-            except MlflowException as exc:
-                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
+    for _ in range(2):
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                raise DlcvError(f"tracking.mlflow.experiment {name!r} is deleted in MLflow; restore it "
+                                "(mlflow experiments restore) or name another")
+            return found.experiment_id
+        try:  # the kind: MLflow's UI then opens it on its model-training pages, not its GenAI ones
+            return client.create_experiment(name, tags={"mlflow.experimentKind": "custom_model_development"})
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
     raise RuntimeError(f"MLflow experiment {name!r} neither found nor created")
-
-
-@contextlib.contextmanager
-def _short_requests(timeout_s: int) -> Iterator[None]:
-    """MLflow's HTTP client reads these on every request: one short try instead of minutes of retries."""
-    settings = {"MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
-    added = [key for key in settings if key not in os.environ]
-    os.environ.update({key: settings[key] for key in added})
-    try:
-        yield
-    finally:
-        for key in added:
-            os.environ.pop(key, None)
 
 
 def _runtime_tags() -> dict[str, str]:
@@ -395,7 +379,7 @@ def _why(exc: BaseException) -> str:
     if status:
         return f"HTTP {status.group(1)} (not an MLflow tracking server?)"
     if "timed out" in text.lower():
-        return f"no answer within {START_TIMEOUT_S} s"
+        return f"no answer within {REQUEST_TIMEOUT_S} s"
     errno = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
     return errno.group(1).strip().lower() if errno else _first_line(exc)[:300]
 

@@ -21,7 +21,7 @@ re-encoded still correlate at >= 0.97 and those of different faces at <= 0.90.
 
 The perceptual hash is the classic DCT hash (pHash: the signs of an image's lowest 8x8 frequencies
 against their median, 64 bits): OpenCV's own ``img_hash`` module is only in opencv-contrib, which dlcv
-does not install, and the imagehash package would bring Pillow and PyWavelets in for fifteen lines.
+does not install, and the imagehash package would bring PyWavelets in for fifteen lines.
 """
 from __future__ import annotations
 
@@ -197,31 +197,26 @@ def _fingerprint(path: str) -> tuple[str, np.uint64, np.ndarray, tuple[int, int]
 def _duplicate_groups(digests: list[str], hashes: np.ndarray, thumbs: np.ndarray, distance: int,
                       chunk: int = 512) -> list[list[int]]:
     """Indexes linked by equal digests, or by hashes within ``distance`` bits whose thumbnails correlate
-    at :data:`SIMILARITY` or more, as groups (union-find), each sorted, in the order of their first member."""
-    parent = list(range(len(digests)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        root_i, root_j = find(i), find(j)
-        if root_i != root_j:
-            parent[root_i] = root_j
+    at :data:`SIMILARITY` or more, as groups (SciPy's connected components of those links), each sorted,
+    in the order of their first member."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
     first: dict[str, int] = {}
-    for i, digest in enumerate(digests):
-        union(i, first.setdefault(digest, i))
+    links = [(i, first.setdefault(digest, i)) for i, digest in enumerate(digests)]
     for start in range(0, len(hashes), chunk):  # all pairs, a block of rows at a time (bounded memory)
         block = np.bitwise_count(hashes[start:start + chunk, None] ^ hashes[None, :])
         rows, cols = np.nonzero(block <= distance)
-        for i, j in zip(rows + start, cols):
-            if i < j and float(thumbs[i] @ thumbs[j]) >= SIMILARITY:
-                union(int(i), int(j))
+        links += [(int(i), int(j)) for i, j in zip(rows + start, cols)
+                  if i < j and float(thumbs[i] @ thumbs[j]) >= SIMILARITY]
+    count = len(digests)
+    if not count:
+        return []
+    sources, targets = (np.array(side, np.int64) for side in zip(*links))
+    graph = coo_matrix((np.ones(len(links), np.int8), (sources, targets)), shape=(count, count))
+    _, component = connected_components(graph, directed=False)
     members: dict[int, list[int]] = {}
-    for i in range(len(digests)):
-        members.setdefault(find(i), []).append(i)
+    for i, label in enumerate(component.tolist()):
+        members.setdefault(label, []).append(i)
     return sorted((group for group in members.values() if len(group) > 1), key=lambda group: group[0])
 
