@@ -5,10 +5,11 @@ name with :func:`os.replace`, which is atomic on POSIX filesystems. A run killed
 a ``.tmp-*`` file behind, never a truncated ``history.json`` or ``model.h5``.
 
     >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> with atomic_path(folder / "model.h5") as tmp:    # tmp keeps the ".h5" suffix Keras dispatches on
-    ...     _ = pathlib.Path(tmp).write_bytes(b"weights")  # model.save(tmp)
-    >>> sorted(p.name for p in folder.iterdir())         # only the finished file, under its name
+    >>> with tempfile.TemporaryDirectory() as name:
+    ...     folder = pathlib.Path(name)
+    ...     with atomic_path(folder / "model.h5") as tmp:    # tmp keeps the ".h5" suffix Keras dispatches on
+    ...         _ = pathlib.Path(tmp).write_bytes(b"weights")  # model.save(tmp)
+    ...     sorted(p.name for p in folder.iterdir())         # only the finished file, under its name
     ['model.h5']
 
 A write the machine refuses for a reason the user can fix — no space left, a quota, a read-only file

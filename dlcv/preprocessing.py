@@ -10,9 +10,10 @@ through the same chain with :func:`apply_chain` / :func:`preprocess_images`.
     >>> chain = preprocessors_for(PreprocessingConfig(width=32, height=32, channels=3))
     >>> apply_chain(np.zeros((375, 500), np.uint8), chain).shape             # grey 500x375 -> RGB 32x32
     (32, 32, 3)
-    >>> import tempfile; path = tempfile.mkdtemp() + "/photo.png"
-    >>> _ = cv2.imwrite(path, np.full((375, 500, 3), (255, 0, 0), np.uint8))   # blue, in OpenCV's BGR
-    >>> decode_file(path, channels=3, chain=chain)[0, 0].tolist()             # uint8 RGB
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = cv2.imwrite(f"{folder}/photo.png", np.full((375, 500, 3), (255, 0, 0), np.uint8))  # blue: BGR
+    ...     decode_file(f"{folder}/photo.png", channels=3, chain=chain)[0, 0].tolist()            # uint8 RGB
     [0, 0, 255]
 """
 from __future__ import annotations

@@ -6,7 +6,9 @@ instead of overshooting by one trial each (Optuna's ``optimize(n_trials=...)`` c
 continues: finished trials are kept, trials of killed processes are failed by their missing heartbeat,
 and only the missing ones run.
 
-    study = search(config, "configs/tune_digits.yaml", [], storage=None, study_name=None)
+    config = load_config("configs/tune_digits.yaml")
+    study = open_study(config, storage=None, study_name=None)       # dlcv.tuning.study
+    search(study, config, "configs/tune_digits.yaml", overrides=[], trials=5)
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 ``<search folder>/trials/<number>/``, judged on the validation split alone and reporting its metric to
 Optuna after every epoch, so that the pruner can stop it early.
 
-    value = run_trial(trial, base, values={"optimizer.learning_rate": 0.01}, config_path=..., overrides=[])
+    config = trial_config("configs/tune_digits.yaml", [], {"optimizer.learning_rate": 0.01}, search_dir, trial.number)
+    value = run_trial(trial, config, metric="val_accuracy")   # or optuna.TrialPruned
 """
 from __future__ import annotations
 
