@@ -489,8 +489,6 @@ def check_data(dataset: str, distance: int | None = None, output_format: str = "
 
     from .data.audit import NEAR_DISTANCE, audit_folder
 
-    if distance is not None and not 0 <= distance <= 32:
-        raise DlcvError(f"--distance {distance}: expected 0-32 bits of the 64-bit perceptual hash")
     if not Path(dataset).is_dir():
         raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files")
     audit = audit_folder(dataset, NEAR_DISTANCE if distance is None else distance)

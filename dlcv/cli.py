@@ -18,9 +18,16 @@ import argparse
 from collections.abc import Sequence
 
 from . import __version__, app
-from .config import BACKENDS
+from .casestudies.pretrained import NETWORKS
+from .config import BACKENDS, DatasetConfig, PreprocessingConfig, choices_of
+from .data.audit import AUDIT_FORMATS, MAX_DISTANCE, NEAR_DISTANCE
 from .errors import run_action
+from .export.formats import FORMATS
+from .predictions import WRITERS
+from .report import MISTAKES_SHOWN
+from .run_table import COLUMNS, TABLE_FORMATS
 from .tta import TTA_MODES
+from .tuning.study import STUDY_FILE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a run's model (.h5 / .keras), or an export of it (SavedModel folder, .onnx, .tflite)")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (64)")
-    predict.add_argument("--format", dest="output_format", choices=["text", "csv", "json"], default="text",
+    predict.add_argument("--format", dest="output_format", choices=list(WRITERS), default="text",
                          help="text: path, label, probability tab-separated; csv with a header; json: one array")
     predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
@@ -87,10 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "their test scores, interrupted and unfinished ones said as such; "
                                            "also write OUTPUT_DIR/runs.html linking to each run's report.")
     runs.add_argument("output_dir", nargs="?", default="output", help="the folder to look in (default: output)")
-    runs.add_argument("--format", dest="output_format", choices=["text", "csv", "json"], default="text")
+    runs.add_argument("--format", dest="output_format", choices=list(TABLE_FORMATS), default="text")
     runs.add_argument("--sort", default="date", metavar="COLUMN",
-                      help="name, status, model, dataset, image_size, epochs, route, backend, test_accuracy, "
-                           "test_loss, seconds or date (default: date, newest first)")
+                      help=f"{', '.join(COLUMNS)} (default: date, newest first)")
     runs.add_argument("--ascending", action="store_true", help="sort lowest first")
     runs.set_defaults(handler=lambda a: app.list_runs(a.output_dir, a.output_format, a.sort, a.ascending))
 
@@ -100,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "its model re-scored on its test split.")
     report.add_argument("run", help="a finished run folder (with results.json)")
     report.add_argument("--mistakes", type=positive_int, metavar="N",
-                        help="misclassified images to show at most (default: the config's report.mistakes, 100)")
+                        help="misclassified images to show at most (default: the config's report.mistakes, "
+                             f"{MISTAKES_SHOWN})")
     report.set_defaults(handler=lambda a: app.report(a.run, a.mistakes, a.backend, a.verbose))
 
     export = commands.add_parser("export", parents=[runtime], help="export a trained model for serving",
@@ -110,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "if one differs).")
     export.add_argument("model", help="a run folder (its model.keras) or a .keras / .h5 file")
     export.add_argument("--format", dest="formats", nargs="+", required=True, action="extend",
-                        choices=["saved_model", "onnx", "litert"], help="one or more formats")
+                        choices=list(FORMATS), help="one or more formats")
     export.add_argument("--output", "-o", help="the export folder (default: <run folder>/export)")
     export.add_argument("--check-images", nargs="+", default=[], metavar="IMAGE",
                         help="images (or folders) to check parity on when the run's test data is not here")
@@ -125,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Print each image's top classes from a keras.applications "
                                                "network and write a copy with the top one drawn on it.")
     classify.add_argument("images", nargs="+", help="image files or folders of images")
-    classify.add_argument("--network", default="vgg16",
-                          help="vgg16, vgg19, resnet50 (224x224), inception_v3 or xception (299x299)")
+    classify.add_argument("--network", default="vgg16", choices=list(NETWORKS),
+                          help=", ".join(f"{name} ({n.native_size}x{n.native_size})" for name, n in NETWORKS.items()))
     classify.add_argument("--weights", default="imagenet",
                           help="'imagenet' (downloaded once into ~/.keras/models), a weights .h5 file, or "
                                "'none' (random)")
@@ -142,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run trials of a config with values drawn from its search: section, each an ordinary "
                     "training run judged on the validation split (the test split is never read), in "
                     "output/<name>/trials/; write best.yaml, trials.csv, plots and a summary. The study lives "
-                    "in output/<name>/study.db unless --storage names a shared database; the same command "
+                    f"in output/<name>/{STUDY_FILE} unless --storage names a shared database; the same command "
                     "again continues it.")
     tune.add_argument("config", help="YAML experiment config with a search: section")
     tune.add_argument("--trials", type=positive_int,
                       help="finished trials the study should have in all (default: search.trials)")
     tune.add_argument("--storage", metavar="URL",
                       help="the study's database: sqlite:///FILE, postgresql://USER:PASSWORD@HOST/DB or "
-                           "mysql://... (default: sqlite:///output/<name>/study.db)")
+                           f"mysql://... (default: sqlite:///output/<name>/{STUDY_FILE})")
     tune.add_argument("--study", dest="study_name", metavar="NAME",
                       help="the study's name (default: the config's name)")
     tune.add_argument("--retrain", action="store_true",
@@ -194,11 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--output", "-o", required=True, help="the store to write (.h5)")
     build.add_argument("--width", type=positive_int, help="resize to this width")
     build.add_argument("--height", type=positive_int, help="resize to this height")
-    build.add_argument("--channels", type=int, choices=[1, 3], help="1 = greyscale, 3 = RGB")
-    build.add_argument("--resize", choices=["simple", "aspect_aware", "pad"], default="simple",
+    build.add_argument("--channels", type=int, choices=choices_of(PreprocessingConfig, "channels"),
+                       help="1 = greyscale, 3 = RGB")
+    build.add_argument("--resize", choices=choices_of(PreprocessingConfig, "resize"), default="simple",
                        help="simple ignores the aspect ratio; aspect_aware centre-crops; pad pads the short side")
     build.add_argument("--chunk-size", type=positive_int, default=1024, help="images decoded per chunk")
-    build.add_argument("--decode", choices=["exact", "fast"], default="exact",
+    build.add_argument("--decode", choices=choices_of(DatasetConfig, "decode"), default="exact",
                        help="exact: full decode, the pixels a client's cv2.imread gives; fast: large JPEGs "
                             "decoded at 1/2-1/8 scale (quicker, a few grey levels off)")
     build.set_defaults(handler=lambda a: app.build_data(a.source, a.output, a.width, a.height, a.channels,
@@ -220,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "between training and test or carry two labels.")
     check.add_argument("dataset", help="a <class>/<image> folder, or one with train/, val/, test/ inside")
     check.add_argument("--distance", type=int, default=None, metavar="BITS",
-                       help="perceptual-hash bits (of 64) two near duplicates may differ by (default 10)")
-    check.add_argument("--format", dest="output_format", choices=["text", "json"], default="text")
+                       help=f"perceptual-hash bits (of 64, at most {MAX_DISTANCE}) two near duplicates may differ "
+                            f"by (default {NEAR_DISTANCE})")
+    check.add_argument("--format", dest="output_format", choices=list(AUDIT_FORMATS), default="text")
     check.set_defaults(handler=lambda a: app.check_data(a.dataset, a.distance, a.output_format))
 
     doctor = commands.add_parser("doctor", parents=[overrides],

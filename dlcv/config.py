@@ -539,6 +539,21 @@ class ExperimentConfig(Section):
         return _flatten(self.to_dict())
 
 
+def choices_of(section: type[BaseModel], key: str) -> list:
+    """The values a config key may take, as its schema states them (a ``Literal``, None left out): the
+    command line offers the same choices as the config.
+
+        >>> choices_of(PreprocessingConfig, "resize")
+        ['simple', 'aspect_aware', 'pad']
+    """
+    def literals(annotation) -> list:
+        if get_origin(annotation) is Literal:
+            return list(get_args(annotation))
+        return [value for arg in get_args(annotation) for value in literals(arg)]
+
+    return literals(section.model_fields[key].annotation)
+
+
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from . import files
+from .config import ReportConfig
 from .html_page import page
 from .runs import RunFolder
 
-MISTAKES_SHOWN = 100
+MISTAKES_SHOWN: int = ReportConfig.model_fields["mistakes"].default
 """The mistakes a page shows by default (``report.mistakes``): a data set with thousands stays a small page."""
 
 

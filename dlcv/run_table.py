@@ -22,6 +22,7 @@ from .errors import ConfigError, DlcvError
 from .html_page import page
 from .runs import DamagedRun, RunFolder
 
+TABLE_FORMATS = ("text", "csv", "json")
 COLUMNS = ("name", "status", "model", "dataset", "image_size", "epochs", "route", "backend", "test_accuracy",
            "test_loss", "seconds", "date", "path")
 

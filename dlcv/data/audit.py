@@ -34,11 +34,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import DlcvError
 from ..images import UnreadableImage, jpeg_size, read_image
 from .folder import PART_NAMES, list_labelled_images, list_split_images, split_folders
 from .loader import label_of
 
 NEAR_DISTANCE = 10
+MAX_DISTANCE = 32
+"""Bits of the 64-bit hash two near duplicates may differ by: by default, and at most (half the hash)."""
+AUDIT_FORMATS = ("text", "json")
 """Bits (of 64) two perceptual hashes may differ by and still be one picture: re-encoding and resizing
 move a photo's hash by 0-4 bits, a 64x64 face's by up to 10; unrelated photos differ by about 32."""
 SIMILARITY = 0.95
@@ -144,8 +148,8 @@ def perceptual_hash(grey: np.ndarray) -> np.uint64:
 
 def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers: int | None = None) -> FolderAudit:
     """Read every image of a class folder (pre-split or not) once and report what :class:`FolderAudit` holds."""
-    if not 0 <= distance <= 32:
-        raise ValueError(f"distance must be 0-32 bits, got {distance}")
+    if not 0 <= distance <= MAX_DISTANCE:
+        raise DlcvError(f"--distance {distance}: expected 0-{MAX_DISTANCE} bits of the 64-bit perceptual hash")
     parts = split_folders(root)
     if parts is not None:
         paths, labels, class_names, given = list_split_images(root, parts)

@@ -34,9 +34,13 @@ CONNECT_TIMEOUT_S = 10
 """Seconds to wait for a database server before saying it does not answer."""
 
 
+STUDY_FILE = "study.db"
+"""The study's SQLite file in the search's folder, where ``--storage`` names no database."""
+
+
 def storage_url(config: ExperimentConfig, storage: str | None) -> str:
     """``--storage``, else the SQLite file in the search's folder."""
-    return storage or f"sqlite:///{config.run_dir / 'study.db'}"
+    return storage or f"sqlite:///{config.run_dir / STUDY_FILE}"
 
 
 def open_study(config: ExperimentConfig, storage: str | None, study_name: str | None) -> Any:
