@@ -24,7 +24,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -188,8 +188,11 @@ def _optimizer_name(value: Any) -> Any:
     return value.get("name", "sgd") if isinstance(value, dict) else getattr(value, "name", None)
 
 
+OPTIMIZERS: dict[str, type[Section]] = {"sgd": SGDConfig, "adam": AdamConfig, "adamw": AdamWConfig}
+"""Every optimizer by its ``name``: the schema's choice is built from it, and so are the trainer's
+(:mod:`dlcv.training.optimizers`)."""
 OptimizerConfig = Annotated[
-    Annotated[SGDConfig, Tag("sgd")] | Annotated[AdamConfig, Tag("adam")] | Annotated[AdamWConfig, Tag("adamw")],
+    Union[tuple(Annotated[section, Tag(name)] for name, section in OPTIMIZERS.items())],  # noqa: UP007
     Discriminator(_optimizer_name),
 ]
 
@@ -221,10 +224,12 @@ class CosineSchedule(Section):
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
-ScheduleConfig = Annotated[
-    ConstantSchedule | InverseTimeSchedule | StepSchedule | CosineSchedule,
-    Field(discriminator="name"),
-]
+SCHEDULES: dict[str, type[Section]] = {
+    "constant": ConstantSchedule, "inverse_time": InverseTimeSchedule, "step": StepSchedule, "cosine": CosineSchedule,
+}
+"""Every learning-rate schedule by its ``name``: the schema's choice is built from it, and so are the
+trainer's (:mod:`dlcv.training.schedules`)."""
+ScheduleConfig = Annotated[Union[tuple(SCHEDULES.values())], Field(discriminator="name")]  # noqa: UP007
 
 
 class RandAugmentConfig(Section):
@@ -770,11 +775,6 @@ def _shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-SCHEDULES: dict[str, type[Section]] = {
-    "constant": ConstantSchedule, "inverse_time": InverseTimeSchedule,
-    "step": StepSchedule, "cosine": CosineSchedule,
-}
-OPTIMIZERS: dict[str, type[Section]] = {"sgd": SGDConfig, "adam": AdamConfig, "adamw": AdamWConfig}
 TAGGED_SECTIONS = {"schedule": SCHEDULES, "optimizer": OPTIMIZERS}
 """Sections whose keys depend on their ``name``; pydantic puts the name in an error's location."""
 

@@ -11,29 +11,43 @@ from __future__ import annotations
 
 import keras
 
-from ..config import ConstantSchedule, CosineSchedule, InverseTimeSchedule, ScheduleConfig, StepSchedule
+from ..config import SCHEDULES, CosineSchedule, InverseTimeSchedule, ScheduleConfig, StepSchedule
 
 __all__ = ["build_schedule", "learning_rates", "plot_learning_rates", "step_decay"]
 
 
 def build_schedule(config: ScheduleConfig, learning_rate: float, steps_per_epoch: int, epochs: int):
-    """A float (constant) or a ``LearningRateSchedule`` for the optimizer."""
-    schedules = keras.optimizers.schedules
-    if isinstance(config, ConstantSchedule):
-        return learning_rate
-    if isinstance(config, InverseTimeSchedule):
-        # Keras 2's `decay` argument: lr0 / (1 + decay * iterations), per batch, not per epoch.
-        return schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=config.decay)
-    if isinstance(config, StepSchedule):
-        return step_decay(learning_rate, config.factor, config.drop_every, steps_per_epoch, epochs)
-    if isinstance(config, CosineSchedule):
-        warmup_steps = config.warmup_epochs * steps_per_epoch
-        decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
-        if warmup_steps == 0:
-            return schedules.CosineDecay(learning_rate, decay_steps, alpha=config.alpha)
-        return schedules.CosineDecay(0.0, decay_steps, alpha=config.alpha,
-                                     warmup_target=learning_rate, warmup_steps=warmup_steps)
-    raise TypeError(f"unhandled schedule config {config!r}")
+    """A float (constant) or a ``LearningRateSchedule`` for the optimizer: the builder of the config's
+    ``name`` (:data:`BUILDERS`)."""
+    return BUILDERS[config.name](config, learning_rate, steps_per_epoch, epochs)
+
+
+def _constant(config, learning_rate: float, steps_per_epoch: int, epochs: int):
+    return learning_rate
+
+
+def _inverse_time(config: InverseTimeSchedule, learning_rate: float, steps_per_epoch: int, epochs: int):
+    # Keras 2's `decay` argument: lr0 / (1 + decay * iterations), per batch, not per epoch.
+    return keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=config.decay)
+
+
+def _step(config: StepSchedule, learning_rate: float, steps_per_epoch: int, epochs: int):
+    return step_decay(learning_rate, config.factor, config.drop_every, steps_per_epoch, epochs)
+
+
+def _cosine(config: CosineSchedule, learning_rate: float, steps_per_epoch: int, epochs: int):
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=config.alpha)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=config.alpha, warmup_target=learning_rate,
+                                                  warmup_steps=warmup_steps)
+
+
+BUILDERS = {"constant": _constant, "inverse_time": _inverse_time, "step": _step, "cosine": _cosine}
+"""Each schedule of the schema's registry (:data:`dlcv.config.SCHEDULES`), built."""
+if BUILDERS.keys() != SCHEDULES.keys():  # a schedule added to the schema needs its builder here
+    raise ImportError(f"schedules without a builder: {sorted(SCHEDULES.keys() - BUILDERS.keys())}")
 
 
 def step_decay(learning_rate: float, factor: float, drop_every: int, steps_per_epoch: int, epochs: int):
