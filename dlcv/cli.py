@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Print each image's top classes from a keras.applications "
                                                "network and write a copy with the top one drawn on it.")
     classify.add_argument("images", nargs="+", help="image files or folders of images")
-    classify.add_argument("--network", default="vgg16", choices=list(NETWORKS),
+    classify.add_argument("--network", default="vgg16",  # an unknown one: the library's own line
                           help=", ".join(f"{name} ({n.native_size}x{n.native_size})" for name, n in NETWORKS.items()))
     classify.add_argument("--weights", default="imagenet",
                           help="'imagenet' (downloaded once into ~/.keras/models), a weights .h5 file, or "
