@@ -116,6 +116,25 @@ def native_stderr_silenced(enabled: bool) -> contextlib.AbstractContextManager:
     return native_stderr_captured(replay=lambda exc: exc is not None)
 
 
+def has_accelerator() -> bool:
+    """Whether the active backend computes on a GPU or TPU (else the CPU is the device): the one place the
+    trainer asks (routes, windows, XLA)."""
+    backend = sys.modules["keras"].backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(device.platform != "cpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def devices() -> list[str]:
     """Accelerators visible to the active backend, by name; empty on a CPU-only machine."""
     keras = sys.modules["keras"]

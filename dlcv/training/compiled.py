@@ -39,6 +39,7 @@ from ..inputs import model_input
 from ..models.layout import leaf_layers
 from ..pipeline import eval_batch
 from ..progress import interactive
+from ..runtime import has_accelerator
 from ..shuffling import epoch_order
 from .keras_private import build_compiled
 
@@ -313,7 +314,7 @@ class TensorFlowEpochs(EpochTrainer):
         import tensorflow as tf
 
         self.tf = tf
-        self.on_gpu = bool(tf.config.list_logical_devices("GPU"))
+        self.on_gpu = has_accelerator()
         super().__init__(*args, **kwargs)
         self.weights = None if self.class_weight is None else tf.constant(self.class_weight, tf.float32)
         self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
@@ -384,11 +385,7 @@ def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
         return bool(jit_compile)
     if keras.backend.backend() != "tensorflow":
         return True  # JAX compiles with XLA whatever this says
-    import tensorflow as tf
-
-    if tf.config.list_logical_devices("GPU"):
-        return True
-    return not has_convolutions(model)
+    return has_accelerator() or not has_convolutions(model)
 
 
 def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",

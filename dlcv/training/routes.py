@@ -35,6 +35,7 @@ from ..capabilities import compiled_route_obstacle
 from ..config import ExperimentConfig
 from ..data import ImageSet, StreamedSet
 from ..errors import ConfigError
+from ..runtime import has_accelerator
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     # side of streaming stays small whatever the dataset (M1) and a transfer hides behind a window's work.
     from .compiled import CPU_WINDOW_BYTES, WINDOW_BYTES
 
-    largest = WINDOW_BYTES if _has_accelerator() else CPU_WINDOW_BYTES
+    largest = WINDOW_BYTES if has_accelerator() else CPU_WINDOW_BYTES
     compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
                     window_bytes=min((budget or 2**30) // 2, 2 * largest), **common)
     how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
@@ -322,27 +323,9 @@ def compiled_loop(model, backend: str) -> str:
     several times slower inside a ``lax.scan`` (BENCHMARKS.md); everywhere else a window is one scan."""
     if backend != "jax" or model is None:
         return "scan"
-    import jax
-
     from .compiled import has_convolutions
 
-    on_cpu = all(device.platform == "cpu" for device in jax.devices())
-    return "step" if on_cpu and has_convolutions(model) else "scan"
-
-
-def _has_accelerator() -> bool:
-    """Whether the backend trains on a GPU/TPU (else the CPU is the device)."""
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return any(device.platform != "cpu" for device in jax.devices())
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_logical_devices("GPU"))
-    return False
+    return "step" if not has_accelerator() and has_convolutions(model) else "scan"
 
 
 def _device_memory_budget() -> int | None:
@@ -356,11 +339,8 @@ def _device_memory_budget() -> int | None:
             stats = jax.devices()[0].memory_stats() or {}
             if "bytes_limit" in stats:
                 return int((stats["bytes_limit"] - stats.get("bytes_in_use", 0)) * DEVICE_MEMORY_FRACTION)
-        else:
-            import tensorflow as tf
-
-            if tf.config.list_physical_devices("GPU"):
-                return None  # TensorFlow reports no GPU capacity; the book's datasets fit any current GPU
+        elif has_accelerator():
+            return None  # TensorFlow reports no GPU capacity; the book's datasets fit any current GPU
         pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")  # CPU: free RAM
         return int(pages * DEVICE_MEMORY_FRACTION)
     except (ValueError, OSError, RuntimeError, AttributeError):
