@@ -24,3 +24,22 @@ def compiled_route_obstacle(config: ExperimentConfig, backend: str) -> str | Non
     if config.distribution != "none":
         return f"distribution: {config.distribution} trains through the strategy's own step"
     return None
+
+
+def streaming_obstacle(distribution: str) -> str | None:
+    """Why a distribution cannot train on images streamed from disk (None: it can)."""
+    if distribution == "multi_worker":
+        return "distribution: multi_worker trains on data held in memory"
+    return None
+
+
+def feature_cache_obstacle(config: ExperimentConfig) -> str | None:
+    """Why a frozen backbone's features cannot be computed once for this config, whatever the model (None:
+    they can): the images change every epoch, or the backbone trains."""
+    if config.augmentation.active:
+        return "augmentation changes the images every epoch"
+    if config.model.params.get("trainable", False) is not False:
+        return "the backbone trains (model.params.trainable)"
+    if config.distribution != "none":
+        return f"distribution: {config.distribution} trains the whole model"
+    return None

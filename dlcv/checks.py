@@ -14,7 +14,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .capabilities import DISTRIBUTION_BACKEND, compiled_route_obstacle
+from .capabilities import DISTRIBUTION_BACKEND, compiled_route_obstacle, feature_cache_obstacle, streaming_obstacle
 from .config import BACKENDS, ExperimentConfig
 from .data import get_dataset
 from .errors import ConfigError, DlcvError
@@ -77,11 +77,10 @@ def _check_backbone(config: ExperimentConfig) -> None:
     if config.fine_tune is not None and params.get("trainable") is True:
         raise ConfigError("fine_tune: the backbone already trains in the first phase (model.params.trainable: "
                           "true); expected trainable: false (the head first), or no fine_tune section")
-    if config.feature_cache is True and (params.get("trainable", False) is not False or config.augmentation.active):
-        raise ConfigError("feature_cache: true computes a frozen backbone's features once, but "
-                          + ("the backbone trains (model.params.trainable)" if params.get("trainable", False)
-                             is not False else "augmentation changes the images every epoch")
-                          + "; expected feature_cache: auto or false")
+    cache_obstacle = feature_cache_obstacle(config)
+    if config.feature_cache is True and cache_obstacle is not None:
+        raise ConfigError(f"feature_cache: true computes a frozen backbone's features once, but {cache_obstacle}; "
+                          "expected feature_cache: auto or false")
     if config.callbacks.checkpoint_format == "h5" and config.callbacks.checkpoint != "none" \
             and not saves_to_h5_name(config.model.name):
         raise ConfigError(f"callbacks.checkpoint_format: h5 cannot hold {config.model.name} (Keras's HDF5 loader "
@@ -176,9 +175,9 @@ def _check_dataset(config: ExperimentConfig) -> None:
     if dataset.streaming is True and not spec.streams:
         raise ConfigError(f"dataset.streaming: {dataset.name!r} is held in memory (folder and hdf5 datasets "
                           "stream); expected streaming: auto or false")
-    if dataset.streaming is True and config.distribution == "multi_worker":
-        raise ConfigError("dataset.streaming: distribution: multi_worker trains on data held in memory; "
-                          "expected streaming: auto or false")
+    if dataset.streaming is True and streaming_obstacle(config.distribution):
+        raise ConfigError(f"dataset.streaming: {streaming_obstacle(config.distribution)}; expected streaming: auto "
+                          "or false")
     if dataset.group_by is not None and dataset.name != "folder":
         raise ConfigError(f"dataset.group_by: groups are named from image file names, and {dataset.name!r} has "
                           "none; expected a folder dataset, or group_by: null")

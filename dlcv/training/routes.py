@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..capabilities import compiled_route_obstacle
+from ..capabilities import compiled_route_obstacle, feature_cache_obstacle, streaming_obstacle
 from ..config import ExperimentConfig
 from ..data import ImageSet, StreamedSet
 from ..errors import ConfigError
@@ -264,14 +264,13 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
 
     common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size, seed=config.seed)
     streamed = isinstance(train, StreamedSet)
-    cache = feature_cache_obstacle(config, distribution, model)
+    cache = cached_features_obstacle(config, model)
     if cache is None:
         return FeatureRoute("the backbone is frozen and nothing augments the images: its features computed "
                             "once, the head trained on them", **common)
     if distribution.loop is not None:
-        if streamed:
-            raise ConfigError(f"distribution: {distribution.kind} trains on data held in memory; set "
-                              "dataset.streaming: false")
+        if streamed and streaming_obstacle(distribution.kind):
+            raise ConfigError(f"{streaming_obstacle(distribution.kind)}; set dataset.streaming: false")
         return distribution.loop(distribution.loop_reason, strategy=distribution.strategy, **common)
     if config.route == "fit":
         return FitRoute("route: fit was asked for", multiple_of=distribution.batch_multiple, **common)
@@ -303,16 +302,15 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     return CompiledRoute(f"whole epochs compiled, training data on the device{how}", resident=True, **compiled)
 
 
-def feature_cache_obstacle(config: ExperimentConfig, distribution, model) -> str | None:
-    """Why the head cannot train on cached backbone features (None: it can, and ``feature_cache`` allows it)."""
+def cached_features_obstacle(config: ExperimentConfig, model) -> str | None:
+    """Why the head cannot train on cached backbone features (None: it can, and ``feature_cache`` allows it):
+    the config's rule (:func:`~dlcv.capabilities.feature_cache_obstacle`, which the checks apply too),
+    then the model's."""
     if config.feature_cache is False:
         return "feature_cache: false"
-    if config.augmentation.active:
-        return "augmentation changes the images every epoch"
-    if distribution.kind != "none":
-        return f"distribution: {distribution.kind} trains the whole model"
-    if model is None:
-        return "no model"
+    reason = feature_cache_obstacle(config)
+    if reason is not None or model is None:
+        return reason or "no model"
     from .feature_cache import head_is_separable
 
     return None if head_is_separable(model) else "the model has no frozen backbone"
