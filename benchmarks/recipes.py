@@ -65,7 +65,7 @@ def train_once(config_path: str, seed: int, data: str | None, overrides: list[st
     extra = [f"seed={seed}", f"name={name}", f"output_dir={output / 'runs'}", "callbacks.checkpoint=none"]
     if data:
         extra.append(f"dataset.path={data}")
-    config, backend = load_checked_config(config_path, [*extra, *overrides])
+    config, backend = load_checked_config(config_path, overrides=[*extra, *overrides])
     start_keras(backend, False)
     from dlcv.training.engine import train
 

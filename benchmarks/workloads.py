@@ -428,8 +428,8 @@ def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
     if not folder.is_dir():
         raise SystemExit(f"E1 needs a folder of <class>/<image> JPEGs; {folder} is missing")
     run_dir = _shallownet_animals_run(folder, Path(tempfile.mkdtemp())).run_dir
-    app.export(run_dir, ["saved_model", "onnx", "litert"], run_dir / "export")
-    app.export(run_dir, ["litert"], run_dir / "export-int8", quantize=True)
+    app.export(run_dir, formats=["saved_model", "onnx", "litert"], output=run_dir / "export")
+    app.export(run_dir, formats=["litert"], output=run_dir / "export-int8", quantize=True)
     keras_run = load_run(run_dir / "model.h5")
     from dlcv.images import list_images
 

@@ -6,7 +6,7 @@ prints what a user reads. User errors raise :class:`~dlcv.errors.DlcvError`; cal
 one line.
 
     result = train("configs/quickstart.yaml", overrides=["epochs=5"])
-    predict("output/quickstart/model.h5", ["digit.png"])
+    predict("output/quickstart/model.h5", images=["digit.png"])
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from .tracking import check_tracking
 log = logging.getLogger(__name__)
 
 
-def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
+def load_checked_config(path: str | Path | None, *, overrides: Sequence[str] = (),
                         backend: str | None = None) -> tuple[ExperimentConfig, str]:
     """A config read, overridden and checked against everything but its data; and the backend to run it
     on (``backend``, else the config's, else $KERAS_BACKEND, else TensorFlow)."""
@@ -40,12 +40,12 @@ def load_checked_config(path: str | Path | None, overrides: Sequence[str] = (),
     return input_from_run(config), chosen  # from_run: the run's input size, as it is trained and recorded
 
 
-def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), backend: str | None = None,
+def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (), backend: str | None = None,
           resume: bool = False, verbose: bool = False, plot_to: str | Path | None = None):
     """``dlcv train``: train a config and report; ``plot_to`` also copies the loss/accuracy plot there."""
     from .runs import claim_run_folder
 
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_tracking(config)  # an MLflow URI that does not work: one line before Keras starts
     with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
         start_keras(backend, verbose)
@@ -73,7 +73,7 @@ def train(config_path: str | Path | None = None, overrides: Sequence[str] = (), 
     return result
 
 
-def evaluate(model_path: str, config_path: str | Path | None = None, overrides: Sequence[str] = (),
+def evaluate(model_path: str, *, config_path: str | Path | None = None, overrides: Sequence[str] = (),
              backend: str | None = None, verbose: bool = False, tta: str = "none"):
     """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);
     ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
@@ -86,7 +86,7 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
                             "to use")
     from .inference import check_model_file, load_run
 
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_model_file(model_path)  # a Keras model: its loss is computed in Keras
     start_keras(backend, verbose)
     from .data import prepare_data
@@ -109,7 +109,7 @@ def evaluate(model_path: str, config_path: str | Path | None = None, overrides: 
     return evaluation
 
 
-def list_runs(root: str | Path = "output", output_format: str = "text", sort: str = "date",
+def list_runs(root: str | Path = "output", *, output_format: str = "text", sort: str = "date",
               ascending: bool = False) -> list:
     """``dlcv runs``: every run under ``root`` as a table on standard output, and ``root/runs.html``."""
     from .run_table import find_runs, format_rows, sort_rows, write_index
@@ -120,7 +120,7 @@ def list_runs(root: str | Path = "output", output_format: str = "text", sort: st
     return rows
 
 
-def report(run_path: str | Path, mistakes: int | None = None, backend: str | None = None,
+def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | None = None,
            verbose: bool = False) -> Path:
     """``dlcv report RUN``: write the run's report.html again: its model re-scored on its test split, or,
     where the data is no longer there, the saved figures with a line saying the images are not available."""
@@ -162,7 +162,7 @@ def report(run_path: str | Path, mistakes: int | None = None, backend: str | Non
     return path
 
 
-def predict(model_path: str, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
+def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
             verbose: bool = False, output_format: str = "text", top: int = 1,
             output: str | Path | None = None, tta: str = "none") -> int:
     """``dlcv predict``: label images with a saved or exported model, streamed batch by batch, as text,
@@ -224,7 +224,7 @@ def _load_run_saying_if_bare(model_path: str | Path):
     return run
 
 
-def export(model: str | Path, formats: Sequence[str], output: str | Path | None = None,
+def export(model: str | Path, *, formats: Sequence[str], output: str | Path | None = None,
            check_images: Sequence[str] = (), quantize: bool = False, force: bool = False,
            backend: str | None = None, verbose: bool = False) -> list:
     """``dlcv export``: a run's model (or a model file) as SavedModel / ONNX / LiteRT, uint8 images in,
@@ -297,7 +297,7 @@ def _model_to_export(path: Path) -> Path:
     return path
 
 
-def classify(images: Sequence[str], network: str = "vgg16", weights: str | None = "imagenet",
+def classify(images: Sequence[str], *, network: str = "vgg16", weights: str | None = "imagenet",
              output: str | Path = "output/classify", labels: str | None = None, top: int = 5,
              backend: str | None = None, verbose: bool = False) -> dict:
     """``dlcv classify``: ImageNet classes of any photo with a keras.applications network (ch. 20)."""
@@ -306,7 +306,7 @@ def classify(images: Sequence[str], network: str = "vgg16", weights: str | None 
     return classify_images(list(images), network, weights, Path(output), labels, top, backend, verbose)
 
 
-def fetch_weights(names: Sequence[str], to: str | Path | None = None, size: int | None = None,
+def fetch_weights(names: Sequence[str], *, to: str | Path | None = None, size: int | None = None,
                   verbose: bool = False) -> list[Path]:
     """``dlcv weights fetch``: backbones' ImageNet weights into Keras's cache (or ``to``/models), for a
     machine or container without network."""
@@ -325,12 +325,12 @@ def fetch_weights(names: Sequence[str], to: str | Path | None = None, size: int 
     return paths
 
 
-def learning_rates(config_path: str | Path | None = None, overrides: Sequence[str] = (),
+def learning_rates(config_path: str | Path | None = None, *, overrides: Sequence[str] = (),
                    output: str | Path | None = None, steps_per_epoch: int | None = None,
                    backend: str | None = None, verbose: bool = False) -> list[float]:
     """``dlcv lr``: the learning rate per epoch of a config's schedule, printed and plotted. Batches per
     epoch are counted from the data's labels (no image is decoded) unless given."""
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     counted = ""
     if steps_per_epoch is None:
         from .data import count_split
@@ -352,14 +352,14 @@ def learning_rates(config_path: str | Path | None = None, overrides: Sequence[st
     return rates
 
 
-def find_learning_rate(config_path: str | Path | None = None, overrides: Sequence[str] = (),
+def find_learning_rate(config_path: str | Path | None = None, *, overrides: Sequence[str] = (),
                        output: str | Path | None = None, start: float = 1e-7, end: float = 10.0, steps: int = 100,
                        backend: str | None = None, verbose: bool = False):
     """``dlcv lr --find``: Smith's range test on the config's model and training images (no augmentation,
     no test images); the loss-against-rate plot and a suggested rate."""
     if not 0 < start < end:
         raise DlcvError(f"--start {start:g} / --end {end:g}: expected 0 < start < end")
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     start_keras(backend, verbose)
     from .batches import Batches
     from .config import ConstantSchedule
@@ -390,13 +390,13 @@ def find_learning_rate(config_path: str | Path | None = None, overrides: Sequenc
     return test
 
 
-def tune(config_path: str | Path | None, overrides: Sequence[str] = (), backend: str | None = None,
+def tune(config_path: str | Path | None, *, overrides: Sequence[str] = (), backend: str | None = None,
          trials: int | None = None, storage: str | None = None, study_name: str | None = None,
          retrain: bool = False, verbose: bool = False):
     """``dlcv tune``: search the config's ``search.space`` (Optuna) judged on validation, write best.yaml,
     trials.csv, plots and a summary; ``retrain``: train best.yaml and the config as written on the same
     split and report their test accuracy, once."""
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     if config.search is None:
         raise DlcvError(f"{config_path or 'config'}: no search: section; expected search: {{space: {{KEY: "
                           "DISTRIBUTION}}}} naming what to search (see configs/tune_digits.yaml)")
@@ -445,7 +445,7 @@ def _retrain(best: ExperimentConfig, config: ExperimentConfig):
     return results
 
 
-def sample_data(folder: str, per_class: int | None = None, seed: int = 0) -> dict[str, int]:
+def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0) -> dict[str, int]:
     """``dlcv data sample``: a small photo-like class folder to try every command on (dlcv.data.sample)."""
     from .data.sample import PER_CLASS, write_sample
 
@@ -455,7 +455,7 @@ def sample_data(folder: str, per_class: int | None = None, seed: int = 0) -> dic
     return counts
 
 
-def build_data(source: str, output: str, width: int | None = None, height: int | None = None,
+def build_data(source: str, *, output: str, width: int | None = None, height: int | None = None,
                channels: int | None = None, resize: str = "simple", chunk_size: int = 1024, decode: str = "exact"):
     """``dlcv data build``: decode and preprocess a folder (or a named dataset) once into an HDF5 store."""
     import warnings
@@ -482,7 +482,7 @@ def build_data(source: str, output: str, width: int | None = None, height: int |
     return info
 
 
-def check_data(dataset: str, distance: int | None = None, output_format: str = "text"):
+def check_data(dataset: str, *, distance: int | None = None, output_format: str = "text"):
     """``dlcv data check``: duplicates (exact and near) across and within splits and classes, unreadable
     files, class balance and image sizes of a folder; Stopped (exit 1) when duplicates could leak."""
     import json
@@ -500,10 +500,10 @@ def check_data(dataset: str, distance: int | None = None, output_format: str = "
     return audit
 
 
-def augment_preview(config_path: str | Path | None, overrides: Sequence[str] = (), output: str | Path | None = None,
+def augment_preview(config_path: str | Path | None, *, overrides: Sequence[str] = (), output: str | Path | None = None,
                     backend: str | None = None, verbose: bool = False) -> Path:
     """``dlcv augment``: training images beside augmented versions of them, as a PNG grid."""
-    config, backend = load_checked_config(config_path, overrides, backend)
+    config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     if not config.augmentation.active:
         raise DlcvError("augmentation: the config asks for no augmentation; expected at least one key of the "
                         "augmentation section, e.g. horizontal_flip, random_crop, rand_augment or mixup")
@@ -527,7 +527,7 @@ def list_models() -> dict[str, str]:
     return described
 
 
-def doctor(config_path: str | Path | None = None, overrides: Sequence[str] = (), backend: str | None = None) -> list:
+def doctor(config_path: str | Path | None = None, *, overrides: Sequence[str] = (), backend: str | None = None) -> list:
     """``dlcv doctor``: one ✓/✗ line per thing a run needs here; Stopped (exit 1) when something the
     config needs is missing."""
     from .doctor import diagnose

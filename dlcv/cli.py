@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of this config from its last finished epoch")
-    train.set_defaults(handler=lambda a: app.train(a.config, a.overrides, a.backend, a.resume, a.verbose))
+    train.set_defaults(handler=lambda a: app.train(a.config, overrides=a.overrides, backend=a.backend,
+                                                   resume=a.resume, verbose=a.verbose))
 
     evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
                                    help="re-evaluate a saved model on a config's test split")
@@ -71,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="YAML config whose test split to use (default: the run's config.yaml)")
     evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
     add_tta_option(evaluate)
-    evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, a.config, a.overrides, a.backend, a.verbose,
-                                                         a.tta))
+    evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, config_path=a.config, overrides=a.overrides,
+                                                         backend=a.backend, verbose=a.verbose, tta=a.tta))
 
     predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved or exported model",
                                   description="Label images, streamed batch by batch; exit status 1 when "
@@ -86,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
     add_tta_option(predict)
-    predict.set_defaults(handler=lambda a: app.predict(a.model, a.images, a.batch_size, a.backend, a.verbose,
-                                                       a.output_format, a.top, a.output, a.tta))
+    predict.set_defaults(handler=lambda a: app.predict(
+        a.model, images=a.images, batch_size=a.batch_size, backend=a.backend, verbose=a.verbose,
+        output_format=a.output_format, top=a.top, output=a.output, tta=a.tta))
 
     runs = commands.add_parser("runs", help="a table of every run under a folder (and runs.html)",
                                description="List every run under OUTPUT_DIR (any depth): finished runs with "
@@ -98,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--sort", default="date", metavar="COLUMN",
                       help=f"{', '.join(COLUMNS)} (default: date, newest first)")
     runs.add_argument("--ascending", action="store_true", help="sort lowest first")
-    runs.set_defaults(handler=lambda a: app.list_runs(a.output_dir, a.output_format, a.sort, a.ascending))
+    runs.set_defaults(handler=lambda a: app.list_runs(a.output_dir, output_format=a.output_format, sort=a.sort,
+                                                      ascending=a.ascending))
 
     report = commands.add_parser("report", parents=[runtime], help="write a run's report.html again",
                                  description="Write a finished run's report.html (config, curves, per-class "
@@ -108,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--mistakes", type=positive_int, metavar="N",
                         help="misclassified images to show at most (default: the config's report.mistakes, "
                              f"{MISTAKES_SHOWN})")
-    report.set_defaults(handler=lambda a: app.report(a.run, a.mistakes, a.backend, a.verbose))
+    report.set_defaults(handler=lambda a: app.report(a.run, mistakes=a.mistakes, backend=a.backend,
+                                                     verbose=a.verbose))
 
     export = commands.add_parser("export", parents=[runtime], help="export a trained model for serving",
                                  description="Write a run's model as a SavedModel (TensorFlow Serving), ONNX "
@@ -124,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quantize", action="store_true",
                         help="LiteRT with int8 weights (dynamic range); its accuracy change is reported")
     export.add_argument("--force", action="store_true", help="replace an existing, non-empty --output folder")
-    export.set_defaults(handler=lambda a: app.export(a.model, a.formats, a.output, a.check_images, a.quantize,
-                                                     a.force, a.backend, a.verbose))
+    export.set_defaults(handler=lambda a: app.export(
+        a.model, formats=a.formats, output=a.output, check_images=a.check_images, quantize=a.quantize, force=a.force,
+        backend=a.backend, verbose=a.verbose))
 
     classify = commands.add_parser("classify", parents=[runtime],
                                    help="label photos with a network pre-trained on ImageNet (ch. 20)",
@@ -140,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--labels", help="class index JSON (default: Keras's ImageNet index, cached)")
     classify.add_argument("--top", type=positive_int, default=5, help="classes to print per image (5)")
     classify.add_argument("--output", "-o", default="output/classify", help="folder for the labelled copies")
-    classify.set_defaults(handler=lambda a: app.classify(a.images, a.network, None if a.weights == "none"
-                                                         else a.weights, a.output, a.labels, a.top,
-                                                         a.backend, a.verbose))
+    classify.set_defaults(handler=lambda a: app.classify(
+        a.images, network=a.network, weights=None if a.weights == "none" else a.weights, output=a.output,
+        labels=a.labels, top=a.top, backend=a.backend, verbose=a.verbose))
 
     tune = commands.add_parser(
         "tune", parents=[runtime, overrides], help="search a config's hyperparameters (Optuna), on validation",
@@ -162,8 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--retrain", action="store_true",
                       help="then train best.yaml and the config as written on the same split, and report their "
                            "test accuracy")
-    tune.set_defaults(handler=lambda a: app.tune(a.config, a.overrides, a.backend, a.trials, a.storage,
-                                                 a.study_name, a.retrain, a.verbose))
+    tune.set_defaults(handler=lambda a: app.tune(
+        a.config, overrides=a.overrides, backend=a.backend, trials=a.trials, storage=a.storage,
+        study_name=a.study_name, retrain=a.retrain, verbose=a.verbose))
 
     lr = commands.add_parser("lr", parents=[runtime, overrides],
                              help="plot a config's learning-rate schedule, or find a rate (--find)",
@@ -179,17 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     lr.add_argument("--start", type=positive_float, default=1e-7, help="--find: the first rate (1e-7)")
     lr.add_argument("--end", type=positive_float, default=10.0, help="--find: the last rate (10)")
     lr.add_argument("--steps", type=positive_int, default=100, help="--find: batches in the sweep (100)")
-    lr.set_defaults(handler=lambda a: app.find_learning_rate(a.config, a.overrides, a.output, a.start, a.end,
-                                                             a.steps, a.backend, a.verbose) if a.find
-                    else app.learning_rates(a.config, a.overrides, a.output, a.steps_per_epoch, a.backend,
-                                            a.verbose))
+    lr.set_defaults(handler=lambda a: app.find_learning_rate(
+        a.config, overrides=a.overrides, output=a.output, start=a.start, end=a.end, steps=a.steps, backend=a.backend,
+        verbose=a.verbose) if a.find else app.learning_rates(
+        a.config, overrides=a.overrides, output=a.output, steps_per_epoch=a.steps_per_epoch, backend=a.backend,
+        verbose=a.verbose))
 
     augment = commands.add_parser("augment", parents=[runtime, overrides],
                                   help="preview a config's data augmentation as a grid of images",
                                   description="Write a PNG of training images beside augmented versions of them.")
     augment.add_argument("config", nargs="?", help="YAML experiment config with an augmentation section")
     augment.add_argument("--output", "-o", default=None, help="PNG to write (default: <run folder>/augmentation.png)")
-    augment.set_defaults(handler=lambda a: app.augment_preview(a.config, a.overrides, a.output, a.backend, a.verbose))
+    augment.set_defaults(handler=lambda a: app.augment_preview(
+        a.config, overrides=a.overrides, output=a.output, backend=a.backend, verbose=a.verbose))
 
     data = commands.add_parser("data", help="dataset tools: build an HDF5 store, check a folder")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -209,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--decode", choices=choices_of(DatasetConfig, "decode"), default="exact",
                        help="exact: full decode, the pixels a client's cv2.imread gives; fast: large JPEGs "
                             "decoded at 1/2-1/8 scale (quicker, a few grey levels off)")
-    build.set_defaults(handler=lambda a: app.build_data(a.source, a.output, a.width, a.height, a.channels,
-                                                        a.resize, a.chunk_size, a.decode))
+    build.set_defaults(handler=lambda a: app.build_data(
+        a.source, output=a.output, width=a.width, height=a.height, channels=a.channels, resize=a.resize,
+        chunk_size=a.chunk_size, decode=a.decode))
     sample = data_commands.add_parser(
         "sample", help="write a small photo-like data set to try the commands on",
         description="Write <class>/<image>.jpg files of shapes over textured backgrounds (circles, squares, "
@@ -219,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("folder", help="a new (or empty) folder, e.g. datasets/sample")
     sample.add_argument("--per-class", type=positive_int, help="images per class (default 100)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.set_defaults(handler=lambda a: app.sample_data(a.folder, a.per_class, a.seed))
+    sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) once and report exact "
@@ -231,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"perceptual-hash bits (of 64, at most {MAX_DISTANCE}) two near duplicates may differ "
                             f"by (default {NEAR_DISTANCE})")
     check.add_argument("--format", dest="output_format", choices=list(AUDIT_FORMATS), default="text")
-    check.set_defaults(handler=lambda a: app.check_data(a.dataset, a.distance, a.output_format))
+    check.set_defaults(handler=lambda a: app.check_data(a.dataset, distance=a.distance,
+                                                            output_format=a.output_format))
 
     doctor = commands.add_parser("doctor", parents=[overrides],
                                  help="check this machine or container: versions, GPUs, XLA, output folder",
@@ -239,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "config needs is missing, e.g. a GPU for distribution: mirrored.")
     doctor.add_argument("config", nargs="?", help="the config to check for (default: the quickstart)")
     doctor.add_argument("--backend", choices=BACKENDS, help="the backend to check for (default: as train chooses)")
-    doctor.set_defaults(handler=lambda a: app.doctor(a.config, a.overrides, a.backend))
+    doctor.set_defaults(handler=lambda a: app.doctor(a.config, overrides=a.overrides, backend=a.backend))
 
     weights = commands.add_parser("weights", help="pretrained backbones' ImageNet weights")
     weights_commands = weights.add_subparsers(dest="weights_command", required=True, metavar="WEIGHTS_COMMAND")
@@ -252,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--to", metavar="DIR", help="a Keras home to fill instead of $KERAS_HOME (DIR/models)")
     fetch.add_argument("--size", type=positive_int,
                        help="the input size to train at (MobileNetV2 has one file per size: 96-224)")
-    fetch.set_defaults(handler=lambda a: app.fetch_weights(a.names, a.to, a.size))
+    fetch.set_defaults(handler=lambda a: app.fetch_weights(a.names, to=a.to, size=a.size))
 
     models = commands.add_parser("models", help="list the registered model builders")
     models.set_defaults(handler=lambda a: app.list_models())

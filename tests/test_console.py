@@ -16,7 +16,7 @@ def test_the_library_prints_nothing_unless_logging_is_configured(tmp_path, capsy
     from dlcv import app
 
     caplog.set_level(logging.CRITICAL)  # pytest's own capture handler must not count as configured logging
-    result = app.train(None, quick(tmp_path, "silent"))
+    result = app.train(None, overrides=quick(tmp_path, "silent"))
     assert result.test_accuracy > 0
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
@@ -26,7 +26,7 @@ def test_configured_logging_receives_what_the_command_prints(tmp_path, caplog):
     from dlcv import app
 
     with caplog.at_level(logging.INFO, logger="dlcv"):
-        app.train(None, quick(tmp_path, "logged"))
+        app.train(None, overrides=quick(tmp_path, "logged"))
     ours = {record.getMessage(): record.name for record in caplog.records if record.name.startswith("dlcv.")}
     assert any(m.startswith("logged: mlp_16 on digits") for m in ours)
     assert ours[f"run written to {tmp_path / 'logged'}/"] == "dlcv.app"

@@ -113,10 +113,10 @@ def served(keras, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("served")
     root = write_photo_folders(tmp / "photos", per_class=40, size=(128, 96))
-    result = app.train(None, ["dataset.name=folder", f"dataset.path={root}", f"preprocessing.width={WIDTH}",
+    result = app.train(None, overrides=["dataset.name=folder", f"dataset.path={root}", f"preprocessing.width={WIDTH}",
                              f"preprocessing.height={HEIGHT}", "model.name=mlp", "model.params={hidden: [32]}",
                              "epochs=8", f"output_dir={tmp / 'out'}", "name=photos", "optimizer.learning_rate=0.01"])
-    app.export(result.run_dir, ["saved_model", "onnx", "litert"], result.run_dir / "export")
+    app.export(result.run_dir, formats=["saved_model", "onnx", "litert"], output=result.run_dir / "export")
     return root, result
 
 

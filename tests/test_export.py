@@ -26,7 +26,7 @@ def exported(digits_run, tmp_path_factory, keras):
     from dlcv import app
 
     target = tmp_path_factory.mktemp("exports") / "export"
-    reports = app.export(digits_run.run_dir, ["saved_model", "onnx", "litert"], target)
+    reports = app.export(digits_run.run_dir, formats=["saved_model", "onnx", "litert"], output=target)
     return target, reports
 
 

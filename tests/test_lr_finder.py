@@ -25,7 +25,7 @@ def test_the_sweep_is_exponential_from_start_to_end():
 def test_a_range_test_on_the_quickstart_suggests_a_working_rate(keras, tmp_path):
     from dlcv import app
 
-    found = app.find_learning_rate(None, [f"output_dir={tmp_path}"], steps=120)
+    found = app.find_learning_rate(None, overrides=[f"output_dir={tmp_path}"], steps=120)
     ratios = np.array(found.rates[1:]) / np.array(found.rates[:-1])
     assert np.allclose(ratios, (10.0 / 1e-7) ** (1 / 119))
     assert max(found.losses) > 2 * min(found.losses)  # the high rates diverge
@@ -33,7 +33,8 @@ def test_a_range_test_on_the_quickstart_suggests_a_working_rate(keras, tmp_path)
     assert found.suggestion < found.rates[int(np.argmin(found.losses)) + 2]
     assert (tmp_path / "quickstart" / "lr_find.png").stat().st_size > 5000
 
-    low = app.find_learning_rate(None, [f"output_dir={tmp_path}"], output=tmp_path / "low.png", end=1e-3, steps=30)
+    low = app.find_learning_rate(None, overrides=[f"output_dir={tmp_path}"], output=tmp_path / "low.png", end=1e-3,
+                                 steps=30)
     assert len(low.rates) == 30 and low.suggestion <= 1e-3
 
 

@@ -63,7 +63,7 @@ def test_sigterm_stops_within_an_epoch_and_resume_trains_exactly_the_rest(keras,
     record = json.loads((tmp_path / "run" / "checkpoints" / "last.json").read_text())
     assert record["batch"] >= 1 and record["epoch"] < EPOCHS[route]
 
-    app.train(None, settings, resume=True)  # in this process: one TensorFlow start less
+    app.train(None, overrides=settings, resume=True)  # in this process: one TensorFlow start less
 
     train_images = count_split(load_config(overrides=settings))[0]
     steps = math.ceil(train_images / 8) * EPOCHS[route]  # one optimizer step per batch, nothing repeated
@@ -74,7 +74,7 @@ def test_sigterm_stops_within_an_epoch_and_resume_trains_exactly_the_rest(keras,
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["epochs_run"] == EPOCHS[route]
     # the interrupted epoch's logs are the whole epoch's: as the same run uninterrupted logs them
-    whole = app.train(None, [*settings, "name=uninterrupted"]).run_dir / "history.json"
+    whole = app.train(None, overrides=[*settings, "name=uninterrupted"]).run_dir / "history.json"
     for key, values in json.loads(whole.read_text()).items():
         assert history[key] == pytest.approx(values, rel=1e-5, abs=1e-7), key
 

@@ -160,7 +160,7 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     from dlcv import app
 
     with caplog.at_level(logging.INFO, logger="dlcv"):  # resumed in this process: one TensorFlow start less
-        app.train(None, [o for o in args if o != "--set"], resume=True)
+        app.train(None, overrides=[o for o in args if o != "--set"], resume=True)
     said = caplog.text
     assert f"resuming after epoch {committed}" in said
     assert "fine-tune phase" in said and "head phase" not in said
@@ -215,7 +215,7 @@ def check_from_run(keras, tmp_path, backbone_run, dlcv):
     overrides = [f"output_dir={tmp_path}", "name=adapted", "dataset.name=folder", f"dataset.path={two_classes}",
                  "dataset.val_size=0.2", "model.name=from_run", f"model.params={{run: {backbone_run[0].run_dir}}}",
                  "epochs=1", "batch_size=8", "optimizer.learning_rate=0.01"]
-    config, _ = load_checked_config(None, overrides)
+    config, _ = load_checked_config(None, overrides=overrides)
     assert (config.preprocessing.width, config.preprocessing.height, config.preprocessing.channels) == (32, 32, 3)
     result = train(config)
     assert result.route == "features" and result.model.output_shape == (None, 2)

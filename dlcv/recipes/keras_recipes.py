@@ -41,7 +41,7 @@ def recipe_parser(description: str) -> argparse.ArgumentParser:
 def train_recipe(config_path: Path, args: argparse.Namespace, overrides: list[str] = (),
                  plot_to: str | None = None):
     """Train the recipe's config (+ the script's and the user's overrides); optionally copy the plot."""
-    return app.train(config_path, [f"seed={args.seed}", *overrides, *args.overrides], backend=args.backend,
+    return app.train(config_path, overrides=[f"seed={args.seed}", *overrides, *args.overrides], backend=args.backend,
                      resume=args.resume, verbose=args.verbose, plot_to=plot_to)
 
 
