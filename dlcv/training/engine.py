@@ -40,7 +40,7 @@ from .chief import broadcast_from_chief
 from .distribution import make_distribution
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
-from .preemption import SignalFlag, StopOnSignal, on_sigterm, stop_cluster_on_sigterm
+from .preemption import SignalFlag, StopOnSignal, on_sigterm
 from .routes import choose_route
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         # the chief alone records the run; before any data is read: a tracking URI that fails is one line
         tracker = stack.enter_context(mlflow_run(config, claim.run, claim.resuming)) if claim.chief else None
-        # The first SIGTERM: stop after the step in progress (a cluster's processes: as before, for now)
+        # The first SIGTERM: stop after the step in progress (a cluster's workers: the strategy's loop, once
+        # TensorFlow's own handler is in place)
         flag = stack.enter_context(on_sigterm() if config.distribution != "multi_worker"
                                    else contextlib.nullcontext(SignalFlag()))
         with _report_write_failures(claim.run):
@@ -122,7 +123,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
     phases = plan_phases(config, point.epoch if point else 0)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
-    with stop_cluster_on_sigterm(distribution.kind == "multi_worker"), distribution.scope():
+    with distribution.scope():
         model = compile_model(config, len(prepared.class_names), steps_per_epoch, phases[0])
         initial_epoch = _restore(model, saved, point) if saved is not None else 0
         if claim.resuming and distribution.kind == "multi_worker":

@@ -58,28 +58,6 @@ def on_sigterm() -> Iterator[SignalFlag]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def stop_cluster_on_sigterm(active: bool) -> Iterator[None]:
-    """A worker of a multi-worker cluster (``active``): SIGTERM raises :class:`Preempted` at once, wherever
-    the main thread is (as SIGINT raises KeyboardInterrupt), and the worker leaves; its peers then stop as
-    for any lost worker, and the cluster resumes at its last committed epoch. Installed once the strategy
-    exists: TensorFlow's coordination service installs a SIGTERM handler of its own that only notes the
-    signal, so a worker would otherwise train on."""
-    if not active or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM: at once
-        raise Preempted("stopped by SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 class EpochInterrupted(Exception):
     """A trainer stopped within an epoch: ``done`` of its batches are trained, ``state`` is its running
     metrics (what :meth:`restore` of the same trainer takes back)."""

@@ -13,6 +13,7 @@ from ..data import ImageSet
 from ..errors import Preempted, TrainingStopped
 from ..runtime import native_stderr_captured
 from .cluster_errors import lost_worker
+from .preemption import on_sigterm
 from .routes import EpochLoopRoute
 
 
@@ -26,7 +27,9 @@ class StrategyRoute(EpochLoopRoute):
         self.strategy = strategy
 
     def make_trainer(self, model, train, val, class_weight, augmenter=None):
-        return StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
+        trainer = StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
+        trainer.stop = self.stop
+        return trainer
 
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
             within=None):  # a cluster resumes at its last committed epoch: never within one
@@ -37,8 +40,13 @@ class StrategyRoute(EpochLoopRoute):
         progress = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: done.update(epochs=epoch + 1))
         lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
                 tf.errors.AbortedError, tf.errors.InternalError)
-        # TensorFlow logs a lost peer in several C++ lines: held, and replaced by our one line
-        with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped))):
+        # TensorFlow logs a lost peer in several C++ lines: held, and replaced by our one line. SIGTERM: the
+        # first raises a flag the loop looks at after each step (installed now, over the handler TensorFlow's
+        # coordination service installed, which only notes the signal: a worker would train on); the worker
+        # leaves, its peers stop as for any lost worker, and the cluster resumes at its last committed epoch.
+        with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped))), \
+                on_sigterm() as flag:
+            self.stop = flag
             try:
                 return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
                                    augmenter, within)
@@ -47,7 +55,7 @@ class StrategyRoute(EpochLoopRoute):
                 raise TrainingStopped(
                     f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
                     "--resume on every worker to continue from there") from None
-            except Preempted:  # this worker's SIGTERM (preemption.stop_cluster_on_sigterm): its peers see it lost
+            except Preempted:  # this worker's SIGTERM: its peers see it lost
                 _close_abandoned_thread_pools()
                 raise Preempted(f"stopped by SIGTERM after epoch {done['epochs']} was committed; run the same "
                                 "command with --resume on every worker to continue from there") from None
@@ -72,6 +80,9 @@ class StrategyEpochs:
     strategy (Keras scales the loss by the replica count, as under ``fit``). The dataset is sharded
     across workers by tf.data's auto-sharding; after each epoch the metric totals are summed across
     workers, so every worker logs the global loss and accuracy."""
+
+    stop = None
+    """A flag raised by SIGTERM (:func:`~.preemption.on_sigterm`): the loop leaves between steps."""
 
     def __init__(self, model, train: ImageSet, val: ImageSet, batch_size: int, seed: int, strategy,
                  class_weight: np.ndarray | None = None, augmenter=None):
@@ -123,6 +134,8 @@ class StrategyEpochs:
         self.model.reset_metrics()
         for batch in data:
             step(batch)
+            if self.stop:  # SIGTERM (StrategyRoute.fit): leave the cluster now, between steps
+                raise Preempted("stopped by SIGTERM")
         self._globalise()
         return metric_logs(self.model, prefix)
 
