@@ -13,7 +13,6 @@ from ..data import ImageSet
 from ..errors import Preempted, TrainingStopped
 from ..runtime import native_stderr_captured
 from .cluster_errors import lost_worker
-from .preemption import on_sigterm
 from .routes import EpochLoopRoute
 
 
@@ -35,6 +34,8 @@ class StrategyRoute(EpochLoopRoute):
             within=None):  # a cluster resumes at its last committed epoch: never within one
         import keras
         import tensorflow as tf
+
+        from .preemption import on_sigterm
 
         done = {"epochs": initial_epoch}
         progress = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: done.update(epochs=epoch + 1))
