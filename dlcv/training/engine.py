@@ -99,10 +99,9 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
         claim = claim or stack.enter_context(claim_run_folder(config, resume))
         # the chief alone records the run; before any data is read: a tracking URI that fails is one line
         tracker = stack.enter_context(mlflow_run(config, claim.run, claim.resuming)) if claim.chief else None
-        # The first SIGTERM: stop after the step in progress (a cluster's workers: the strategy's loop, once
-        # TensorFlow's own handler is in place)
-        flag = stack.enter_context(on_sigterm() if config.distribution != "multi_worker"
-                                   else contextlib.nullcontext(SignalFlag()))
+        # The first SIGTERM: stop after the step in progress (a cluster's workers: their strategy's loop
+        # installs its own flag, over the handler TensorFlow's coordination service puts in)
+        flag = stack.enter_context(on_sigterm())
         with _report_write_failures(claim.run):
             return _train(config, claim, callbacks, verbose, started, with_test, tracker, flag)
 
