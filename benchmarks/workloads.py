@@ -173,21 +173,21 @@ def _default_trainer(network: str, images: np.ndarray, labels: np.ndarray, batch
     import keras
 
     from dlcv.data import ImageSet
-    from dlcv.training.compiled import make_trainer
+    from dlcv.training.compiled import build_trainer
     from dlcv.training.routes import compiled_loop
 
     model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
     data = ImageSet(images, labels, [str(c) for c in range(int(labels.max()) + 1)])
     val = data.subset(np.arange(min(len(labels), 1000)))
     options.setdefault("progress", False)
-    return make_trainer(model, data, val, batch_size, seed=0, loop=compiled_loop(model, keras.backend.backend()),
+    return build_trainer(model, data, val, batch_size, seed=0, loop=compiled_loop(model, keras.backend.backend()),
                         **options)
 
 
 def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
     """The book's way (fit on NumPy floats), dlcv's default route and dlcv's `route: fit`, each warmed up."""
     from dlcv.data import ImageSet
-    from dlcv.pipeline import make_pipeline
+    from dlcv.pipeline import build_pipeline
 
     def book_way():
         model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
@@ -201,7 +201,7 @@ def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_si
 
     def fit_route():
         model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
-        pipeline = make_pipeline(ImageSet(images, labels, ["c"]), batch_size, shuffle=True, seed=0)
+        pipeline = build_pipeline(ImageSet(images, labels, ["c"]), batch_size, shuffle=True, seed=0)
         return _timed_after_warm_up(lambda: model.fit(pipeline, epochs=1, verbose=0, shuffle=False))
 
     return {"book: fit on NumPy": book_way(), "dlcv: default route": default_route(),
@@ -384,7 +384,7 @@ def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
     import cv2
 
     from dlcv.images import list_images
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
     from dlcv.predictions import TextWriter
     from dlcv.runtime import start_keras
 
@@ -401,7 +401,7 @@ def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
             model.predict(np.expand_dims(image.astype("float32") / 255.0, 0), verbose=0)
         return len(paths)
 
-    dlcv_run = load_run(run_dir / "model.h5")
+    dlcv_run = load_classifier(run_dir / "model.h5")
 
     def dlcv_predict():  # what `dlcv predict --model RUN/model.h5 FOLDER` does, writing text lines
         return TextWriter(io.StringIO()).write_all(dlcv_run.iter_predictions(paths))
@@ -421,7 +421,7 @@ def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
     import tempfile
 
     from dlcv import app
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
     from dlcv.runtime import start_keras
 
     start_keras(quiet=True)
@@ -430,15 +430,15 @@ def e1_export_runtimes(folder: Path = ANIMALS_SAMPLE) -> Workload:
     run_dir = _shallownet_animals_run(folder, Path(tempfile.mkdtemp())).run_dir
     app.export(run_dir, formats=["saved_model", "onnx", "litert"], output=run_dir / "export")
     app.export(run_dir, formats=["litert"], output=run_dir / "export-int8", quantize=True)
-    keras_run = load_run(run_dir / "model.h5")
+    keras_run = load_classifier(run_dir / "model.h5")
     from dlcv.images import list_images
 
     images = np.stack([keras_run.decode(path) for path in list_images(folder)])
     runs = {"Keras (model.h5, predict_on_batch)": keras_run,
-            "SavedModel (tf.saved_model.load)": load_run(run_dir / "export" / "saved_model"),
-            "ONNX (onnxruntime)": load_run(run_dir / "export" / "model.onnx"),
-            "LiteRT (ai-edge-litert)": load_run(run_dir / "export" / "model.tflite"),
-            "LiteRT int8 weights (--quantize)": load_run(run_dir / "export-int8" / "model.tflite")}
+            "SavedModel (tf.saved_model.load)": load_classifier(run_dir / "export" / "saved_model"),
+            "ONNX (onnxruntime)": load_classifier(run_dir / "export" / "model.onnx"),
+            "LiteRT (ai-edge-litert)": load_classifier(run_dir / "export" / "model.tflite"),
+            "LiteRT int8 weights (--quantize)": load_classifier(run_dir / "export-int8" / "model.tflite")}
 
     def timed(run):
         run.predict_arrays(images[:64])  # warm up

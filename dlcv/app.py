@@ -43,7 +43,7 @@ def load_checked_config(path: str | Path | None, *, overrides: Sequence[str] = (
 def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (), backend: str | None = None,
           resume: bool = False, verbose: bool = False, plot_to: str | Path | None = None):
     """``dlcv train``: train a config and report; ``plot_to`` also copies the loss/accuracy plot there."""
-    from .runs import claim_run_folder
+    from .training.run_claim import claim_run_folder
 
     config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_tracking(config)  # an MLflow URI that does not work: one line before Keras starts
@@ -55,21 +55,11 @@ def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (
         from .training.engine import train as train_config
 
         result = train_config(config, resume=resume, claim=claim)
-    log.info(f"\n{config.name}: test accuracy {result.test_accuracy:.4f}  (loss {result.evaluation.loss:.4f}) "
-          f"in {result.seconds:.1f} s")
-    log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
-    log.info(result.evaluation.report_text)
-    if not result.artefacts:  # a non-chief worker of a multi-worker run
-        log.info(f"worker done; the chief writes the run folder {result.run_dir}/")
-        return result
+    result.log_summary(config)
     if plot_to and "plot" in result.artefacts:
         with files.atomic_path(plot_to) as tmp:
             shutil.copyfile(result.artefacts["plot"], tmp)
         log.info(f"loss/accuracy plot also written to {plot_to}")
-    log.info(f"run written to {result.run_dir}/")
-    width = max(len(name) for name in result.artefacts)
-    for name, path in sorted(result.artefacts.items()):
-        log.info(f"  {name:<{width}}  {path}")
     return result
 
 
@@ -84,20 +74,16 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
         if not Path(config_path).is_file():
             raise DlcvError(f"{model_path} has no config.yaml beside it; pass the config whose test split "
                             "to use")
-    from .inference import check_model_file, load_run
+    from .inference import check_model_file
 
     config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_model_file(model_path)  # a Keras model: its loss is computed in Keras
     start_keras(backend, verbose)
     from .data import prepare_data
-    from .evaluation import score
-    from .pipeline import predict_dataset
+    from .evaluation import evaluate_model
 
-    run = load_run(model_path)
     test = prepare_data(config).splits.test
-    if list(test.class_names) != list(run.class_names):
-        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {run.class_names}")
-    evaluation = score(*predict_dataset(run.model, test, tta=tta), test.class_names)
+    evaluation = evaluate_model(model_path, test, tta=tta)
     log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
              + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
     log.info(evaluation.report_text)
@@ -140,12 +126,9 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         path = write_report(run, None, limit=limit, unavailable="a search trial, judged on validation alone")
         log.info(f"wrote {path}")
         return path
-    model_path = run.model_keras_file if run.model_keras_file.is_file() else run.model_h5_file
     start_keras(backend, verbose)
     from .data import prepare_data
-    from .evaluation import score
-    from .inference import load_run
-    from .pipeline import predict_dataset
+    from .evaluation import evaluate_model
 
     try:
         check_config(config, backend)
@@ -154,8 +137,7 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         path = write_report(run, None, limit=limit, unavailable=f"the test images cannot be read ({exc})")
         log.info(f"wrote {path} (without the mistakes' images: {exc})")
         return path
-    loaded = load_run(str(model_path))
-    evaluation = score(*predict_dataset(loaded.model, test), test.class_names)
+    evaluation = evaluate_model(run.model_file(), test)
     path = write_report(run, evaluation, test, limit)
     log.info(f"{run.path.name}: {evaluation.summary}")
     log.info(f"wrote {path}")
@@ -179,9 +161,9 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
         if Path(output).is_dir():
             raise DlcvError(f"--output {str(output)!r} is a folder; expected a file name such as labels.csv")
         files.ensure_writable_dir(Path(output).parent)
-    run = _load_for_prediction(model_path, backend, verbose).with_tta(tta)
-    if top > len(run.class_names):
-        raise DlcvError(f"--top {top}: the model has {len(run.class_names)} classes; expected at most that")
+    classifier = _load_for_prediction(model_path, backend, verbose).with_tta(tta)
+    if top > len(classifier.class_names):
+        raise DlcvError(f"--top {top}: the model has {len(classifier.class_names)} classes; expected at most that")
     skipped: list[str] = []
 
     def skip(path: str, reason: str) -> None:
@@ -190,7 +172,7 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
 
     with open_output(output) as stream:
         writer = WRITERS[output_format](stream, top)
-        labelled = writer.write_all(run.iter_predictions(paths, batch_size, top, on_skip=skip))
+        labelled = writer.write_all(classifier.iter_predictions(paths, batch_size, top, on_skip=skip))
     if skipped:
         raise Stopped(f"labelled {labelled} of {len(paths)} images; skipped {len(skipped)} unreadable "
                       f"file(s), named above")
@@ -211,17 +193,17 @@ def _load_for_prediction(model_path: str, backend: str | None, verbose: bool):
         missing = exported.missing(to_run=True)
         raise DlcvError(f"--model {model_path!r} is a {exported.name} export; its runtime needs "
                         f"{', '.join(missing)} (pip install {' '.join(missing)})")
-    return _load_run_saying_if_bare(model_path)
+    return _load_saying_if_bare(model_path)
 
 
-def _load_run_saying_if_bare(model_path: str | Path):
-    from .inference import load_run
+def _load_saying_if_bare(model_path: str | Path):
+    from .inference import load_classifier
 
-    run = load_run(model_path)
-    if not run.has_run_metadata:
+    classifier = load_classifier(model_path)
+    if not classifier.has_run_metadata:
         log.warning(f"{model_path} has no class names beside it (not a dlcv run); labels are "
-              f"class indexes 0-{len(run.class_names) - 1}")
-    return run
+                    f"class indexes 0-{len(classifier.class_names) - 1}")
+    return classifier
 
 
 def export(model: str | Path, *, formats: Sequence[str], output: str | Path | None = None,
@@ -229,72 +211,27 @@ def export(model: str | Path, *, formats: Sequence[str], output: str | Path | No
            backend: str | None = None, verbose: bool = False) -> list:
     """``dlcv export``: a run's model (or a model file) as SavedModel / ONNX / LiteRT, uint8 images in,
     probabilities out, each loaded back in its runtime and checked against Keras."""
-    from .export.formats import FORMATS
+    from .export.formats import check_export_request
     from .images import expand_image_paths
-    from .runs import RunFolder
+    from .runs import RunFolder, model_file_of
 
-    model_path = _model_to_export(Path(model))
-    unknown = [name for name in formats if name not in FORMATS]
-    if unknown or not formats:
-        raise DlcvError(f"--format {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(FORMATS)}")
-    if backend not in (None, "tensorflow"):
-        raise DlcvError(f"--backend {backend}: exports are written on the TensorFlow backend (SavedModel, "
-                        "ONNX through tf2onnx and LiteRT are all TensorFlow graphs); a model trained on any "
-                        "backend loads there: drop --backend")
-    missing = sorted({package for name in formats for package in FORMATS[name].missing()})
-    if missing:
-        raise DlcvError(f"--format {' '.join(formats)} needs {', '.join(missing)}: pip install "
-                        f"{' '.join(missing)} (or pip install 'dlcv[export]')")
-    if quantize and "litert" not in formats:
-        raise DlcvError("--quantize applies to LiteRT only; add --format litert")
+    model_path = model_file_of(model)
+    check_export_request(formats, backend, quantize)
     target = Path(output) if output else RunFolder(model_path.parent).export
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not force)):
         raise DlcvError(f"--output {str(target)!r} exists and is not empty; pass --force to replace it")
     check_paths = expand_image_paths(check_images)
     files.ensure_writable_dir(target.parent)
     start_keras("tensorflow", verbose)
-    from .export.exporter import TOLERANCE, export_model
     from .export.exporter import check_images as gather
+    from .export.exporter import export_model, log_reports
 
-    run = _load_run_saying_if_bare(model_path)
-    check = gather(run, RunFolder(model_path.parent).saved_config(), check_paths)
+    classifier = _load_saying_if_bare(model_path)
+    check = gather(classifier, RunFolder(model_path.parent).saved_config(), check_paths)
     log.info(f"checking every export against Keras on {check.origin}")
-    reports = export_model(run, formats, target, check, quantize=quantize, force=force)
-    _print_export_report(reports, check.origin, target, TOLERANCE)
+    reports = export_model(classifier, formats, target, check, quantize=quantize, force=force)
+    log_reports(reports, check.origin, target)
     return reports
-
-
-def _print_export_report(reports: list, origin: str, target: Path, tolerance: float) -> None:
-    log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
-    for r in reports:
-        name = r.name + (" (int8)" if r.quantized else "")
-        log.info(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
-              f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
-        if r.quantized and r.accuracy is not None:
-            log.info(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
-                  f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
-    checked = [r.name for r in reports if not r.quantized]
-    if checked:
-        log.info(f"{', '.join(checked)}: within {tolerance:g} of Keras's probabilities, the same top-1 labels")
-    log.info(f"written to {target}/ with serving.json and class_names.json")
-
-
-def _model_to_export(path: Path) -> Path:
-    """The Keras model file of a run folder (``model.keras``, else ``model.h5``), or the file given."""
-    from .runs import RunFolder
-
-    if path.is_dir():
-        run = RunFolder(path)
-        for model_file in (run.model_keras_file, run.model_h5_file):
-            if model_file.is_file():
-                return model_file
-        raise DlcvError(f"{str(path)!r} holds no model.keras or model.h5; expected a finished run folder "
-                        "or a .keras / .h5 file")
-    if path.suffix not in (".keras", ".h5"):
-        raise DlcvError(f"{str(path)!r}: expected a run folder or a .keras / .h5 model file")
-    if not path.is_file():
-        raise DlcvError(f"model file not found: {str(path)!r}")
-    return path
 
 
 def classify(images: Sequence[str], *, network: str = "vgg16", weights: str | None = "imagenet",
@@ -361,22 +298,11 @@ def find_learning_rate(config_path: str | Path | None = None, *, overrides: Sequ
         raise DlcvError(f"--start {start:g} / --end {end:g}: expected 0 < start < end")
     config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     start_keras(backend, verbose)
-    from .batches import Batches
-    from .config import ConstantSchedule
-    from .data import prepare_data
-    from .runtime import seed_everything
-    from .training.engine import compile_model
-    from .training.lr_finder import plot_range_test, range_test
+    from .training import lr_finder
 
-    seed_everything(config.seed)
-    prepared = prepare_data(config, with_test=False)
-    swept = prepared.config.model_copy(update={  # the sweep sets the rate itself; no average to keep
-        "schedule": ConstantSchedule(), "optimizer": prepared.config.optimizer.model_copy(update={"ema": 0.0})})
-    batches = Batches(prepared.splits.train, config.batch_size, shuffle=True, seed=config.seed)
-    model = compile_model(swept, len(prepared.class_names), len(batches))
-    test = range_test(model, batches, start, end, steps)
+    test = lr_finder.find_learning_rate(config, start, end, steps)
     path = Path(output) if output else config.run_dir / "lr_find.png"
-    plot_range_test(test, path, f"{config.name}: learning-rate range test, batches of {config.batch_size}")
+    lr_finder.plot_range_test(test, path, f"{config.name}: learning-rate range test, batches of {config.batch_size}")
     ended = " (stopped early: the loss diverged)" if len(test.rates) < steps else ""
     log.info(f"{config.name}: {len(test.rates)} batches of {config.batch_size}, rate {start:.3g} to "
              f"{test.rates[-1]:.3g}{ended}")
@@ -411,38 +337,14 @@ def tune(config_path: str | Path | None, *, overrides: Sequence[str] = (), backe
     study = open_study(config, storage, study_name)  # a database that does not answer: one line, now
     log.info(f"study {study.study_name!r} in {redacted(storage_url(config, storage))}")
     start_keras(backend, verbose)
-    from .tracking import study_run
-    from .tuning.outputs import best_config, write_outputs
-    from .tuning.search import search
-    from .tuning.study import best_trial
+    from .tuning.search import search_and_report
 
-    with study_run(config, study) as tracker:  # the MLflow run the trials nest under (tracking on)
-        study = search(study, config, path, overrides, trials, parent_run_id=tracker.run_id if tracker else None)
-        written = write_outputs(study, config, path, overrides)
-        if tracker:
-            tracker.log_search(best_trial(study), config.search.metric, written)
-    log.info(written["summary"].read_text().rstrip())
+    study = search_and_report(study, config, path, overrides, trials)
     if not retrain:
         return study
-    best = best_config(study, config, path, overrides)
-    if best is None:
-        raise Stopped("--retrain: no trial has completed, so there is no best config to train")
-    return _retrain(best, config)
+    from .tuning.retrain import retrain_best
 
-
-def _retrain(best: ExperimentConfig, config: ExperimentConfig):
-    """Train the best config and the config as written on the same split; their test accuracy, once."""
-    from .training.engine import train as train_config
-    from .tuning.outputs import BASELINE_RUN
-
-    baseline = config.model_copy(update={"name": BASELINE_RUN, "output_dir": str(config.run_dir), "search": None})
-    results = {}
-    for label, run_config in (("the best trial's config", best), ("the config as written", baseline)):
-        log.info(f"--retrain: training {label} into {run_config.run_dir}/")
-        results[label] = train_config(run_config)
-    for label, result in results.items():
-        log.info(f"test accuracy, {label}: {result.evaluation.summary}")
-    return results
+    return retrain_best(study, config, path, overrides)
 
 
 def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0) -> dict[str, int]:
@@ -456,24 +358,23 @@ def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0) -> 
 
 
 def build_data(source: str, *, output: str, width: int | None = None, height: int | None = None,
-               channels: int | None = None, resize: str = "simple", chunk_size: int = 1024, decode: str = "exact"):
-    """``dlcv data build``: decode and preprocess a folder (or a named dataset) once into an HDF5 store."""
+               channels: int | None = None, resize: str = "simple", chunk_size: int = 1024, decode: str = "exact",
+               images: str | None = None):
+    """``dlcv data build``: decode and preprocess a folder, a label table (its images under ``images``) or a
+    named dataset once into an HDF5 store."""
     import warnings
 
-    from .data import DATASETS
     from .data.loader import SkippedImagesWarning
-    from .data.store import build_store
+    from .data.store import build_store, check_build_source
 
-    named = [name for name, spec in sorted(DATASETS.items()) if not spec.needs_path]
-    if not Path(source).is_dir() and source not in named:
-        raise DlcvError(f"source {source!r}: expected an image folder or one of {', '.join(named)}")
+    check_build_source(source)
     if not str(output).endswith((".h5", ".hdf5")):
         raise DlcvError(f"--output {output!r}: expected a .h5 file name")
     files.ensure_writable_dir(Path(output).parent)
     preprocessing = PreprocessingConfig(width=width, height=height, channels=channels, resize=resize)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedImagesWarning)
-        info = build_store(source, output, preprocessing, chunk_size=chunk_size, decode=decode)
+        info = build_store(source, output, preprocessing, chunk_size=chunk_size, decode=decode, images=images)
     for warning in caught:
         log.warning(f"{warning.message}")
     height, width, channels = info.shape
@@ -482,16 +383,15 @@ def build_data(source: str, *, output: str, width: int | None = None, height: in
     return info
 
 
-def check_data(dataset: str, *, distance: int | None = None, output_format: str = "text"):
+def check_data(dataset: str, *, distance: int | None = None, output_format: str = "text", images: str | None = None):
     """``dlcv data check``: duplicates (exact and near) across and within splits and classes, unreadable
-    files, class balance and image sizes of a folder; Stopped (exit 1) when duplicates could leak."""
+    files, class balance and image sizes of a folder or a label table (and a table's rows naming missing
+    files, files no row names, files two rows name); Stopped (exit 1) when duplicates could leak."""
     import json
 
-    from .data.audit import NEAR_DISTANCE, audit_folder
+    from .data.audit import NEAR_DISTANCE, audit_dataset
 
-    if not Path(dataset).is_dir():
-        raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files")
-    audit = audit_folder(dataset, NEAR_DISTANCE if distance is None else distance)
+    audit = audit_dataset(dataset, images, NEAR_DISTANCE if distance is None else distance)
     log.info(json.dumps(audit.to_dict(), indent=2) if output_format == "json" else audit.text())
     if not audit.sizes:
         raise Stopped(f"none of the {len(audit.unreadable):,} image files of {dataset} could be read")

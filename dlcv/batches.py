@@ -21,7 +21,7 @@ from .shuffling import epoch_order
 class Batches(keras.utils.PyDataset):
     def __init__(self, data, batch_size: int, shuffle: bool = False, seed: int | None = None,
                  multiple_of: int = 1, labelled: bool = True, workers: int = 1, augmenter=None,
-                 first_epoch: int = 0, skip: int = 0) -> None:
+                 first_epoch: int = 0, skip: int = 0, balanced: bool = False) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(10, 2 * workers))
         if batch_size < 1 or multiple_of < 1 or batch_size % multiple_of:
             raise ValueError(f"batch_size ({batch_size}) must be >= 1 and a multiple of multiple_of ({multiple_of})")
@@ -33,11 +33,13 @@ class Batches(keras.utils.PyDataset):
         self.multiple_of = multiple_of
         self.usable = count - count % multiple_of
         self.seed, self.epoch = seed, first_epoch
+        self.balance = np.asarray(data.labels) if balanced else None
         self._order = self._epoch_order()[skip * batch_size:]
 
     def _epoch_order(self) -> np.ndarray:
         count = len(self.data.labels)
-        return (epoch_order(self.seed, self.epoch, count) if self.shuffle else np.arange(count))[:self.usable]
+        order = epoch_order(self.seed, self.epoch, count, self.balance) if self.shuffle else np.arange(count)
+        return order[:self.usable]
 
     def __len__(self) -> int:
         return -(-len(self._order) // self.batch_size)

@@ -30,6 +30,7 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     _check_augmentation(config)
     _check_route(config, backend)
     _check_distribution(config, backend)
+    _check_imbalance(config)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
                           "expected it installed, or tensorboard: false")
@@ -68,7 +69,7 @@ def _check_backbone(config: ExperimentConfig) -> None:
         raise ConfigError(f"model.params.weights: none gives {config.model.name} random weights, so all of it "
                           "must train from the first epoch; expected trainable: true and no fine_tune section, "
                           "or weights: imagenet")
-    layers = backbone.weighted_layers
+    layers = backbone.weighted_layer_count
     for key, count in (("model.params.trainable", params.get("trainable")),
                        ("fine_tune.unfreeze", config.fine_tune.unfreeze if config.fine_tune else None)):
         if isinstance(count, int) and not isinstance(count, bool) and count > layers:
@@ -178,18 +179,50 @@ def _check_dataset(config: ExperimentConfig) -> None:
     if dataset.streaming is True and streaming_obstacle(config.distribution):
         raise ConfigError(f"dataset.streaming: {streaming_obstacle(config.distribution)}; expected streaming: auto "
                           "or false")
-    if dataset.group_by is not None and dataset.name != "folder":
+    if dataset.group_by is not None and dataset.name not in ("folder", "labels"):
         raise ConfigError(f"dataset.group_by: groups are named from image file names, and {dataset.name!r} has "
-                          "none; expected a folder dataset, or group_by: null")
-    if dataset.splits == "folders" and dataset.name not in ("folder", "hdf5"):
+                          "none; expected a folder or labels dataset, or group_by: null")
+    if dataset.splits == "folders" and dataset.name not in ("folder", "labels", "hdf5"):
         raise ConfigError(f"dataset.splits: folders: {dataset.name!r} does not come in split folders; "
                           "expected splits: auto or random")
     if dataset.name == "folder" and dataset.path is not None:
         _check_folder_splits(dataset)
+    _check_table_keys(dataset)
     _check_pixel_limit(dataset.max_pixels)
     if dataset.test_size == "official" and not spec.official_split:
         raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
                           "fraction such as 0.25")
+
+
+def _check_imbalance(config: ExperimentConfig) -> None:
+    """One remedy for imbalanced classes at a time, where it can run."""
+    if config.sampling == "balanced" and config.class_weight == "balanced":
+        raise ConfigError("sampling: balanced already draws every class equally; class_weight: balanced would "
+                          "count the rare classes twice over; expected one of the two")
+    if config.sampling == "balanced" and config.distribution == "multi_worker":
+        raise ConfigError("sampling: balanced: a multi-worker cluster shards each epoch with tf.data on every "
+                          "worker; expected class_weight: balanced there, or sampling: none")
+
+
+def _check_table_keys(dataset) -> None:
+    """A label table's keys with a labels dataset only; its rows checked (no image decoded)."""
+    if dataset.name != "labels":
+        for key in ("images", "columns", "max_missing"):
+            if getattr(dataset, key) != type(dataset).model_fields[key].default:
+                raise ConfigError(f"dataset.{key}: applies to a label table (dataset.name: labels), not to "
+                                  f"{dataset.name!r}; expected it unset")
+        return
+    if dataset.path is None:
+        return
+    from .data.table import read_table
+
+    table = read_table(dataset.path, dataset.images, dataset.columns, dataset.max_missing)
+    if table.given_split is not None and dataset.splits != "random" and dataset.group_by is not None:
+        raise ConfigError(f"dataset.group_by: {dataset.path} gives each image's part (its split column), so "
+                          "nothing is split at random; expected group_by: null, or splits: random")
+    if dataset.splits == "folders" and table.given_split is None:
+        raise ConfigError(f"dataset.splits: folders: {dataset.path} has no split column; expected a column "
+                          "naming each image's part (train, val, test), or splits: auto")
 
 
 def _check_pixel_limit(configured: int | None) -> None:

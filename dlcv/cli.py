@@ -15,13 +15,14 @@ has been validated.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 
 from . import __version__, app
 from .casestudies.pretrained import NETWORKS
 from .config import BACKENDS, DatasetConfig, PreprocessingConfig, choices_of
 from .data.audit import AUDIT_FORMATS, MAX_DISTANCE, NEAR_DISTANCE
-from .errors import run_action
+from .errors import EXIT_PREEMPTED, EXIT_STOPPED, EXIT_USAGE, DlcvError, Preempted, Stopped
 from .export.formats import FORMATS
 from .predictions import WRITERS
 from .report import MISTAKES_SHOWN
@@ -34,6 +35,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # predict's and runs' standard output is their product: everything else they say goes to standard error
     return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command in ("predict", "runs"))
+
+
+def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = False) -> int:
+    """Run ``action`` for a command or script called ``name``, printing what dlcv logs meanwhile
+    (:func:`dlcv.console.console`; information on stderr with ``info_to_stderr``, where stdout is the
+    command's product); the exit status, with the user-facing failures printed as one line (anything
+    else propagates with its traceback)."""
+    from .console import console
+
+    try:
+        with console(info_to_stderr):
+            action()
+    except DlcvError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Stopped as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
+    except Preempted as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return EXIT_PREEMPTED
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; run the same command with --resume to continue from the last finished "
+              "epoch", file=sys.stderr)
+        return 130
+    return 0
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -199,13 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     augment.set_defaults(handler=lambda a: app.augment_preview(
         a.config, overrides=a.overrides, output=a.output, backend=a.backend, verbose=a.verbose))
 
-    data = commands.add_parser("data", help="dataset tools: build an HDF5 store, check a folder")
+    data = commands.add_parser("data", help="dataset tools: build an HDF5 store, check a folder or a label table")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     build = data_commands.add_parser(
         "build", help="decode and preprocess a dataset once into an HDF5 store",
         description="Decode and preprocess a dataset once into an HDF5 store that training reads with "
                     "dataset: {name: hdf5, path: STORE}.")
-    build.add_argument("source", help="a <class>/<image> folder, or a dataset name: digits, mnist, cifar10")
+    build.add_argument("source", help="a <class>/<image> folder, a label table (.csv, .jsonl), or a dataset name: "
+                                      "digits, mnist, cifar10")
+    build.add_argument("--images", help="a label table's images folder (default: the table's folder)")
     build.add_argument("--output", "-o", required=True, help="the store to write (.h5)")
     build.add_argument("--width", type=positive_int, help="resize to this width")
     build.add_argument("--height", type=positive_int, help="resize to this height")
@@ -219,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "decoded at 1/2-1/8 scale (quicker, a few grey levels off)")
     build.set_defaults(handler=lambda a: app.build_data(
         a.source, output=a.output, width=a.width, height=a.height, channels=a.channels, resize=a.resize,
-        chunk_size=a.chunk_size, decode=a.decode))
+        chunk_size=a.chunk_size, decode=a.decode, images=a.images))
     sample = data_commands.add_parser(
         "sample", help="write a small photo-like data set to try the commands on",
         description="Write <class>/<image>.jpg files of shapes over textured backgrounds (circles, squares, "
@@ -231,17 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
-        description="Read every image of a class folder (train/, val/, test/ or not) once and report exact "
+        description="Read every image of a class folder (train/, val/, test/ or not) or a label table once and "
+                    "report exact "
                     "and near duplicates (a perceptual hash) across and within splits and classes, unreadable "
                     "files, images per class and image sizes. Exit status 1 when duplicates could leak "
                     "between training and test or carry two labels.")
-    check.add_argument("dataset", help="a <class>/<image> folder, or one with train/, val/, test/ inside")
+    check.add_argument("dataset", help="a <class>/<image> folder (or one with train/, val/, test/ inside), or a label "
+                                       "table (.csv, .jsonl): also its rows naming missing files, files no row "
+                                       "names, files two rows name")
+    check.add_argument("--images", help="a label table's images folder (default: the table's folder)")
     check.add_argument("--distance", type=int, default=None, metavar="BITS",
                        help=f"perceptual-hash bits (of 64, at most {MAX_DISTANCE}) two near duplicates may differ "
                             f"by (default {NEAR_DISTANCE})")
     check.add_argument("--format", dest="output_format", choices=list(AUDIT_FORMATS), default="text")
     check.set_defaults(handler=lambda a: app.check_data(a.dataset, distance=a.distance,
-                                                            output_format=a.output_format))
+                                                            output_format=a.output_format, images=a.images))
 
     doctor = commands.add_parser("doctor", parents=[overrides],
                                  help="check this machine or container: versions, GPUs, XLA, output folder",

@@ -5,13 +5,11 @@
   disk filled up, a worker of the cluster was lost); the message says what was kept and how to go on:
   exit code 1.
 
-The CLI and every script turn exactly these into one line. A ``ValueError`` or ``OSError`` raised
-anywhere else is not caught: it is a bug (or a fault no one line can explain) and keeps its traceback.
+The CLI and every script turn exactly these into one line (:func:`dlcv.cli.run_action`). A ``ValueError`` or
+``OSError`` raised anywhere else is not caught: it is a bug (or a fault no one line can explain) and keeps
+its traceback.
 """
 from __future__ import annotations
-
-import sys
-from collections.abc import Callable
 
 EXIT_USAGE = 2
 EXIT_STOPPED = 1
@@ -46,29 +44,3 @@ class Preempted(Exception):
 
 class ExportFailed(Stopped):
     """An export did not reproduce the Keras model's predictions in its own runtime; it was removed."""
-
-
-def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = False) -> int:
-    """Run ``action`` for a command or script called ``name``, printing what dlcv logs meanwhile
-    (:func:`dlcv.console.console`; information on stderr with ``info_to_stderr``, where stdout is the
-    command's product); the exit status, with the user-facing failures printed as one line (anything
-    else propagates with its traceback)."""
-    from .console import console
-
-    try:
-        with console(info_to_stderr):
-            action()
-    except DlcvError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except Stopped as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return EXIT_STOPPED
-    except Preempted as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        return EXIT_PREEMPTED
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted; run the same command with --resume to continue from the last finished "
-              "epoch", file=sys.stderr)
-        return 130
-    return 0

@@ -4,6 +4,9 @@ classification report.
     evaluation = score(*route.predict(model, splits.test), class_names)
     print(evaluation.report_text)                  # ends "accuracy 0.6800, 95% interval 0.5679-0.7746 ..."
     evaluation.write(RunFolder("output/run"))   # classification_report.txt / .json, confusion_matrix.png
+
+A saved model re-scored on a test split (``dlcv evaluate``, ``dlcv report``) goes through
+:func:`evaluate_model`: load, check its classes, predict, score.
 """
 from __future__ import annotations
 
@@ -36,6 +39,19 @@ class Evaluation:
     @property
     def count(self) -> int:
         return len(self.predictions)
+
+    @property
+    def balanced_accuracy(self) -> float:
+        """The mean of the classes' recalls (scikit-learn's ``balanced_accuracy_score``: classes without a test
+        image left out): a rare class counts as much as a common one."""
+        totals = self.confusion.sum(axis=1)
+        present = totals > 0
+        return float(np.mean(np.diag(self.confusion)[present] / totals[present]))
+
+    @property
+    def macro_f1(self) -> float:
+        """The mean of the classes' F1 scores (scikit-learn's ``average="macro"``)."""
+        return float(self.report["macro avg"]["f1-score"])
 
     @property
     def summary(self) -> str:
@@ -77,7 +93,7 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str])
         accuracy=accuracy,
         predictions=predictions,
         report_text=classification_report(labels, predictions, **kwargs)
-        + f"\n{_summary(accuracy, interval, len(labels), loss)}\n",
+        + f"\n{_summary(accuracy, interval, len(labels), loss)}\n",  # balanced accuracy: the "macro avg" recall
         report=_report_dict(labels, predictions, class_names, interval),
         confusion=confusion_matrix(labels, predictions, labels=classes),
         class_names=list(class_names),
@@ -85,6 +101,19 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str])
         probabilities=probabilities,
         labels=np.asarray(labels),
     )
+
+
+def evaluate_model(model_path: str | Path, test, tta: str = "none") -> Evaluation:
+    """``model_path`` (a Keras model file) scored on ``test``, a prepared split of the same classes (Keras
+    started first); ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
+    from .errors import DlcvError
+    from .inference import load_classifier
+    from .pipeline import predict_dataset
+
+    classifier = load_classifier(model_path)
+    if list(test.class_names) != list(classifier.class_names):
+        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
+    return score(*predict_dataset(classifier.model, test, tta=tta), test.class_names)
 
 
 def _report_dict(labels: np.ndarray, predictions: np.ndarray, class_names: list[str],

@@ -2,14 +2,14 @@
 
 A run folder written by ``dlcv train`` holds ``model.h5`` / ``model.keras`` beside ``class_names.json``
 and ``config.yaml``; :class:`~dlcv.runs.RunFolder` reads them (never the training data, which may be
-long gone) to tell :func:`load_run` how to prepare a new image and what to call each output. An export
+long gone) to tell :func:`load_classifier` how to prepare a new image and what to call each output. An export
 made by ``dlcv export`` (a SavedModel folder, ``model.onnx``, ``model.tflite``) loads the same way, in its
 own runtime, with the labels and preprocessing of the ``serving.json`` beside it — so the command that
 checks a deployment is the one used in development. A bare model file with no run beside it still
 works: its classes are numbered and images must already have the model's input size.
 
-    run = load_run("output/quickstart/model.h5")       # or .../export/model.onnx
-    for p in run.iter_predictions(paths, top=3):       # streamed: decoded in parallel, batch by batch
+    classifier = load_classifier("output/quickstart/model.h5")       # or .../export/model.onnx
+    for p in classifier.iter_predictions(paths, top=3):       # streamed: decoded in parallel, batch by batch
         print(p.path, p.label, p.probability)
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Prediction:
 
 
 @dataclass
-class Run:
+class Classifier:
     """A model ready to label images: ``forward`` maps a uint8 NHWC batch to class probabilities."""
 
     forward: Callable[[np.ndarray], np.ndarray]
@@ -60,7 +60,7 @@ class Run:
     model: object = None
     """The Keras model (None for an exported model, which runs in its own runtime)."""
 
-    def with_tta(self, mode: str) -> Run:
+    def with_tta(self, mode: str) -> Classifier:
         """This run predicting with test-time augmentation ``mode`` (:mod:`dlcv.tta`)."""
         from .tta import with_tta
 
@@ -147,7 +147,7 @@ def _decode_ahead(decode: Callable[[str], np.ndarray], paths: Iterable[str], ahe
             yield path, future.result()
 
 
-def load_run(model_path: str | os.PathLike) -> Run:
+def load_classifier(model_path: str | os.PathLike) -> Classifier:
     """Load a saved ``.h5`` / ``.keras`` model (Keras must be started) or an export of one (a SavedModel
     folder, ``.onnx``, ``.tflite``), with its class names and preprocessing where they were saved."""
     from .export.formats import find_format
@@ -169,7 +169,7 @@ def load_run(model_path: str | os.PathLike) -> Run:
     decode = saved_config.dataset.decode if saved_config is not None else "exact"
     from .pipeline import predict_probabilities
 
-    return Run(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
+    return Classifier(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
                preprocessing, decode, has_run_metadata=saved_names is not None, model=model)
 
 
@@ -193,7 +193,7 @@ def keras_input_size(model) -> tuple[int, int, int]:
     return shape
 
 
-def _load_export(path: Path, exported) -> Run:
+def _load_export(path: Path, exported) -> Classifier:
     from .export.formats import read_serving_spec
 
     spec = read_serving_spec(path)
@@ -206,7 +206,7 @@ def _load_export(path: Path, exported) -> Run:
         raise DlcvError(f"{path.parent / 'serving.json'} is not one dlcv export wrote ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0]})") from None
     forward = exported.load(path)
-    return Run(forward, (height, width, channels), labels, preprocessing, decode,
+    return Classifier(forward, (height, width, channels), labels, preprocessing, decode,
                has_run_metadata=spec.get("has_run_metadata", True))
 
 

@@ -12,7 +12,7 @@ On the TensorFlow backend a ``tf.data.Dataset`` (reads in a parallel map, prefet
 a :class:`~dlcv.batches.Batches` (a Keras ``PyDataset`` with worker threads), so those backends never
 import TensorFlow.
 
-    train = make_pipeline(splits.train, batch_size=32, shuffle=True, seed=42)
+    train = build_pipeline(splits.train, batch_size=32, shuffle=True, seed=42)
     model.fit(train, epochs=10)
 """
 from __future__ import annotations
@@ -23,15 +23,15 @@ from .inputs import model_input
 from .shuffling import epoch_order
 
 
-def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
+def build_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
                   multiple_of: int = 1, labelled: bool = True, augmenter=None, epochs: tuple[int, int] = (0, 1),
-                  skip: int = 0):
+                  skip: int = 0, balanced: bool = False):
     """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``;
     ``augmenter``: a :class:`~dlcv.augmentation.Augmenter` applied to each batch (training data only).
 
     ``shuffle``: the batches of epochs ``epochs[0]`` to ``epochs[1] - 1`` one after the other, each epoch in
     its :func:`epoch_order`, the first without its first ``skip`` batches (a resumed epoch): ``fit`` takes
-    them with ``steps_per_epoch``."""
+    them with ``steps_per_epoch``; ``balanced``: each epoch draws the classes equally (``sampling: balanced``)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
@@ -42,16 +42,17 @@ def make_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None
 
         return Batches(data, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of, labelled=labelled,
                        workers=_reader_threads() if streamed else 1, augmenter=augmenter, first_epoch=epochs[0],
-                       skip=skip)
+                       skip=skip, balanced=balanced)
     import tensorflow as tf
 
     count = len(data.labels)
     shape = data.shape
+    balance = np.asarray(data.labels) if balanced else None
     if shuffle:
         first = epochs[0]
 
         def positions_of(epoch):
-            order = epoch_order(seed, int(epoch), count)
+            order = epoch_order(seed, int(epoch), count, balance)
             return order[skip * batch_size:] if int(epoch) == first else order
 
         def epoch_batches(epoch):

@@ -86,6 +86,9 @@ def _heading(run: RunFolder, results: dict) -> str:
         loss = results.get("test_loss", float("nan"))
         facts.append(f"test accuracy <b>{results['test_accuracy']:.4f}</b> (95% interval {low:.4f}–{high:.4f}, "
                      f"Wilson, {results.get('test_images', '?')} images), loss {loss:.4f}")
+        if "test_balanced_accuracy" in results:  # runs before these were recorded have none
+            facts.append(f"balanced accuracy {results['test_balanced_accuracy']:.4f}, macro F1 "
+                         f"{results['test_macro_f1']:.4f}")
     for key, label in (("epochs_run", "epochs"), ("seconds", "seconds"), ("route", "route"), ("backend", "backend"),
                        ("keras_version", "Keras")):
         if results.get(key) not in (None, ""):

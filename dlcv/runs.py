@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,6 +104,14 @@ class RunFolder:
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
+
+    def model_file(self) -> Path:
+        """The run's Keras model: ``model.keras``, else ``model.h5`` (a run saved in that format alone)."""
+        for model_file in (self.model_keras_file, self.model_h5_file):
+            if model_file.is_file():
+                return model_file
+        raise DlcvError(f"{str(self.path)!r} holds no model.keras or model.h5; expected a finished run folder "
+                        "or a .keras / .h5 file")
 
     # ---- reading -------------------------------------------------------------------------------------
 
@@ -195,120 +201,16 @@ class RunFolder:
             handle.close()
 
 
-def cluster_config() -> dict[str, Any]:
-    """TF_CONFIG of a multi-worker run (empty when there is none)."""
-    try:
-        return json.loads(os.environ.get("TF_CONFIG") or "{}")
-    except ValueError:
-        raise DlcvError("TF_CONFIG is not valid JSON; expected e.g. {\"cluster\": {\"worker\": "
-                        "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": \"worker\", "
-                        "\"index\": 0}}") from None
-
-
-def is_chief() -> bool:
-    """True unless TF_CONFIG makes this process a non-chief worker of a multi-worker run (only the chief
-    writes the run folder)."""
-    cluster = cluster_config()
-    task = cluster.get("task")
-    if not task:
-        return True
-    if "chief" in cluster.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
-
-
-@dataclass(frozen=True)
-class RunClaim:
-    """A run folder held by this process for one training run."""
-
-    run: RunFolder
-    resume: ResumePoint | None
-    """Where to continue from (None: from scratch, or a non-chief worker, which the chief will tell)."""
-    chief: bool = True
-    """False for a non-chief worker of a multi-worker run: ``run`` is a scratch folder, deleted after."""
-    resuming: bool = False
-
-
-@contextlib.contextmanager
-def claim_run_folder(config: ExperimentConfig, resume: bool = False) -> Iterator[RunClaim]:
-    """Hold the config's run folder for one training run, deciding everything that needs no data:
-
-    - the folder must be writable and not in use by another live process;
-    - ``--resume`` needs a committed epoch there, and a config whose changes can apply to the saved
-      model (a larger ``epochs`` extends the run; another network, input size, optimizer... cannot);
-    - a fresh start over an earlier run says in one line what it replaces, and removes its outputs.
-
-    A non-chief worker of a multi-worker run gets a scratch folder instead, deleted at the end.
-    """
-    if not is_chief():
-        scratch = Path(tempfile.mkdtemp(prefix="dlcv-worker-"))
-        try:
-            yield RunClaim(RunFolder(scratch), None, chief=False, resuming=resume)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        return
-    if (config.run_dir / STUDY_MARKER).is_file():
-        raise DlcvError(f"{config.run_dir}/ holds a dlcv tune study; train its best.yaml, or give this run "
-                        "another name (--set name=...)")
-    run = RunFolder(files.ensure_writable_dir(config.run_dir))
-    with run.lock():
-        files.remove_stale_temporaries(run.path)  # left by a run killed mid-write; never a finished file
-        if resume:
-            point = _resume_point(run, config)
-        else:
-            point = None
-            replaced = run.describe()
-            if replaced:
-                log.info(f"dlcv: replacing {replaced}")
-                run.clear()
-        yield RunClaim(run, point, resuming=resume)
-
-
-def _resume_point(run: RunFolder, config: ExperimentConfig) -> ResumePoint:
-    point = run.resume_point()
-    if point is None:
-        raise DlcvError(f"--resume: nothing to resume in {run.path}/ (no checkpoints/last.json); "
-                        "start the run without --resume")
-    saved = run.saved_config()
-    if saved is not None:
-        applied, refused = resume_changes(saved, config)
-        if refused:
-            raise DlcvError(f"--resume: {'; '.join(refused)}: a saved model cannot take another network, input "
-                            "size, data split, optimizer, schedule or fine-tune phase; keep the saved values, or "
-                            "train under another name")
-        if applied:
-            log.info(f"resuming with changed settings: {'; '.join(applied)}")
-    finished = run.results() is not None
-    total = config.total_epochs
-    if total < point.epoch or (finished and total == point.epoch):
-        what = "epochs + fine_tune.epochs" if config.fine_tune else "epochs"
-        raise DlcvError(f"--resume: {what} is {total} but {point.epoch} epochs are already done in "
-                        f"{run.path}/; set a larger {'fine_tune.epochs' if config.fine_tune else 'epochs'} "
-                        "(--set ...=N) to train further")
-    return point  # epochs == point.epoch, unfinished: killed after its last epoch; only the outputs are left
-
-
-# Keys that define the saved model or its optimizer state: a resumed run cannot change them.
-FIXED_ON_RESUME = ("model", "preprocessing", "optimizer", "schedule", "precision", "dataset.name",
-                   "dataset.test_size", "dataset.val_size", "seed", "batch_size", "fine_tune.unfreeze",
-                   "fine_tune.learning_rate")
-IGNORED_ON_RESUME = ("description", "book")
-
-
-def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list[str], list[str]]:
-    """(changes that apply to the resumed run, changes that cannot apply), each as "key old -> new"."""
-    before, after = saved.flat(), new.flat()
-    applied, refused = [], []
-    for key in sorted(set(before) | set(after)):
-        old, value = before.get(key), after.get(key)
-        if old == value or key.startswith(IGNORED_ON_RESUME):
-            continue
-        if key.startswith("preprocessing.") and value is None:
-            continue  # "as the data has it": the saved run resolved it; the data is checked on loading
-        change = f"{key} {old!r} -> {value!r}"
-        phase_boundary = key == "epochs" and (saved.fine_tune or new.fine_tune)  # where the fine-tune begins
-        (refused if key.startswith(FIXED_ON_RESUME) or key == "fine_tune" or phase_boundary else applied).append(change)
-    return applied, refused
+def model_file_of(path: str | os.PathLike) -> Path:
+    """The Keras model file of a run folder (:meth:`RunFolder.model_file`), or the model file given."""
+    path = Path(path)
+    if path.is_dir():
+        return RunFolder(path).model_file()
+    if path.suffix not in (".keras", ".h5"):
+        raise DlcvError(f"{str(path)!r}: expected a run folder or a .keras / .h5 model file")
+    if not path.is_file():
+        raise DlcvError(f"model file not found: {str(path)!r}")
+    return path
 
 
 class DamagedRun(DlcvError):

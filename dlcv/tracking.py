@@ -49,6 +49,8 @@ default: we ask once, briefly. Set once, in the environment MLflow's client read
 tracking starts (:func:`_connect`); a user's own MLFLOW_HTTP_REQUEST_* settings win."""
 PARAM_VALUE_LIMIT = 6000
 """MLflow's limit on a parameter's value, in characters."""
+TEST_SCORES = ("test_accuracy", "test_balanced_accuracy", "test_macro_f1", "test_loss")
+"""The scores of results.json logged as MLflow metrics."""
 _NOT_LOGGED = (RunFolder.model_h5_file.name, RunFolder.model_keras_file.name, RunFolder.best_epoch_file.name)
 """The run folder's models (the MLflow model carries the model: model.keras inside it) and checkpoints."""
 
@@ -201,7 +203,7 @@ class MlflowRun:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        scores = [Metric(key, float(results[key]), now, 0) for key in ("test_accuracy", "test_loss")
+        scores = [Metric(key, float(results[key]), now, 0) for key in TEST_SCORES
                   if isinstance(results.get(key), (int, float))]
         self._send("the test scores", lambda: self.client.log_batch(self.run_id, metrics=scores))
         self.set_tags({"route": results.get("route", "")})

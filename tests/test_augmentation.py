@@ -76,3 +76,25 @@ def test_dlcv_augment_writes_a_preview_grid(dlcv, tmp_path):
     assert grid is not None and grid.shape[1] > grid.shape[0]  # 8 columns of 6 rows
     refused = dlcv("augment", "--set", f"output_dir={tmp_path}")
     assert refused.code == 2 and "the config asks for no augmentation" in refused.err
+
+
+MIXED = ["label_smoothing=0.1", "restore_best=true", "callbacks.checkpoint=improvements",
+         "augmentation={mixup: 0.4, cutmix: 1.0, random_crop: 1, horizontal_flip: true, random_erasing: 0.25, "
+         "rand_augment: {num_ops: 2, factor: 0.5}, color_jitter: {brightness: 0.1, contrast: 0.1}}"]
+
+
+def test_mixing_makes_soft_labels_and_colour_is_skipped_on_grey(keras, caplog):
+    from dlcv.augmentation import build_augmenter
+
+    settings = digits(".", *MIXED).augmentation
+    augmenter = build_augmenter(settings, seed=3, classes=4, image_shape=(8, 8, 1))
+    images = np.random.default_rng(0).random((64, 8, 8, 1)).astype(np.float32)
+    _, labels = augmenter(images, np.arange(64) % 4, training=True)
+    labels = keras.ops.convert_to_numpy(labels)
+    assert labels.shape == (64, 4)
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-5)
+    assert ((labels > 0.01).sum(axis=1) == 2).sum() > 16            # many images are two classes' mixes
+    with caplog.at_level("INFO", logger="dlcv"):
+        color = digits(".", "augmentation.color_jitter={saturation: 0.4, hue: 0.1}").augmentation
+        assert build_augmenter(color, seed=3, classes=4, image_shape=(8, 8, 1)) is None  # nothing left to do
+    assert "saturation and hue are skipped" in caplog.text

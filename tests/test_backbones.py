@@ -62,14 +62,14 @@ def run(model, x) -> np.ndarray:
 def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     from dlcv.inputs import model_input
     from dlcv.models import MODELS, build_model
-    from dlcv.models.backbones import BACKBONES, find_backbone, weighted_layers
+    from dlcv.models.backbones import BACKBONES, backbone_layer, weighted_layers
 
     assert set(KERAS_MODULES) == {n for n in MODELS if n in BACKBONES}  # every registered backbone, tested
     backbone = BACKBONES[name]
     size = backbone.min_size
     weights, module, reference = trained_weights_file(keras, name, size, tmp_path)  # keras.applications.X
     model = build_model(name, size, size, 3, 3, weights=weights, dropout=0.0)
-    assert len(weighted_layers(find_backbone(model))) == backbone.weighted_layers
+    assert len(weighted_layers(backbone_layer(model))) == backbone.weighted_layer_count
 
     images = photos(size)
     both = keras.Model(model.inputs, [model.get_layer("pooling").output, model.output])

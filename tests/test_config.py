@@ -1,8 +1,12 @@
 """The experiment schema: every committed config, one-line errors naming the key, duplicate keys,
 overrides, YAML 1.2 floats."""
 import pytest
+import yaml
 from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from dlcv import cli
 from dlcv.config import ExperimentConfig, StepSchedule, load_config, validate_config
 from dlcv.errors import ConfigError
 
@@ -128,3 +132,97 @@ def test_yaml_aliases_cannot_expand_a_config_beyond_reason(tmp_path, dlcv, digit
     fine = tmp_path / "fine.yaml"
     fine.write_text("epochs: &three 3\nbatch_size: *three\n")
     assert load_config(fine).batch_size == 3
+
+
+_TEXT = st.text(min_size=1, max_size=12).filter(lambda s: s not in ("official", "auto"))
+_NOT_A_NUMBER = st.one_of(_TEXT, st.lists(st.integers(), max_size=2), st.booleans(),
+                          st.dictionaries(st.sampled_from("ab"), st.integers(), min_size=1, max_size=1))
+_NOT_AN_INT = st.one_of(_NOT_A_NUMBER, st.floats(allow_nan=False, allow_infinity=False).filter(
+    lambda v: not float(v).is_integer()))
+_NOT_POSITIVE = st.integers(max_value=0)
+_NOT_A_BOOL = st.one_of(_TEXT, st.integers(), st.lists(st.booleans(), max_size=2))
+_NOT_A_STRING = st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(),
+                          st.lists(_TEXT, min_size=1, max_size=2))
+_NOT_A_FRACTION = st.one_of(_NOT_A_NUMBER, st.floats(min_value=1.0, max_value=1e6),
+                            st.floats(max_value=0.0, min_value=-1e6))
+_BAD_VALUES = {
+    "name": st.one_of(_NOT_A_STRING, st.just(""), st.sampled_from(["my run", "a/b", "../up", "x:y"])),
+    "description": _NOT_A_STRING,
+    "seed": _NOT_AN_INT,
+    "backend": st.one_of(_TEXT, st.integers()),
+    "output_dir": _NOT_A_STRING,
+    "epochs": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "batch_size": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "route": st.one_of(_TEXT, st.integers()),
+    "precision": st.one_of(_TEXT, st.floats(allow_nan=False)),
+    "jit_compile": st.one_of(_TEXT, st.integers()),
+    "distribution": st.one_of(_TEXT, st.booleans()),
+    "dataset.name": _NOT_A_STRING,
+    "dataset.path": st.one_of(_NOT_A_STRING, st.just("no/such/folder")),
+    "dataset.test_size": _NOT_A_FRACTION,
+    "dataset.val_size": _NOT_A_FRACTION,
+    "dataset.streaming": st.one_of(_TEXT, st.integers()),
+    "dataset.memory_budget": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "dataset.cache": st.one_of(_TEXT.filter(lambda s: s not in ("disk", "none")), st.booleans()),
+    "dataset.cache_dir": _NOT_A_STRING,
+    "preprocessing.width": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "preprocessing.height": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "preprocessing.channels": st.one_of(st.integers().filter(lambda n: n not in (1, 3)), _TEXT),
+    "preprocessing.resize": st.one_of(_TEXT, st.integers()),
+    "model.name": _NOT_A_STRING,
+    "model.params": st.one_of(_TEXT, st.integers(), st.lists(st.integers(), max_size=2)),
+    "optimizer.name": st.one_of(_TEXT.filter(lambda s: s != "sgd"), st.integers()),
+    "optimizer.learning_rate": st.one_of(_NOT_A_NUMBER, st.floats(max_value=0.0, min_value=-10.0)),
+    "optimizer.momentum": st.one_of(_NOT_A_NUMBER, st.floats(min_value=1.0, max_value=1e3),
+                                    st.floats(max_value=-1e-6, min_value=-1e3)),
+    "optimizer.nesterov": _NOT_A_BOOL,
+    "schedule.name": st.one_of(_TEXT.filter(lambda s: s not in ("constant", "step", "cosine",
+                                                                "inverse_time")), st.integers()),
+    "callbacks.monitor": _NOT_A_BOOL,
+    "callbacks.checkpoint": st.one_of(_TEXT, st.booleans()),
+    "callbacks.checkpoint_format": st.one_of(_TEXT, st.integers()),
+    "callbacks.checkpoint_dir": _NOT_A_STRING,
+    "callbacks.early_stopping_patience": st.one_of(_NOT_AN_INT, _NOT_POSITIVE),
+    "callbacks.terminate_on_nan": _NOT_A_BOOL,
+    "callbacks.tensorboard": _NOT_A_BOOL,
+}
+_STEP_SCHEDULE_BAD = {"schedule.factor": _NOT_A_FRACTION,
+                      "schedule.drop_every": st.one_of(_NOT_AN_INT, _NOT_POSITIVE)}
+_SECTIONS = ["dataset", "preprocessing", "model", "optimizer", "schedule", "callbacks"]
+
+
+@st.composite
+def malformed_configs(draw) -> tuple[dict, str]:
+    """A valid config with one thing broken, and the dotted key the error must name."""
+    config = ExperimentConfig().to_dict()
+    config["schedule"] = {"name": "step", "factor": 0.5, "drop_every": 2}
+    kind = draw(st.sampled_from(["bad value", "bad value", "bad value", "unknown key", "not a section"]))
+    if kind == "unknown key":
+        section = draw(st.sampled_from([None, *_SECTIONS]))
+        node = config if section is None else config[section]
+        key = draw(st.from_regex(r"[a-z][a-z_]{0,14}", fullmatch=True).filter(lambda k: k not in node))
+        node[key] = draw(st.one_of(st.integers(), _TEXT))
+        return config, key if section is None else f"{section}.{key}"
+    if kind == "not a section":
+        section = draw(st.sampled_from(_SECTIONS))
+        config[section] = draw(st.one_of(st.integers(), _TEXT, st.lists(st.integers(), max_size=2)))
+        return config, section
+    field, values = draw(st.sampled_from(sorted({**_BAD_VALUES, **_STEP_SCHEDULE_BAD}.items())))
+    *sections, leaf = field.split(".")
+    (config[sections[0]] if sections else config)[leaf] = draw(values)
+    return config, field
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(malformed=malformed_configs())
+def test_malformed_configs_exit_2_with_one_line_naming_the_key(tmp_path, capsys, malformed):
+    config, key = malformed
+    path = tmp_path / "malformed.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    code = cli.main(["train", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2, f"{key}: exit {code}; stdout {captured.out[-300:]!r}"
+    assert captured.err.startswith("dlcv: error: ") and captured.err.count("\n") == 1, captured.err
+    assert f"{key}:" in captured.err or f"{key}." in captured.err, (key, captured.err)
+    assert "Traceback" not in captured.err and captured.out == ""

@@ -29,7 +29,7 @@ def test_configured_logging_receives_what_the_command_prints(tmp_path, caplog):
         app.train(None, overrides=quick(tmp_path, "logged"))
     ours = {record.getMessage(): record.name for record in caplog.records if record.name.startswith("dlcv.")}
     assert any(m.startswith("logged: mlp_16 on digits") for m in ours)
-    assert ours[f"run written to {tmp_path / 'logged'}/"] == "dlcv.app"
+    assert ours[f"run written to {tmp_path / 'logged'}/"] == "dlcv.training.engine"
 
 
 def test_the_command_prints_the_plain_lines(dlcv, tmp_path, monkeypatch):

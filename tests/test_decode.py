@@ -1,11 +1,20 @@
 """What the model sees is what a client sends: dlcv's default decode is OpenCV's imread + an INTER_AREA
 resize (EXIF orientation applied), so a client following serving.json gets dlcv's pixels and labels."""
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
-from data_files import odd_format_images, opencv_client, structured_photo, write_oriented_jpegs, write_photo_folders
+from data_files import (
+    odd_format_images,
+    opencv_client,
+    structured_photo,
+    write_class_folders,
+    write_oriented_jpegs,
+    write_photo_folders,
+)
 
 from dlcv.config import PreprocessingConfig, load_config
 from dlcv.images import read_image
@@ -80,7 +89,7 @@ def test_the_fast_decode_is_a_skew_the_client_recipe_test_would_catch(odd_files)
 
 def test_the_decode_mode_is_recorded_keys_the_cache_and_predicts_as_trained(keras, tmp_path):
     from dlcv.data import prepare_data
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
     from dlcv.training.engine import train
 
     root = write_photo_folders(tmp_path / "photos", per_class=8, size=(320, 240))
@@ -98,7 +107,7 @@ def test_the_decode_mode_is_recorded_keys_the_cache_and_predicts_as_trained(kera
     assert np.abs(exact.splits.train.images.astype(int) - fast.splits.train.images).mean() > 0.5
     result = train(config("fast"), verbose=0)
     assert "decode: fast" in (result.run_dir / "config.yaml").read_text()
-    run = load_run(result.run_dir / "model.h5")
+    run = load_classifier(result.run_dir / "model.h5")
     assert run.decode_mode == "fast"
     path = sorted(str(p) for p in root.rglob("*.jpg"))[0]  # row 0 of the listing
     np.testing.assert_array_equal(run.decode(path), fast.source.read(np.array([0]))[0][0])
@@ -160,9 +169,9 @@ def test_a_client_following_serving_json_gets_dlcvs_labels_from_every_export(ser
     paths = sorted(dlcv_labels)
     assert set(odd) <= set(paths) and len(paths) == 120 + len(odd)
     batch = np.stack([opencv_client(p, WIDTH, HEIGHT) for p in paths])
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
 
-    run = load_run(result.run_dir / "model.keras")
+    run = load_classifier(result.run_dir / "model.keras")
     ours = np.stack([run.decode(p) for p in paths])
     assert np.abs(ours.astype(int) - batch).mean(axis=(1, 2, 3)).max() <= 0.5
     for name, forward in _client_runtimes(export).items():
@@ -192,10 +201,8 @@ print(json.dumps({"predict": predicted, "train": trained,
 def test_a_decompression_bomb_is_skipped_unread_in_predict_and_in_training(tmp_path, digits_run):
     """A 0.9 MB PNG of 30000x30000 pixels (0.9 GB grey, 2.7 GB as colour once decoded) in a predict list and in a
     training folder: refused from its header, named and counted, memory bounded."""
-    import subprocess
-    import sys
 
-    from data_files import write_class_folders, write_png_bomb
+    from data_files import write_png_bomb
 
     folder = write_class_folders(tmp_path / "photos", per_class=10, size=(12, 12))
     bomb = write_png_bomb(folder / "cats" / "huge.png")
@@ -224,3 +231,18 @@ def test_the_pixel_limit_comes_from_the_config_or_the_environment(tmp_path, monk
     with pytest.raises(UnreadableImage, match="more than the limit of 1,000"):
         read_image(path)
     assert read_image(path, pixel_limit=1200).shape == (30, 40, 3)  # a config's limit wins
+
+
+def test_read_image_is_rgb_and_converts_channels(tmp_path):
+    bgr = np.zeros((4, 4, 3), np.uint8)
+    bgr[..., 2] = 200  # red in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    rgb = read_image(tmp_path / "red.png", channels=3)
+    assert rgb[0, 0].tolist() == [200, 0, 0]
+    paths = odd_format_images(tmp_path / "odd")
+    for name, path in paths.items():
+        for channels in (1, 3):
+            image = read_image(path, channels=channels)
+            assert image.dtype == np.uint8 and image.shape == (20, 30, channels), name
+    grey = read_image(paths["grey"], channels=1)
+    np.testing.assert_array_equal(read_image(paths["sixteen"], channels=1), grey)  # 16-bit scaled to 8

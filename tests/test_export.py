@@ -221,9 +221,9 @@ def test_predict_json_is_one_array_and_skips_unreadable_files_with_exit_1(dlcv, 
 
 def test_predict_streams_inputs_in_bounded_batches(digits_run, digit_pngs, monkeypatch):
     """Every forward pass sees at most batch_size images, and decoding runs at most two batches ahead."""
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
 
-    run = load_run(digits_run.run_dir / "model.h5")
+    run = load_classifier(digits_run.run_dir / "model.h5")
     paths = [str(p) for p in sorted(digit_pngs.iterdir())] * 20  # 120 files
     seen, decoded = [], []
     forward, decode = run.forward, run.decode
@@ -267,9 +267,9 @@ def test_an_onnx_or_litert_export_predicts_in_a_process_without_keras_or_tensorf
 
 
 def _keras_lines(digits_run, digit_pngs):
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
 
-    run = load_run(digits_run.run_dir / "model.h5")
+    run = load_classifier(digits_run.run_dir / "model.h5")
     return [f"{p.path}\t{p.label}" for p in run.iter_predictions(sorted(str(p) for p in digit_pngs.iterdir()))]
 
 

@@ -1,6 +1,7 @@
 """The fast route: compiled windows, resident or fed from the host; its progress output; TensorBoard and
 the learning rate at epoch granularity. The module runs on the session's backend, and a slow test runs
 it again on JAX."""
+
 import json
 import os
 import subprocess
@@ -21,14 +22,14 @@ def digits(tmp_path, *overrides):
 def trained_weights(keras, config, **trainer_options):
     """One epoch of the quickstart model with the given trainer options; its weights."""
     from dlcv.data import prepare_data
-    from dlcv.training.compiled import make_trainer
+    from dlcv.training.compiled import build_trainer
     from dlcv.training.engine import compile_model
 
     keras.utils.set_random_seed(0)
     prepared = prepare_data(config, progress=False)
     train, val = prepared.splits.train, prepared.splits.val
     model = compile_model(prepared.config, 10, -(-len(train.labels) // config.batch_size))
-    trainer = make_trainer(model, train, val, config.batch_size, seed=0, progress=False, **trainer_options)
+    trainer = build_trainer(model, train, val, config.batch_size, seed=0, progress=False, **trainer_options)
     for epoch in range(2):
         trainer.train_epoch(epoch)
     trainer.evaluate()
@@ -70,7 +71,7 @@ def test_a_streamed_folder_trains_in_host_fed_windows(keras, tmp_path):
 
 def test_a_progress_bar_advances_window_by_window(keras, tmp_path, monkeypatch):
     from dlcv.data import prepare_data
-    from dlcv.training.compiled import make_trainer
+    from dlcv.training.compiled import build_trainer
     from dlcv.training.engine import compile_model
 
     updates = []
@@ -84,7 +85,7 @@ def test_a_progress_bar_advances_window_by_window(keras, tmp_path, monkeypatch):
     config = digits(tmp_path, "batch_size=100")  # 1,212 training images: 13 steps, 12 full
     prepared = prepare_data(config, progress=False)
     model = compile_model(prepared.config, 10, 13)
-    trainer = make_trainer(model, prepared.splits.train, prepared.splits.val, 100, seed=0, window=4, progress=True)
+    trainer = build_trainer(model, prepared.splits.train, prepared.splits.val, 100, seed=0, window=4, progress=True)
     logs = trainer.train_epoch(0)
     trainer.finish_progress({**logs, **trainer.evaluate()})
     assert updates == [(4, 13, True), (8, 13, True), (12, 13, True), (13, 13, True)]
@@ -142,7 +143,20 @@ def test_this_module_on_jax(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                              "-p", "no:xdist", "-k", selected,
                              *(str(ROOT / "tests" / f"test_{name}.py") for name in ("fast_route", "augmentation",
-                                                                                     "modern_recipe"))],
+                                                                                     "reliability"))],
                             cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_auto_xla_skips_convolutional_networks_on_a_cpu(keras):
+    from dlcv.models import build_model
+    from dlcv.runtime import devices
+    from dlcv.training.compiled import use_xla
+
+    lenet, mlp = build_model("lenet", 28, 28, 1, 10), build_model("mlp", 8, 8, 1, 10, hidden=[16])
+    assert use_xla(lenet, False) is False and use_xla(lenet, True) is True  # an explicit setting wins
+    if keras.backend.backend() == "tensorflow" and not devices():
+        assert use_xla(lenet) is False and use_xla(mlp) is True
+    else:
+        assert use_xla(mlp) is True

@@ -45,7 +45,7 @@ def test_build_compiled_builds_the_metrics_without_a_step(keras):
 
 
 def test_the_weight_average_is_where_dlcv_reads_it(keras):
-    """(That Keras still calls the hook dlcv replaces is tests/test_modern_recipe.py's warm-up test.)"""
+    """(That Keras still calls the hook dlcv replaces is tests/test_averaging.py's warm-up test.)"""
     import numpy as np
 
     from dlcv.training.keras_private import averaged_variables

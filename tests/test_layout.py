@@ -116,8 +116,8 @@ USING_A_RUN = """
 import sys
 from dlcv.runtime import start_keras
 start_keras(quiet=True)
-from dlcv.inference import load_run
-run = load_run(sys.argv[1])
+from dlcv.inference import load_classifier
+run = load_classifier(sys.argv[1])
 labels = [p.label for p in run.iter_predictions(sys.argv[2:])]
 assert len(labels) == len(sys.argv) - 2, labels
 print(" ".join(sorted(m for m in sys.modules if m.startswith("dlcv.training"))) or "none")

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from dlcv.errors import ConfigError
+
 
 @pytest.mark.parametrize("name, shape, classes, params, expected", [
     ("lenet", (28, 28, 1), 10, {}, 1_256_080),
@@ -67,3 +69,37 @@ def test_save_and_load_predict_identically(keras, tmp_path, name, suffix):
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     assert "PiecewiseConstantDecay" in str(reloaded.optimizer.get_config()["learning_rate"])  # the schedule survives
     assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 1  # and the optimizer state
+
+
+def test_model_registry_builds_and_validates_params(keras):
+    from dlcv.models import MODELS, build_model
+
+    assert {"linear", "mlp", "shallownet", "lenet", "minivggnet"} <= set(MODELS)
+    mnist = build_model("mlp", 28, 28, 1, 10, hidden=[256, 128], activation="sigmoid")
+    assert mnist.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
+    with pytest.raises(ConfigError, match="model.params.depth_multiplier: unknown parameter"):
+        build_model("mlp", 8, 8, 1, 10, depth_multiplier=2)
+    with pytest.raises(ConfigError, match="model.name: unknown model 'resnet9000'"):
+        build_model("resnet9000", 8, 8, 1, 10)
+
+
+def test_the_registry_is_usable_without_keras():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom dlcv.models import check_params, describe_models\n"
+            "check_params('mlp', {'hidden': [8]})\nprint(len(describe_models()), 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["19", "False"], result.stderr  # the book's 5, 11 backbones, from_run, 2 more
+
+
+def test_a_bug_inside_a_builder_keeps_its_traceback(keras, monkeypatch):
+    """Only the parameters are user input: an error raised while building is a bug, not a ConfigError."""
+    from dlcv.models import build_model, registry
+
+    def broken(width: int, height: int, depth: int, classes: int):
+        raise ValueError("a bug in a layer")
+
+    monkeypatch.setitem(registry.MODELS, "broken", broken)
+    with pytest.raises(ValueError, match="a bug in a layer"):
+        build_model("broken", 8, 8, 1, 10)

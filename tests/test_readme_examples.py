@@ -65,7 +65,7 @@ def test_the_readme_examples_run_on_a_fresh_clone(section, clone, dlcv, script):
 
 
 def test_the_transfer_learning_example_runs_on_a_fresh_clone(keras, clone, dlcv, script, monkeypatch):
-    from test_transfer import serve_weights
+    from test_weights import serve_weights
 
     network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
     network.save(clone / "served.h5")

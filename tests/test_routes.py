@@ -89,7 +89,7 @@ def test_fast_and_fit_routes_reach_the_same_accuracy(keras, tmp_path):
 def test_compiled_epochs_use_the_models_compiled_loss_and_metrics(keras):
     """A model compiled with an L2 penalty and an extra metric: the compiled loop's validation loss is
     Keras's own evaluate() (which adds the penalty), and the extra metric is logged."""
-    from dlcv.training.compiled import make_trainer
+    from dlcv.training.compiled import build_trainer
 
     train, val = tiny_split()
     inputs = keras.Input((8, 8, 1))
@@ -98,7 +98,7 @@ def test_compiled_epochs_use_the_models_compiled_loss_and_metrics(keras):
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
-    trainer = make_trainer(model, train, val, batch_size=8, seed=0)
+    trainer = build_trainer(model, train, val, batch_size=8, seed=0)
     logs = trainer.train_epoch(0)
     assert set(logs) == {"loss", "accuracy", "top2"}
     val_logs = trainer.evaluate()

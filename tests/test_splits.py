@@ -1,15 +1,18 @@
-"""Splits the user controls: pre-split folders used as given, groups kept on one side, and `dlcv data
-check` finding duplicates that would leak between training and test."""
+"""Splits: stratified and seeded, the official test sets, pre-split folders used as given, groups kept on
+one side."""
 import json
 import shutil
 
 import cv2
 import numpy as np
 import pytest
-from data_files import write_class_folders, write_photo_folders
+from data_files import write_class_folders, write_mnist_npz
 
 from dlcv.config import load_config
 from dlcv.data import prepare_data
+from dlcv.data.builtin import read_mnist as load_mnist
+from dlcv.data.split import split_indices
+from dlcv.errors import ConfigError
 
 
 def folder_config(root, tmp_path, *overrides):
@@ -123,70 +126,25 @@ def test_group_by_keeps_each_group_in_one_split(tmp_path):
     assert train & test or train & val
 
 
-@pytest.fixture
-def leaky(tmp_path):
-    """A pre-split folder with a photo copied exactly, re-encoded and resized into other splits."""
-    root = tmp_path / "leaky"
-    for part, seed in (("train", 1), ("val", 2), ("test", 3)):
-        write_photo_folders(root / part, classes=("cats", "dogs"), per_class=5, seed=seed, prefix=part)
-    original = root / "train" / "cats" / "traincats_000.jpg"
-    shutil.copy(original, root / "test" / "cats" / "copy.jpg")
-    photo = cv2.imread(str(original))
-    cv2.imwrite(str(root / "val" / "cats" / "reencoded.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 40])
-    cv2.imwrite(str(root / "test" / "dogs" / "resized.png"),
-                cv2.resize(cv2.imread(str(root / "train" / "dogs" / "traindogs_002.jpg")), (96, 72),
-                           interpolation=cv2.INTER_AREA))
-    return root
+def test_split_is_stratified_and_deterministic():
+    labels = np.repeat(np.arange(3), 40)
+    first = split_indices(labels, 0.25, 0.1, seed=7)
+    again = split_indices(labels, 0.25, 0.1, seed=7)
+    other = split_indices(labels, 0.25, 0.1, seed=8)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[2], other[2])
+    train, val, test = first
+    assert len(np.intersect1d(train, test)) == 0 and len(np.intersect1d(val, test)) == 0
+    assert len(train) + len(val) + len(test) == 120
+    assert np.bincount(labels[test]).tolist() == [10, 10, 10]
 
 
-def test_data_check_finds_planted_duplicates_across_splits(dlcv, leaky):
-    said = dlcv("data", "check", leaky)
-    assert said.code == 1
-    lines = said.out.splitlines()
-    exact = [line for line in lines if line.startswith("exact duplicates, across splits")]
-    near = [line for line in lines if line.startswith("near duplicates, across splits")]
-    assert len(exact) == 0 and len(near) == 2  # the exact copy and the re-encoded one are one group
-    assert "train/cats/traincats_000.jpg" in near[0] and "test/cats/copy.jpg" in near[0]
-    assert "val/cats/reencoded.jpg" in near[0]
-    assert "train/dogs/traindogs_002.jpg" in near[1] and "test/dogs/resized.png" in near[1]
-    assert "2 duplicate group(s)" in said.err
-    assert near[0].startswith("near duplicates, across splits (train and validation and test):")
-    assert near[1].startswith("near duplicates, across splits (train and test):")
-    report = json.loads(dlcv("data", "check", leaky, "--format", "json").out)
-    assert report["problems"] == 2 and report["counts"]["train"] == {"cats": 5, "dogs": 5}
-
-
-def test_data_check_reports_nothing_on_a_clean_folder(dlcv, tmp_path):
-    root = tmp_path / "clean"
-    for part, seed in (("train", 1), ("val", 2), ("test", 3)):
-        write_photo_folders(root / part, classes=("cats", "dogs", "panda"), per_class=8, seed=seed, prefix=part)
-    said = dlcv("data", "check", root)
-    assert said.code == 0, said.out
-    assert "duplicates," not in said.out and "unreadable" not in said.out
-    assert said.out.splitlines()[0].endswith("72 images, 3 classes, split as given: train 24, validation 24, test 24")
-    assert "no duplicates" in said.out
-
-
-def test_data_check_counts_unreadable_files_and_exact_copies_in_an_unsplit_folder(dlcv, tmp_path):
-    root = write_photo_folders(tmp_path / "photos", classes=("a", "b"), per_class=4)
-    (root / "a" / "broken.jpg").write_bytes(b"not a jpeg")
-    shutil.copy(root / "a" / "a_001.jpg", root / "b" / "same.jpg")
-    said = dlcv("data", "check", root)
-    assert said.code == 1
-    assert "unreadable: 1 file(s):" in said.out and "broken.jpg" in said.out
-    assert "exact duplicates, across classes: a/a_001.jpg, b/same.jpg" in said.out
-
-
-def test_data_check_on_a_folder_of_unreadable_files_lists_them_in_its_report(dlcv, tmp_path):
-    for name in ("cats", "dogs"):
-        (tmp_path / "bad" / name).mkdir(parents=True)
-        (tmp_path / "bad" / name / "photo.jpg").write_text("not an image")
-    said = dlcv("data", "check", tmp_path / "bad")
-    assert said.code == 1 and "unreadable: 2 file(s)" in said.out, said.err
-    assert said.err.strip().splitlines() == [f"dlcv: none of the 2 image files of {tmp_path / 'bad'} could be read"]
-    only_val = tmp_path / "pair"
-    for part in ("train", "val"):
-        write_photo_folders(only_val / part, classes=("cats", "dogs"), per_class=3, seed=1)  # the same photos twice
-    lines = dlcv("data", "check", only_val).out.splitlines()
-    assert any(line.startswith("exact duplicates, across splits (train and validation):") for line in lines)
-    assert "between splits" in lines[-1] and "test" not in lines[-1]
+def test_official_split_uses_the_published_test_set(tmp_path):
+    write_mnist_npz(tmp_path / "mnist.npz", train=50, test=20)
+    data = load_mnist(str(tmp_path))
+    train, val, test = split_indices(data.labels, "official", 0.2, seed=0, official_test=data.official_test)
+    assert len(test) == 20 and data.official_test[test].all()
+    assert len(train) == 40 and not data.official_test[val].any()
+    with pytest.raises(ConfigError, match="dataset.test_size: 'official' needs a dataset with an official"):
+        split_indices(np.arange(10) % 2, "official", 0.2, seed=0, official_test=None)

@@ -59,7 +59,7 @@ def test_large_jpegs_are_decoded_at_a_reduced_scale(tmp_path):
 def test_every_path_sees_the_same_bytes(keras, dlcv, tmp_path):
     """In memory, streamed, from the cache, from `dlcv data build` and in `dlcv predict`: one decoder."""
     from dlcv.data.store import load_store
-    from dlcv.inference import load_run
+    from dlcv.inference import load_classifier
     from dlcv.training.engine import train
 
     root = big_photos(tmp_path / "photos")
@@ -80,7 +80,7 @@ def test_every_path_sees_the_same_bytes(keras, dlcv, tmp_path):
     np.testing.assert_array_equal(built.images, everything.images)
     # predict decodes a file exactly as training did
     result = train(folder_config(root, tmp_path), verbose=0)
-    run = load_run(result.run_dir / "model.h5")
+    run = load_classifier(result.run_dir / "model.h5")
     np.testing.assert_array_equal(run.decode(source.paths[5]), everything.images[5])
 
 

@@ -1,18 +1,16 @@
 """Transfer learning on a pretrained backbone: the head on the frozen backbone, then a fine-tune; the
-feature cache; resuming across the phases; from_run; weights offline; predict and export.
+feature cache; resuming across the phases; from_run; predict and export.
 
 MobileNetV3-Small at its minimum size (32x32) on a few synthetic photos keeps every run to seconds.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -66,10 +64,10 @@ class PhaseProbe:
 
 
 def _bn_layers(keras, model):
-    from dlcv.models.backbones import find_backbone
+    from dlcv.models.backbones import backbone_layer
     from dlcv.models.layout import leaf_layers
 
-    return [layer for layer in leaf_layers(find_backbone(model))
+    return [layer for layer in leaf_layers(backbone_layer(model))
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
@@ -244,52 +242,3 @@ def check_predict_and_export(backbone_run, photos, dlcv, tmp_path):
 
 
 # ---- ImageNet weights offline --------------------------------------------------------------------------
-
-
-def serve_weights(monkeypatch, name: str, source) -> str:
-    """Point the backbone's ImageNet weights at a local file (file:// URL), as if it were Google's."""
-    from dlcv.models import backbones
-
-    digest = hashlib.md5(source.read_bytes()).hexdigest()
-    entry = backbones.BACKBONES[name]
-    file_name = entry.weights_file(32).name
-    (source.parent / file_name).write_bytes(source.read_bytes())
-    monkeypatch.setitem(backbones.BACKBONES, name,
-                        replace(entry, notop=(entry.notop[0], f"file://{source.parent}/", digest)))
-    return file_name
-
-
-def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dlcv, tmp_path, photos, monkeypatch):
-    from dlcv.models import backbones
-
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    entry = backbones.BACKBONES[BACKBONE]  # unreachable, as offline
-    monkeypatch.setitem(backbones.BACKBONES, BACKBONE, replace(entry, notop=(entry.notop[0], "http://127.0.0.1:9/",
-                                                                             entry.notop[2])))
-    outcome = dlcv("train", *[a for o in transfer(tmp_path, photos, "offline") for a in ("--set", o)])
-    assert outcome.code == 2 and outcome.err.count("\n") == 1, outcome.err
-    assert f"ImageNet weights {entry.notop[0]} are not in {tmp_path / 'keras' / 'models'}/" in outcome.err
-    assert f"dlcv weights fetch {BACKBONE}" in outcome.err
-    assert not (tmp_path / "cache").exists()  # no image was read
-    doctor = dlcv("doctor", "--set", f"model.name={BACKBONE}", "--set", "preprocessing.width=32", "--set",
-                  "preprocessing.height=32")
-    assert doctor.code == 1 and f"✗ ImageNet weights {entry.notop[0]} not in" in doctor.out + doctor.err
-
-
-def test_weights_fetch_fills_the_keras_cache_that_training_loads(keras, dlcv, tmp_path, photos, monkeypatch):
-    network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
-    network.save(tmp_path / "served.h5")  # the legacy HDF5 layout of Keras's own _no_top.h5 files
-    file_name = serve_weights(monkeypatch, "mobilenet_v2", tmp_path / "served.h5")
-    home = tmp_path / "home"
-    fetched = dlcv("weights", "fetch", "mobilenet_v2", "--to", home)
-    assert fetched.code == 0, fetched.err
-    assert (home / "models" / file_name).read_bytes() == (tmp_path / "served.h5").read_bytes()
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    overrides = ["--set", "model.name=mobilenet_v2", "--set", "preprocessing.width=32", "--set",
-                 "preprocessing.height=32"]
-    assert f"✓ ImageNet weights {file_name} in {home / 'models'}/" in dlcv("doctor", *overrides).out
-    from dlcv.models import build_model
-
-    model = build_model("mobilenet_v2", 32, 32, 3, 2, weights="imagenet")  # Keras's own loading, from the cache
-    np.testing.assert_array_equal(model.layers[2].get_layer("Conv1").get_weights()[0],
-                                  network.get_layer("Conv1").get_weights()[0])

@@ -18,6 +18,7 @@ import yaml
 from data_files import write_class_folders
 
 optuna = pytest.importorskip("optuna")
+sqlalchemy_exc = pytest.importorskip("sqlalchemy.exc")
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD, TOO_LOW, EXPLODES = 0.1, 1e-6, 1e37
@@ -107,8 +108,8 @@ def test_two_processes_share_a_study_and_a_killed_one_loses_nothing(keras, tmp_p
             continue
         try:
             trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{folder / 'study.db'}").trials
-        except (KeyError, optuna.exceptions.StorageInternalError, ValueError):
-            continue  # not created yet
+        except (KeyError, optuna.exceptions.StorageInternalError, ValueError, sqlalchemy_exc.OperationalError):
+            continue  # not created yet (or being created: this poll races the two processes to make the tables)
         running = [t for t in trials if t.state.name == "RUNNING" and "worker" in t.user_attrs]
         if running and any(t.state.name == "COMPLETE" for t in trials):
             victim = running[0]

@@ -3,7 +3,7 @@
 The model is any dlcv run trained on face crops (``configs/smiles_lenet.yaml``: LeNet on 28×28 grey
 faces); each face is prepared exactly as the run's preprocessing prepared its training images.
 
-    detector = SmileDetector(load_run("output/smiles_lenet/model.h5"))
+    detector = SmileDetector(load_classifier("output/smiles_lenet/model.h5"))
     summary = annotate_video(detector, "clip.mp4", "output/smiles_lenet/clip-annotated.avi")
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import files
 from ..errors import DlcvError
-from ..inference import Run, load_run
+from ..inference import Classifier, load_classifier
 from ..runtime import start_keras
 from .faces import FaceDetector
 
@@ -38,8 +38,8 @@ class FaceLabel:
 
 
 class SmileDetector:
-    def __init__(self, run: Run, faces: FaceDetector | None = None) -> None:
-        self.run, self.faces = run, faces or FaceDetector()
+    def __init__(self, classifier: Classifier, faces: FaceDetector | None = None) -> None:
+        self.classifier, self.faces = classifier, faces or FaceDetector()
 
     def label_frame(self, frame: np.ndarray) -> list[FaceLabel]:
         """Every face in a BGR frame, with the model's label for it."""
@@ -48,9 +48,9 @@ class SmileDetector:
         if not boxes:
             return []
         # Grey crops, as SMILES's faces are grey; prepare() gives the model its channel count and size.
-        crops = [self.run.prepare(grey[y:y + h, x:x + w]) for x, y, w, h in boxes]
-        probabilities = self.run.predict_arrays(np.stack(crops))
-        return [FaceLabel(box, self.run.class_names[int(p.argmax())], float(p.max()))
+        crops = [self.classifier.prepare(grey[y:y + h, x:x + w]) for x, y, w, h in boxes]
+        probabilities = self.classifier.predict_arrays(np.stack(crops))
+        return [FaceLabel(box, self.classifier.class_names[int(p.argmax())], float(p.max()))
                 for box, p in zip(boxes, probabilities)]
 
     def draw(self, frame: np.ndarray, labels: list[FaceLabel]) -> np.ndarray:
@@ -58,7 +58,7 @@ class SmileDetector:
         canvas = frame.copy()
         for face in labels:
             x, y, w, h = face.box
-            colour = PALETTE[self.run.class_names.index(face.label) % len(PALETTE)]
+            colour = PALETTE[self.classifier.class_names.index(face.label) % len(PALETTE)]
             cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, 2)
             cv2.putText(canvas, f"{face.label} {face.probability:.2f}", (x, max(y - 10, 12)),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 2)
@@ -141,7 +141,7 @@ def detect_smiles(model: str, source: str | int, output: Path, display: bool = F
         raise DlcvError(f"video file not found: {source!r}")
     files.ensure_writable_dir(Path(output).parent)
     start_keras(backend, verbose)
-    summary = annotate_video(SmileDetector(load_run(model)), source, output, display, max_frames)
+    summary = annotate_video(SmileDetector(load_classifier(model)), source, output, display, max_frames)
     counts = ", ".join(f"{label} {n}" for label, n in sorted(summary.labels.items())) or "none"
     log.info(f"[INFO] {summary.frames} frames, {summary.faces} faces ({counts}); wrote {summary.output}")
     return summary

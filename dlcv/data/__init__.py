@@ -1,9 +1,9 @@
-"""Data: datasets by name, image folders, HDF5 stores, the decode-once cache, splits, streaming.
+"""Data: datasets by name, image folders, label tables, HDF5 stores, the decode-once cache, splits, streaming.
 NumPy, scikit-learn, OpenCV, h5py (no Keras).
 
-Importing the package registers every source (``digits``, ``mnist``, ``cifar10``, ``folder``, ``hdf5``).
+Importing the package registers every source (``digits``, ``mnist``, ``cifar10``, ``folder``, ``labels``, ``hdf5``).
 """
-from . import builtin, folder, store  # noqa: F401  (each registers its datasets)
+from . import builtin, folder, store, table  # noqa: F401  (each registers its datasets)
 from .prepare import PreparedData, count_split, prepare_data
 from .registry import DATASETS, DatasetSpec, get_dataset, load_dataset, register_dataset
 from .sources import ImageSource, StreamedSet

@@ -14,6 +14,10 @@ than any change of recipe. The check reads every file once and reports
     audit.problems        # duplicate groups that leak across splits or carry two labels
     print(audit.text())
 
+A label table (``audit_table("labels.csv", images="photos")``) gets the same report, and what only a table
+can get wrong: rows naming missing files, files under its images folder that no row names, and files two
+rows name.
+
 A pair is near when its perceptual hashes are within ``distance`` bits and its 16x16 grey thumbnails
 (mean removed, unit length) correlate at 0.95 or more: on tightly cropped, aligned faces (SMILES) the
 hash alone puts different people within 6 bits, while the thumbnails of a copy resized to 60% and
@@ -80,6 +84,12 @@ class FolderAudit:
     unreadable: list[str]
     duplicates: list[DuplicateGroup]
     distance: int = NEAR_DISTANCE
+    missing: list[str] = field(default_factory=list)
+    """A label table's rows naming files that are not there ("line N: path")."""
+    unlisted: list[str] = field(default_factory=list)
+    """Image files under a label table's images folder that no row names."""
+    repeated: list[str] = field(default_factory=list)
+    """Files two or more rows of a label table name ("lines N and M: path")."""
 
     @property
     def problems(self) -> list[DuplicateGroup]:
@@ -94,7 +104,8 @@ class FolderAudit:
                 "sizes": {"count": len(self.sizes), "min": [int(np.min(widths)), int(np.min(heights))],
                           "median": [int(np.median(widths)), int(np.median(heights))],
                           "max": [int(np.max(widths)), int(np.max(heights))]},
-                "unreadable": self.unreadable, "near_distance": self.distance,
+                "unreadable": self.unreadable, "missing": self.missing, "unlisted": self.unlisted,
+                "repeated": self.repeated, "near_distance": self.distance,
                 "duplicates": [dict(asdict(group), across_parts=group.across_parts,
                                     across_classes=group.across_classes) for group in self.duplicates],
                 "problems": len(self.problems)}
@@ -116,9 +127,10 @@ class FolderAudit:
             sizes = summary["sizes"]
             lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
                          f"{'x'.join(map(str, sizes['median']))} (width x height)")
-        if self.unreadable:
-            lines.append(f"unreadable: {len(self.unreadable)} file(s): " + ", ".join(self.unreadable[:10])
-                         + (", ..." if len(self.unreadable) > 10 else ""))
+        for what, names in (("unreadable", self.unreadable), ("rows naming missing files", self.missing),
+                            ("files no row names", self.unlisted), ("files named by two rows or more", self.repeated)):
+            if names:
+                lines.append(f"{what}: {len(names):,}: " + ", ".join(names[:10]) + (", ..." if len(names) > 10 else ""))
         for group in self.duplicates:
             parts = sorted({part for part in group.parts if part}, key=PART_NAMES.index)
             where = (f"across splits ({' and '.join(parts)})" if group.across_parts else "across classes"
@@ -146,10 +158,23 @@ def perceptual_hash(grey: np.ndarray) -> np.uint64:
     return np.packbits(bits).view(">u8")[0].astype(np.uint64)
 
 
+def audit_dataset(dataset: str, images: str | None = None, distance: int = NEAR_DISTANCE) -> FolderAudit:
+    """``dlcv data check``'s audit of a class folder or, by its extension, a label table."""
+    from .table import is_table
+
+    if is_table(dataset):
+        return audit_table(dataset, images, distance)
+    if not Path(dataset).is_dir():
+        raise DlcvError(f"dataset folder not found: {dataset!r}; expected a folder of <class>/<image> files or a "
+                        "label table (.csv, .jsonl)")
+    if images is not None:
+        raise DlcvError("--images: applies to a label table; a folder's images are the folder's")
+    return audit_folder(dataset, distance)
+
+
 def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers: int | None = None) -> FolderAudit:
     """Read every image of a class folder (pre-split or not) once and report what :class:`FolderAudit` holds."""
-    if not 0 <= distance <= MAX_DISTANCE:
-        raise DlcvError(f"--distance {distance}: expected 0-{MAX_DISTANCE} bits of the 64-bit perceptual hash")
+    _check_distance(distance)
     parts = split_folders(root)
     if parts is not None:
         paths, labels, class_names, given = list_split_images(root, parts)
@@ -157,25 +182,57 @@ def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers
     else:
         paths, labels, class_names = list_labelled_images(root)
         part_of = [""] * len(paths)
+    audit = _audit(str(root), paths, [label_of(path) for path in paths], part_of, distance, workers)
+    audit.split_as_given = parts is not None
+    return audit
+
+
+def audit_table(path: str | os.PathLike, images: str | os.PathLike | None = None, distance: int = NEAR_DISTANCE,
+                workers: int | None = None) -> FolderAudit:
+    """Read every image a label table names once: the folder's report, and the table's own problems (rows
+    naming missing files, files no row names, files two rows name)."""
+    from ..images import list_images
+    from .table import read_table
+
+    _check_distance(distance)
+    table = read_table(path, images)
+    classes = [table.class_names[label] for label in table.labels]
+    part_of = [""] * len(table.paths) if table.given_split is None else [PART_NAMES[int(g)] for g in table.given_split]
+    audit = _audit(str(table.images), table.paths, classes, part_of, distance, workers)
+    audit.split_as_given = table.given_split is not None
+    named = {os.path.normpath(p) for p in table.paths}
+    audit.unlisted = [os.path.relpath(p, table.images) for p in list_images(table.images)
+                      if os.path.normpath(p) not in named]
+    audit.missing, audit.repeated = table.missing, table.repeated
+    return audit
+
+
+def _check_distance(distance: int) -> None:
+    if not 0 <= distance <= MAX_DISTANCE:
+        raise DlcvError(f"--distance {distance}: expected 0-{MAX_DISTANCE} bits of the 64-bit perceptual hash")
+
+
+def _audit(root: str, paths: list[str], classes: list[str], part_of: list[str], distance: int,
+           workers: int | None) -> FolderAudit:
+    """Every image read once: counts per part and class, sizes, unreadable files, duplicate groups."""
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
         fingerprints = list(pool.map(_fingerprint, paths))
     counts: dict[str, dict[str, int]] = {}
-    for path, part, print_ in zip(paths, part_of, fingerprints):
+    for name, part, print_ in zip(classes, part_of, fingerprints):
         if print_ is not None:
             per_class = counts.setdefault(part or "all", {})
-            per_class[label_of(path)] = per_class.get(label_of(path), 0) + 1
+            per_class[name] = per_class.get(name, 0) + 1
     readable = [i for i, print_ in enumerate(fingerprints) if print_ is not None]
     digests = [fingerprints[i][0] for i in readable]
     hashes = np.array([fingerprints[i][1] for i in readable], np.uint64)
     thumbs = np.array([fingerprints[i][2] for i in readable], np.float32).reshape(len(readable), THUMB_SIZE ** 2)
-    groups = _duplicate_groups(digests, hashes, thumbs, distance)
     duplicates = []
-    for members in groups:
+    for members in _duplicate_groups(digests, hashes, thumbs, distance):
         rows = [readable[m] for m in members]
         kind = "exact" if len({digests[m] for m in members}) == 1 else "near"
         duplicates.append(DuplicateGroup(kind, tuple(paths[r] for r in rows), tuple(part_of[r] for r in rows),
-                                         tuple(label_of(paths[r]) for r in rows)))
-    return FolderAudit(str(root), parts is not None, counts, [fingerprints[i][3] for i in readable],
+                                         tuple(classes[r] for r in rows)))
+    return FolderAudit(root, False, counts, [fingerprints[i][3] for i in readable],
                        [path for path, print_ in zip(paths, fingerprints) if print_ is None], duplicates, distance)
 
 

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 
 from ..errors import DlcvError, WriteFailed
-from .sources import FolderSource, ImageSource, StoreSource
-from .store import write_store
+from .sources import FolderSource, ImageSource
+from .store import StoreSource, write_store
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
             if store.listing_key == key:
                 log.info(f"cache: reading the decoded images from {path}")
                 return _with_paths(store, source)
+            store.close()
         except DlcvError:
             pass
         log.info(f"cache: {path} is damaged or from another listing; building it again")

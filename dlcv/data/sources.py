@@ -5,7 +5,8 @@ are then held in memory or streamed from disk). Reading is what differs:
 
 - :class:`ArraySource` — arrays already in memory (digits, MNIST, CIFAR-10).
 - :class:`FolderSource` — image files, decoded (in parallel, by the one decoder) when read.
-- :class:`StoreSource` — an HDF5 store (``dlcv data build``, or the decode-once cache of a folder).
+- :class:`~dlcv.data.store.StoreSource` — an HDF5 store (``dlcv data build``, or the decode-once cache of a
+  folder), read where it is written (:mod:`dlcv.data.store`).
 
     source = folder_source("datasets/animals", PreprocessingConfig(width=32, height=32))   # data.folder
     train = source.load(train_rows)                      # an ImageSet held in memory
@@ -15,29 +16,22 @@ are then held in memory or streamed from disk). Reading is what differs:
 from __future__ import annotations
 
 import abc
-import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..config import Decode, PreprocessingConfig
-from ..errors import DlcvError
 from ..images import UnreadableImage
 from ..preprocessing import PIXELS_REVISION, decode_file, preprocessors_for
 from .types import ImageSet
 
 ROW_ARRAYS = ("official_test", "given_split", "groups")
 """What an ImageSource may say about each row besides its label; a store keeps them."""
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-READ_WINDOW = 256
 LOAD_CHUNK = 1024  # files decoded at a time when a folder is loaded into memory (a progress bar step)
 
 
@@ -66,6 +60,8 @@ class ImageSource(abc.ABC):
     """How the image files were (or are) decoded: ``dataset.decode``."""
     paths: list[str] | None = None
     """Each row's image file, where the rows are files (a folder, or the decode-once cache of one)."""
+    decodes_files: bool = False
+    """Whether reading decodes image files (slow enough to load in chunks, with a progress bar)."""
 
     def __init__(self) -> None:
         self._skipped: dict[int, str] = {}
@@ -101,9 +97,9 @@ class ImageSource(abc.ABC):
         rows = np.asarray(rows, dtype=np.int64)
         images = aligned_empty((len(rows), *self.shape))
         ok = np.ones(len(rows), bool)
-        step = LOAD_CHUNK if isinstance(self, FolderSource) else max(len(rows), 1)
-        decoding = isinstance(self, FolderSource)  # only decoding takes long enough for progress
-        with Progress(len(rows), progress or "", enabled=bool(progress) and decoding, minimum=LOAD_CHUNK) as bar:
+        step = LOAD_CHUNK if self.decodes_files else max(len(rows), 1)
+        enabled = bool(progress) and self.decodes_files  # only decoding takes long enough for progress
+        with Progress(len(rows), progress or "", enabled=enabled, minimum=LOAD_CHUNK) as bar:
             for start in range(0, len(rows), step):
                 _, ok[start:start + step] = self.read(rows[start:start + step], out=images[start:start + step])
                 bar.update(len(rows[start:start + step]))
@@ -135,13 +131,17 @@ class ArraySource(ImageSource):
 class FolderSource(ImageSource):
     """Image files listed with their labels; each read decodes them on every core."""
 
+    decodes_files = True
+
     def __init__(self, paths: Sequence[str], labels: np.ndarray, class_names: list[str],
                  preprocessing: PreprocessingConfig, workers: int | None = None, decode: Decode = "exact",
                  given_split: np.ndarray | None = None, groups: np.ndarray | None = None,
-                 group_by: str | None = None, max_pixels: int | None = None) -> None:
+                 group_by: str | None = None, max_pixels: int | None = None, labelling: str | None = None) -> None:
         super().__init__()
         self.decode, self.given_split, self.groups, self.group_by = decode, given_split, groups, group_by
         self.max_pixels = max_pixels
+        self.labelling = labelling
+        """What identifies labels that the paths do not imply (a label table's), for the cache's key."""
         if preprocessing.width is None and preprocessing.height is None:
             raise ValueError("a folder of photos needs a target size (preprocessing width / height)")
         self.paths, self.labels, self.class_names = list(paths), np.asarray(labels), list(class_names)
@@ -161,7 +161,8 @@ class FolderSource(ImageSource):
         import hashlib
 
         recipe = [self.preprocessing.model_dump_json(), self.decode, self.given_split is not None, self.group_by,
-                  PIXELS_REVISION] + ([self.max_pixels] if self.max_pixels is not None else [])
+                  PIXELS_REVISION] + ([self.max_pixels] if self.max_pixels is not None else []) \
+            + ([self.labelling] if self.labelling is not None else [])
         digest = hashlib.sha256(json.dumps(recipe).encode())
         for path in self.paths:
             try:
@@ -192,85 +193,6 @@ class FolderSource(ImageSource):
             else:
                 images[i] = image
         return images, ok
-
-
-class StoreSource(ImageSource):
-    """A complete HDF5 store; reads are thread-safe (h5py serialises them)."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        super().__init__()
-        self.path = Path(path)
-        with open_store(self.path) as store:
-            self.labels = store["labels"][:]
-            valid = store["valid"][:] if "valid" in store else np.ones(len(self.labels), bool)
-            self.class_names = json.loads(store.attrs["class_names"])
-            self.shape = tuple(store["images"].shape[1:])
-            self.preprocessing = PreprocessingConfig.model_validate_json(store.attrs["preprocessing"])
-            names = json.loads(store.attrs.get("skipped", "[]"))
-            self.listing_key = store.attrs.get("listing_key")
-            self.decode = str(store.attrs.get("decode", "fast"))  # stores before dlcv decoded exactly: fast
-            # Rows a build could not decode stay in the file (its size was fixed up front), not in the data.
-            self._rows = np.flatnonzero(valid)
-            self.labels = self.labels[self._rows]
-            for name in ROW_ARRAYS:
-                setattr(self, name, store[name][:][self._rows] if name in store else None)
-        self._skipped = {-1 - i: name for i, name in enumerate(names)}  # found by the build, before any row
-        self._file: h5py.File | None = None
-        self._raw = self._contiguous_offset()
-
-    @property
-    def stored_rows(self) -> np.ndarray:
-        """The store's rows that hold an image (a build could not decode the others), in order."""
-        return self._rows
-
-    def _images(self) -> h5py.Dataset:
-        if self._file is None:
-            self._file = h5py.File(self.path, "r")
-        return self._file["images"]
-
-    def _contiguous_offset(self) -> tuple[int, int] | None:
-        """(file descriptor, byte offset) of a contiguous ``images`` dataset (format 2), which rows are
-        then read from directly — positional reads need no lock, so reader threads run in parallel —,
-        else None (format 1's chunks go through h5py)."""
-        images = self._images()
-        offset = images.id.get_offset() if images.chunks is None and images.compression is None else None
-        if offset is None:
-            return None
-        return os.open(self.path, os.O_RDONLY), offset
-
-    def read(self, rows, out=None):
-        stored = self._rows[np.asarray(rows)]
-        images = out if out is not None else aligned_empty((len(stored), *self.shape))
-        if self._raw is not None:
-            descriptor, offset = self._raw
-            row_bytes = int(np.prod(self.shape))
-            # one read per run of consecutive rows (a whole split loads in few reads, a shuffled batch row
-            # by row), each straight into the output array
-            breaks = np.flatnonzero(np.diff(stored) != 1) + 1
-            for start, stop in zip(np.r_[0, breaks], np.r_[breaks, len(stored)]):
-                size = (stop - start) * row_bytes
-                target = images[start:stop].reshape(-1)
-                done = 0
-                while done < size:  # a large read may return in parts
-                    got = os.preadv(descriptor, [target[done:]], offset + int(stored[start]) * row_bytes + done)
-                    if got <= 0:
-                        raise DlcvError(f"HDF5 store {str(self.path)!r} ends early: it is damaged; rebuild it "
-                                        "with dlcv data build")
-                    done += got
-            return images, np.ones(len(stored), bool)
-        if len(stored) > READ_WINDOW:  # many rows: one pass in order over the file, a window at a time
-            order = np.argsort(stored, kind="stable")
-            ordered = stored[order]
-            for start in range(int(ordered[0]), int(ordered[-1]) + 1, READ_WINDOW):
-                lo, hi = np.searchsorted(ordered, [start, start + READ_WINDOW])
-                if lo < hi:
-                    window = self._images()[start:start + READ_WINDOW]
-                    images[order[lo:hi]] = window[ordered[lo:hi] - start]
-        elif len(stored):
-            order = np.argsort(stored, kind="stable")  # h5py reads increasing indexes
-            unique, inverse = np.unique(stored[order], return_inverse=True)
-            images[order] = self._images()[unique][inverse]
-        return images, np.ones(len(stored), bool)
 
 
 @dataclass
@@ -313,35 +235,3 @@ class StreamedSet:
         if ok.all():  # the usual case: no copy (a window of a streamed epoch is tens of MiB)
             return images, self.source.labels[rows]
         return images[ok], self.source.labels[rows][ok]
-
-
-def check_store_shape(source: StoreSource, expect: PreprocessingConfig) -> None:
-    height, width, channels = source.shape
-    for key, have in (("width", width), ("height", height), ("channels", channels)):
-        wanted = getattr(expect, key)
-        if wanted is not None and wanted != have:
-            raise DlcvError(f"preprocessing.{key}: the store {str(source.path)!r} was built with {key} {have}, "
-                            f"the config asks for {wanted}; rebuild the store or set it to null")
-
-
-@contextlib.contextmanager
-def open_store(path: str | os.PathLike) -> Iterator[h5py.File]:
-    """A complete store of a readable format, opened for reading; a one-line error otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise DlcvError(f"HDF5 store not found: {str(path)!r}")
-    try:
-        store = h5py.File(path, "r")
-    except OSError as exc:
-        raise DlcvError(f"cannot open HDF5 store {str(path)!r} ({str(exc).splitlines()[0][:120]}); "
-                        "it may be truncated: rebuild it with dlcv data build") from None
-    with store:
-        complete = bool(store.attrs.get("complete", False))
-        counts_agree = "images" in store and "labels" in store and len(store["images"]) == len(store["labels"])
-        if not (complete and counts_agree):
-            raise DlcvError(f"HDF5 store {str(path)!r} is incomplete (its build was interrupted); "
-                            "rebuild it with dlcv data build")
-        if store.attrs.get("format_version") not in READABLE_VERSIONS:
-            raise DlcvError(f"HDF5 store {str(path)!r} has format version {store.attrs.get('format_version')}; "
-                            f"this dlcv reads versions {', '.join(map(str, READABLE_VERSIONS))}")
-        yield store

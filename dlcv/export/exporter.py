@@ -9,12 +9,13 @@ images — and compared with the Keras model: a float32 export that differs by m
 ``TOLERANCE`` or disagrees on any top-1 label fails the whole export (nothing is left behind). The
 folder is renamed into place only when every format passed.
 
-    run = load_run("output/shallownet/model.keras")
-    check = check_images(run, RunFolder("output/shallownet").saved_config())   # its test split, if here
-    reports = export_model(run, ["onnx", "litert"], Path("output/shallownet/export"), check)
+    classifier = load_classifier("output/shallownet/model.keras")
+    check = check_images(classifier, RunFolder("output/shallownet").saved_config())   # its test split, if here
+    reports = export_model(classifier, ["onnx", "litert"], Path("output/shallownet/export"), check)
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -27,8 +28,10 @@ import numpy as np
 from .. import files
 from ..config import ExperimentConfig
 from ..errors import DlcvError, ExportFailed
-from ..inference import Run
+from ..inference import Classifier
 from .formats import FORMATS, INPUT_NAME, SPEC_NAME, serving_spec
+
+log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
 """Largest absolute difference in any class probability a float32 export may show against Keras."""
@@ -74,7 +77,7 @@ def serving_model(model, input_size: tuple[int, int, int]):
     return wrapped
 
 
-def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str] = ()) -> CheckImages:
+def check_images(classifier: Classifier, config: ExperimentConfig | None, paths: Sequence[str] = ()) -> CheckImages:
     """Images to compare the exports on: the run's test split (its data still present), else the files
     given, else seeded random images at the model's input size."""
     if config is not None:
@@ -84,9 +87,9 @@ def check_images(run: Run, config: ExperimentConfig | None, paths: Sequence[str]
             images, labels = test.batch(np.arange(count))
             return CheckImages(images, np.asarray(labels), f"{len(labels)} images of the run's test split")
     if paths:
-        return CheckImages(np.stack([run.decode(path) for path in paths]), None,
+        return CheckImages(np.stack([classifier.decode(path) for path in paths]), None,
                            f"{len(paths)} images from --check-images")
-    generated = np.random.default_rng(0).integers(0, 256, (GENERATED_IMAGES, *run.input_size), dtype=np.uint8)
+    generated = np.random.default_rng(0).integers(0, 256, (GENERATED_IMAGES, *classifier.input_size), dtype=np.uint8)
     return CheckImages(generated, None, f"{GENERATED_IMAGES} generated images (the run's data is not here; "
                                         "--check-images gives real ones)")
 
@@ -109,12 +112,12 @@ def _test_split(config: ExperimentConfig):
         return None
 
 
-def export_model(run: Run, formats: Sequence[str], output: Path, check: CheckImages, quantize: bool = False,
-                 force: bool = False) -> list[FormatReport]:
-    """Write ``formats`` of ``run``'s Keras model into ``output`` (with ``serving.json`` and the class
+def export_model(classifier: Classifier, formats: Sequence[str], output: Path, check: CheckImages,
+                 quantize: bool = False, force: bool = False) -> list[FormatReport]:
+    """Write ``formats`` of ``classifier``'s Keras model into ``output`` (with ``serving.json`` and the class
     names), each checked against Keras; raises :class:`ExportFailed` (and writes nothing) on a mismatch."""
-    serving = serving_model(run.model, run.input_size)
-    reference = run.predict_arrays(check.images)
+    serving = serving_model(classifier.model, classifier.input_size)
+    reference = classifier.predict_arrays(check.images)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = files.temporary_dir(output.parent, "export-")
     try:
@@ -131,7 +134,7 @@ def export_model(run: Run, formats: Sequence[str], output: Path, check: CheckIma
             raise ExportFailed("export failed its parity check, nothing was written: " + "; ".join(
                 f"{r.name} differs from Keras by up to {r.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
                 f"agrees on {r.agreement:.1%} of top-1 labels" for r in failed) + f" ({check.origin})")
-        _write_metadata(staging, run, reports, check)
+        _write_metadata(staging, classifier, reports, check)
         _move_into_place(staging, output, force)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -155,17 +158,19 @@ def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, re
                         reference_accuracy)
 
 
-def _write_metadata(staging: Path, run: Run, reports: list[FormatReport], check: CheckImages) -> None:
+def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatReport], check: CheckImages) -> None:
     exports = {r.name: {"path": r.path.name, "runtime": FORMATS[r.name].runtime, "bytes": r.bytes,
                         "quantized": r.quantized, "max_abs_difference": r.max_difference,
                         "top1_agreement": r.agreement, "checked_on": check.origin} for r in reports}
     from ..preprocessing import client_recipe
 
-    preprocessing = run.preprocessing.model_copy(update=dict(zip(("height", "width", "channels"), run.input_size)))
-    decode = {"mode": run.decode_mode, **client_recipe(preprocessing, run.decode_mode)}
-    files.write_json(staging / SPEC_NAME, serving_spec(run.input_size, run.class_names, preprocessing.model_dump(),
-                                                       decode, run.has_run_metadata, exports))
-    files.write_json(staging / "class_names.json", list(run.class_names))
+    size = dict(zip(("height", "width", "channels"), classifier.input_size))
+    preprocessing = classifier.preprocessing.model_copy(update=size)
+    decode = {"mode": classifier.decode_mode, **client_recipe(preprocessing, classifier.decode_mode)}
+    files.write_json(staging / SPEC_NAME, serving_spec(classifier.input_size, classifier.class_names,
+                                                       preprocessing.model_dump(), decode,
+                                                       classifier.has_run_metadata, exports))
+    files.write_json(staging / "class_names.json", list(classifier.class_names))
 
 
 def _move_into_place(staging: Path, output: Path, force: bool) -> None:
@@ -187,3 +192,19 @@ def _size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def log_reports(reports: list[FormatReport], origin: str, target: Path) -> None:
+    """The exports' table: each format's file, size, largest difference from Keras, agreement and speed."""
+    log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
+    for r in reports:
+        name = r.name + (" (int8)" if r.quantized else "")
+        log.info(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
+                 f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
+        if r.quantized and r.accuracy is not None:
+            log.info(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
+                     f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
+    checked = [r.name for r in reports if not r.quantized]
+    if checked:
+        log.info(f"{', '.join(checked)}: within {TOLERANCE:g} of Keras's probabilities, the same top-1 labels")
+    log.info(f"written to {target}/ with serving.json and class_names.json")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,3 +168,21 @@ def read_serving_spec(model_path: Path) -> dict[str, Any]:
         return json.loads(spec_path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise DlcvError(f"{spec_path} is not valid JSON ({exc})") from None
+
+
+def check_export_request(formats: Sequence[str], backend: str | None, quantize: bool) -> None:
+    """``dlcv export``'s request checked before Keras starts: known formats, their runtimes installed, the
+    TensorFlow backend, ``quantize`` with LiteRT only."""
+    unknown = [name for name in formats if name not in FORMATS]
+    if unknown or not formats:
+        raise DlcvError(f"--format {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(FORMATS)}")
+    if backend not in (None, "tensorflow"):
+        raise DlcvError(f"--backend {backend}: exports are written on the TensorFlow backend (SavedModel, "
+                        "ONNX through tf2onnx and LiteRT are all TensorFlow graphs); a model trained on any "
+                        "backend loads there: drop --backend")
+    missing = sorted({package for name in formats for package in FORMATS[name].missing()})
+    if missing:
+        raise DlcvError(f"--format {' '.join(formats)} needs {', '.join(missing)}: pip install "
+                        f"{' '.join(missing)} (or pip install 'dlcv[export]')")
+    if quantize and "litert" not in formats:
+        raise DlcvError("--quantize applies to LiteRT only; add --format litert")

@@ -66,7 +66,7 @@ class Backbone:
     """The input size its ImageNet weights were trained at."""
     min_size: int
     """The smallest input side Keras builds it for."""
-    weighted_layers: int
+    weighted_layer_count: int
     """Its layers with weights, BatchNormalization not counted: the largest ``trainable: N``."""
     notop: tuple[str, str, str | None]
     """(file name, origin folder, hash) of its ImageNet weights without the classifier."""
@@ -275,11 +275,11 @@ def saves_to_h5_name(name: str) -> bool:
 
 def saves_to_h5(model) -> bool:
     """Whether Keras's legacy HDF5 format can load this built model back (see :data:`NOT_IN_H5`)."""
-    backbone = find_backbone(model)  # Keras names it after its constructor: MobileNetV3Small, convnext_tiny
+    backbone = backbone_layer(model)  # Keras names it after its constructor: MobileNetV3Small, convnext_tiny
     return backbone is None or backbone.name.lower().replace("_", "") not in {n.lower() for n in NOT_IN_H5}
 
 
-def find_backbone(model):
+def backbone_layer(model):
     """The backbone inside a transfer model (the one nested Keras model), or None."""
     import keras
 
@@ -303,7 +303,7 @@ def set_trainable(model, trainable: bool | int | str, batch_norm: bool = False) 
     backbone's layers that now train (the head always trains)."""
     import keras
 
-    backbone = find_backbone(model)
+    backbone = backbone_layer(model)
     if backbone is None:
         raise ValueError(f"model {model.name!r} has no backbone to freeze or unfreeze")
     candidates = weighted_layers(backbone)

@@ -69,18 +69,18 @@ def label_random_images(model_path: str, dataset: str, output: Path, count: int,
 
     paths, _, class_names = list_labelled_images(dataset)
     start_keras(backend, verbose)
-    from ..inference import load_run
+    from ..inference import load_classifier
 
     chosen = random.Random(seed).sample(paths, min(count, len(paths)))
-    run = load_run(model_path)
-    if not run.has_run_metadata:  # a bare model file: as the book's script, resize to its input and
-        height, width, channels = run.input_size  # name the classes after the dataset's folders
-        if len(class_names) != len(run.class_names):
+    classifier = load_classifier(model_path)
+    if not classifier.has_run_metadata:  # a bare model file: as the book's script, resize to its input and
+        height, width, channels = classifier.input_size  # name the classes after the dataset's folders
+        if len(class_names) != len(classifier.class_names):
             raise DlcvError(f"{dataset!r} has {len(class_names)} classes but the model has "
-                            f"{len(run.class_names)} outputs")
-        run = replace(run, class_names=class_names,
+                            f"{len(classifier.class_names)} outputs")
+        classifier = replace(classifier, class_names=class_names,
                       preprocessing=PreprocessingConfig(width=width, height=height, channels=channels))
-    predictions = run.predict_files(chosen, skipped=[])
+    predictions = classifier.predict_files(chosen, skipped=[])
     for i, prediction in enumerate(predictions):
         image = cv2.cvtColor(read_image(prediction.path, channels=3), cv2.COLOR_RGB2BGR)
         text = f"Label: {prediction.label} ({prediction.probability:.2f})"

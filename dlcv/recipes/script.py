@@ -16,7 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import DlcvError, run_action
+from ..cli import run_action
+from ..errors import DlcvError
 from ..files import ensure_writable_dir
 
 

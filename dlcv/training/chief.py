@@ -1,6 +1,34 @@
-"""The chief's state given to every worker of a multi-worker run, so that every worker's callbacks decide
-alike (see :func:`broadcast_from_chief`)."""
+"""The roles of a multi-worker run's processes: which one is the chief (TF_CONFIG), and the chief's state
+given to every worker, so that every worker's callbacks decide alike (see :func:`broadcast_from_chief`)."""
 from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ..errors import DlcvError
+
+
+def cluster_config() -> dict[str, Any]:
+    """TF_CONFIG of a multi-worker run (empty when there is none)."""
+    try:
+        return json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except ValueError:
+        raise DlcvError("TF_CONFIG is not valid JSON; expected e.g. {\"cluster\": {\"worker\": "
+                        "[\"host1:12345\", \"host2:12345\"]}, \"task\": {\"type\": \"worker\", "
+                        "\"index\": 0}}") from None
+
+
+def is_chief() -> bool:
+    """True unless TF_CONFIG makes this process a non-chief worker of a multi-worker run (only the chief
+    writes the run folder)."""
+    cluster = cluster_config()
+    task = cluster.get("task")
+    if not task:
+        return True
+    if "chief" in cluster.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
 def broadcast_from_chief(model, strategy, epoch: int, best_val_loss: float | None) -> tuple[int, float | None]:

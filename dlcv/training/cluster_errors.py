@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ..runs import cluster_config
+from .chief import cluster_config
 
 
 def lost_worker(exc: Exception) -> str:

@@ -22,7 +22,7 @@ With one window holding the whole set, host-fed training is the resident route e
 - :class:`TensorFlowEpochs` — a ``tf.function`` (XLA where :func:`use_xla` says) whose loop over a
   window's batches AutoGraph turns into one program; ``train_step`` updates the variables in place.
 
-    trainer = make_trainer(model, splits.train, splits.val, batch_size=32, seed=42)
+    trainer = build_trainer(model, splits.train, splits.val, batch_size=32, seed=42)
     logs = trainer.train_epoch(epoch=0)         # {"loss": ..., "accuracy": ...}
     logs.update(trainer.evaluate())             # {"val_loss": ..., "val_accuracy": ...}
 """
@@ -53,7 +53,7 @@ hide, so a larger window only holds more memory (M1: 16 MiB windows train as fas
 peak 64 MB lower)."""
 
 
-def build_metrics(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
+def build_training_state(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
     """Build the compiled loss and metrics (and the optimizer) before a loop traces ``train_step``.
 
     ``fit`` does this on its first batch through a private method (:mod:`dlcv.training.keras_private`);
@@ -78,10 +78,12 @@ class EpochTrainer(abc.ABC):
 
     def __init__(self, model: keras.Model, train, val, batch_size: int, seed: int,
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 window_bytes: int | None = None, progress: bool | None = None, augmenter=None) -> None:
+                 window_bytes: int | None = None, progress: bool | None = None, augmenter=None,
+                 balanced: bool = False) -> None:
         self.model, self.train, self.val, self.augmenter = model, train, val, augmenter
         self.batch_size, self.seed = batch_size, seed
         self.count = len(train.labels)
+        self.balance = np.asarray(train.labels) if balanced else None
         self.steps = self.count // batch_size
         self.resident = resident
         self.progress = interactive() if progress is None else progress
@@ -91,7 +93,7 @@ class EpochTrainer(abc.ABC):
         self.eval_rows = eval_batch(self.shape, batch_size)
         self.class_weight = class_weight
         first_images, first_labels = train.batch(np.arange(min(2, self.count)))
-        build_metrics(model, first_images, first_labels)
+        build_training_state(model, first_images, first_labels)
         if augmenter is not None:
             augmenter(model_input(first_images), first_labels, training=False)  # built: its random state exists
         if resident:
@@ -135,7 +137,7 @@ class EpochTrainer(abc.ABC):
 
     def order(self, epoch: int) -> np.ndarray:
         """The epoch's permutation of every training row (the same for the same seed and epoch)."""
-        return epoch_order(self.seed, epoch, self.count)
+        return epoch_order(self.seed, epoch, self.count, self.balance)
 
     def train_epoch(self, epoch: int, skip: int = 0, state: list | None = None, stop=None) -> dict[str, float]:
         """Train one epoch (the state read from the model, so callbacks' changes count); its logs.
@@ -388,16 +390,16 @@ def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
     return has_accelerator() or not has_convolutions(model)
 
 
-def make_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
+def build_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
                  class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
                  loop: str = "scan", window_bytes: int | None = None, progress: bool | None = None,
-                 augmenter=None) -> EpochTrainer:
+                 augmenter=None, balanced: bool = False) -> EpochTrainer:
     """The compiled trainer of the active backend. ``jit_compile``: True, False or "auto" (see
     :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None;
     ``window`` / ``resident`` / ``window_bytes``: see :class:`EpochTrainer`; ``loop``: JAX's scan or step."""
     backend = keras.backend.backend()
     options = dict(class_weight=class_weight, window=window, resident=resident, window_bytes=window_bytes,
-                   progress=progress, augmenter=augmenter)
+                   progress=progress, augmenter=augmenter, balanced=balanced)
     if backend == "jax":
         return JaxEpochs(model, train, val, batch_size, seed, loop=loop, **options)
     if backend == "tensorflow":

@@ -10,7 +10,7 @@
   cluster that does not form).
 - ``data_parallel``: ``keras.distribution.DataParallel`` over every JAX device; trains through ``fit``.
 
-    distribution = make_distribution(config)              # first: before anything touches TensorFlow
+    distribution = build_distribution(config)              # first: before anything touches TensorFlow
     with distribution.scope():                            # builds, compiles and trains inside it
         model = compile_model(config, classes, steps_per_epoch)
         route = choose_route(config, splits.train, distribution, model)
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from ..config import ExperimentConfig
 from ..errors import ConfigError
-from ..runs import cluster_config
+from .chief import cluster_config
 from .strategy_route import StrategyRoute
 from .watchdog import deadline
 
@@ -71,7 +71,7 @@ class Distribution:
             yield
 
 
-def make_distribution(config: ExperimentConfig) -> Distribution:
+def build_distribution(config: ExperimentConfig) -> Distribution:
     """The config's distribution, created before anything else touches TensorFlow (a multi-worker
     strategy must configure the runtime first); enter its :meth:`Distribution.scope` to build."""
     if config.distribution == "none":

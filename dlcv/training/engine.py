@@ -30,18 +30,19 @@ from ..evaluation import Evaluation, score
 from ..model_objects import loss_and_metrics  # also registers StepDecay etc. for loading resumed models
 from ..models import build_model
 from ..report import write_report
-from ..runs import ResumePoint, RunClaim, RunFolder, claim_run_folder
+from ..runs import ResumePoint, RunFolder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
 from ..tracking import MlflowRun, mlflow_run
 from .averaging import calibration_batches
 from .callbacks import BestEpoch, MetricsToMlflow, ResumeCheckpoint, build_callbacks, seed_variables
 from .chief import broadcast_from_chief
-from .distribution import make_distribution
+from .distribution import build_distribution
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
 from .preemption import SignalFlag, StopOnSignal, on_sigterm
 from .routes import choose_route
+from .run_claim import RunClaim, claim_run_folder
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,20 @@ class TrainResult:
     def test_accuracy(self) -> float:
         return self.evaluation.accuracy
 
+    def log_summary(self, config: ExperimentConfig) -> None:
+        """What ``dlcv train`` says at the end: the test score beside the book's, the report, the files."""
+        log.info(f"\n{config.name}: test accuracy {self.test_accuracy:.4f}  (loss {self.evaluation.loss:.4f}) "
+                 f"in {self.seconds:.1f} s")
+        log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
+        log.info(self.evaluation.report_text)
+        if not self.artefacts:  # a non-chief worker of a multi-worker run
+            log.info(f"worker done; the chief writes the run folder {self.run_dir}/")
+            return
+        log.info(f"run written to {self.run_dir}/")
+        width = max(len(name) for name in self.artefacts)
+        for name, path in sorted(self.artefacts.items()):
+            log.info(f"  {name:<{width}}  {path}")
+
 
 def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
                   phase: Phase | None = None) -> keras.Model:
@@ -77,7 +92,8 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
 
 def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int, phase: Phase | None) -> None:
     fine_tuning = phase is not None and phase.fine_tuning
-    loss, metrics = loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes)
+    loss, metrics = loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes,
+                                     focal=config.loss == "focal")
     model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=loss, metrics=metrics,
                   jit_compile=config.jit_compile)
     # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
@@ -91,8 +107,8 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
     The config is trusted: the application layer (:func:`dlcv.app.load_checked_config`) has checked it
     once against everything but its data. ``callbacks`` are added to the config's own (they see every
     epoch before it is committed); ``claim``: a run folder the caller already holds
-    (:func:`dlcv.runs.claim_run_folder`), else this claims it. ``with_test=False``: the test split is neither
-    decoded nor scored (a search's trial, judged on validation alone).
+    (:func:`~dlcv.training.run_claim.claim_run_folder`), else this claims it. ``with_test=False``: the test
+    split is neither decoded nor scored (a search's trial, judged on validation alone).
     """
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -118,7 +134,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         _report_skipped(skipped, run if claim.chief else None)
     write_run_metadata(run, config, prepared.class_names)
     weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
-    distribution = make_distribution(config)  # first: a multi-worker strategy configures TensorFlow
+    distribution = build_distribution(config)  # first: a multi-worker strategy configures TensorFlow
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
     phases = plan_phases(config, point.epoch if point else 0)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
@@ -237,6 +253,7 @@ def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> 
     """results.json; ``epochs_run`` counts the epochs before a resume too."""
     evaluation = result.evaluation
     scores = {"test_accuracy": evaluation.accuracy, "test_accuracy_interval": list(evaluation.accuracy_interval),
+              "test_balanced_accuracy": evaluation.balanced_accuracy, "test_macro_f1": evaluation.macro_f1,
               "test_images": evaluation.count, "test_loss": evaluation.loss} if evaluation else {}
     return {
         "name": config.name,

@@ -30,9 +30,9 @@ FEATURE_LAYER = "pooling"
 
 def head_is_separable(model) -> bool:
     """Whether the model is a backbone model whose backbone has nothing to train now (its features fixed)."""
-    from ..models.backbones import find_backbone
+    from ..models.backbones import backbone_layer
 
-    backbone = find_backbone(model)
+    backbone = backbone_layer(model)
     names = {layer.name for layer in model.layers}
     return backbone is not None and not backbone.trainable_weights and FEATURE_LAYER in names
 
@@ -40,7 +40,8 @@ def head_is_separable(model) -> bool:
 class FeatureTrainer:
     """``train_epoch`` / ``evaluate`` for :func:`~dlcv.training.routes.run_epochs`, on cached features."""
 
-    def __init__(self, model, train, val, batch_size: int, seed: int, class_weight: np.ndarray | None = None) -> None:
+    def __init__(self, model, train, val, batch_size: int, seed: int, class_weight: np.ndarray | None = None,
+                 balanced: bool = False) -> None:
         import keras
 
         from ..pipeline import eval_batch
@@ -62,7 +63,7 @@ class FeatureTrainer:
         # The model's optimizer and loss (label smoothing included), built on the same variables (the frozen
         # backbone has none to train); integer labels only here, as nothing mixes images on this route.
         self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=False)
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed, self.balanced = batch_size, seed, balanced
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
     def train_epoch(self, epoch: int, skip: int = 0, state: dict | None = None, stop=None) -> dict[str, float]:
@@ -76,7 +77,7 @@ class FeatureTrainer:
         # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch. But
         # train_on_batch resets the metrics on every call and returns that batch's values alone, so the
         # epoch's means are summed up here.
-        order = epoch_order(self.seed, epoch, len(self.train_labels))  # afresh each epoch
+        order = epoch_order(self.seed, epoch, len(self.train_labels), self.train_labels if self.balanced else None)
         totals: dict[str, float] = dict(state or {})
         for start in range(skip * self.batch_size, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]

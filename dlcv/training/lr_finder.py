@@ -3,7 +3,7 @@
 with the rate growing exponentially batch by batch, the loss against the rate, and a suggested rate where
 the loss falls fastest. The cheapest search, and a good centre for ``dlcv tune``'s range.
 
-    test = range_test(model, batches, start=1e-7, end=10.0, steps=100)
+    test = find_learning_rate(config, start=1e-7, end=10.0, steps=100)   # a config's model and data
     test.suggestion                     # e.g. 0.03
     plot_range_test(test, "output/quickstart/lr_find.png", "quickstart")
 
@@ -58,6 +58,24 @@ def range_test(model, batches: Sequence, start: float = 1e-7, end: float = 10.0,
         if smoothed > DIVERGED * lowest:
             break
     return RangeTest(rates, losses, suggest(rates, losses))
+
+
+def find_learning_rate(config, start: float = 1e-7, end: float = 10.0, steps: int = 100) -> RangeTest:
+    """The range test on ``config``'s model, compiled as training compiles it, and its training images (no
+    augmentation, no test images read), the rate held by the sweep alone (no schedule, no average)."""
+    from ..batches import Batches
+    from ..config import ConstantSchedule
+    from ..data import prepare_data
+    from ..runtime import seed_everything
+    from .engine import compile_model
+
+    seed_everything(config.seed)
+    prepared = prepare_data(config, with_test=False)
+    swept = prepared.config.model_copy(update={
+        "schedule": ConstantSchedule(), "optimizer": prepared.config.optimizer.model_copy(update={"ema": 0.0})})
+    batches = Batches(prepared.splits.train, config.batch_size, shuffle=True, seed=config.seed)
+    model = compile_model(swept, len(prepared.class_names), len(batches))
+    return range_test(model, batches, start, end, steps)
 
 
 def suggest(rates: Sequence[float], losses: Sequence[float], skip_begin: int = 10) -> float | None:

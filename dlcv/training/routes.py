@@ -50,8 +50,10 @@ class Route(abc.ABC):
 
     name: str = ""
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int) -> None:
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, balanced: bool = False) -> None:
         self.reason, self.epochs, self.batch_size, self.seed = reason, epochs, batch_size, seed
+        self.balanced = balanced
+        """``sampling: balanced``: each epoch draws the classes equally (:func:`~dlcv.shuffling.epoch_order`)."""
 
     def __str__(self) -> str:
         return f"route: {self.name} ({self.reason})"
@@ -78,27 +80,29 @@ class FitRoute(Route):
 
     name = "fit"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, multiple_of: int = 1) -> None:
-        super().__init__(reason, epochs, batch_size, seed)
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, multiple_of: int = 1,
+                 balanced: bool = False) -> None:
+        super().__init__(reason, epochs, batch_size, seed, balanced)
         self.multiple_of = multiple_of
 
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
             within=None):
-        from ..pipeline import make_pipeline
+        from ..pipeline import build_pipeline
         from .preemption import RestoreEpochMetrics, find_stop
 
-        val_data = make_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
+        val_data = build_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
         steps = -(-(len(train.labels) - len(train.labels) % self.multiple_of) // self.batch_size)
         history, stop = None, find_stop(callbacks)
         if within is not None and initial_epoch < self.epochs:  # the rest of an epoch stopped part-way
             done, state = within
-            rest = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
-                                 augmenter=augmenter, epochs=(initial_epoch, initial_epoch + 1), skip=done)
+            rest = build_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
+                                  augmenter=augmenter, epochs=(initial_epoch, initial_epoch + 1), skip=done,
+                                  balanced=self.balanced)
             if stop is not None:
                 stop.skipped = done
-            from .compiled import build_metrics
+            from .compiled import build_training_state
 
-            restore = RestoreEpochMetrics(state, lambda: build_metrics(model, *train.batch(np.arange(1))))
+            restore = RestoreEpochMetrics(state, lambda: build_training_state(model, *train.batch(np.arange(1))))
             history = self._fit(model, rest, val_data, [restore, *callbacks], initial_epoch, initial_epoch + 1,
                                 steps - done, class_weight, verbose)
             if stop is not None:
@@ -106,8 +110,9 @@ class FitRoute(Route):
             initial_epoch += 1
             if model.stop_training:
                 return history
-        train_data = make_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
-                                   augmenter=augmenter, epochs=(initial_epoch, max(self.epochs, initial_epoch)))
+        train_data = build_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
+                                    augmenter=augmenter, epochs=(initial_epoch, max(self.epochs, initial_epoch)),
+                                    balanced=self.balanced)
         rest_of_run = self._fit(model, train_data, val_data, callbacks, initial_epoch, self.epochs, steps,
                                 class_weight, verbose)
         return _joined(history, rest_of_run)
@@ -126,11 +131,11 @@ class FitRoute(Route):
                          class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
 
     def predict(self, model, data):
-        from ..pipeline import make_pipeline, predict_dataset
+        from ..pipeline import build_pipeline, predict_dataset
 
         if isinstance(data, StreamedSet):  # the labels are those of the images that could be read
             return predict_dataset(model, data)
-        pipeline = make_pipeline(data, self.batch_size, multiple_of=self.multiple_of, labelled=False)
+        pipeline = build_pipeline(data, self.batch_size, multiple_of=self.multiple_of, labelled=False)
         probabilities = np.asarray(model.predict(pipeline, verbose=0), np.float32)
         return probabilities, data.labels[:len(probabilities)]
 
@@ -149,12 +154,12 @@ class EpochLoopRoute(Route):
     """A route that runs its own epochs: a trainer per run, Keras's callbacks once per epoch."""
 
     @abc.abstractmethod
-    def make_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None, augmenter=None):
+    def build_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None, augmenter=None):
         """An object with ``train_epoch(epoch) -> logs``, ``evaluate() -> val logs``, ``predict(images)``."""
 
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
             within=None):
-        self.trainer = self.make_trainer(model, train, val, class_weight, augmenter)
+        self.trainer = self.build_trainer(model, train, val, class_weight, augmenter)
         return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0,
                           within=within)
 
@@ -175,17 +180,17 @@ class CompiledRoute(EpochLoopRoute):
 
     def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str,
                  window: int | None = None, resident: bool = True, loop: str = "scan",
-                 window_bytes: int | None = None) -> None:
-        super().__init__(reason, epochs, batch_size, seed)
+                 window_bytes: int | None = None, balanced: bool = False) -> None:
+        super().__init__(reason, epochs, batch_size, seed, balanced)
         self.jit_compile, self.window, self.resident = jit_compile, window, resident
         self.loop, self.window_bytes = loop, window_bytes
 
-    def make_trainer(self, model, train, val, class_weight, augmenter=None):
-        from .compiled import make_trainer
+    def build_trainer(self, model, train, val, class_weight, augmenter=None):
+        from .compiled import build_trainer
 
-        return make_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
+        return build_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
                             class_weight=class_weight, window=self.window, resident=self.resident, loop=self.loop,
-                            window_bytes=self.window_bytes, augmenter=augmenter)
+                            window_bytes=self.window_bytes, augmenter=augmenter, balanced=self.balanced)
 
 
 class FeatureRoute(EpochLoopRoute):
@@ -194,12 +199,12 @@ class FeatureRoute(EpochLoopRoute):
 
     name = "features"
 
-    def make_trainer(self, model, train, val, class_weight, augmenter=None):
+    def build_trainer(self, model, train, val, class_weight, augmenter=None):
         from .feature_cache import FeatureTrainer
 
         if augmenter is not None:
             raise ValueError("the feature cache needs unaugmented images")
-        return FeatureTrainer(model, train, val, self.batch_size, self.seed, class_weight)
+        return FeatureTrainer(model, train, val, self.batch_size, self.seed, class_weight, balanced=self.balanced)
 
     def predict(self, model, data):
         from ..pipeline import predict_dataset
@@ -262,7 +267,8 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     up to epoch ``epochs`` (default: the config's ``epochs``; a fine-tune phase's end for that phase)."""
     import keras
 
-    common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size, seed=config.seed)
+    common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size, seed=config.seed,
+                  balanced=config.sampling == "balanced")
     streamed = isinstance(train, StreamedSet)
     cache = cached_features_obstacle(config, model)
     if cache is None:

@@ -21,11 +21,11 @@ class StrategyRoute(EpochLoopRoute):
 
     name = "strategy"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, strategy) -> None:
-        super().__init__(reason, epochs, batch_size, seed)
+    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, strategy, balanced: bool = False) -> None:
+        super().__init__(reason, epochs, batch_size, seed, balanced)  # balanced: refused by the checks here
         self.strategy = strategy
 
-    def make_trainer(self, model, train, val, class_weight, augmenter=None):
+    def build_trainer(self, model, train, val, class_weight, augmenter=None):
         trainer = StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
         trainer.stop = self.stop
         return trainer
@@ -90,10 +90,10 @@ class StrategyEpochs:
         import tensorflow as tf
 
         from ..inputs import model_input
-        from .compiled import build_metrics
+        from .compiled import build_training_state
 
         self.tf, self.model, self.strategy = tf, model, strategy
-        build_metrics(model, train.images, train.labels)
+        build_training_state(model, train.images, train.labels)
         weights = None if class_weight is None else tf.constant(class_weight, tf.float32)
 
         def dataset(part: ImageSet, shuffle: bool):

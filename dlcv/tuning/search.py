@@ -29,6 +29,23 @@ from .trial import run_trial, trial_config
 log = logging.getLogger(__name__)
 
 
+def search_and_report(study: Any, config: ExperimentConfig, config_path: str | None, overrides: Sequence[str],
+                      trials: int | None = None) -> Any:
+    """``dlcv tune``'s search: :func:`search` within the study's MLflow run (tracking on), then its outputs
+    (:func:`~dlcv.tuning.outputs.write_outputs`) written and logged, and the summary said."""
+    from ..tracking import study_run
+    from .outputs import write_outputs
+
+    with study_run(config, study) as tracker:  # the MLflow run the trials nest under (tracking on)
+        study = search(study, config, config_path, overrides, trials,
+                       parent_run_id=tracker.run_id if tracker else None)
+        written = write_outputs(study, config, config_path, overrides)
+        if tracker:
+            tracker.log_search(best_trial(study), config.search.metric, written)
+    log.info(written["summary"].read_text().rstrip())
+    return study
+
+
 def search(study: Any, config: ExperimentConfig, config_path: str | None, overrides: Sequence[str],
            trials: int | None = None, verbose: int | str = "auto", parent_run_id: str | None = None) -> Any:
     """Run trials of ``config`` in ``study`` (:func:`~dlcv.tuning.study.open_study`) until it has ``trials``

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import Distribution, ExperimentConfig, Scalar, load_config
+from ..config import ExperimentConfig, Scalar, SearchDistribution, load_config
 from ..errors import ConfigError
 
 FIXED_KEYS = ("seed", "name", "output_dir", "dataset", "search")
@@ -25,7 +25,7 @@ MAX_COMBINATIONS = 128
 """Above this many combinations of extremes, each key's extremes are checked on their own."""
 
 
-def ordered(space: dict[str, Distribution]) -> list[str]:
+def ordered(space: dict[str, SearchDistribution]) -> list[str]:
     """The keys in an order that draws each ``when`` condition's keys before the keys that depend on them."""
     done: list[str] = []
     pending = list(space)
@@ -39,7 +39,7 @@ def ordered(space: dict[str, Distribution]) -> list[str]:
     return done
 
 
-def draw(trial: Any, space: dict[str, Distribution], base: ExperimentConfig) -> dict[str, Scalar]:
+def draw(trial: Any, space: dict[str, SearchDistribution], base: ExperimentConfig) -> dict[str, Scalar]:
     """The values of one Optuna trial: each key the trial's conditions allow, suggested by its kind."""
     values: dict[str, Scalar] = {}
     for key in ordered(space):
@@ -56,7 +56,7 @@ def draw(trial: Any, space: dict[str, Distribution], base: ExperimentConfig) -> 
     return values
 
 
-def applies(distribution: Distribution, values: dict[str, Scalar], base: ExperimentConfig) -> bool:
+def applies(distribution: SearchDistribution, values: dict[str, Scalar], base: ExperimentConfig) -> bool:
     """Whether ``when`` holds: each named key has its value among those drawn, else in the base config."""
     return all(values[key] == wanted if key in values else config_value(base, key) == wanted
                for key, wanted in (distribution.when or {}).items())
@@ -72,7 +72,7 @@ def config_value(config: ExperimentConfig, key: str) -> Any:
     return node
 
 
-def check_space(path: str | None, overrides: Sequence[str], space: dict[str, Distribution], backend: str) -> None:
+def check_space(path: str | None, overrides: Sequence[str], space: dict[str, SearchDistribution], backend: str) -> None:
     """Refuse, in one line, a space with a fixed key, or one from which a trial could draw an invalid config."""
     from ..checks import check_config
 
@@ -95,7 +95,7 @@ def check_space(path: str | None, overrides: Sequence[str], space: dict[str, Dis
                               f"{reason}{hint}") from None
 
 
-def _candidates(space: dict[str, Distribution], base: ExperimentConfig) -> list[dict[str, Scalar]]:
+def _candidates(space: dict[str, SearchDistribution], base: ExperimentConfig) -> list[dict[str, Scalar]]:
     """The extreme draws: all combinations of every key's extremes while there are few, else each key's
     extremes alone (with its condition's values); keys whose condition fails are left out of a draw."""
     keys = ordered(space)

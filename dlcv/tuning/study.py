@@ -57,8 +57,8 @@ def open_study(config: ExperimentConfig, storage: str | None, study_name: str | 
         rdb = _storage(url, search)
     direction = "maximize" if search.metric == "val_accuracy" else "minimize"
     name = study_name or config.name
-    study = optuna.create_study(study_name=name, storage=rdb, sampler=make_sampler(search),
-                                pruner=make_pruner(search, config.total_epochs), direction=direction,
+    study = optuna.create_study(study_name=name, storage=rdb, sampler=build_sampler(search),
+                                pruner=build_pruner(search, config.total_epochs), direction=direction,
                                 load_if_exists=True)
     if study.direction.name.lower() != direction:  # an existing study keeps its own; Optuna does not check
         raise DlcvError(f"study {name!r} in {redacted(url)} was made to {study.direction.name.lower()} its "
@@ -101,7 +101,7 @@ def _storage(url: str, search: SearchConfig) -> Any:
                         "running server and a database the user may write") from None
 
 
-def make_sampler(search: SearchConfig) -> Any:
+def build_sampler(search: SearchConfig) -> Any:
     """Unseeded: processes sharing a study must not all draw the same values."""
     import optuna
 
@@ -112,7 +112,7 @@ def make_sampler(search: SearchConfig) -> Any:
     return optuna.samplers.TPESampler()
 
 
-def make_pruner(search: SearchConfig, epochs: int) -> Any:
+def build_pruner(search: SearchConfig, epochs: int) -> Any:
     """Optuna's pruners, judging no trial before a tenth of its epochs: after the first epoch of a long
     run every trial is near chance, and the median of noise would prune good settings (seen on Animals)."""
     import optuna

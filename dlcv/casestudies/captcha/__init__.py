@@ -2,7 +2,7 @@
 
     captchas = generate_captchas(500, seed=1)           # images with their digits as text
     crops = segment_digits(captchas[0].image)           # one crop per digit, left to right
-    text = CaptchaReader(load_run("output/captcha/model.h5")).read(captchas[0].image).text
+    text = CaptchaReader(load_classifier("output/captcha/model.h5")).read(captchas[0].image).text
 """
 from .reader import CaptchaReader, Reading
 from .segment import DigitCrop, segment_digits

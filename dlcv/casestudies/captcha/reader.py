@@ -1,7 +1,7 @@
 """Reading a captcha with a trained digit classifier: segment, preprocess each crop as the model's run
 did in training, classify, and join the digits left to right (the book's ``test_model.py``).
 
-    reader = CaptchaReader(load_run("output/captcha/model.h5"))
+    reader = CaptchaReader(load_classifier("output/captcha/model.h5"))
     reading = reader.read(cv2.imread("captcha.png"))
     reading.text, cv2.imwrite("read.png", reader.draw(image, reading))
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from ... import files
 from ...images import expand_image_paths, read_image, to_uint8_channels
-from ...inference import Run, load_run
+from ...inference import Classifier, load_classifier
 from ...runtime import start_keras
 from .segment import DigitCrop, segment_digits
 from .synthetic import text_from_name
@@ -38,20 +38,20 @@ class Reading:
 
 
 class CaptchaReader:
-    def __init__(self, run: Run, length: int = 4) -> None:
+    def __init__(self, classifier: Classifier, length: int = 4) -> None:
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
-        self.run, self.length = run, length
+        self.classifier, self.length = classifier, length
 
     def read(self, image: np.ndarray) -> Reading:
         """Segment ``image`` into ``length`` characters and classify each."""
         crops = segment_digits(image, self.length)
         if not crops:
             return Reading("", [], [])
-        batch = np.stack([self.run.prepare(crop.image) for crop in crops])
-        probabilities = self.run.predict_arrays(batch)
+        batch = np.stack([self.classifier.prepare(crop.image) for crop in crops])
+        probabilities = self.classifier.predict_arrays(batch)
         best = probabilities.argmax(-1)
-        text = "".join(self.run.class_names[i] for i in best)
+        text = "".join(self.classifier.class_names[i] for i in best)
         return Reading(text, crops, [float(p[i]) for p, i in zip(probabilities, best)])
 
     @staticmethod
@@ -73,7 +73,7 @@ def read_captcha_files(model: str, captchas: list[str], output: Path, length: in
     paths = expand_image_paths(captchas)
     output = files.ensure_writable_dir(output)
     start_keras(backend, verbose)
-    reader = CaptchaReader(load_run(model), length)
+    reader = CaptchaReader(load_classifier(model), length)
     right = known = 0
     for path in paths:
         image = read_image(path, channels=1)

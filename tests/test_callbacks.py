@@ -1,0 +1,98 @@
+"""The callbacks: the TrainingMonitor's history and plot after every epoch, the book's improvement
+checkpoints, the resume record."""
+import json
+
+import pytest
+
+from dlcv.config import load_config
+
+
+def _fake_epochs(monitor, logs):
+    monitor.on_train_begin()
+    for epoch, entry in enumerate(logs):
+        monitor.on_epoch_end(epoch, entry)
+
+
+def short_config(tmp_path, *overrides):
+    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=4", *overrides])
+
+
+def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):
+    from dlcv.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor(tmp_path / "plot.png", json_path=tmp_path / "history.json")
+    logs = [{"loss": 1.0 / (e + 1), "accuracy": 0.5 + e / 10, "val_loss": 1.2 / (e + 1),
+             "val_accuracy": 0.4 + e / 10} for e in range(3)]
+    _fake_epochs(monitor, logs)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["loss"] == [1.0, 0.5, pytest.approx(1 / 3)]
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "plot.png"]
+
+
+def test_training_png_keeps_its_labels_inside_its_legend_off_the_curves_and_whole_epochs(keras, tmp_path):
+    """What a person sees: every axis label and tick label inside the image, the legend beside the panel
+    rather than over its curves, and epochs ticked 1, 2, 3 (not 1.5, 2.5)."""
+    from dlcv.training.monitor import TrainingMonitor
+
+    monitor = TrainingMonitor(tmp_path / "plot.png")
+    _fake_epochs(monitor, [{"loss": 1.0 / (e + 1), "accuracy": 0.5 + e / 10, "val_loss": 1.2 / (e + 1),
+                            "val_accuracy": 0.4 + e / 10, "learning_rate": 1e-4 * 0.5 ** e} for e in range(3)])
+    figure = monitor._figure
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    curves, rates = monitor._panels
+    for panel in (curves, rates):
+        (left, right), (bottom, top) = sorted(panel.get_xlim()), sorted(panel.get_ylim())
+        shown = [t for t in panel.get_xticklabels() if t.get_text() and left <= t.get_position()[0] <= right]
+        shown += [t for t in panel.get_yticklabels() if t.get_text() and bottom <= t.get_position()[1] <= top]
+        texts = [panel.xaxis.label, panel.yaxis.label, panel.title, panel.yaxis.get_offset_text(), *shown]
+        for text in texts:
+            box = text.get_window_extent(renderer)
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, \
+                text.get_text()
+        ticks = [t for t in panel.get_xticks() if panel.get_xlim()[0] <= t <= panel.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    legend = curves.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= curves.get_window_extent(renderer).x1  # beside the curves, not on them
+    assert legend.x1 <= page.x1
+
+
+def test_training_monitor_start_at_truncates_the_history(keras, tmp_path):
+    from dlcv.training.monitor import TrainingMonitor
+
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"loss": [5.0, 4.0, 3.0, 2.0], "val_loss": [6.0, 5.0, 4.0, 3.0]}))
+    monitor = TrainingMonitor(tmp_path / "plot.png", json_path=path, start_at=2)
+    _fake_epochs(monitor, [{"loss": 2.5, "val_loss": 3.5}])
+    assert json.loads(path.read_text()) == {"loss": [5.0, 4.0, 2.5], "val_loss": [6.0, 5.0, 3.5]}
+
+
+def test_improvement_checkpoints_use_the_books_template_and_are_atomic(keras, tmp_path):
+    from dlcv.training.engine import train
+
+    result = train(short_config(tmp_path, "callbacks.checkpoint=improvements", "callbacks.checkpoint_format=h5"),
+                   verbose=0)
+    saved = sorted(p.name for p in (result.run_dir / "checkpoints").glob("weights-*.h5"))
+    assert saved and all(len(name.split("-")) == 3 and name.split("-")[1].isdigit() for name in saved)
+    val_losses = json.loads((result.run_dir / "history.json").read_text())["val_loss"]
+    for name in saved:  # each file is an improvement, named by its epoch and that epoch's val_loss
+        epoch, loss = int(name.split("-")[1]), float(name.split("-")[2].removesuffix(".h5"))
+        assert loss == pytest.approx(val_losses[epoch - 1], abs=1e-4)
+        assert val_losses[epoch - 1] == min(val_losses[:epoch])
+        keras.models.load_model(result.run_dir / "checkpoints" / name)
+    assert not list(result.run_dir.rglob(".tmp-*"))
+
+
+def test_resume_record_points_at_a_complete_model_with_its_optimizer_state(keras, tmp_path):
+    from dlcv.runs import RunFolder
+    from dlcv.training.engine import train
+
+    result = train(short_config(tmp_path), verbose=0)
+    point = RunFolder(result.run_dir).resume_point()
+    assert point.epoch == 4 and point.model_path.name == "last-epoch0004.keras"
+    assert list((result.run_dir / "checkpoints").glob("last-epoch*.keras")) == [point.model_path]
+    reloaded = keras.models.load_model(point.model_path)
+    steps = -(-len(result.prepared.splits.train.labels) // 32)
+    assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 4 * steps
