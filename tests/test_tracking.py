@@ -1,8 +1,8 @@
 """MLflow tracking against a real MLflow tracking server started here on 127.0.0.1 (its own SQLite store),
 and against a plain sqlite:/// URI: what a run logs on each route, the model back from MLflow, a server
 that stops answering mid-run, and URIs that do not work. (Resuming a killed run into its own MLflow run:
-test_reliability's SIGKILL test; another backend: test_routes's JAX test; a search's nested runs:
-test_tune's grid test.)"""
+test_engine's SIGKILL test; another backend: test_routes's JAX test; a search's nested runs:
+test_tuning's grid test.)"""
 import contextlib
 import json
 import os

@@ -142,8 +142,8 @@ def test_this_module_on_jax(tmp_path):
     selected = "host_fed or streamed_folder or progress_bar or learning_rate or (mixed and fast)"
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                              "-p", "no:xdist", "-k", selected,
-                             *(str(ROOT / "tests" / f"test_{name}.py") for name in ("fast_route", "augmentation",
-                                                                                     "reliability"))],
+                             *(str(ROOT / "tests" / f"test_{name}.py") for name in ("compiled", "augmentation",
+                                                                                     "engine"))],
                             cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:]
