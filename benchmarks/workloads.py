@@ -531,6 +531,8 @@ def host_decode_rate(folder: Path = ANIMALS_SAMPLE, size: int = 224) -> float:
     return count / (time.perf_counter() - started)
 
 
+from tables import l1_label_table  # noqa: E402  (benchmarks/tables.py: label tables)
+
 WORKLOADS = {"w1": w1_cifar_mlp, "w2": w2_minivggnet, "w3": w3_numpy_backprop, "w4": w4_image_loading,
              "m1": m1_memory, "s1": s1_shallownet, "p1": p1_progress, "i1": i1_predict, "e1": e1_export_runtimes,
-             "t1": t1_transfer_head}
+             "t1": t1_transfer_head, "l1": l1_label_table}

@@ -347,11 +347,11 @@ def tune(config_path: str | Path | None, *, overrides: Sequence[str] = (), backe
     return retrain_best(study, config, path, overrides)
 
 
-def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0) -> dict[str, int]:
-    """``dlcv data sample``: a small photo-like class folder to try every command on (dlcv.data.sample)."""
+def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, table: bool = False) -> dict[str, int]:
+    """``dlcv data sample``: a small photo-like class folder (and label table) to try every command on."""
     from .data.sample import PER_CLASS, write_sample
 
-    counts = write_sample(folder, PER_CLASS if per_class is None else per_class, seed)
+    counts = write_sample(folder, PER_CLASS if per_class is None else per_class, seed, table=table)
     log.info(f"wrote {sum(counts.values()):,} images in {len(counts)} class folders ({', '.join(counts)}) to "
              f"{folder}/; e.g. dlcv train configs/shallownet_animals.yaml --set dataset.path={folder}")
     return counts

@@ -29,8 +29,8 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     _check_dataset(config)
     _check_augmentation(config)
     _check_route(config, backend)
-    _check_distribution(config, backend)
     _check_imbalance(config)
+    _check_distribution(config, backend)
     if config.callbacks.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError("callbacks.tensorboard: needs the tensorboard package (pip install tensorboard); "
                           "expected it installed, or tensorboard: false")

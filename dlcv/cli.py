@@ -257,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("folder", help="a new (or empty) folder, e.g. datasets/sample")
     sample.add_argument("--per-class", type=positive_int, help="images per class (default 100)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed))
+    sample.add_argument("--table", action="store_true",
+                        help="also write labels.csv naming every image and its class (a labels dataset)")
+    sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed,
+                                                          table=a.table))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) or a label table once and "

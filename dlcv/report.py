@@ -176,14 +176,18 @@ def _mistakes(every: Sequence[Mistake], wrong: Sequence[Mistake], total: int, te
 
 
 def _data_root(run: RunFolder) -> str | None:
-    """The data set's folder as the run was trained on it (its config.yaml), if it is a folder."""
+    """The folder the run's image paths are under (its config.yaml): a folder data set's, a label table's images."""
     from .errors import DlcvError
 
     try:
         config = run.saved_config()
     except DlcvError:
         return None
-    return config.dataset.path if config is not None and config.dataset.name == "folder" else None
+    if config is None or config.dataset.path is None:
+        return None
+    if config.dataset.name == "labels":  # a table's paths are relative to its images folder
+        return config.dataset.images or os.path.dirname(config.dataset.path)
+    return config.dataset.path if config.dataset.name == "folder" else None
 
 
 def _shown_path(path: str, root: str | None) -> str:

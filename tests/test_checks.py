@@ -32,7 +32,7 @@ CASES = [
     (["--set", "dataset.name=hdf5"], "dataset.path: required for dataset 'hdf5'"),
     (["--set", "dataset.test_size=official"], "dataset.test_size: 'digits' has no official test split"),
     (["--set", "dataset.name=imagenet"], "dataset.name: unknown dataset 'imagenet'; expected one of: cifar10, "
-                                         "digits, folder, hdf5, mnist"),
+                                         "digits, folder, hdf5, labels, mnist"),
     (["--set", "dataset.path=/no/such/folder"], "dataset.path: path does not exist: '/no/such/folder'"),
     (["--set", "model.name=resnet9000"],
      "model.name: unknown model 'resnet9000'; expected one of: convnext_tiny, efficientnet_b0"),
@@ -77,6 +77,14 @@ CASES = [
      "augmentation.random_crop: padding 9 is larger than the 8x8 image; expected at most 8"),
     (["--set", "dataset.name=folder", "--set", "dataset.path={tmp}", *SMALL, "--set", "augmentation.cutmix=1.0"],
      "augmentation.cutmix: mixes images of different classes, but"),
+    # imbalanced classes, label tables
+    (["--set", "sampling=balanced", "--set", "class_weight=balanced"],
+     "sampling: balanced already draws every class equally; class_weight: balanced would count"),
+    (["--set", "sampling=balanced", "--set", "distribution=multi_worker", "--backend", "tensorflow"],
+     "sampling: balanced: a multi-worker cluster shards each epoch"),
+    (["--set", "dataset.images=photos"], "dataset.images: applies to a label table (dataset.name: labels), not to"),
+    (["--set", "dataset.name=labels", "--set", "dataset.path={tmp}", *SMALL],
+     "not a label table; expected a .csv file with a header row or a .jsonl file"),
 ]
 
 

@@ -271,3 +271,23 @@ def test_a_mixed_augmented_run_trains_restores_its_best_epoch_and_leaves_validat
     assert low < results["test_accuracy"] < high and results["test_images"] == len(result.prepared.splits.test.labels)
     if route == "fit":
         _check_flip_tta(keras, result)
+
+
+def test_a_focal_loss_run_trains_and_reports_balanced_accuracy_and_macro_f1(keras, tmp_path):
+    """loss: focal trains (Keras's focal cross-entropy); results.json's balanced accuracy and macro F1 are
+    scikit-learn's on the saved model's own test predictions."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from dlcv.inputs import model_input
+    from dlcv.training.engine import train
+
+    result = train(short_config(tmp_path, "loss=focal", "model.name=linear", "model.params={}", "epochs=5",
+                                "callbacks.checkpoint=none", "callbacks.monitor=false"), verbose=0)
+    assert result.test_accuracy > 0.8  # trained: ten classes, chance is 0.1
+    assert type(result.model.loss).__name__ == "FocalCrossEntropy"
+    results = json.loads((result.run_dir / "results.json").read_text())
+    test = result.prepared.splits.test
+    saved = keras.saving.load_model(result.run_dir / "model.keras")
+    predicted = np.asarray(saved.predict(model_input(test.images), verbose=0)).argmax(axis=1)
+    assert results["test_balanced_accuracy"] == pytest.approx(balanced_accuracy_score(test.labels, predicted))
+    assert results["test_macro_f1"] == pytest.approx(f1_score(test.labels, predicted, average="macro"))

@@ -132,6 +132,33 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)  # the same sums, in another order
     np.testing.assert_allclose(histories[0]["val_loss"], histories[1]["val_loss"], rtol=1e-4)
     assert histories[0]["loss"][-1] < histories[0]["loss"][0]  # the head did learn
+    _check_balanced_sampling_on_the_cached_features(model, train, val)
+
+
+def _check_balanced_sampling_on_the_cached_features(model, train, val):
+    """sampling: balanced on the feature-cache route: a part of the training set with classes of 3, 2 and 1
+    images, each epoch drawn 2, 2 and 2 times."""
+    from dlcv import shuffling
+    from dlcv.data import ImageSet
+    from dlcv.training import feature_cache
+    from dlcv.training.routes import FeatureRoute
+
+    keep = np.concatenate([np.flatnonzero(train.labels == label)[:count] for label, count in ((0, 3), (1, 2), (2, 1))])
+    part = ImageSet(train.images[keep], train.labels[keep], train.class_names)
+    drawn = []
+
+    def recording(seed, epoch, count, balance=None):
+        order = shuffling.epoch_order(seed, epoch, count, balance)
+        drawn.append(None if balance is None else np.bincount(balance[order], minlength=3).tolist())
+        return order
+
+    original = feature_cache.epoch_order
+    feature_cache.epoch_order = recording
+    try:
+        FeatureRoute("balanced", 2, 4, 42, balanced=True).fit(model, part, val, callbacks=[], verbose=0)
+    finally:
+        feature_cache.epoch_order = original
+    assert np.bincount(part.labels).tolist() == [3, 2, 1] and drawn == [[2, 2, 2], [2, 2, 2]]
 
 
 def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, weights_file, caplog):

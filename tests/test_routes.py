@@ -182,3 +182,35 @@ def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
     assert logged.info.status == "FINISHED" and logged.data.tags["backend"] == "jax"
     assert [m.step for m in client.get_metric_history(logged.info.run_id, "val_accuracy")] == [0, 1, 2, 3, 4]
     assert "model/MLmodel" in {a.path for a in client.list_artifacts(logged.info.run_id, "model")}
+
+
+@pytest.mark.parametrize("route", ["fit", "fast"])
+def test_balanced_sampling_draws_every_class_equally_each_epoch(keras, monkeypatch, route):
+    """Three classes of 30, 6 and 3 training images: each epoch 39 draws, 13 of each class, on the route."""
+    from dlcv import batches, pipeline, shuffling
+    from dlcv.data import ImageSet
+    from dlcv.training import compiled
+    from dlcv.training.engine import compile_model
+    from dlcv.training.routes import CompiledRoute, FitRoute
+
+    train, val = tiny_split(train=90)
+    keep = np.concatenate([np.flatnonzero(train.labels == 0)[:30], np.flatnonzero(train.labels == 1)[:6],
+                           np.flatnonzero(train.labels == 2)[:3]])
+    train = ImageSet(train.images[keep], train.labels[keep], train.class_names)
+    drawn = []
+
+    def recording(seed, epoch, count, balance=None):
+        order = shuffling.epoch_order(seed, epoch, count, balance)
+        assert balance is not None and np.array_equal(balance, train.labels)
+        drawn.append(np.bincount(train.labels[order], minlength=3).tolist())
+        return order
+
+    for module in (pipeline, batches, compiled):
+        monkeypatch.setattr(module, "epoch_order", recording)
+    config = load_config(overrides=["preprocessing.width=8", "preprocessing.height=8", "preprocessing.channels=1"])
+    model = compile_model(config, 3, 5)
+    common = dict(reason="test", epochs=2, batch_size=8, seed=42, balanced=True)
+    chosen = FitRoute(**common) if route == "fit" else CompiledRoute(jit_compile=False, **common)
+    history = chosen.fit(model, train, val, callbacks=[], verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert drawn and all(counts == [13, 13, 13] for counts in drawn), drawn

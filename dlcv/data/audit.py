@@ -127,10 +127,13 @@ class FolderAudit:
             sizes = summary["sizes"]
             lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
                          f"{'x'.join(map(str, sizes['median']))} (width x height)")
-        for what, names in (("unreadable", self.unreadable), ("rows naming missing files", self.missing),
-                            ("files no row names", self.unlisted), ("files named by two rows or more", self.repeated)):
+        for what, unit, names in (("unreadable", "file(s)", self.unreadable),
+                                  ("missing", "row(s) naming no file", self.missing),
+                                  ("not in the table", "file(s) no row names", self.unlisted),
+                                  ("named twice", "file(s) two rows or more name", self.repeated)):
             if names:
-                lines.append(f"{what}: {len(names):,}: " + ", ".join(names[:10]) + (", ..." if len(names) > 10 else ""))
+                lines.append(f"{what}: {len(names):,} {unit}: " + ", ".join(names[:10])
+                             + (", ..." if len(names) > 10 else ""))
         for group in self.duplicates:
             parts = sorted({part for part in group.parts if part}, key=PART_NAMES.index)
             where = (f"across splits ({' and '.join(parts)})" if group.across_parts else "across classes"

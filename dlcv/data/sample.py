@@ -20,18 +20,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import files
 from ..errors import DlcvError
 
 CLASSES = ("circles", "squares", "triangles")
 PER_CLASS = 100
+TABLE_NAME = "labels.csv"
+"""The label table ``--table`` writes beside the class folders (path, label: a labels dataset)."""
 SIZES = ((80, 128), (64, 112))
 """The range of widths and of heights (photos come in many sizes; a run resizes them)."""
 
 
 def write_sample(root: str | os.PathLike, per_class: int = PER_CLASS, seed: int = 0,
-                 classes: tuple[str, ...] = CLASSES) -> dict[str, int]:
+                 classes: tuple[str, ...] = CLASSES, table: bool = False) -> dict[str, int]:
     """Write ``per_class`` JPEGs of each class under ``root`` (which must be empty or new); the same files
-    for the same seed. Returns the count per class."""
+    for the same seed; ``table``: also :data:`TABLE_NAME`, a label table naming each. Returns the count per
+    class."""
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
@@ -45,6 +49,9 @@ def write_sample(root: str | os.PathLike, per_class: int = PER_CLASS, seed: int 
             image = _picture(rng, kind % len(CLASSES))
             ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
             (folder / f"{name}_{index:04d}.jpg").write_bytes(encoded.tobytes())
+    if table:
+        rows = [f"{name}/{name}_{index:04d}.jpg,{name}" for name in classes for index in range(per_class)]
+        files.write_text(root / TABLE_NAME, "\n".join(["path,label", *rows]) + "\n")
     return {name: per_class for name in classes}
 
 

@@ -102,6 +102,8 @@ def read_table(path: str | os.PathLike, images: str | os.PathLike | None = None,
         share = len(table.missing) / table.rows
         raise DlcvError(f"{path}: {len(table.missing):,} of {table.rows:,} rows ({share:.0%}) name files that are "
                         f"not under {root} ({shown}); expected at most {max_missing:.0%} (dataset.max_missing)")
+    if len(table.class_names) < 2:
+        raise DlcvError(f"{path}: one class ({table.class_names[0]!r}); a classifier needs at least two")
     return table
 
 
@@ -223,8 +225,6 @@ def _rows(path: Path, root: Path, columns: _Columns, records) -> LabelTable:
         raise DlcvError(f"{path}: none of its {rows:,} rows names a file under {root} (e.g. {missing[0]}); expected "
                         "paths relative to the images folder (dataset.images)")
     class_names = list(columns.one_hot) if columns.one_hot else sorted(set(labels))
-    if len(class_names) < 2:
-        raise DlcvError(f"{path}: one class ({class_names[0]!r}); a classifier needs at least two")
     index = {name: i for i, name in enumerate(class_names)}
     repeated = [f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}: {relative}"
                 for relative, lines in lines_of.items() if len(lines) > 1]
