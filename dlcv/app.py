@@ -1,9 +1,8 @@
 """The application layer: one function per user action, shared by the ``dlcv`` command and the scripts.
 
-Each action validates everything it can before Keras starts (the config, the paths, the run folder),
-then starts Keras in the one place that does (:func:`dlcv.runtime.start_keras`), does its work and
-prints what a user reads. User errors raise :class:`~dlcv.errors.DlcvError`; callers turn them into
-one line.
+Each action validates everything it can before Keras starts (the config, the paths, the run folder), then
+starts Keras in the one place that does (:func:`dlcv.runtime.start_keras`), does its work and logs what a
+user reads. User errors raise :class:`~dlcv.errors.DlcvError`; callers turn them into one line.
 
     result = train("configs/quickstart.yaml", overrides=["epochs=5"])
     predict("output/quickstart/model.h5", images=["digit.png"])
@@ -122,7 +121,7 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
     limit = config.report.mistakes if mistakes is None else mistakes
     from .report import write_report
 
-    if "test_accuracy" not in results:  # a search's trial: judged on validation, its test split never read
+    if "test_loss" not in results:  # a search's trial: judged on validation, its test split never read
         path = write_report(run, None, limit=limit, unavailable="a search trial, judged on validation alone")
         log.info(f"wrote {path}")
         return path
@@ -223,14 +222,14 @@ def export(model: str | Path, *, formats: Sequence[str], output: str | Path | No
     check_paths = expand_image_paths(check_images)
     files.ensure_writable_dir(target.parent)
     start_keras("tensorflow", verbose)
+    from .export.exporter import agreement_of, export_model, log_reports
     from .export.exporter import check_images as gather
-    from .export.exporter import export_model, log_reports
 
     classifier = _load_saying_if_bare(model_path)
     check = gather(classifier, RunFolder(model_path.parent).saved_config(), check_paths)
     log.info(f"checking every export against Keras on {check.origin}")
     reports = export_model(classifier, formats, target, check, quantize=quantize, force=force)
-    log_reports(reports, check.origin, target)
+    log_reports(reports, check.origin, target, agreement_of(classifier))
     return reports
 
 
@@ -347,13 +346,18 @@ def tune(config_path: str | Path | None, *, overrides: Sequence[str] = (), backe
     return retrain_best(study, config, path, overrides)
 
 
-def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, table: bool = False) -> dict[str, int]:
-    """``dlcv data sample``: a small photo-like class folder (and label table) to try every command on."""
-    from .data.sample import PER_CLASS, write_sample
+def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, table: bool = False,
+                multilabel: bool = False) -> dict[str, int]:
+    """``dlcv data sample``: a small photo-like class folder (and label table), or multi-label mosaics."""
+    from .data.sample import CLASSES, PER_CLASS, write_mosaics, write_sample
 
-    counts = write_sample(folder, PER_CLASS if per_class is None else per_class, seed, table=table)
-    log.info(f"wrote {sum(counts.values()):,} images in {len(counts)} class folders ({', '.join(counts)}) to "
-             f"{folder}/; e.g. dlcv train configs/shallownet_animals.yaml --set dataset.path={folder}")
+    per_class = PER_CLASS if per_class is None else per_class
+    counts = write_mosaics(folder, per_class * len(CLASSES), seed) if multilabel else \
+        write_sample(folder, per_class, seed, table=table)
+    log.info(f"wrote {per_class * len(CLASSES):,} {'mosaics' if multilabel else 'images'} to {folder}/ (per class: "
+             f"{', '.join(f'{k} {v}' for k, v in counts.items())}); e.g. dlcv train "
+             + ("configs/multilabel_sample.yaml" if multilabel else
+                f"configs/shallownet_animals.yaml --set dataset.path={folder}"))
     return counts
 
 

@@ -59,7 +59,8 @@ class Augmenter(keras.layers.Layer):
         if not self.mixers:
             return x, labels
         ops = keras.ops
-        y = ops.one_hot(ops.cast(labels, "int32"), self.classes, dtype=x.dtype)
+        y = ops.cast(labels, x.dtype) if len(labels.shape) == 2 else \
+            ops.one_hot(ops.cast(labels, "int32"), self.classes, dtype=x.dtype)  # multi-hot rows mix as they are
         mixed = [mixer({"images": x, "labels": y}, training=training) for mixer in self.mixers]
         if len(mixed) == 1:
             return mixed[0]["images"], mixed[0]["labels"]

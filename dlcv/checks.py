@@ -187,7 +187,7 @@ def _check_dataset(config: ExperimentConfig) -> None:
                           "expected splits: auto or random")
     if dataset.name == "folder" and dataset.path is not None:
         _check_folder_splits(dataset)
-    _check_table_keys(dataset)
+    _check_table(config)
     _check_pixel_limit(dataset.max_pixels)
     if dataset.test_size == "official" and not spec.official_split:
         raise ConfigError(f"dataset.test_size: {dataset.name!r} has no official test split; expected a "
@@ -204,19 +204,41 @@ def _check_imbalance(config: ExperimentConfig) -> None:
                           "worker; expected class_weight: balanced there, or sampling: none")
 
 
-def _check_table_keys(dataset) -> None:
-    """A label table's keys with a labels dataset only; its rows checked (no image decoded)."""
+MULTILABEL_METRICS = ("val_map", "val_f1_macro")
+"""What a multi-label run logs on validation (its loss aside), and a single-label one does not."""
+
+
+def _check_table(config: ExperimentConfig) -> None:
+    """A label table's keys with a labels dataset only; its rows checked (no image decoded); what a
+    multi-label task cannot take."""
+    dataset = config.dataset
+    metric = config.search.metric if config.search is not None else None
     if dataset.name != "labels":
-        for key in ("images", "columns", "max_missing"):
+        if metric in MULTILABEL_METRICS:
+            raise ConfigError(f"search.metric: {metric} scores a multi-label run, and {dataset.name!r} gives each "
+                              "image one class; expected val_accuracy or val_loss")
+        if config.task == "multilabel":
+            raise ConfigError(f"task: multilabel needs images with any number of labels, from a label table "
+                              f"(dataset.name: labels); {dataset.name!r} gives each image one class")
+        for key in ("images", "columns", "separator", "max_missing"):
             if getattr(dataset, key) != type(dataset).model_fields[key].default:
                 raise ConfigError(f"dataset.{key}: applies to a label table (dataset.name: labels), not to "
                                   f"{dataset.name!r}; expected it unset")
         return
     if dataset.path is None:
         return
-    from .data.table import read_table
+    from .data.table import read_table_of
 
-    table = read_table(dataset.path, dataset.images, dataset.columns, dataset.max_missing)
+    table = read_table_of(dataset, config.task)
+    if metric is not None and (metric in MULTILABEL_METRICS) != table.multilabel and metric != "val_loss":
+        expected = " or ".join(MULTILABEL_METRICS) if table.multilabel else "val_accuracy"
+        raise ConfigError(f"search.metric: {metric}: {dataset.path} is {'multi' if table.multilabel else 'single'}"
+                          f"-label ({table.task}); expected {expected} or val_loss")
+    if table.multilabel:
+        for key, value in (("sampling", config.sampling), ("class_weight", config.class_weight)):
+            if value == "balanced":
+                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.task}), and an image "
+                                  f"with several labels has no single class to balance; expected {key}: none")
     if table.given_split is not None and dataset.splits != "random" and dataset.group_by is not None:
         raise ConfigError(f"dataset.group_by: {dataset.path} gives each image's part (its split column), so "
                           "nothing is split at random; expected group_by: null, or splits: random")

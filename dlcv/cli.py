@@ -259,8 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--table", action="store_true",
                         help="also write labels.csv naming every image and its class (a labels dataset)")
+    sample.add_argument("--multilabel", action="store_true",
+                        help="write 2x2 mosaics of the pictures instead (3 x --per-class of them), each labelled "
+                             "with every class it shows, in labels.csv: a multi-label data set")
     sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed,
-                                                          table=a.table))
+                                                          table=a.table, multilabel=a.multilabel))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) or a label table once and "

@@ -53,9 +53,17 @@ class Evaluation:
         """The mean of the classes' F1 scores (scikit-learn's ``average="macro"``)."""
         return float(self.report["macro avg"]["f1-score"])
 
+    multilabel = False
+
     @property
     def summary(self) -> str:
         return _summary(self.accuracy, self.accuracy_interval, self.count, self.loss)
+
+    def results(self) -> dict[str, Any]:
+        """What results.json records of it."""
+        return {"test_accuracy": self.accuracy, "test_accuracy_interval": list(self.accuracy_interval),
+                "test_balanced_accuracy": self.balanced_accuracy, "test_macro_f1": self.macro_f1,
+                "test_images": self.count, "test_loss": self.loss}
 
     def write(self, run: RunFolder) -> dict[str, Path]:
         """The classification report as text and JSON (with the confusion matrix), and the matrix drawn."""
@@ -72,10 +80,16 @@ class Evaluation:
         return written
 
 
-def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]) -> Evaluation:
+def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str],
+          thresholds: np.ndarray | None = None):
     """Loss, accuracy (with its interval) and report of one prediction pass. The loss is the cross-entropy
     of the true labels (:data:`~dlcv.model_objects.LOSS`), whatever smoothing or mixing trained the model,
-    so runs compare."""
+    so runs compare. Multi-hot labels (N, classes): :func:`dlcv.multilabel.score_multilabel`, each class's
+    label at its ``thresholds``."""
+    if np.ndim(labels) == 2:
+        from .multilabel import score_multilabel
+
+        return score_multilabel(probabilities, labels, class_names, thresholds)
     import keras
 
     from .model_objects import LOSS
@@ -113,7 +127,8 @@ def evaluate_model(model_path: str | Path, test, tta: str = "none") -> Evaluatio
     classifier = load_classifier(model_path)
     if list(test.class_names) != list(classifier.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
-    return score(*predict_dataset(classifier.model, test, tta=tta), test.class_names)
+    return score(*predict_dataset(classifier.model, test, tta=tta), test.class_names,
+                 thresholds=classifier.thresholds)
 
 
 def _report_dict(labels: np.ndarray, predictions: np.ndarray, class_names: list[str],

@@ -42,6 +42,8 @@ class Prediction:
     probability: float
     top: tuple[tuple[str, float], ...] = ()
     """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
+    labels: tuple[str, ...] | None = None
+    """A multi-label model's labels: every class at or above its threshold (None: single-label)."""
 
 
 @dataclass
@@ -59,6 +61,10 @@ class Classifier:
     """False for a bare model file: classes are numbered and nothing is resized."""
     model: object = None
     """The Keras model (None for an exported model, which runs in its own runtime)."""
+    thresholds: np.ndarray | None = None
+    """A multi-label model's threshold per class (chosen on validation); None for a single-label one."""
+    separator: str = "|"
+    """What joins a multi-label image's labels in text and CSV."""
 
     def with_tta(self, mode: str) -> Classifier:
         """This run predicting with test-time augmentation ``mode`` (:mod:`dlcv.tta`)."""
@@ -115,7 +121,11 @@ class Classifier:
         for path, row in zip(paths, probabilities):
             order = np.argsort(-row, kind="stable")[:max(top, 1)]
             ranked = tuple((self.class_names[i], float(row[i])) for i in order)
-            yield Prediction(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
+            if self.thresholds is None:
+                yield Prediction(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
+                continue
+            labels = tuple(self.class_names[k] for k in np.flatnonzero(row >= self.thresholds))
+            yield Prediction(path, self.separator.join(labels), ranked[0][1], ranked if top > 1 else (), labels)
 
     def _check_size(self, path: str, image: np.ndarray) -> None:
         if image.shape != tuple(self.input_size):
@@ -167,10 +177,17 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
                         f"{classes} outputs")
     preprocessing = saved_config.preprocessing if saved_config is not None else PreprocessingConfig()
     decode = saved_config.dataset.decode if saved_config is not None else "exact"
+    from .models.heads import is_multilabel
+    from .multilabel import DEFAULT_THRESHOLD, read_thresholds
     from .pipeline import predict_probabilities
 
+    thresholds = None
+    if is_multilabel(model):  # a bare multi-label model: 0.5 for every class
+        thresholds = read_thresholds(folder.thresholds_file, class_names) if folder.thresholds_file.is_file() \
+            else np.full(len(class_names), DEFAULT_THRESHOLD, np.float32)
     return Classifier(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
-               preprocessing, decode, has_run_metadata=saved_names is not None, model=model)
+                      preprocessing, decode, has_run_metadata=saved_names is not None, model=model,
+                      thresholds=thresholds, separator=saved_config.dataset.separator if saved_config else "|")
 
 
 def check_model_file(model_path: str | os.PathLike) -> None:
@@ -202,12 +219,15 @@ def _load_export(path: Path, exported) -> Classifier:
         decode = spec.get("decode", {}).get("mode", "exact")
         height, width, channels = spec["input"]["shape"][1:]
         labels = [str(label) for label in spec["labels"]]
+        thresholds = spec.get("thresholds")
+        thresholds = None if thresholds is None else np.array([float(thresholds[name]) for name in labels], np.float32)
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise DlcvError(f"{path.parent / 'serving.json'} is not one dlcv export wrote ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0]})") from None
     forward = exported.load(path)
     return Classifier(forward, (height, width, channels), labels, preprocessing, decode,
-               has_run_metadata=spec.get("has_run_metadata", True))
+                      has_run_metadata=spec.get("has_run_metadata", True), thresholds=thresholds,
+                      separator=spec.get("separator", "|"))
 
 
 def _load_model(path: Path):

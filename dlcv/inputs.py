@@ -1,4 +1,5 @@
-"""The one input contract: uint8 NHWC RGB images in, what the model takes out.
+"""The one input contract: uint8 NHWC RGB images in, what the model takes out; and the targets beside them
+(:func:`model_targets`: class indexes, or multi-hot rows for multi-label data).
 
 Everything that feeds a model goes through :func:`model_input`: the tf.data pipeline, the PyDataset of
 the JAX and PyTorch backends, the compiled training loops, prediction, and the case-study readers. It is
@@ -11,6 +12,18 @@ inside a traced JAX or TensorFlow program, and the bytes are scaled the same way
     (dtype('float32'), 1.0)
 """
 from __future__ import annotations
+
+import numpy as np
+
+
+def model_targets(labels) -> np.ndarray:
+    """Labels as the loss takes them: class indexes (N,) as int64, multi-hot rows (N, classes) as float32.
+
+        >>> model_targets(np.array([[0, 1], [1, 1]], np.uint8)).dtype, model_targets(np.array([2, 0])).dtype
+        (dtype('float32'), dtype('int64'))
+    """
+    labels = np.asarray(labels)
+    return labels.astype(np.float32 if labels.ndim == 2 else np.int64, copy=False)
 
 
 def model_input(images):

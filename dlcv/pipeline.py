@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inputs import model_input
+from .inputs import model_input, model_targets
 from .shuffling import epoch_order
 
 
@@ -63,14 +63,17 @@ def build_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | Non
     else:
         batches = tf.data.Dataset.range(count).batch(batch_size)
 
+    targets = model_targets(data.labels[:1])
+    label_type, label_shape = tf.as_dtype(targets.dtype), (None, *targets.shape[1:])
+
     def read(rows):
         images, labels = data.batch(rows)
-        return images, labels.astype(np.int64)
+        return images, model_targets(labels)
 
     def load(rows):
-        images, labels = tf.numpy_function(read, [rows], (tf.uint8, tf.int64), stateful=False)
+        images, labels = tf.numpy_function(read, [rows], (tf.uint8, label_type), stateful=False)
         images = tf.ensure_shape(images, (None, *shape))
-        x, labels = model_input(images), tf.ensure_shape(labels, (None,))
+        x, labels = model_input(images), tf.ensure_shape(labels, label_shape)
         if augmenter is not None:
             x, labels = augmenter(x, labels, training=True)
         return (x, labels) if labelled else (x,)

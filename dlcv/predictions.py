@@ -56,7 +56,7 @@ class TextWriter:
 class CsvWriter(TextWriter):
     def begin(self) -> None:
         self._csv = csv.writer(self.stream, lineterminator="\n")
-        header = ["path", "label", "probability"]
+        header = ["path", "label", "probability"]  # a multi-label model's label: its labels, joined
         for rank in range(2, self.top + 1):
             header += [f"label_{rank}", f"probability_{rank}"]
         self._csv.writerow(header)
@@ -70,7 +70,8 @@ class JsonWriter(TextWriter):
         self.stream.write("[")
 
     def row(self, p: Prediction, first: bool) -> None:
-        record = {"path": p.path, "label": p.label, "probability": round(p.probability, 6)}
+        record = {"path": p.path, "label": p.label, "probability": round(p.probability, 6)} if p.labels is None \
+            else {"path": p.path, "labels": list(p.labels)}
         if p.top:
             record["top"] = [{"label": label, "probability": round(prob, 6)} for label, prob in p.top]
         self.stream.write(("\n" if first else ",\n") + json.dumps(record))

@@ -52,6 +52,31 @@ def mistakes(probabilities: np.ndarray, labels: np.ndarray) -> list[Mistake]:
     return [Mistake(int(i), int(labels[i]), int(predicted[i]), float(probabilities[i, predicted[i]])) for i in order]
 
 
+@dataclass(frozen=True)
+class SetMistake:
+    index: int
+    """The image's position in the test split."""
+    missed: tuple[int, ...]
+    """Its classes the model did not give it."""
+    extra: tuple[int, ...]
+    """Classes the model gave it that it does not have."""
+    error: float
+    """The largest distance of a wrong class's probability from its threshold (how sure the mistake was)."""
+
+
+def label_set_mistakes(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray) -> list[SetMistake]:
+    """Every multi-label image with a wrong label (a class missed or one too many), surest mistake first."""
+    predicted = probabilities >= thresholds
+    truth = np.asarray(targets) >= 0.5
+    found = []
+    for i in np.flatnonzero((predicted != truth).any(axis=1)):
+        wrong = np.flatnonzero(predicted[i] != truth[i])
+        found.append(SetMistake(int(i), tuple(int(k) for k in np.flatnonzero(truth[i] & ~predicted[i])),
+                                tuple(int(k) for k in np.flatnonzero(predicted[i] & ~truth[i])),
+                                float(np.max(np.abs(probabilities[i, wrong] - thresholds[wrong])))))
+    return sorted(found, key=lambda m: -m.error)
+
+
 def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = None, limit: int = MISTAKES_SHOWN,
                  unavailable: str | None = None, results: dict | None = None) -> Path:
     """Write ``run``'s report.html from its files and ``evaluation`` (an :class:`~dlcv.evaluation.Evaluation`
@@ -61,14 +86,20 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
     results = results if results is not None else (run.results() or {})
     names = evaluation.class_names if evaluation is not None else (run.class_names() or [])
     sections = [_heading(run, results), _curves(run)]
-    if evaluation is not None:
+    if evaluation is not None and evaluation.multilabel:
+        wrong = label_set_mistakes(evaluation.probabilities, evaluation.labels, evaluation.thresholds)
+        sections += [_per_class_multilabel(evaluation.per_class),
+                     _set_mistakes(wrong, wrong[:limit], len(evaluation.labels), test_set, names, unavailable, run)]
+    elif evaluation is not None:
         wrong = mistakes(evaluation.probabilities, evaluation.labels)
         shown = wrong[:limit]
         sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, shown),
                      _mistakes(wrong, shown, len(evaluation.labels), test_set, names, unavailable, run)]
     else:
         saved = _read_json(run.report_json_file)
-        if saved:
+        if saved and "confusion_matrix" not in saved:  # a multi-label run's report
+            sections.append(_per_class_multilabel(saved["classes"]))
+        elif saved:
             sections += [_per_class(saved, names), _confusion(np.asarray(saved["confusion_matrix"]), names, [])]
         sections.append(f"<h2>Mistakes</h2><p class=note>Not shown: {html.escape(unavailable or 'no test predictions')}"
                         ".</p>")
@@ -81,6 +112,10 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
 def _heading(run: RunFolder, results: dict) -> str:
     name = html.escape(str(results.get("name") or run.path.name))
     facts = []
+    if "test_map" in results:
+        facts.append(f"test mAP <b>{results['test_map']:.4f}</b>, F1 micro {results['test_f1_micro']:.4f}, macro "
+                     f"{results['test_f1_macro']:.4f}, exact match {results['test_exact_match']:.4f} "
+                     f"({results.get('test_images', '?')} images), loss {results.get('test_loss', float('nan')):.4f}")
     if "test_accuracy" in results:
         low, high = results.get("test_accuracy_interval") or (float("nan"), float("nan"))
         loss = results.get("test_loss", float("nan"))
@@ -129,6 +164,47 @@ def _per_class(report: dict, names: Sequence[str]) -> str:
                    + f"<td>{int(report[n]['support'])}</td></tr>" for n in names if n in report)
     return ("<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
             f"<th>test images</th></tr>{rows}</table>")
+
+
+def _per_class_multilabel(per_class: dict) -> str:
+    def cell(value) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    keys = ("average_precision", "threshold", "precision", "recall", "f1")
+    rows = "".join(f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{cell(row[k])}</td>" for k in keys)
+                   + f"<td>{int(row['support'])}</td></tr>" for name, row in per_class.items())
+    return ("<h2>Per class</h2><p class=note>Each class's threshold was chosen on the validation split (the largest "
+            "F1); average precision needs no threshold (–: no test image of the class).</p><table><tr><th>class</th>"
+            "<th>average precision</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th>"
+            f"<th>test images</th></tr>{rows}</table>")
+
+
+def _set_mistakes(every: Sequence[SetMistake], wrong: Sequence[SetMistake], total: int, test_set: Any | None,
+                  names: Sequence[str], unavailable: str | None, run: RunFolder) -> str:
+    heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images with a wrong label (one missed or one "
+               "too many)" + (f"; the {len(wrong)} surest are shown (report.mistakes)" if len(every) > len(wrong)
+                              else ", the surest first") + ".</p>")
+    if not wrong:
+        return heading
+    images = None
+    if test_set is not None and unavailable is None:
+        images = test_set.batch(np.asarray([m.index for m in wrong]))[0]
+    if images is None:
+        why = unavailable or "the test images are not available"
+        heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
+    paths = getattr(test_set, "paths", None) if test_set is not None else None
+    root = _data_root(run)
+    cards = []
+    for i, m in enumerate(wrong):
+        path = paths[m.index] if paths is not None else None
+        shown = _shown_path(path, root) if path else None
+        alt = f"test image {m.index}" + (f": {shown}" if shown else "")
+        picture = _img(_png(images[i]), alt) if images is not None else ""
+        said = [f"missed <b>{html.escape(', '.join(names[k] for k in m.missed))}</b>" if m.missed else "",
+                f"extra <b>{html.escape(', '.join(names[k] for k in m.extra))}</b>" if m.extra else ""]
+        cards.append(f"<figure class=mistake>{picture}<figcaption>#{m.index}: {'; '.join(s for s in said if s)}"
+                     f"{_file_link(path, shown, run) if path else ''}</figcaption></figure>")
+    return heading + "<div class=mistakes>" + "".join(cards) + "</div>"
 
 
 def _confusion(matrix: np.ndarray, names: Sequence[str], shown_mistakes: Sequence[Mistake]) -> str:

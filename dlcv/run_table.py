@@ -23,8 +23,6 @@ from .html_page import page
 from .runs import DamagedRun, RunFolder
 
 TABLE_FORMATS = ("text", "csv", "json")
-COLUMNS = ("name", "status", "model", "dataset", "image_size", "epochs", "route", "backend", "test_accuracy",
-           "test_loss", "seconds", "date", "path")
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,17 @@ class RunRow:
     route: str
     backend: str
     test_accuracy: float | None
+    test_map: float | None
+    """A multi-label run's mean average precision (its accuracy is the exact-match ratio)."""
     test_loss: float | None
     seconds: float | None
     date: str
     """When the run last wrote its folder (UTC)."""
     path: str
+
+
+COLUMNS = tuple(field.name for field in fields(RunRow))
+"""The table's columns, which --sort takes: RunRow's fields, in order."""
 
 
 def find_runs(root: str | os.PathLike) -> list[RunRow]:
@@ -83,8 +87,9 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
     return RunRow(
         name=str(run.path.relative_to(base)), status=status, model=config.model.name, dataset=config.dataset.name,
         image_size=f"{p.width}x{p.height}x{p.channels}", epochs=epochs, route=str(results.get("route", "")),
-        backend=str(results.get("backend", "")), test_accuracy=results.get("test_accuracy"),
-        test_loss=results.get("test_loss"), seconds=results.get("seconds"),
+        backend=str(results.get("backend", "")),
+        test_accuracy=results.get("test_accuracy", results.get("test_exact_match")),
+        test_map=results.get("test_map"), test_loss=results.get("test_loss"), seconds=results.get("seconds"),
         date=datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M"), path=str(run.path))
 
 
@@ -92,7 +97,7 @@ def sort_rows(rows: list[RunRow], column: str = "date", descending: bool | None 
     """By a column (scores and dates: highest first), runs without a value last."""
     if column not in COLUMNS:
         raise DlcvError(f"--sort {column}: no such column; expected one of: {', '.join(COLUMNS)}")
-    descending = column in ("test_accuracy", "date", "seconds") if descending is None else descending
+    descending = column in ("test_accuracy", "test_map", "date", "seconds") if descending is None else descending
     present = [r for r in rows if getattr(r, column) not in (None, "")]
     missing = [r for r in rows if getattr(r, column) in (None, "")]
     return sorted(present, key=lambda r: getattr(r, column), reverse=descending) + missing

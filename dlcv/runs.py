@@ -87,6 +87,7 @@ class RunFolder:
     report_text_file = RunEntry("classification_report.txt")
     report_json_file = RunEntry("classification_report.json")
     confusion_matrix_file = RunEntry("confusion_matrix.png")
+    thresholds_file = RunEntry("thresholds.json")
     report_file = RunEntry("report.html")
     summary_file = RunEntry("model_summary.txt")
     architecture_file = RunEntry("architecture.png")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import files
 from .config import ExperimentConfig
-from .model_objects import LOSS
+from .model_objects import LOSS, MULTILABEL_LOSS
 from .models.backbones import saves_to_h5
 from .runs import RunFolder
 from .visualize import model_summary, plot_architecture
@@ -59,6 +59,12 @@ def portable(model):
     only dlcv could load; the layers are the model's own (shared, not copied)."""
     import keras
 
+    from .models.heads import is_multilabel
+
     copy = keras.Model(model.input, model.output, name=model.name)  # one tensor each, as the model has
-    copy.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"])
+    if is_multilabel(model):  # a sigmoid per class: binary cross-entropy, and the area under PR curves
+        copy.compile(optimizer=model.optimizer, loss=MULTILABEL_LOSS,
+                     metrics=[keras.metrics.AUC(curve="PR", multi_label=True, name="map")])
+    else:
+        copy.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"])
     return copy

@@ -49,7 +49,8 @@ default: we ask once, briefly. Set once, in the environment MLflow's client read
 tracking starts (:func:`_connect`); a user's own MLFLOW_HTTP_REQUEST_* settings win."""
 PARAM_VALUE_LIMIT = 6000
 """MLflow's limit on a parameter's value, in characters."""
-TEST_SCORES = ("test_accuracy", "test_balanced_accuracy", "test_macro_f1", "test_loss")
+TEST_SCORES = ("test_accuracy", "test_balanced_accuracy", "test_macro_f1", "test_loss", "test_map",
+               "test_f1_micro", "test_f1_macro", "test_exact_match")
 """The scores of results.json logged as MLflow metrics."""
 _NOT_LOGGED = (RunFolder.model_h5_file.name, RunFolder.model_keras_file.name, RunFolder.best_epoch_file.name)
 """The run folder's models (the MLflow model carries the model: model.keras inside it) and checkpoints."""

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from tests.data_files import structured_photo
+from data_files import structured_photo
 
 # How Keras documents feeding each network: the module whose preprocess_input applies (stated here, not
 # taken from dlcv's table, so that a wrong entry there fails).

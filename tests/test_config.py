@@ -21,10 +21,15 @@ def test_every_committed_config_validates_and_passes_the_checks(tmp_path):
 
     configs = sorted((ROOT / "configs").glob("*.yaml"))
     assert len(configs) >= 12
+    from dlcv.data.sample import write_mosaics
+
     for name in ("cats", "dogs"):  # recipes on your own photos name datasets/animals, which a clone lacks
         (tmp_path / name).mkdir()
+    write_mosaics(tmp_path / "mosaics", count=12)  # dlcv data sample --multilabel's table
     for path in configs:
-        overrides = [f"dataset.path={tmp_path}"] if "name: folder" in path.read_text() else []
+        text = path.read_text()
+        overrides = [f"dataset.path={tmp_path}"] if "name: folder" in text else \
+            [f"dataset.path={tmp_path / 'mosaics' / 'labels.csv'}"] if "name: labels" in text else []
         check_config(load_config(path, overrides), "tensorflow")
 
 

@@ -161,6 +161,22 @@ def _check_balanced_sampling_on_the_cached_features(model, train, val):
     assert np.bincount(part.labels).tolist() == [3, 2, 1] and drawn == [[2, 2, 2], [2, 2, 2]]
 
 
+def test_a_multi_label_head_trains_on_the_cached_features(keras, tmp_path, photos, weights_file):
+    """task: multilabel on a pretrained backbone: a sigmoid per class on the head, trained on the feature cache."""
+    from dlcv.training.engine import train
+
+    rows = [f"{name}/{p.name},{name}" for name in ("cats", "dogs", "panda") for p in sorted((photos / name).iterdir())]
+    (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    result = train(load_config(overrides=[
+        f"output_dir={tmp_path}", "name=tags", "dataset.name=labels", f"dataset.path={tmp_path / 'labels.csv'}",
+        f"dataset.images={photos}", "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32",
+        f"model.name={BACKBONE}", f"model.params={{weights: {weights_file}}}", "task=multilabel", "epochs=2",
+        "batch_size=8", "callbacks.checkpoint=none", "callbacks.monitor=false"]), verbose=0)
+    assert result.route == "features" and result.model.layers[-1].activation.__name__ == "sigmoid"
+    assert result.prepared.splits.train.labels.shape[1] == 3 and (result.run_dir / "thresholds.json").is_file()
+    assert {"map", "val_map"} <= set(json.loads((result.run_dir / "history.json").read_text()))
+
+
 def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, weights_file, caplog):
     """The head on cached features, then the fine-tune on the fit route (Keras's fit), killed there and
     resumed there; BN never moved."""

@@ -1,8 +1,8 @@
 """The README's examples that need a folder of photos, run as written on the data set `dlcv data sample`
-makes (as on a fresh clone), at tiny sizes: each command of the Data, Labels in a table, Searching
-hyperparameters, Compare and inspect, and Transfer learning sections. Lines that need a network, a database
-server or Docker are left out (they say so in the README); the ImageNet weights come from a file the test
-writes."""
+makes (as on a fresh clone), at tiny sizes: each command of the Data, Labels in a table, Multi-label,
+Searching hyperparameters, Compare and inspect, and Transfer learning sections. Lines that need a network,
+a database server or Docker are left out (they say so in the README); the ImageNet weights come from a
+file the test writes."""
 from __future__ import annotations
 
 import re
@@ -11,8 +11,9 @@ import shlex
 import pytest
 from conftest import ROOT
 
-SECTIONS = {"data": "### Data", "table": "### Labels in a table", "tune": "## Searching hyperparameters",
-            "compare": "## Compare and inspect runs", "transfer": "## Transfer learning"}
+SECTIONS = {"data": "### Data", "table": "### Labels in a table", "multilabel": "### Multi-label",
+            "tune": "## Searching hyperparameters", "compare": "## Compare and inspect runs",
+            "transfer": "## Transfer learning"}
 NOT_HERE = ("--storage", "weights fetch", "docker", "mlflow")
 """What needs more than a clone: a database server, a network, Docker."""
 TINY = {"train": ["--set", "epochs=1"], "tune": ["--set", "epochs=1"], "lr": ["--steps", "8"]}
@@ -55,7 +56,7 @@ def run(line: str, dlcv, script) -> int:
     return outcome.code
 
 
-@pytest.mark.parametrize("section", ["data", "table", "tune", "compare"])
+@pytest.mark.parametrize("section", ["data", "table", "multilabel", "tune", "compare"])
 def test_the_readme_examples_run_on_a_fresh_clone(section, clone, dlcv, script):
     lines = commands(section)
     assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines

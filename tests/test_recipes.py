@@ -8,17 +8,23 @@ from conftest import ROOT
 from data_files import write_cifar, write_class_folders, write_mnist_npz
 
 CONFIGS = sorted(p for p in (ROOT / "configs").glob("*.yaml") if p.stem != "quickstart")
-INPUTS = {"mnist": (28, 28, 1, 10), "cifar10": (32, 32, 3, 10), "digits": (8, 8, 1, 10), "folder": None}
+INPUTS = {"mnist": (28, 28, 1, 10), "cifar10": (32, 32, 3, 10), "digits": (8, 8, 1, 10), "folder": None,
+          "labels": None}
 
 
 @pytest.fixture(scope="module")
 def stand_ins(tmp_path_factory):
-    """Small files in the real formats: mnist.npz, the CIFAR-10 archive, an Animals-style folder."""
+    """Small files in the real formats: mnist.npz, the CIFAR-10 archive, an Animals-style folder, a
+    multi-label table (dlcv data sample --multilabel's)."""
+    from dlcv.data.sample import write_mosaics
+
     root = tmp_path_factory.mktemp("stand_ins")
     write_mnist_npz(root / "mnist.npz", train=160, test=40)
     write_cifar(root, archive=True, per_batch=24)
     write_class_folders(root / "animals", per_class=14)
-    return {"mnist": root / "mnist.npz", "cifar10": root / "cifar-10-python.tar.gz", "folder": root / "animals"}
+    write_mosaics(root / "mosaics", count=60)
+    return {"mnist": root / "mnist.npz", "cifar10": root / "cifar-10-python.tar.gz", "folder": root / "animals",
+            "labels": root / "mosaics" / "labels.csv"}
 
 
 @pytest.mark.parametrize("config_path", CONFIGS, ids=[p.stem for p in CONFIGS])

@@ -47,3 +47,13 @@ def test_a_fine_tune_phase_cannot_be_added_or_moved():
     assert moved == ["epochs 30 -> 40"]
     applied, refused = changes("fine_tune.epochs=5", saved=("fine_tune={epochs: 2}",))
     assert applied == ["fine_tune.epochs 2 -> 5"] and refused == []
+
+
+def test_a_multi_label_run_cannot_resume_as_single_label_and_auto_takes_the_saved_task():
+    saved = load_config(overrides=["task=multilabel"])
+    assert changes_between(saved, "task=single")[1] == ["task 'multilabel' -> 'single'"]
+    assert changes_between(saved, "task=auto") == ([], [])
+
+
+def changes_between(saved, *overrides: str) -> tuple[list[str], list[str]]:
+    return resume_changes(saved, load_config(overrides=["task=multilabel", *overrides]))

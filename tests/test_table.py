@@ -112,8 +112,9 @@ BAD_TABLES = [
      "2 of 3 rows (67%) name files that are not under"),
     ("path,label,split\ncats/cats_000.png,cats,tst\n", "line 2: split 'tst'; expected train, val"),
     ("path,label\ncats/cats_000.png,cats\ndogs/dogs_000.png,\n", "line 3: empty label; expected a class name"),
-    ("path,cats,dogs\ncats/cats_000.png,0,0\n", "line 2: no class is 1; expected exactly one 1"),
-    ("path,cats,dogs\ncats/cats_000.png,1,1\n", "line 2: cats and dogs are all 1;"),
+    ("path,cats,dogs\ncats/cats_000.png,0,0\n", "line 2: no class is 1; expected exactly one per image"),
+    ("task=single", "path,cats,dogs\ncats/cats_000.png,1,1\n", "line 2: cats and dogs are all 1; expected exactly one "
+     "per image in a single-label table (several labels per image: task: multilabel)"),
     ("path,label\n../photos/cats/cats_000.png,cats\n", "line 2: path '../photos/cats/cats_000.png' leaves the images"),
     ("path,label\n/etc/hostname,cats\n", "line 2: path '/etc/hostname' leaves the images folder"),
     ("picture,label\ncats/cats_000.png,cats\n", "no path column among picture, label; expected one of path"),
@@ -122,8 +123,12 @@ BAD_TABLES = [
 ]
 
 
-@pytest.mark.parametrize("text, message", BAD_TABLES, ids=[m.split(";")[0][:40] for _, m in BAD_TABLES])
-def test_a_bad_row_is_one_line_before_any_image_is_decoded(dlcv, tmp_path, photos, monkeypatch, text, message):
+BAD_TABLES = [case if len(case) == 3 else ("", *case) for case in BAD_TABLES]  # (override, table, message)
+
+
+@pytest.mark.parametrize("override, text, message", BAD_TABLES, ids=[m.split(";")[0][:40] for *_, m in BAD_TABLES])
+def test_a_bad_row_is_one_line_before_any_image_is_decoded(dlcv, tmp_path, photos, monkeypatch, override, text,
+                                                           message):
     from dlcv.data import sources
 
     def must_not_decode(*args, **kwargs):
@@ -132,7 +137,8 @@ def test_a_bad_row_is_one_line_before_any_image_is_decoded(dlcv, tmp_path, photo
     monkeypatch.setattr(sources, "decode_file", must_not_decode)
     path = tmp_path / ("bad.jsonl" if text.startswith("{") else "bad.csv")
     path.write_text(text)
-    said = dlcv("train", *[part for o in overrides(tmp_path, table(path, photos)) for part in ("--set", o)])
+    settings = overrides(tmp_path, table(path, photos), *([override] if override else []))
+    said = dlcv("train", *[part for o in settings for part in ("--set", o)])
     assert said.code == 2 and said.err.count("\n") == 1, said.err
     assert message in said.err, said.err
 

@@ -42,6 +42,8 @@ class DatasetConfig(Section):
     """labels datasets: the folder the table's image paths are relative to (default: the table's folder)."""
     columns: TableColumns = TableColumns()
     """labels datasets: the table's path, label and split columns, where they are not the usual names."""
+    separator: Annotated[str, Field(min_length=1)] = "|"
+    """labels datasets: what separates an image's labels in the label column (``cat|sofa``: multi-label)."""
     max_missing: Annotated[float, Field(ge=0, le=1)] = 0.05
     """labels datasets: the largest share of rows that may name a file that is not there (counted and named
     like unreadable files); above it the run stops before any image is decoded."""
@@ -287,9 +289,14 @@ class ExperimentConfig(Section):
     sampling: Literal["none", "balanced"] = "none"
     """balanced: each epoch draws every class equally often (a rare class's images repeated, a common
     class's subsampled), as many images as the training split holds; none: each image once per epoch."""
+    task: Literal["auto", "single", "multilabel"] = "auto"
+    """single: one class per image (softmax); multilabel: any number of classes per image (one sigmoid per
+    class, thresholds chosen on validation); auto: multilabel as soon as an image of a label table has other
+    than one label, else single."""
     loss: Literal["crossentropy", "focal"] = "crossentropy"
-    """crossentropy: the classifier's usual loss; focal: Keras's ``CategoricalFocalCrossentropy`` (Lin et al.,
-    gamma 2, alpha 0.25), which weighs down the images the model already gets right."""
+    """crossentropy: the classifier's usual loss (binary per class for multi-label); focal: Keras's
+    ``CategoricalFocalCrossentropy`` (``BinaryFocalCrossentropy`` for multi-label; Lin et al., gamma 2, alpha
+    0.25), which weighs down the images the model already gets right."""
     distribution: Literal["none", "mirrored", "multi_worker", "data_parallel"] = "none"
     """Scale out: mirrored = TF MirroredStrategy over this machine's GPUs; multi_worker = TF
     MultiWorkerMirroredStrategy across machines (TF_CONFIG); data_parallel = Keras DataParallel (JAX)."""

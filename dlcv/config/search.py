@@ -75,7 +75,7 @@ class SearchConfig(Section):
     space: Annotated[dict[str, SearchDistribution], Field(min_length=1)]
     """Dotted config keys and their distributions, e.g. ``optimizer.learning_rate: {log_uniform: [1.0e-4,
     0.3]}``, ``batch_size: {choice: [32, 64, 128]}``."""
-    metric: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    metric: Literal["val_accuracy", "val_loss", "val_map", "val_f1_macro"] = "val_accuracy"
     """What a trial is judged by: the final model's (with ``restore_best``, its best epoch's) value;
     reported after every epoch for pruning."""
     trials: PositiveInt = 20

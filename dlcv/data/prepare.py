@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import ExperimentConfig, PreprocessingConfig
 from .cache import cached
 from .memory import check_batch_fits, check_fits, memory_budget
@@ -55,6 +57,7 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
             source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
         else:
             log.info("cache: not used here (building it would decode the test images too)")
+    task = _resolve_task(config, source)
     train, val, test = split_source(source, dataset, config.seed)
     if not with_test:
         test = test[:0]
@@ -62,7 +65,7 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
         log.info(f"data: the folder's own split: {len(train):,} training, {len(val):,} validation, {len(test):,} "
               "test images")
     height, width, channels = source.shape
-    resolved = config.model_copy(update={"preprocessing": PreprocessingConfig(
+    resolved = config.model_copy(update={"task": task, "preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
     if should_stream(config, source):
         splits = Splits(StreamedSet(source, train), StreamedSet(source, val), StreamedSet(source, test))
@@ -71,6 +74,18 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     loading = "loading" if progress else None
     splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading))
     return PreparedData(splits, resolved, source)
+
+
+def _resolve_task(config: ExperimentConfig, source: ImageSource) -> str:
+    """single or multilabel, as the data has it (multi-hot labels: multilabel) or as ``task`` insists: a
+    single-label table trained as multi-label gets one-hot rows, said in one line."""
+    if source.labels.ndim == 2:
+        return "multilabel"
+    if config.task == "multilabel":
+        log.info("task: multilabel as set, though every image has one label: one sigmoid per class")
+        source.labels = np.eye(len(source.class_names), dtype=np.uint8)[source.labels]
+        return "multilabel"
+    return "single"
 
 
 def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:

@@ -55,6 +55,46 @@ def write_sample(root: str | os.PathLike, per_class: int = PER_CLASS, seed: int 
     return {name: per_class for name in classes}
 
 
+def write_mosaics(root: str | os.PathLike, count: int = 3 * PER_CLASS, seed: int = 0, tile: int = 32,
+                  empty: float = 0.6) -> dict[str, int]:
+    """A multi-label data set under ``root`` (empty or new): ``count`` 2x2 mosaics of the sample's pictures
+    and empty tiles (each tile empty with probability ``empty``), each labelled with every class it shows
+    (none for an all-empty mosaic) in :data:`TABLE_NAME` (``circles|triangles``). Returns the images per class.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     counts = write_mosaics(folder, count=20)
+        >>> counts
+        {'circles': 10, 'squares': 10, 'triangles': 12}
+    """
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
+    if count < 1:
+        raise DlcvError(f"--per-class {count}; expected at least 1 image")
+    rng = np.random.default_rng(seed)
+    (root / "mosaics").mkdir(parents=True)
+    rows, counts = [], {name: 0 for name in CLASSES}
+    for index in range(count):
+        mosaic = np.full((2 * tile, 2 * tile, 3), 110, np.uint8)
+        shown = set()
+        for cell in range(4):
+            if rng.random() < empty:
+                continue
+            kind = int(rng.integers(len(CLASSES)))
+            picture = cv2.resize(_picture(rng, kind), (tile, tile), interpolation=cv2.INTER_AREA)
+            y, x = divmod(cell, 2)
+            mosaic[y * tile:(y + 1) * tile, x * tile:(x + 1) * tile] = picture
+            shown.add(CLASSES[kind])
+        ok, encoded = cv2.imencode(".png", mosaic)
+        (root / "mosaics" / f"{index:04d}.png").write_bytes(encoded.tobytes())
+        rows.append(f"mosaics/{index:04d}.png,{'|'.join(sorted(shown))}")
+        for name in shown:
+            counts[name] += 1
+    files.write_text(root / TABLE_NAME, "\n".join(["path,labels", *rows]) + "\n")
+    return counts
+
+
 def _picture(rng: np.random.Generator, kind: int) -> np.ndarray:
     """One BGR picture: a shaded, grainy background, a few stripes, and one to three shapes of ``kind``."""
     width, height = (int(rng.integers(low, high + 1)) for low, high in SIZES)

@@ -17,17 +17,25 @@ near-identical images cannot sit on both sides of it.
     >>> set(groups[test]) & set(groups[train]) | set(groups[test]) & set(groups[val])
     set()
 
+Multi-label data (labels of shape (N, classes), several 1s per row) is split with iterative
+stratification (Sechidis et al., the ``iterative-stratification`` package), each label's share kept in
+every part; with ``group_by`` too, groups are kept whole and the split is then not stratified (said once).
+
 ``split_source(source, config.dataset, seed)`` chooses between the two for an ImageSource.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
 
 from ..config import DatasetConfig
 from ..errors import ConfigError
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
+
+log = logging.getLogger(__name__)
 
 
 def split_source(source, dataset: DatasetConfig, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,6 +85,8 @@ def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, s
 
 def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
                 groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if labels.ndim == 2:
+        return _multilabel(index, labels, size, seed, key, groups)
     if groups is not None:
         return _grouped(index, labels, size, seed, key, groups)
     try:
@@ -85,6 +95,23 @@ def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, k
         raise ConfigError(f"{key}={size}: cannot split {len(index)} images of {len(np.unique(labels))} "
                           f"classes with every class in both parts (scikit-learn, calling the held-out part "
                           f"test_size: {exc}); use more images per class or a larger fraction") from None
+
+
+def _multilabel(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
+                groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-hot rows: iterative stratification, or (with groups) whole groups held out at random."""
+    if groups is not None:
+        log.info(f"{key}: dataset.group_by keeps each group whole; a multi-label split of whole groups is not "
+                 "stratified per label")
+        kept, held = next(GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed).split(index, groups=groups))
+        return index[kept], index[held]
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    if len(index) < 2:
+        raise ConfigError(f"{key}={size}: cannot split {len(index)} image(s); use more images")
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=size, random_state=seed)
+    kept, held = next(splitter.split(np.zeros(len(index)), labels))
+    return index[kept], index[held]
 
 
 def _grouped(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from ..errors import ConfigError, DlcvError
 from .folder import SPLIT_FOLDERS, file_groups
 from .registry import register_dataset
 from .sources import FolderSource
+
+log = logging.getLogger(__name__)
 
 TABLE_FORMATS = {".csv": "CSV", ".jsonl": "JSON Lines"}
 """The table files dlcv reads, by extension."""
@@ -61,12 +64,19 @@ class LabelTable:
     """The table's rows, missing files included."""
     images: Path
     """The folder its paths are relative to."""
+    task: str = "task: single"
+    """Which task the table is, and why (one line for the log)."""
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether ``labels`` are multi-hot rows (N, classes) rather than class indexes (N,)."""
+        return self.labels.ndim == 2
 
     @property
     def content_key(self) -> str:
         """What identifies the labelling (the files' contents are the listing's): labels, classes, parts."""
         digest = hashlib.sha256(json.dumps(self.class_names).encode())
-        digest.update(self.labels.astype(np.int64).tobytes())
+        digest.update(self.labels.astype(np.int64).tobytes() + str(self.labels.shape).encode())
         if self.given_split is not None:
             digest.update(self.given_split.astype(np.int8).tobytes())
         return digest.hexdigest()
@@ -78,9 +88,11 @@ def is_table(path: str | os.PathLike) -> bool:
 
 
 def read_table(path: str | os.PathLike, images: str | os.PathLike | None = None,
-               columns: TableColumns | None = None, max_missing: float = 1.0) -> LabelTable:
+               columns: TableColumns | None = None, max_missing: float = 1.0, separator: str = "|",
+               task: str = "auto") -> LabelTable:
     """The rows of the table at ``path``, checked (:class:`DlcvError` naming the line otherwise); files are
-    looked for under ``images`` (default: the table's folder), no image is decoded."""
+    looked for under ``images`` (default: the table's folder), no image is decoded. ``task``: single (one
+    label per row), multilabel (any number), or auto (multilabel as soon as a row has several)."""
     path = Path(path).expanduser()
     if not is_table(path):
         raise DlcvError(f"{str(path)!r}: not a label table; expected a .csv file with a header row or a .jsonl "
@@ -96,7 +108,7 @@ def read_table(path: str | os.PathLike, images: str | os.PathLike | None = None,
     if header is None:
         raise DlcvError(f"{path}: the table is empty; expected a header row and one row per image")
     names = _columns(path, header[1], columns or TableColumns())
-    table = _rows(path, root, names, records)
+    table = _rows(path, root, names, records, separator, task)
     if table.rows and len(table.missing) / table.rows > max_missing:
         shown = "; ".join(table.missing[:MISSING_SHOWN]) + ("; ..." if len(table.missing) > MISSING_SHOWN else "")
         share = len(table.missing) / table.rows
@@ -188,9 +200,10 @@ def _columns(path: Path, header: dict[str, Any], given: TableColumns) -> _Column
                     f"{', '.join(LABEL_COLUMNS)}, one 0/1 column per class, or dataset.columns.label")
 
 
-def _rows(path: Path, root: Path, columns: _Columns, records) -> LabelTable:
+def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, task: str) -> LabelTable:
     paths, labels, parts, missing = [], [], [], []
     lines_of: dict[str, list[int]] = {}
+    several = unlabelled = None  # the first row with several labels, with none: (line, its labels)
     rows = 0
     for line, row in records:
         rows += 1
@@ -203,41 +216,59 @@ def _rows(path: Path, root: Path, columns: _Columns, records) -> LabelTable:
         if os.path.isabs(relative) or os.path.normpath(relative).split(os.sep)[0] == "..":
             raise DlcvError(f"{where}: {columns.path} {relative!r} leaves the images folder {root}; expected a path "
                             "relative to it (dataset.images)")
-        label = _label(where, row, columns)
+        names = _labels(where, row, columns, separator)
+        if len(names) != 1:
+            if task == "single":
+                _refuse_for_single_label(where, names, columns)
+            if len(names) > 1 and several is None:
+                several = (line, names)
+            if not names and unlabelled is None:
+                unlabelled = line
         if columns.split is not None:
             part = _text(row.get(columns.split)).lower()
             if part not in SPLIT_FOLDERS:
                 raise DlcvError(f"{where}: {columns.split} {part!r}; expected train, val (or valid, validation) "
                                 "or test")
-            parts.append(SPLIT_FOLDERS[part])
         file = root / relative
         if not file.is_file():
             missing.append(f"line {line}: {relative}")
-            if columns.split is not None:
-                parts.pop()
             continue
+        if columns.split is not None:
+            parts.append(SPLIT_FOLDERS[part])
         lines_of.setdefault(os.path.normpath(relative), []).append(line)
         paths.append(str(file))
-        labels.append(label)
+        labels.append(names)
     if not rows:
         raise DlcvError(f"{path}: no rows under the header; expected one row per image")
     if not paths:
         raise DlcvError(f"{path}: none of its {rows:,} rows names a file under {root} (e.g. {missing[0]}); expected "
                         "paths relative to the images folder (dataset.images)")
-    class_names = list(columns.one_hot) if columns.one_hot else sorted(set(labels))
+    multilabel = task == "multilabel" or (task == "auto" and several is not None)
+    if not multilabel and unlabelled is not None:  # a single-label table's row without a label
+        _refuse_for_single_label(f"{path}: line {unlabelled}", [], columns)
+    class_names = list(columns.one_hot) if columns.one_hot else sorted({name for names in labels for name in names})
     index = {name: i for i, name in enumerate(class_names)}
+    if multilabel:
+        targets = np.zeros((len(labels), len(class_names)), np.uint8)
+        for row, names in enumerate(labels):
+            targets[row, [index[name] for name in names]] = 1
+    else:
+        targets = np.array([index[names[0]] for names in labels], np.int64)
     repeated = [f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}: {relative}"
                 for relative, lines in lines_of.items() if len(lines) > 1]
-    return LabelTable(paths, np.array([index[name] for name in labels], np.int64), class_names,
-                      np.array(parts, np.int8) if columns.split is not None else None, missing, repeated, rows, root)
+    reason = (f"task: multilabel (line {several[0]} has {len(several[1])} labels: {', '.join(several[1])})"
+              if several is not None and task == "auto" else f"task: {'multilabel' if multilabel else 'single'}"
+              + (" (as set)" if task != "auto" else " (one label per image)"))
+    return LabelTable(paths, targets, class_names, np.array(parts, np.int8) if columns.split is not None else None,
+                      missing, repeated, rows, root, reason)
 
 
-def _label(where: str, row: dict[str, Any], columns: _Columns) -> str:
+def _labels(where: str, row: dict[str, Any], columns: _Columns, separator: str) -> list[str]:
+    """The row's labels: the label column's, split at ``separator``, or the one-hot columns that are 1."""
     if columns.label is not None:
-        label = _text(row.get(columns.label))
-        if not label:
-            raise DlcvError(f"{where}: empty {columns.label}; expected a class name")
-        return label
+        value = row.get(columns.label)
+        names = [_text(v) for v in value] if isinstance(value, list) else _text(value).split(separator)
+        return list(dict.fromkeys(name.strip() for name in names if name.strip()))
     hot = []
     for name in columns.one_hot:
         value = _text(row.get(name))
@@ -245,11 +276,16 @@ def _label(where: str, row: dict[str, Any], columns: _Columns) -> str:
             raise DlcvError(f"{where}: {name} is {value!r}; expected 0 or 1 in each class's column")
         if value in ("1", "1.0", "true", "True"):
             hot.append(name)
-    if len(hot) != 1:
-        found = "no class is 1" if not hot else f"{' and '.join(hot)} are all 1"
-        raise DlcvError(f"{where}: {found}; expected exactly one 1 in the class columns (an image with several "
-                        "labels is multi-label classification, task: multilabel, which this dataset is not)")
-    return hot[0]
+    return hot
+
+
+def _refuse_for_single_label(where: str, names: list[str], columns: _Columns) -> None:
+    if columns.label is not None and not names:
+        raise DlcvError(f"{where}: empty {columns.label}; expected a class name")
+    found = ("no class is 1" if columns.one_hot else "no label") if not names else \
+        (f"{' and '.join(names)} are all 1" if columns.one_hot else f"{len(names)} labels ({', '.join(names)})")
+    raise DlcvError(f"{where}: {found}; expected exactly one per image in a single-label table (several labels "
+                    "per image: task: multilabel)")
 
 
 def _text(value: Any) -> str:
@@ -261,10 +297,16 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def read_table_of(dataset: DatasetConfig, task: str = "auto") -> LabelTable:
+    """The table a labels dataset's config names, read as its keys say."""
+    return read_table(dataset.path, dataset.images, dataset.columns, dataset.max_missing, dataset.separator, task)
+
+
 def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
     """A table's images, decoded only when read: its parts as given (``dataset.splits``), its files grouped
     by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
-    table = read_table(dataset.path, dataset.images, dataset.columns, dataset.max_missing)
+    table = read_table_of(dataset)
+    log.info(f"data: {Path(dataset.path).name}: {table.task}")
     given = table.given_split if dataset.splits != "random" else None
     if dataset.splits == "folders" and given is None:
         raise ConfigError(f"dataset.splits: folders: {dataset.path} has no split column; expected a column "

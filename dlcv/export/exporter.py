@@ -128,12 +128,12 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
             with files.reporting_write_failures(output / fmt.filename):
                 fmt.write(serving, path, quantize=quantize and name == "litert")
             reports.append(_check(name, path, output / fmt.filename, fmt.load(path), check, reference,
-                                  quantize and name == "litert"))
+                                  quantize and name == "litert", classifier.thresholds))
         failed = [report for report in reports if not report.passed]
         if failed:
             raise ExportFailed("export failed its parity check, nothing was written: " + "; ".join(
                 f"{r.name} differs from Keras by up to {r.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
-                f"agrees on {r.agreement:.1%} of top-1 labels" for r in failed) + f" ({check.origin})")
+                f"agrees on {r.agreement:.1%} of {agreement_of(classifier)}" for r in failed) + f" ({check.origin})")
         _write_metadata(staging, classifier, reports, check)
         _move_into_place(staging, output, force)
     finally:
@@ -141,13 +141,29 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
     return reports
 
 
+def agreement_of(classifier: Classifier) -> str:
+    """What an export must agree with Keras on: a multi-label model's label sets, else top-1 labels."""
+    return "label sets" if classifier.thresholds is not None else "top-1 labels"
+
+
 def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, reference: np.ndarray,
-           quantized: bool) -> FormatReport:
-    """Run the export in its runtime on the check images: difference, agreement, speed."""
+           quantized: bool, thresholds: np.ndarray | None = None) -> FormatReport:
+    """Run the export in its runtime on the check images: difference, agreement (of top-1 labels, or of a
+    multi-label model's label sets at its ``thresholds``), speed."""
     forward(check.images[:1])  # warm up (allocation, first-call compilation)
     started = time.perf_counter()
     probabilities = np.concatenate([forward(check.images[i:i + 64]) for i in range(0, len(check.images), 64)])
     seconds = time.perf_counter() - started
+    if thresholds is not None:  # the same classes at or above their thresholds, image by image
+        ours, theirs = probabilities >= thresholds, reference >= thresholds
+        agreement = float(np.mean((ours == theirs).all(axis=1)))
+        accuracy = reference_accuracy = None
+        if check.labels is not None:
+            truth = np.asarray(check.labels) >= 0.5
+            accuracy = float(np.mean((ours == truth).all(axis=1)))
+            reference_accuracy = float(np.mean((theirs == truth).all(axis=1)))
+        return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))), agreement,
+                            len(check.images) / seconds, quantized, accuracy, reference_accuracy)
     top1, expected = probabilities.argmax(1), reference.argmax(1)
     accuracy = reference_accuracy = None
     if check.labels is not None:
@@ -167,9 +183,12 @@ def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatR
     size = dict(zip(("height", "width", "channels"), classifier.input_size))
     preprocessing = classifier.preprocessing.model_copy(update=size)
     decode = {"mode": classifier.decode_mode, **client_recipe(preprocessing, classifier.decode_mode)}
+    thresholds = None if classifier.thresholds is None else {
+        name: float(t) for name, t in zip(classifier.class_names, classifier.thresholds)}
     files.write_json(staging / SPEC_NAME, serving_spec(classifier.input_size, classifier.class_names,
                                                        preprocessing.model_dump(), decode,
-                                                       classifier.has_run_metadata, exports))
+                                                       classifier.has_run_metadata, exports, thresholds,
+                                                       classifier.separator))
     files.write_json(staging / "class_names.json", list(classifier.class_names))
 
 
@@ -194,9 +213,10 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def log_reports(reports: list[FormatReport], origin: str, target: Path) -> None:
+def log_reports(reports: list[FormatReport], origin: str, target: Path, agreement: str = "top-1 labels") -> None:
     """The exports' table: each format's file, size, largest difference from Keras, agreement and speed."""
-    log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {'top-1 agrees':>12}  {'images/s':>9}")
+    agrees = "sets agree" if agreement == "label sets" else "top-1 agrees"
+    log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {agrees:>12}  {'images/s':>9}")
     for r in reports:
         name = r.name + (" (int8)" if r.quantized else "")
         log.info(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
@@ -206,5 +226,5 @@ def log_reports(reports: list[FormatReport], origin: str, target: Path) -> None:
                      f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
     checked = [r.name for r in reports if not r.quantized]
     if checked:
-        log.info(f"{', '.join(checked)}: within {TOLERANCE:g} of Keras's probabilities, the same top-1 labels")
+        log.info(f"{', '.join(checked)}: within {TOLERANCE:g} of Keras's probabilities, the same {agreement}")
     log.info(f"written to {target}/ with serving.json and class_names.json")

@@ -137,11 +137,19 @@ def find_format(path: Path) -> ExportFormat | None:
 
 
 def serving_spec(input_size: tuple[int, int, int], class_names: list[str], preprocessing: dict[str, Any],
-                 decode: dict[str, Any], has_run_metadata: bool, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                 decode: dict[str, Any], has_run_metadata: bool, exports: dict[str, dict[str, Any]],
+                 thresholds: dict[str, float] | None = None, separator: str = "|") -> dict[str, Any]:
     """What ``serving.json`` says: the input a client sends, the output it gets, and how to prepare an
     image file so that the model sees what it was trained on (``decode``: the mode and the client's
-    steps, :func:`dlcv.preprocessing.client_recipe`)."""
+    steps, :func:`dlcv.preprocessing.client_recipe`); for a multi-label model, each class's threshold."""
     height, width, channels = input_size
+    if thresholds is not None:
+        return {**serving_spec(input_size, class_names, preprocessing, decode, has_run_metadata, exports),
+                "output": {"dtype": "float32", "shape": [None, len(class_names)],
+                           "meaning": "one probability per class (a sigmoid each), in the order of labels"},
+                "task": "multilabel", "thresholds": thresholds, "separator": separator,
+                "how_to_label": "an image has every class whose probability is at or above its threshold "
+                                "(chosen on the validation split)"}
     return {
         "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, height, width, channels],
                   "layout": "NHWC", "colour": "RGB" if channels == 3 else "grey", "range": [0, 255]},

@@ -10,12 +10,23 @@ from .targets import one_hot_like
 
 LOSS = "sparse_categorical_crossentropy"
 """The loss of a dlcv classifier (integer labels, softmax outputs), and the test loss of every run."""
+MULTILABEL_LOSS = "binary_crossentropy"
+"""The loss of a multi-label classifier (multi-hot labels, a sigmoid per class), and its runs' test loss."""
 
 
-def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False) -> tuple:
+def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False,
+                     multilabel: bool = False) -> tuple:
     """(loss, metrics) to compile a classifier with: Keras's sparse cross-entropy and accuracy, or, where
     training targets are smoothed or mixed (MixUp, CutMix), dlcv's :class:`CrossEntropy` and
-    :class:`Accuracy`, which take integer labels and soft ones alike; ``focal``: :class:`FocalCrossEntropy`."""
+    :class:`Accuracy`, which take integer labels and soft ones alike; ``focal``: :class:`FocalCrossEntropy`.
+    ``multilabel``: Keras's binary cross-entropy (or binary focal cross-entropy) per class, and as metrics
+    the mean over classes of the area under each precision-recall curve (``map``, logged each epoch) and
+    macro F1 at 0.5 (``f1_macro``)."""
+    if multilabel:
+        loss = (keras.losses.BinaryFocalCrossentropy(label_smoothing=label_smoothing) if focal
+                else keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing))
+        return loss, [keras.metrics.AUC(curve="PR", multi_label=True, name="map"),
+                      keras.metrics.F1Score(average="macro", threshold=0.5, name="f1_macro")]
     if focal:
         return FocalCrossEntropy(label_smoothing), [Accuracy()]
     if not label_smoothing and not soft_labels:

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import keras
 import numpy as np
 
-from ..inputs import model_input
+from ..inputs import model_input, model_targets
 from ..models.layout import leaf_layers
 from ..pipeline import eval_batch
 from ..progress import interactive
@@ -246,7 +246,10 @@ class JaxEpochs(EpochTrainer):
         self._predict_fn = jax.jit(self._predict)
 
     def _put(self, images, labels):
-        return self.jax.device_put(images), self.jax.device_put(np.asarray(labels).astype(np.int32))
+        targets = model_targets(labels)
+        if targets.ndim == 1:  # class indexes as int32 on JAX (its default integer width)
+            targets = targets.astype(np.int32)
+        return self.jax.device_put(images), self.jax.device_put(targets)
 
     def _data(self, x, y):
         weights = None if self.weights is None else self.weights[y]
@@ -326,7 +329,7 @@ class TensorFlowEpochs(EpochTrainer):
     def _put(self, images, labels):
         tf = self.tf
         with tf.device("/GPU:0" if self.on_gpu else "/CPU:0"):
-            return _device_tensor(tf, images, self.on_gpu), tf.identity(np.asarray(labels).astype(np.int64))
+            return _device_tensor(tf, images, self.on_gpu), tf.identity(model_targets(labels))
 
     def _data(self, x, y):
         weights = None if self.weights is None else self.tf.gather(self.weights, y)

@@ -29,6 +29,7 @@ from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..evaluation import Evaluation, score
 from ..model_objects import loss_and_metrics  # also registers StepDecay etc. for loading resumed models
 from ..models import build_model
+from ..models.heads import multilabel_head
 from ..report import write_report
 from ..runs import ResumePoint, RunFolder
 from ..runtime import seed_everything
@@ -64,8 +65,9 @@ class TrainResult:
 
     def log_summary(self, config: ExperimentConfig) -> None:
         """What ``dlcv train`` says at the end: the test score beside the book's, the report, the files."""
-        log.info(f"\n{config.name}: test accuracy {self.test_accuracy:.4f}  (loss {self.evaluation.loss:.4f}) "
-                 f"in {self.seconds:.1f} s")
+        scores = (f"test {self.evaluation.summary}" if self.evaluation.multilabel else
+                  f"test accuracy {self.test_accuracy:.4f}  (loss {self.evaluation.loss:.4f})")
+        log.info(f"\n{config.name}: {scores} in {self.seconds:.1f} s")
         log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
         log.info(self.evaluation.report_text)
         if not self.artefacts:  # a non-chief worker of a multi-worker run
@@ -84,6 +86,8 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
     p = config.preprocessing
     keras.config.set_dtype_policy(config.precision)
     model = build_model(config.model.name, p.width, p.height, p.channels, classes, **config.model.params)
+    if config.task == "multilabel":
+        multilabel_head(model)
     if phase is not None and phase.fine_tuning:
         unfreeze(model, phase)
     _compile(model, config, steps_per_epoch, phase)
@@ -93,7 +97,7 @@ def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
 def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int, phase: Phase | None) -> None:
     fine_tuning = phase is not None and phase.fine_tuning
     loss, metrics = loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes,
-                                     focal=config.loss == "focal")
+                                     focal=config.loss == "focal", multilabel=config.task == "multilabel")
     model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=loss, metrics=metrics,
                   jit_compile=config.jit_compile)
     # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
@@ -176,7 +180,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
-        evaluation = score(*route.predict(model, splits.test), prepared.class_names) if with_test else None
+        thresholds = _thresholds(config, route, model, splits.val, prepared.class_names)
+        evaluation = score(*route.predict(model, splits.test), prepared.class_names,
+                           thresholds=None if thresholds is None else thresholds.values) if with_test else None
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
@@ -196,6 +202,8 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts["tensorboard"] = run.tensorboard
     if prepared.skipped:
         artefacts["skipped_files"] = run.skipped_files_file
+    if thresholds is not None:
+        artefacts["thresholds"] = thresholds.write(run)
     if evaluation is not None:
         artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run))
@@ -242,6 +250,18 @@ def _restore_best_epoch(callbacks: list) -> None:
                 log.info(f"restore_best: the weights of the epoch with the lowest validation loss ({val_loss:.4f})")
 
 
+def _thresholds(config: ExperimentConfig, route, model, val, class_names: list[str]):
+    """A multi-label run's thresholds, one per class, chosen on the validation split (None: single-label)."""
+    if config.task != "multilabel":
+        return None
+    from ..multilabel import choose_thresholds
+
+    if not len(val.labels):
+        raise DlcvError("task: multilabel chooses each class's threshold on the validation split, which is "
+                        "empty; expected dataset.val_size > 0 or a val part")
+    return choose_thresholds(*route.predict(model, val), class_names)
+
+
 def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | None) -> None:
     saved = run.class_names() if point else None
     if saved is not None and saved != prepared.class_names:
@@ -251,10 +271,7 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
 
 def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> dict:
     """results.json; ``epochs_run`` counts the epochs before a resume too."""
-    evaluation = result.evaluation
-    scores = {"test_accuracy": evaluation.accuracy, "test_accuracy_interval": list(evaluation.accuracy_interval),
-              "test_balanced_accuracy": evaluation.balanced_accuracy, "test_macro_f1": evaluation.macro_f1,
-              "test_images": evaluation.count, "test_loss": evaluation.loss} if evaluation else {}
+    scores = result.evaluation.results() if result.evaluation else {}
     return {
         "name": config.name,
         **scores,
@@ -269,8 +286,9 @@ def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> 
 
 
 def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | None:
-    """One loss weight per class: None for "none"; scikit-learn's balanced weights for "balanced"."""
-    if how == "none":
+    """One loss weight per class: None for "none" (and for multi-label data, whose checks refuse
+    "balanced"); scikit-learn's balanced weights for "balanced"."""
+    if how == "none" or np.ndim(labels) == 2:
         return None
     from sklearn.utils.class_weight import compute_class_weight
 

@@ -61,8 +61,12 @@ class FeatureTrainer:
             x = layer(x)  # the model's own head layers: training them trains the model
         self.head = keras.Model(features, x, name="head")
         # The model's optimizer and loss (label smoothing included), built on the same variables (the frozen
-        # backbone has none to train); integer labels only here, as nothing mixes images on this route.
-        self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=False)
+        # backbone has none to train); nothing mixes images on this route. The metrics the other routes log.
+        from ..model_objects import loss_and_metrics
+        from ..models.heads import is_multilabel
+
+        metrics = loss_and_metrics(multilabel=True)[1] if is_multilabel(model) else ["accuracy"]
+        self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=metrics, jit_compile=False)
         self.batch_size, self.seed, self.balanced = batch_size, seed, balanced
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 

@@ -95,7 +95,7 @@ def _resume_point(run: RunFolder, config: ExperimentConfig) -> ResumePoint:
 
 
 # Keys that define the saved model or its optimizer state: a resumed run cannot change them.
-FIXED_ON_RESUME = ("model", "preprocessing", "optimizer", "schedule", "precision", "dataset.name",
+FIXED_ON_RESUME = ("model", "task", "preprocessing", "optimizer", "schedule", "precision", "dataset.name",
                    "dataset.test_size", "dataset.val_size", "seed", "batch_size", "fine_tune.unfreeze",
                    "fine_tune.learning_rate")
 IGNORED_ON_RESUME = ("description", "book")
@@ -109,7 +109,7 @@ def resume_changes(saved: ExperimentConfig, new: ExperimentConfig) -> tuple[list
         old, value = before.get(key), after.get(key)
         if old == value or key.startswith(IGNORED_ON_RESUME):
             continue
-        if key.startswith("preprocessing.") and value is None:
+        if (key.startswith("preprocessing.") and value is None) or (key == "task" and value == "auto"):
             continue  # "as the data has it": the saved run resolved it; the data is checked on loading
         change = f"{key} {old!r} -> {value!r}"
         phase_boundary = key == "epochs" and (saved.fine_tune or new.fine_tune)  # where the fine-tune begins

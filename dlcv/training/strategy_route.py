@@ -89,7 +89,7 @@ class StrategyEpochs:
                  class_weight: np.ndarray | None = None, augmenter=None):
         import tensorflow as tf
 
-        from ..inputs import model_input
+        from ..inputs import model_input, model_targets
         from .compiled import build_training_state
 
         self.tf, self.model, self.strategy = tf, model, strategy
@@ -97,7 +97,7 @@ class StrategyEpochs:
         weights = None if class_weight is None else tf.constant(class_weight, tf.float32)
 
         def dataset(part: ImageSet, shuffle: bool):
-            data = tf.data.Dataset.from_tensor_slices((part.images, part.labels.astype(np.int64)))
+            data = tf.data.Dataset.from_tensor_slices((part.images, model_targets(part.labels)))
             if shuffle:
                 data = data.shuffle(len(part.labels), seed=seed, reshuffle_each_iteration=True)
 

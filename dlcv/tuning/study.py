@@ -55,7 +55,7 @@ def open_study(config: ExperimentConfig, storage: str | None, study_name: str | 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
         rdb = _storage(url, search)
-    direction = "maximize" if search.metric == "val_accuracy" else "minimize"
+    direction = "minimize" if search.metric == "val_loss" else "maximize"
     name = study_name or config.name
     study = optuna.create_study(study_name=name, storage=rdb, sampler=build_sampler(search),
                                 pruner=build_pruner(search, config.total_epochs), direction=direction,

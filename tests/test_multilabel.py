@@ -1,0 +1,157 @@
+"""Multi-label classification end to end, on a real task: 2x2 mosaics of the sample's pictures, each
+labelled with every class it shows (dlcv.multilabel, the label table's multi-label rows, the sigmoid head,
+thresholds chosen on validation, the scores, predict, export and the report)."""
+import json
+
+import numpy as np
+import pytest
+from data_files import write_class_folders
+
+from dlcv.config import load_config
+
+
+@pytest.fixture(scope="module")
+def mosaics(tmp_path_factory):
+    """dlcv data sample --multilabel's data set: 240 mosaics and their labels.csv."""
+    from dlcv.data.sample import write_mosaics
+
+    root = tmp_path_factory.mktemp("multilabel") / "mosaics"
+    write_mosaics(root, count=240)
+    return root / "labels.csv"
+
+
+def settings(table, output, *more: str) -> list[str]:
+    return ["dataset.name=labels", f"dataset.path={table}", "dataset.val_size=0.2", "dataset.cache=none",
+            "preprocessing.width=48", "preprocessing.height=48", "model.name=shallownet", "model.params={}",
+            "optimizer.learning_rate=0.02", "epochs=12", "batch_size=16", "callbacks.checkpoint=none",
+            f"output_dir={output}", "name=mosaics", *more]
+
+
+@pytest.fixture(scope="module")
+def trained(keras, mosaics, tmp_path_factory):
+    from dlcv.training.engine import train
+
+    return train(load_config(overrides=settings(mosaics, tmp_path_factory.mktemp("runs"))), verbose=0)
+
+
+def test_a_multi_label_table_trains_a_sigmoid_per_class_well_above_chance(trained):
+    config = trained.prepared.config
+    assert config.task == "multilabel" and trained.prepared.class_names == ["circles", "squares", "triangles"]
+    assert trained.model.layers[-1].activation.__name__ == "sigmoid"
+    results = json.loads((trained.run_dir / "results.json").read_text())
+    test = trained.prepared.splits.test
+    chance = float(np.mean(test.labels))  # a scorer that knows nothing: each class's frequency as its precision
+    assert results["test_map"] > chance + 0.25, (results["test_map"], chance)
+    assert 0 <= results["test_exact_match"] <= 1 and results["test_f1_micro"] > 0.5
+    assert set(results["test_classes"]) == {"circles", "squares", "triangles"}
+    for key in ("precision", "recall", "f1", "average_precision", "threshold", "support"):
+        assert key in results["test_classes"]["circles"]
+
+
+def test_the_thresholds_are_each_classs_best_f1_on_validation_never_the_test_split(keras, trained):
+    from sklearn.metrics import precision_recall_curve
+
+    from dlcv.inputs import model_input
+
+    saved = json.loads((trained.run_dir / "thresholds.json").read_text())
+    assert saved["chosen_on"] == "validation"
+    val = trained.prepared.splits.val
+    probabilities = np.asarray(trained.model.predict(model_input(val.images), verbose=0))
+    for k, name in enumerate(trained.prepared.class_names):
+        precision, recall, candidates = precision_recall_curve(val.labels[:, k], probabilities[:, k])
+        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+        assert saved["thresholds"][name] == pytest.approx(float(candidates[int(np.argmax(f1[:-1]))]), abs=1e-6)
+    # the test labels have no say: scoring other test labels leaves the run's thresholds as they are
+    from dlcv.multilabel import read_thresholds, score_multilabel
+
+    test = trained.prepared.splits.test
+    thresholds = read_thresholds(trained.run_dir / "thresholds.json", trained.prepared.class_names)
+    flipped = score_multilabel(trained.evaluation.probabilities, 1 - test.labels, trained.prepared.class_names,
+                               thresholds)
+    assert np.array_equal(flipped.thresholds, thresholds)
+    assert flipped.average_precision != trained.evaluation.average_precision
+
+
+def test_predict_and_the_exports_give_the_same_label_sets(keras, trained, dlcv, tmp_path):
+    pytest.importorskip("onnxruntime")
+    images = [str(p) for p in sorted(trained.prepared.splits.test.paths or ())[:12]]
+    exported = dlcv("export", trained.run_dir, "--format", "saved_model", "onnx", "--output", tmp_path / "export")
+    assert exported.code == 0, exported.err
+    assert "label sets" in exported.out + exported.err
+    spec = json.loads((tmp_path / "export" / "serving.json").read_text())
+    assert spec["task"] == "multilabel" and set(spec["thresholds"]) == {"circles", "squares", "triangles"}
+    answers = {}
+    export = tmp_path / "export"
+    for model in (trained.run_dir / "model.keras", export / "saved_model", export / "model.onnx"):
+        said = dlcv("predict", "--model", model, *images, "--format", "json")
+        assert said.code == 0, said.err
+        answers[model.name] = [row["labels"] for row in json.loads(said.out)]
+    assert answers["model.keras"] == answers["saved_model"] == answers["model.onnx"]
+    assert any(len(labels) > 1 for labels in answers["model.keras"])  # several labels for some mosaic
+
+
+def test_the_report_names_each_mistakes_missed_and_extra_labels(trained):
+    page = (trained.run_dir / "report.html").read_text()
+    assert "average precision" in page and "threshold" in page and "Confusion matrix" not in page
+    assert "test images with a wrong label" in page
+    assert "missed <b>" in page or "extra <b>" in page
+    assert "mosaics/" in page  # each mistake's file, under the table's images folder
+
+
+@pytest.mark.parametrize("more, message", [
+    (["dataset.name=folder", "dataset.path={photos}", "task=multilabel"], "task: multilabel needs images with any "),
+    (["sampling=balanced"], "sampling: balanced: "),
+    (["task=single"], "expected exactly one per image in a single-label table (several labels per image: task: "
+                      "multilabel)"),
+    (["search={space: {optimizer.learning_rate: {log_uniform: [0.001, 0.1]}}}"], "search.metric: val_accuracy: "),
+])
+def test_what_a_multi_label_table_cannot_take_is_one_line(dlcv, mosaics, tmp_path, more, message):
+    photos = write_class_folders(tmp_path / "photos", per_class=2) if "{photos}" in str(more) else None
+    more = [item.replace("{photos}", str(photos)) for item in more]
+    searching = [item for item in more if item.startswith("search=")]
+    rest = [item for item in more if item not in searching]
+    args = [part for o in settings(mosaics, tmp_path, *rest) for part in ("--set", o)]
+    if searching:  # dlcv tune takes the config file its search is in
+        (tmp_path / "tune.yaml").write_text(searching[0].replace("search=", "search: ", 1) + "\n")
+        said = dlcv("tune", tmp_path / "tune.yaml", *args)
+    else:
+        said = dlcv("train", *args)
+    assert said.code == 2 and said.err.count("\n") == 1, said.err
+    assert message in said.err, said.err
+
+
+def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, caplog):
+    from dlcv.data import prepare_data
+
+    root = write_class_folders(tmp_path / "photos", per_class=6)
+    rows = [f"{name}/{p.name},{name}" for name in ("cats", "dogs", "panda") for p in sorted((root / name).iterdir())]
+    (root / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    with caplog.at_level("INFO", logger="dlcv"):
+        prepared = prepare_data(load_config(overrides=["dataset.name=labels", f"dataset.path={root / 'labels.csv'}",
+                                                       "preprocessing.width=8", "preprocessing.height=8",
+                                                       "task=multilabel", "dataset.cache=none"]))
+    assert prepared.config.task == "multilabel" and prepared.splits.train.labels.shape[1] == 3
+    assert "task: multilabel as set, though every image has one label" in caplog.text
+
+
+def test_the_fit_route_with_mixed_multi_hot_targets_trains_too(keras, mosaics, tmp_path):
+    """Keras's fit on the tf.data pipeline (float multi-hot targets), MixUp mixing label sets, label smoothing
+    and the binary focal loss: it trains, and its logs are the multi-label metrics."""
+    from dlcv.training.engine import train
+
+    result = train(load_config(overrides=settings(
+        mosaics, tmp_path, "route=fit", "epochs=3", "loss=focal", "label_smoothing=0.1",
+        "augmentation={mixup: 0.2}", "callbacks.monitor=false")), verbose=0)
+    assert result.route == "fit" and type(result.model.loss).__name__ == "BinaryFocalCrossentropy"
+    history = json.loads((result.run_dir / "history.json").read_text())
+    assert {"map", "f1_macro", "val_map", "val_f1_macro"} <= set(history)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_dlcv_runs_shows_a_multi_label_runs_map(trained):
+    from dlcv.run_table import find_runs, format_rows
+
+    results = json.loads((trained.run_dir / "results.json").read_text())
+    [row] = [row for row in find_runs(trained.run_dir.parent) if row.name == "mosaics"]
+    assert row.test_map == results["test_map"] and row.test_accuracy == results["test_exact_match"]
+    assert "test_map" in format_rows([row], "text").splitlines()[0]
