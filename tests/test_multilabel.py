@@ -155,3 +155,28 @@ def test_dlcv_runs_shows_a_multi_label_runs_map(trained):
     [row] = [row for row in find_runs(trained.run_dir.parent) if row.name == "mosaics"]
     assert row.test_map == results["test_map"] and row.test_accuracy == results["test_exact_match"]
     assert "test_map" in format_rows([row], "text").splitlines()[0]
+
+
+def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tmp_path):
+    pytest.importorskip("optuna")
+    import csv
+
+    import yaml
+
+    from dlcv import app
+
+    config = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in settings(
+        mosaics, tmp_path, "epochs=2", "callbacks.monitor=false")) if "." not in key}
+    config["dataset"] = {"name": "labels", "path": str(mosaics), "val_size": 0.2, "cache": "none"}
+    config["preprocessing"] = {"width": 48, "height": 48}
+    config["model"] = {"name": "shallownet", "params": {}}
+    config["callbacks"] = {"checkpoint": "none", "monitor": False}
+    config["search"] = {"metric": "val_map", "trials": 2, "pruner": "none", "sampler": "random",
+                        "space": {"optimizer.learning_rate": {"log_uniform": [0.005, 0.05]}}}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(config))
+    study = app.tune(path)
+    assert study.direction.name == "MAXIMIZE" and 0 < study.best_value <= 1
+    with open(tmp_path / "mosaics" / "trials.csv") as stream:
+        trials = list(csv.DictReader(stream))
+    assert len(trials) == 2 and all(0 < float(row["val_map"]) <= 1 for row in trials)
