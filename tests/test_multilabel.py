@@ -180,3 +180,17 @@ def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tm
     with open(tmp_path / "mosaics" / "trials.csv") as stream:
         trials = list(csv.DictReader(stream))
     assert len(trials) == 2 and all(0 < float(row["val_map"]) <= 1 for row in trials)
+
+
+def test_evaluate_and_report_rescore_a_multi_label_run_with_its_thresholds(keras, trained):
+    from dlcv import app
+
+    results = json.loads((trained.run_dir / "results.json").read_text())
+    evaluation = app.evaluate(str(trained.run_dir / "model.keras"))
+    assert evaluation.multilabel and evaluation.average_precision == pytest.approx(results["test_map"], abs=1e-6)
+    assert evaluation.exact_match == pytest.approx(results["test_exact_match"], abs=1e-6)
+    saved = json.loads((trained.run_dir / "thresholds.json").read_text())["thresholds"]
+    assert evaluation.thresholds.tolist() == pytest.approx([saved[name] for name in evaluation.class_names])
+    page = app.report(trained.run_dir).read_text()
+    assert f"test mAP <b>{results['test_map']:.4f}</b>" in page
+    assert "missed <b>" in page or "extra <b>" in page
