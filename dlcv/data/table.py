@@ -115,7 +115,8 @@ def read_table(path: str | os.PathLike, images: str | os.PathLike | None = None,
         raise DlcvError(f"{path}: {len(table.missing):,} of {table.rows:,} rows ({share:.0%}) name files that are "
                         f"not under {root} ({shown}); expected at most {max_missing:.0%} (dataset.max_missing)")
     if len(table.class_names) < 2:
-        raise DlcvError(f"{path}: one class ({table.class_names[0]!r}); a classifier needs at least two")
+        found = f"one class ({table.class_names[0]!r})" if table.class_names else "no label in any row"
+        raise DlcvError(f"{path}: {found}; a classifier needs at least two classes")
     return table
 
 
