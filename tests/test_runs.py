@@ -70,6 +70,10 @@ def test_resume_refuses_changes_that_cannot_apply_to_the_saved_model(keras, dlcv
         refused = dlcv("train", "--resume", *args, *change)
         assert refused.code == 2 and refused.err.count("\n") == 1, refused.err
         assert message in refused.err
+    finished = dlcv("train", "--resume", *args)  # every epoch done: only the outputs are written
+    assert finished.code == 0, finished.err
+    results = json.loads((tmp_path / "out" / "run" / "results.json").read_text())
+    assert results["epochs_run"] == 2 and "test_accuracy" in results
 
 
 def test_resume_without_a_committed_epoch_is_one_line(dlcv, tmp_path):

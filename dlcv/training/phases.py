@@ -36,11 +36,12 @@ class Phase:
 
 
 def plan_phases(config: ExperimentConfig, resume_epoch: int = 0) -> list[Phase]:
-    """The phases still to train, after ``resume_epoch`` epochs are done."""
+    """The phases still to train, after ``resume_epoch`` epochs are done; every epoch done (a run killed after
+    its last epoch, before its outputs were written): the last phase, with nothing left to train in it."""
     phases = [Phase("train" if config.fine_tune is None else "head", 0, config.epochs)]
     if config.fine_tune is not None:
         phases.append(Phase("fine-tune", config.epochs, config.total_epochs, config.fine_tune.unfreeze))
-    return [phase for phase in phases if phase.end_epoch > resume_epoch]
+    return [phase for phase in phases if phase.end_epoch > resume_epoch] or phases[-1:]
 
 
 def unfreeze(model, phase: Phase) -> None:
