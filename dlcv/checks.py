@@ -233,11 +233,11 @@ def _check_table(config: ExperimentConfig) -> None:
     if metric is not None and (metric in MULTILABEL_METRICS) != table.multilabel and metric != "val_loss":
         expected = " or ".join(MULTILABEL_METRICS) if table.multilabel else "val_accuracy"
         raise ConfigError(f"search.metric: {metric}: {dataset.path} is {'multi' if table.multilabel else 'single'}"
-                          f"-label ({table.task}); expected {expected} or val_loss")
+                          f"-label ({table.task_line}); expected {expected} or val_loss")
     if table.multilabel:
         for key, value in (("sampling", config.sampling), ("class_weight", config.class_weight)):
             if value == "balanced":
-                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.task}), and an image "
+                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.task_line}), and an image "
                                   f"with several labels has no single class to balance; expected {key}: none")
     if table.given_split is not None and dataset.splits != "random" and dataset.group_by is not None:
         raise ConfigError(f"dataset.group_by: {dataset.path} gives each image's part (its split column), so "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import files
 from .config import ExperimentConfig
-from .model_objects import LOSS, MULTILABEL_LOSS
+from .model_objects import loss_and_metrics
 from .models.backbones import saves_to_h5
 from .runs import RunFolder
 from .visualize import model_summary, plot_architecture
@@ -54,7 +54,8 @@ def save_model(model, run: RunFolder) -> dict[str, Path]:
 
 def portable(model):
     """The model as its files hold it, compiled with Keras's own objects: the test loss (sparse
-    cross-entropy of the true labels), accuracy, and the optimizer training used (its state included).
+    cross-entropy of the true labels) and accuracy, or a multi-label model's binary cross-entropy and
+    metrics, and the optimizer training used (its state included).
     Training may have compiled dlcv's loss for smoothed or mixed labels (:mod:`dlcv.model_objects`), which
     only dlcv could load; the layers are the model's own (shared, not copied)."""
     import keras
@@ -62,9 +63,6 @@ def portable(model):
     from .models.heads import is_multilabel
 
     copy = keras.Model(model.input, model.output, name=model.name)  # one tensor each, as the model has
-    if is_multilabel(model):  # a sigmoid per class: binary cross-entropy, and the area under PR curves
-        copy.compile(optimizer=model.optimizer, loss=MULTILABEL_LOSS,
-                     metrics=[keras.metrics.AUC(curve="PR", multi_label=True, name="map")])
-    else:
-        copy.compile(optimizer=model.optimizer, loss=LOSS, metrics=["accuracy"])
+    loss, metrics = loss_and_metrics(multilabel=is_multilabel(model))  # unsmoothed, unmixed: Keras's own
+    copy.compile(optimizer=model.optimizer, loss=loss, metrics=metrics)
     return copy

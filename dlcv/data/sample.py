@@ -36,9 +36,7 @@ def write_sample(root: str | os.PathLike, per_class: int = PER_CLASS, seed: int 
     """Write ``per_class`` JPEGs of each class under ``root`` (which must be empty or new); the same files
     for the same seed; ``table``: also :data:`TABLE_NAME`, a label table naming each. Returns the count per
     class."""
-    root = Path(root)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
+    root = _new_folder(root)
     if per_class < 1:
         raise DlcvError(f"--per-class {per_class}; expected at least 1 image per class")
     rng = np.random.default_rng(seed)
@@ -67,9 +65,7 @@ def write_mosaics(root: str | os.PathLike, count: int = 3 * PER_CLASS, seed: int
         >>> counts
         {'circles': 10, 'squares': 10, 'triangles': 12}
     """
-    root = Path(root)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
+    root = _new_folder(root)
     if count < 1:
         raise DlcvError(f"--per-class {count}; expected at least 1 image")
     rng = np.random.default_rng(seed)
@@ -93,6 +89,13 @@ def write_mosaics(root: str | os.PathLike, count: int = 3 * PER_CLASS, seed: int
             counts[name] += 1
     files.write_text(root / TABLE_NAME, "\n".join(["path,labels", *rows]) + "\n")
     return counts
+
+
+def _new_folder(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
+    return root
 
 
 def _picture(rng: np.random.Generator, kind: int) -> np.ndarray:

@@ -64,7 +64,7 @@ class LabelTable:
     """The table's rows, missing files included."""
     images: Path
     """The folder its paths are relative to."""
-    task: str = "task: single"
+    task_line: str = "task: single"
     """Which task the table is, and why (one line for the log)."""
 
     @property
@@ -307,7 +307,7 @@ def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> 
     """A table's images, decoded only when read: its parts as given (``dataset.splits``), its files grouped
     by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
     table = read_table_of(dataset)
-    log.info(f"data: {Path(dataset.path).name}: {table.task}")
+    log.info(f"data: {Path(dataset.path).name}: {table.task_line}")
     given = table.given_split if dataset.splits != "random" else None
     if dataset.splits == "folders" and given is None:
         raise ConfigError(f"dataset.splits: folders: {dataset.path} has no split column; expected a column "

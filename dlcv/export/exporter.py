@@ -154,24 +154,20 @@ def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, re
     started = time.perf_counter()
     probabilities = np.concatenate([forward(check.images[i:i + 64]) for i in range(0, len(check.images), 64)])
     seconds = time.perf_counter() - started
-    if thresholds is not None:  # the same classes at or above their thresholds, image by image
+    if thresholds is not None:  # the classes at or above their thresholds; right when the whole set is
         ours, theirs = probabilities >= thresholds, reference >= thresholds
-        agreement = float(np.mean((ours == theirs).all(axis=1)))
-        accuracy = reference_accuracy = None
-        if check.labels is not None:
-            truth = np.asarray(check.labels) >= 0.5
-            accuracy = float(np.mean((ours == truth).all(axis=1)))
-            reference_accuracy = float(np.mean((theirs == truth).all(axis=1)))
-        return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))), agreement,
-                            len(check.images) / seconds, quantized, accuracy, reference_accuracy)
-    top1, expected = probabilities.argmax(1), reference.argmax(1)
-    accuracy = reference_accuracy = None
-    if check.labels is not None:
-        accuracy = float(np.mean(top1 == check.labels))
-        reference_accuracy = float(np.mean(expected == check.labels))
+        truth = None if check.labels is None else np.asarray(check.labels) >= 0.5
+
+        def same(a, b) -> float:
+            return float(np.mean((a == b).all(axis=1)))
+    else:
+        ours, theirs, truth = probabilities.argmax(1), reference.argmax(1), check.labels
+
+        def same(a, b) -> float:
+            return float(np.mean(a == b))
     return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))),
-                        float(np.mean(top1 == expected)), len(check.images) / seconds, quantized, accuracy,
-                        reference_accuracy)
+                        same(ours, theirs), len(check.images) / seconds, quantized,
+                        None if truth is None else same(ours, truth), None if truth is None else same(theirs, truth))
 
 
 def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatReport], check: CheckImages) -> None:

@@ -16,9 +16,8 @@ a run does not either.
     ('sparse_categorical_crossentropy', ['accuracy'])
 """
 from .layers import BackboneInput
-from .losses import LOSS, MULTILABEL_LOSS, CrossEntropy, FocalCrossEntropy, loss_and_metrics
+from .losses import LOSS, CrossEntropy, FocalCrossEntropy, loss_and_metrics
 from .metrics import Accuracy
 from .schedules import StepDecay
 
-__all__ = ["LOSS", "MULTILABEL_LOSS", "Accuracy", "BackboneInput", "CrossEntropy", "FocalCrossEntropy", "StepDecay",
-           "loss_and_metrics"]
+__all__ = ["LOSS", "Accuracy", "BackboneInput", "CrossEntropy", "FocalCrossEntropy", "StepDecay", "loss_and_metrics"]

@@ -10,8 +10,6 @@ from .targets import one_hot_like
 
 LOSS = "sparse_categorical_crossentropy"
 """The loss of a dlcv classifier (integer labels, softmax outputs), and the test loss of every run."""
-MULTILABEL_LOSS = "binary_crossentropy"
-"""The loss of a multi-label classifier (multi-hot labels, a sigmoid per class), and its runs' test loss."""
 
 
 def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False,
