@@ -134,12 +134,12 @@ def test_tensorboard_writes_epoch_summaries_on_the_fast_route(keras, tmp_path):
 @pytest.mark.slow
 def test_this_module_on_jax(tmp_path):
     """The JAX trainer's own paths with KERAS_BACKEND=jax, in a process of their own (a backend is chosen per
-    process): host-fed windows, a streamed folder, the progress bar, the learning rate, augmentation in
+    process): host-fed windows of 5 batches, a streamed folder, the progress bar, the learning rate, augmentation in
     the compiled step with mixed images and labels. (The rest of these modules is backend-independent and
     runs once, above; the seeded-augmentation test, 15 s under JAX, runs on TensorFlow's fast route only.)"""
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    selected = "host_fed or streamed_folder or progress_bar or learning_rate or (mixed and fast)"
+    selected = "(host_fed and 5) or streamed_folder or progress_bar or learning_rate or (mixed and fast)"
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                              "-p", "no:xdist", "-k", selected,
                              *(str(ROOT / "tests" / f"test_{name}.py") for name in ("compiled", "augmentation",

@@ -322,8 +322,8 @@ class TensorFlowEpochs(EpochTrainer):
         self.on_gpu = has_accelerator()
         super().__init__(*args, **kwargs)
         self.weights = None if self.class_weight is None else tf.constant(self.class_weight, tf.float32)
-        self._loop = tf.function(self._loop_fn, jit_compile=jit_compile, reduce_retracing=True)
-        self._test = tf.function(self._test_fn, reduce_retracing=True)
+        self.jit_compile = jit_compile
+        self._loop = self._test = None  # traced at their first window: see _traced
         self._predict = tf.function(lambda x: self.model(model_input(x), training=False), reduce_retracing=True)
 
     def _put(self, images, labels):
@@ -353,10 +353,23 @@ class TensorFlowEpochs(EpochTrainer):
         pass
 
     def _train_window(self, x, y, rows):
+        if self._loop is None:
+            self._loop = self._traced(self._loop_fn, x, y, jit_compile=self.jit_compile)
         self._loop(x, y, self.tf.constant(rows, self.tf.int64))
 
     def _test_window(self, x, y, rows):
+        if self._test is None:
+            self._test = self._traced(self._test_fn, x, y)
         self._test(x, y, self.tf.constant(rows, self.tf.int64))
+
+    def _traced(self, fn, x, y, jit_compile: bool = False):
+        """``fn`` as one ``tf.function`` for every window: any number of images, batches and batch size.
+        Traced for the first window's shapes, the epoch's last, smaller batch would trace the whole loop
+        again (seconds for a backbone; XLA compiles each shape anyway, without a new trace)."""
+        tf = self.tf
+        signature = [tf.TensorSpec([None, *x.shape[1:]], x.dtype), tf.TensorSpec([None, *y.shape[1:]], y.dtype),
+                     tf.TensorSpec([None, None], tf.int64)]
+        return tf.function(fn, jit_compile=jit_compile, input_signature=signature)
 
     def _forward(self, x):
         return self._predict(x).numpy()

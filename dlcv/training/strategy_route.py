@@ -12,7 +12,7 @@ import numpy as np
 from ..data import ImageSet
 from ..errors import Preempted, TrainingStopped
 from ..runtime import native_stderr_captured
-from .cluster_errors import lost_worker
+from .cluster_errors import lost_worker, tell_peers_of_preemption
 from .routes import EpochLoopRoute
 
 
@@ -44,8 +44,9 @@ class StrategyRoute(EpochLoopRoute):
         # TensorFlow logs a lost peer in several C++ lines: held, and replaced by our one line. SIGTERM: the
         # first raises a flag the loop looks at after each step (installed now, over the handler TensorFlow's
         # coordination service installed, which only notes the signal: a worker would train on); the worker
-        # leaves, its peers stop as for any lost worker, and the cluster resumes at its last committed epoch.
-        with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped))), \
+        # tells its peers and leaves, they stop as for any lost worker, and the cluster resumes at its last
+        # committed epoch.
+        with native_stderr_captured(replay=lambda exc: not isinstance(exc, (*lost, TrainingStopped, Preempted))), \
                 on_sigterm() as flag:
             self.stop = flag
             try:
@@ -56,7 +57,8 @@ class StrategyRoute(EpochLoopRoute):
                 raise TrainingStopped(
                     f"{lost_worker(exc)} after epoch {done['epochs']} was committed; run the same command with "
                     "--resume on every worker to continue from there") from None
-            except Preempted:  # this worker's SIGTERM: its peers see it lost
+            except Preempted:  # this worker's SIGTERM: its peers are told, and stop as for a lost worker
+                tell_peers_of_preemption()
                 _close_abandoned_thread_pools()
                 raise Preempted(f"stopped by SIGTERM after epoch {done['epochs']} was committed; run the same "
                                 "command with --resume on every worker to continue from there") from None
