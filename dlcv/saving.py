@@ -63,6 +63,6 @@ def portable(model):
     from .models.heads import is_multilabel
 
     copy = keras.Model(model.input, model.output, name=model.name)  # one tensor each, as the model has
-    loss, metrics = loss_and_metrics(multilabel=is_multilabel(model))  # unsmoothed, unmixed: Keras's own
+    loss, metrics = loss_and_metrics(multilabel=is_multilabel(model), keras_only=True)  # unsmoothed, unmixed
     copy.compile(optimizer=model.optimizer, loss=loss, metrics=metrics)
     return copy

@@ -7,7 +7,7 @@ import pytest
 def test_every_object_keeps_the_name_saved_files_give_it(keras):
     from dlcv import model_objects
 
-    for name in ("CrossEntropy", "Accuracy", "StepDecay", "BackboneInput"):
+    for name in ("CrossEntropy", "Accuracy", "MeanAveragePrecision", "StepDecay", "BackboneInput"):
         assert keras.saving.get_registered_object(f"dlcv>{name}") is getattr(model_objects, name)
 
 
@@ -32,6 +32,23 @@ def test_the_accuracy_counts_a_mixed_image_as_its_main_class(keras):
     metric.update_state(np.array([[0.7, 0.3], [0.9, 0.1], [0.0, 1.0]], np.float32), p)
     assert float(metric.result()) == pytest.approx(1 / 3)
     assert metric.name == "accuracy"
+
+
+def test_the_mean_average_precision_is_scikit_learns_over_the_classes_with_a_positive(keras):
+    from sklearn.metrics import average_precision_score
+
+    from dlcv.model_objects import MeanAveragePrecision
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((300, 3)) < [0.3, 0.5, 0.0]).astype(np.float32)  # no image of the third class
+    scores = np.clip(0.3 * labels + 0.7 * rng.random((300, 3)), 0, 1).astype(np.float32)
+    metric = MeanAveragePrecision()
+    for start in range(0, 300, 64):  # batch by batch, as an epoch sees them
+        metric.update_state(labels[start:start + 64], scores[start:start + 64])
+    expected = np.mean([average_precision_score(labels[:, k], scores[:, k]) for k in (0, 1)])
+    assert float(metric.result()) == pytest.approx(expected, abs=0.01) and expected < 0.9
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert isinstance(again, MeanAveragePrecision) and again.name == "map" and again.num_thresholds == 200
 
 
 def test_plain_labels_compile_keras_own_loss_and_metric():

@@ -173,6 +173,8 @@ def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tm
     config["callbacks"] = {"checkpoint": "none", "monitor": False}
     config["search"] = {"metric": "val_map", "trials": 2, "pruner": "none", "sampler": "random",
                         "space": {"optimizer.learning_rate": {"log_uniform": [0.005, 0.05]}}}
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config["tracking"] = {"mlflow": {"uri": store}}
     path = tmp_path / "search.yaml"
     path.write_text(yaml.safe_dump(config))
     study = app.tune(path)
@@ -180,6 +182,15 @@ def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tm
     with open(tmp_path / "mosaics" / "trials.csv") as stream:
         trials = list(csv.DictReader(stream))
     assert len(trials) == 2 and all(0 < float(row["val_map"]) <= 1 for row in trials)
+    # MLflow has the same figures: each trial's val_map per epoch, the study's best
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])
+    [parent] = [r for r in runs if "optuna_study" in r.data.tags]
+    assert parent.data.metrics["best_val_map"] == pytest.approx(study.best_value)
+    logged = sorted(r.data.metrics["val_map"] for r in runs if r is not parent)  # each trial's last epoch
+    assert logged == pytest.approx(sorted(float(row["val_map"]) for row in trials))
 
 
 def test_evaluate_and_report_rescore_a_multi_label_run_with_its_thresholds(keras, trained):

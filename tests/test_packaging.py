@@ -32,7 +32,10 @@ def test_readme_quickstart_is_two_commands_and_ci_runs_the_test_one():
     commands = _readme_commands()
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     assert "dlcv train" in commands[0] and "pytest" in commands[1]
-    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    install, test = commands[1].split(" && .venv/bin/ruff", 1)
+    assert f".venv/bin/ruff{test}" in ci  # the same checks and tests; installed faster, from the same files
+    assert install.endswith("-r requirements.txt -e .") and ci.count("-r requirements.txt -e .") == 2
 
 
 def test_dlcv_version(capsys):
