@@ -126,3 +126,18 @@ def test_the_first_sigterm_raises_the_flag_and_a_second_acts_as_before():
         assert flag and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one ends the process
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C untouched
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_the_rest_of_a_resumed_epoch_is_counted_as_the_run_counts(keras, capsys):
+    """Its own fit call would say "Epoch 2/2" and "151/151" for the last 151 of a 3-epoch run's 152 batches."""
+    from dlcv.training.preemption import ResumedEpochProgress
+
+    progress = ResumedEpochProgress(epochs=3, done=1)
+    progress.set_params({"verbose": 2, "epochs": 2, "steps": 151})  # what fit gives it
+    progress.on_train_begin()
+    progress.on_epoch_begin(1)
+    for batch in range(151):
+        progress.on_train_batch_end(batch, {"loss": 0.5})
+    progress.on_epoch_end(1, {"loss": 0.5})
+    printed = capsys.readouterr().out
+    assert printed.startswith("Epoch 2/3\n") and "152/152" in printed and "151/151" not in printed

@@ -109,6 +109,25 @@ class RestoreEpochMetrics(keras.callbacks.Callback):
             restore_metrics(self.model, self.state)
 
 
+class ResumedEpochProgress(keras.callbacks.ProgbarLogger):
+    """Keras's progress for the rest of an epoch stopped part-way, counted as the run counts: the rest is a
+    ``fit`` call of its own, whose bar would say "Epoch 2/2" of a 3-epoch run and "151/151" for the last
+    151 of 152 batches. Here: "Epoch 2/3", and the batches from ``done + 1`` to 152."""
+
+    def __init__(self, epochs: int, done: int) -> None:
+        super().__init__()
+        self.run_epochs, self.done = epochs, done
+
+    def set_params(self, params: dict) -> None:
+        super().set_params(params)
+        self.epochs = self.run_epochs
+        if self.target is not None:
+            self.target += self.done
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        super().on_train_batch_end(batch + self.done, logs)
+
+
 def find_stop(callbacks) -> StopOnSignal | None:
     return next((c for c in callbacks if isinstance(c, StopOnSignal)), None)
 

@@ -88,7 +88,7 @@ class FitRoute(Route):
     def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
             within=None):
         from ..pipeline import build_pipeline
-        from .preemption import RestoreEpochMetrics, find_stop
+        from .preemption import RestoreEpochMetrics, ResumedEpochProgress, find_stop
 
         val_data = build_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
         steps = -(-(len(train.labels) - len(train.labels) % self.multiple_of) // self.batch_size)
@@ -103,8 +103,9 @@ class FitRoute(Route):
             from .compiled import build_training_state
 
             restore = RestoreEpochMetrics(state, lambda: build_training_state(model, *train.batch(np.arange(1))))
-            history = self._fit(model, rest, val_data, [restore, *callbacks], initial_epoch, initial_epoch + 1,
-                                steps - done, class_weight, verbose)
+            progress = ResumedEpochProgress(self.epochs, done)
+            history = self._fit(model, rest, val_data, [restore, *callbacks, progress], initial_epoch,
+                                initial_epoch + 1, steps - done, class_weight, verbose)
             if stop is not None:
                 stop.skipped = 0
             initial_epoch += 1
