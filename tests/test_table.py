@@ -120,6 +120,8 @@ BAD_TABLES = [
     ("picture,label\ncats/cats_000.png,cats\n", "no path column among picture, label; expected one of path"),
     ('{"path": "cats/cats_000.png", "label": "cats"}\n{"path": "dogs/dogs_000.png", "label": dogs}\n',
      "line 2: not valid JSON"),
+    ('path,label\ncats/cats_000.png,cats\n"dogs/\n' + "x" * 140_000 + '",dogs\n',  # a row from line 3, over 2 lines
+     "line 3: not valid CSV (field larger than field limit (131072))"),
     ("task=multilabel", "path,labels\ncats/cats_000.png,\ndogs/dogs_000.png,\n", "no label in any row; a classifier "
      "needs at least two classes"),
 ]

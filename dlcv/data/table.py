@@ -132,18 +132,20 @@ def _records(path: Path):
     """(line number, row as a dict of strings or JSON values), the header's record first (its keys)."""
     if path.suffix.lower() == ".csv":
         with open(path, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
+            reader, last = csv.DictReader(stream), 0
             try:
                 if reader.fieldnames is None:
                     return
                 yield 1, {name: name for name in reader.fieldnames}
+                last = reader.line_num  # the last line of the last row read: a bad row starts after it
                 for row in reader:
                     if None in row:  # more cells than the header names
                         raise DlcvError(f"{path}: line {reader.line_num}: {len(reader.fieldnames) + len(row[None])} "
                                         f"cells for {len(reader.fieldnames)} columns; expected one per column")
                     yield reader.line_num, row
-            except csv.Error as exc:
-                raise DlcvError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
+                    last = reader.line_num
+            except csv.Error as exc:  # the csv module's line_num does not always count the bad row's lines
+                raise DlcvError(f"{path}: line {last + 1}: not valid CSV ({exc})") from None
             except UnicodeDecodeError:
                 raise DlcvError(f"{path}: not a text file; expected UTF-8 CSV") from None
         return
