@@ -182,7 +182,7 @@ def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tm
     with open(tmp_path / "mosaics" / "trials.csv") as stream:
         trials = list(csv.DictReader(stream))
     assert len(trials) == 2 and all(0 < float(row["val_map"]) <= 1 for row in trials)
-    # MLflow has the same figures: each trial's val_map per epoch, the study's best
+    # MLflow has the same figures: each trial's last val_map, the study's best
     from mlflow import MlflowClient
 
     client = MlflowClient(store)

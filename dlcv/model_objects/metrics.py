@@ -48,13 +48,12 @@ class MeanAveragePrecision(keras.metrics.AUC):
         super().__init__(num_thresholds=num_thresholds, curve="PR", multi_label=True, name=name, dtype=dtype)
 
     def result(self):
-        # Keras weighs each class's area by label_weights where it has them: the classes with a positive.
+        # Keras's mean counts a class without a positive as an area of exactly 0: rescale it to the mean
+        # over the classes that have one.
         positives = ops.add(self.true_positives[0], self.false_negatives[0])  # at the lowest threshold: all
-        self.label_weights = ops.cast(ops.greater(positives, 0), self.dtype)
-        try:
-            return super().result()
-        finally:
-            self.label_weights = None
+        present = ops.sum(ops.cast(ops.greater(positives, 0), self.dtype))
+        classes = ops.cast(ops.shape(positives)[0], self.dtype)
+        return ops.divide_no_nan(ops.multiply(super().result(), classes), present)
 
     def get_config(self) -> dict:
         return {"num_thresholds": self.num_thresholds, "name": self.name, "dtype": self.dtype}

@@ -13,7 +13,7 @@ import re
 
 from .chief import cluster_config
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 _PREEMPTED = "stopped by SIGTERM"
 
@@ -48,4 +48,4 @@ def tell_peers_of_preemption() -> None:
         context.context().report_error_to_cluster(
             tf.errors.UNAVAILABLE, f"/job:{task.get('type')}/replica:0/task:{task.get('index')} {_PREEMPTED}")
     except (tf.errors.OpError, ValueError) as exc:  # the peers still notice by the heartbeats
-        logger.debug("could not tell the cluster of the SIGTERM: %s", exc)
+        log.debug("could not tell the cluster of the SIGTERM: %s", exc)
