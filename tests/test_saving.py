@@ -79,3 +79,23 @@ def test_run_folders_written_before_still_predict(dlcv, tmp_path, run, file):
     [row] = json.loads(predicted.out)
     classes = json.loads((FIXTURES / run / "class_names.json").read_text())
     assert row["label"] in classes and 0 < row["probability"] <= 1
+
+
+@pytest.mark.parametrize("file", ["model.h5", "model.keras"])
+def test_a_multi_label_run_folder_written_before_still_predicts_its_label_sets(dlcv, keras, tmp_path, file):
+    """Its labels are the classes at or above the thresholds its thresholds.json holds (computed here with
+    plain Keras), each with its own probability."""
+    run = FIXTURES / "multilabel"
+    images = np.random.default_rng(3).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    paths = []
+    for i, image in enumerate(images):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), image[:, :, ::-1])  # RGB -> OpenCV's BGR: decoded back to `image`
+    predicted = dlcv("predict", "--model", run / file, *paths, "--format", "json")
+    assert predicted.code == 0, predicted.err
+    model = keras.saving.load_model(run / file, compile=False)
+    probabilities = keras.ops.convert_to_numpy(model(images.astype(np.float32) / 255.0, training=False))
+    classes = json.loads((run / "class_names.json").read_text())
+    thresholds = json.loads((run / "thresholds.json").read_text())["thresholds"]
+    for row, expected in zip(json.loads(predicted.out), probabilities):
+        assert row["labels"] == [name for k, name in enumerate(classes) if expected[k] >= thresholds[name]]
