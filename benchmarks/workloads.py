@@ -404,7 +404,7 @@ def i1_predict(folder: Path = ANIMALS_SAMPLE) -> Workload:
     dlcv_run = load_classifier(run_dir / "model.h5")
 
     def dlcv_predict():  # what `dlcv predict --model RUN/model.h5 FOLDER` does, writing text lines
-        return TextWriter(io.StringIO()).write_all(dlcv_run.iter_predictions(paths))
+        return TextWriter(io.StringIO(), dlcv_run.task).write_all(dlcv_run.iter_predictions(paths))
 
     book_loop(), dlcv_predict()  # warm up both (tracing, first allocations)
     return Workload(name="I1", description=f"label {len(paths)} Animals JPEGs with ShallowNet 32x32, "
@@ -494,7 +494,7 @@ def t1_transfer_head(folder: Path = ANIMALS_SAMPLE, size: int = 128, epochs: int
             seed_everything(config.seed)
             model = compile_model(prepared.config.model_copy(update={"model": config.model,
                                                                      "feature_cache": config.feature_cache}),
-                                  len(prepared.class_names), -(-len(splits.train.labels) // 32))
+                                  prepared.task, -(-len(splits.train.labels) // 32))
             chosen = choose_route(config, splits.train, Distribution(), model)
             started = time.perf_counter()
             chosen.fit(model, splits.train, splits.val, callbacks=[], verbose=0)

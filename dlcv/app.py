@@ -65,7 +65,8 @@ def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (
 def evaluate(model_path: str, *, config_path: str | Path | None = None, overrides: Sequence[str] = (),
              backend: str | None = None, verbose: bool = False, tta: str = "none"):
     """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);
-    ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
+    ``tta``: test-time augmentation (:mod:`dlcv.tta`). In the model's run folder it writes evaluation.json
+    and leaves what training wrote (report.html, results.json) as it was."""
     from .runs import RunFolder
 
     if config_path is None:
@@ -79,18 +80,20 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
     check_model_file(model_path)  # a Keras model: its loss is computed in Keras
     start_keras(backend, verbose)
     from .data import prepare_data
-    from .evaluation import evaluate_model
+    from .inference import evaluate_model
 
     test = prepare_data(config).splits.test
-    evaluation = evaluate_model(model_path, test, tta=tta)
+    evaluation, task = evaluate_model(model_path, test, tta=tta)
     log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
              + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
     log.info(evaluation.report_text)
     folder = RunFolder(Path(model_path).parent)
-    if folder.config_file.is_file():  # the model's run folder: its page shows this evaluation
-        from .report import write_report
-
-        log.info(f"wrote {write_report(folder, evaluation, test, config.report.mistakes)}")
+    if folder.config_file.is_file():  # the model's run folder: its own record of this evaluation
+        scores = evaluation.results()
+        files.write_json(folder.evaluation_file, {
+            "model": Path(model_path).name, "dataset": config.dataset.name, "seed": config.seed, "tta": tta,
+            "task": task.name, **scores, **task.primary(scores)})
+        log.info(f"wrote {folder.evaluation_file}")
     return evaluation
 
 
@@ -127,7 +130,7 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         return path
     start_keras(backend, verbose)
     from .data import prepare_data
-    from .evaluation import evaluate_model
+    from .inference import evaluate_model
 
     try:
         check_config(config, backend)
@@ -136,8 +139,8 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         path = write_report(run, None, limit=limit, unavailable=f"the test images cannot be read ({exc})")
         log.info(f"wrote {path} (without the mistakes' images: {exc})")
         return path
-    evaluation = evaluate_model(run.model_file(), test)
-    path = write_report(run, evaluation, test, limit)
+    evaluation, task = evaluate_model(run.model_file(), test)
+    path = write_report(run, evaluation, test, limit, task=task)
     log.info(f"{run.path.name}: {evaluation.summary}")
     log.info(f"wrote {path}")
     return path
@@ -170,7 +173,7 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
         log.warning(f"skipped {reason}")
 
     with open_output(output) as stream:
-        writer = WRITERS[output_format](stream, top)
+        writer = WRITERS[output_format](stream, classifier.task, top)
         labelled = writer.write_all(classifier.iter_predictions(paths, batch_size, top, on_skip=skip))
     if skipped:
         raise Stopped(f"labelled {labelled} of {len(paths)} images; skipped {len(skipped)} unreadable "
@@ -222,14 +225,14 @@ def export(model: str | Path, *, formats: Sequence[str], output: str | Path | No
     check_paths = expand_image_paths(check_images)
     files.ensure_writable_dir(target.parent)
     start_keras("tensorflow", verbose)
-    from .export.exporter import agreement_of, export_model, log_reports
     from .export.exporter import check_images as gather
+    from .export.exporter import export_model, log_reports
 
     classifier = _load_saying_if_bare(model_path)
     check = gather(classifier, RunFolder(model_path.parent).saved_config(), check_paths)
     log.info(f"checking every export against Keras on {check.origin}")
     reports = export_model(classifier, formats, target, check, quantize=quantize, force=force)
-    log_reports(reports, check.origin, target, agreement_of(classifier))
+    log_reports(reports, check.origin, target, classifier.task.agreement)
     return reports
 
 
@@ -347,16 +350,17 @@ def tune(config_path: str | Path | None, *, overrides: Sequence[str] = (), backe
 
 
 def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, table: bool = False,
-                multilabel: bool = False) -> dict[str, int]:
-    """``dlcv data sample``: a small photo-like class folder (and label table), or multi-label mosaics."""
+                mosaics: bool = False) -> dict[str, int]:
+    """``dlcv data sample``: a small photo-like class folder (and label table), or ``mosaics`` of its pictures
+    labelled with every class each shows."""
     from .data.sample import CLASSES, PER_CLASS, write_mosaics, write_sample
 
     per_class = PER_CLASS if per_class is None else per_class
-    counts = write_mosaics(folder, per_class * len(CLASSES), seed) if multilabel else \
+    counts = write_mosaics(folder, per_class * len(CLASSES), seed) if mosaics else \
         write_sample(folder, per_class, seed, table=table)
-    log.info(f"wrote {per_class * len(CLASSES):,} {'mosaics' if multilabel else 'images'} to {folder}/ (per class: "
+    log.info(f"wrote {per_class * len(CLASSES):,} {'mosaics' if mosaics else 'images'} to {folder}/ (per class: "
              f"{', '.join(f'{k} {v}' for k, v in counts.items())}); e.g. dlcv train "
-             + ("configs/multilabel_sample.yaml" if multilabel else
+             + ("configs/multilabel_sample.yaml" if mosaics else
                 f"configs/shallownet_animals.yaml --set dataset.path={folder}"))
     return counts
 

@@ -204,21 +204,19 @@ def _check_imbalance(config: ExperimentConfig) -> None:
                           "worker; expected class_weight: balanced there, or sampling: none")
 
 
-MULTILABEL_METRICS = ("val_map", "val_f1_macro")
-"""What a multi-label run logs on validation (its loss aside), and a single-label one does not."""
-
-
 def _check_table(config: ExperimentConfig) -> None:
     """A label table's keys with a labels dataset only; its rows checked (no image decoded); what a
     multi-label task cannot take."""
+    from .task import TASKS
+
     dataset = config.dataset
     metric = config.search.metric if config.search is not None else None
     if dataset.name != "labels":
-        if metric in MULTILABEL_METRICS:
+        if metric not in (None, "val_loss", *TASKS["single"].search_metrics):
             raise ConfigError(f"search.metric: {metric} scores a multi-label run, and {dataset.name!r} gives each "
-                              "image one class; expected val_accuracy or val_loss")
-        if config.task == "multilabel":
-            raise ConfigError(f"task: multilabel needs images with any number of labels, from a label table "
+                              f"image one class; expected {' or '.join(TASKS['single'].search_metrics)} or val_loss")
+        if config.task != "auto" and TASKS[config.task].needs_label_table:
+            raise ConfigError(f"task: {config.task} needs images with any number of labels, from a label table "
                               f"(dataset.name: labels); {dataset.name!r} gives each image one class")
         for key in ("images", "columns", "separator", "max_missing"):
             if getattr(dataset, key) != type(dataset).model_fields[key].default:
@@ -227,24 +225,19 @@ def _check_table(config: ExperimentConfig) -> None:
         return
     if dataset.path is None:
         return
-    from .data.table import read_table_of
+    from .data.table import check_split_keys, read_table_of
 
     table = read_table_of(dataset, config.task)
-    if metric is not None and (metric in MULTILABEL_METRICS) != table.multilabel and metric != "val_loss":
-        expected = " or ".join(MULTILABEL_METRICS) if table.multilabel else "val_accuracy"
-        raise ConfigError(f"search.metric: {metric}: {dataset.path} is {'multi' if table.multilabel else 'single'}"
-                          f"-label ({table.task_line}); expected {expected} or val_loss")
-    if table.multilabel:
+    allowed = TASKS[table.task].search_metrics
+    if metric not in (None, "val_loss", *allowed):
+        raise ConfigError(f"search.metric: {metric}: {dataset.path} is read as {table.task_line}; expected "
+                          f"{' or '.join(allowed)} or val_loss")
+    if not TASKS[table.task].balances_classes:
         for key, value in (("sampling", config.sampling), ("class_weight", config.class_weight)):
             if value == "balanced":
                 raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.task_line}), and an image "
                                   f"with several labels has no single class to balance; expected {key}: none")
-    if table.given_split is not None and dataset.splits != "random" and dataset.group_by is not None:
-        raise ConfigError(f"dataset.group_by: {dataset.path} gives each image's part (its split column), so "
-                          "nothing is split at random; expected group_by: null, or splits: random")
-    if dataset.splits == "folders" and table.given_split is None:
-        raise ConfigError(f"dataset.splits: folders: {dataset.path} has no split column; expected a column "
-                          "naming each image's part (train, val, test), or splits: auto")
+    check_split_keys(dataset, table)
 
 
 def _check_pixel_limit(configured: int | None) -> None:

@@ -110,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (64)")
     predict.add_argument("--format", dest="output_format", choices=list(WRITERS), default="text",
-                         help="text: path, label, probability tab-separated; csv with a header; json: one array")
-    predict.add_argument("--top", type=positive_int, default=1, help="also give the K most probable labels")
+                         help="text: path, label, probability tab-separated (multi-label: path, labels, their "
+                              "probabilities); csv with a header; json: one array of records")
+    predict.add_argument("--top", type=positive_int, default=1,
+                         help="also give the K most probable labels (a multi-label image keeps its label set)")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
     add_tta_option(predict)
     predict.set_defaults(handler=lambda a: app.predict(
@@ -263,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write 2x2 mosaics of the pictures instead (3 x --per-class of them), each labelled "
                              "with every class it shows, in labels.csv: a multi-label data set")
     sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed,
-                                                          table=a.table, multilabel=a.multilabel))
+                                                          table=a.table, mosaics=a.multilabel))
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) or a label table once and "

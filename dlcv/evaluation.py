@@ -1,12 +1,12 @@
-"""Scoring predictions on held-out data: accuracy with its 95% interval, loss and scikit-learn's
-classification report.
+"""Scoring a single-label model's predictions on held-out data: accuracy with its 95% interval, loss and
+scikit-learn's classification report (a task's ``score`` calls it: :mod:`dlcv.task`).
 
-    evaluation = score(*route.predict(model, splits.test), class_names)
+    evaluation = score_single_label(*route.predict(model, splits.test), class_names)
     print(evaluation.report_text)                  # ends "accuracy 0.6800, 95% interval 0.5679-0.7746 ..."
     evaluation.write(RunFolder("output/run"))   # classification_report.txt / .json, confusion_matrix.png
 
 A saved model re-scored on a test split (``dlcv evaluate``, ``dlcv report``) goes through
-:func:`evaluate_model`: load, check its classes, predict, score.
+:func:`dlcv.inference.evaluate_model`: load, check its classes, predict, its task's score.
 """
 from __future__ import annotations
 
@@ -57,8 +57,6 @@ class Evaluation:
         """The mean of the classes' F1 scores (scikit-learn's ``average="macro"``)."""
         return float(self.report["macro avg"]["f1-score"])
 
-    multilabel = False
-
     @property
     def summary(self) -> str:
         return _summary(self.accuracy, self.accuracy_interval, self.count, self.loss)
@@ -84,16 +82,10 @@ class Evaluation:
         return written
 
 
-def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str],
-          thresholds: np.ndarray | None = None):
+def score_single_label(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]) -> Evaluation:
     """Loss, accuracy (with its interval) and report of one prediction pass. The loss is the cross-entropy
     of the true labels (:data:`~dlcv.model_objects.LOSS`), whatever smoothing or mixing trained the model,
-    so runs compare. Multi-hot labels (N, classes): :func:`dlcv.multilabel.score_multilabel`, each class's
-    label at its ``thresholds``."""
-    if np.ndim(labels) == 2:
-        from .multilabel import score_multilabel
-
-        return score_multilabel(probabilities, labels, class_names, thresholds)
+    so runs compare."""
     import keras
 
     from .model_objects import LOSS
@@ -119,20 +111,6 @@ def score(probabilities: np.ndarray, labels: np.ndarray, class_names: list[str],
         probabilities=probabilities,
         labels=np.asarray(labels),
     )
-
-
-def evaluate_model(model_path: str | Path, test, tta: str = "none") -> Evaluation:
-    """``model_path`` (a Keras model file) scored on ``test``, a prepared split of the same classes (Keras
-    started first); ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
-    from .errors import DlcvError
-    from .inference import load_classifier
-    from .pipeline import predict_dataset
-
-    classifier = load_classifier(model_path)
-    if list(test.class_names) != list(classifier.class_names):
-        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
-    return score(*predict_dataset(classifier.model, test, tta=tta), test.class_names,
-                 thresholds=classifier.thresholds)
 
 
 def _report_dict(labels: np.ndarray, predictions: np.ndarray, class_names: list[str],

@@ -10,7 +10,7 @@ works: its classes are numbered and images must already have the model's input s
 
     classifier = load_classifier("output/quickstart/model.h5")       # or .../export/model.onnx
     for p in classifier.iter_predictions(paths, top=3):       # streamed: decoded in parallel, batch by batch
-        print(p.path, p.label, p.probability)
+        print(p.to_json())                                    # the task's record (dlcv.task)
 """
 from __future__ import annotations
 
@@ -31,19 +31,9 @@ from .errors import DlcvError
 from .images import UnreadableImage, to_uint8_channels
 from .preprocessing import apply_chain, decode_file, preprocessors_for
 from .runs import RunFolder
+from .task import Prediction, Task, task_of_run, task_of_spec
 
 MODEL_SUFFIXES = (".h5", ".keras")
-
-
-@dataclass(frozen=True)
-class Prediction:
-    path: str
-    label: str
-    probability: float
-    top: tuple[tuple[str, float], ...] = ()
-    """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
-    labels: tuple[str, ...] | None = None
-    """A multi-label model's labels: every class at or above its threshold (None: single-label)."""
 
 
 @dataclass
@@ -53,7 +43,8 @@ class Classifier:
     forward: Callable[[np.ndarray], np.ndarray]
     input_size: tuple[int, int, int]
     """(height, width, channels) the model takes."""
-    class_names: list[str]
+    task: Task
+    """What the outputs mean and how they become labels and records (its class names are the model's)."""
     preprocessing: PreprocessingConfig
     decode_mode: str = "exact"
     """How image files are decoded: the run's ``dataset.decode`` (training's own)."""
@@ -61,10 +52,10 @@ class Classifier:
     """False for a bare model file: classes are numbered and nothing is resized."""
     model: object = None
     """The Keras model (None for an exported model, which runs in its own runtime)."""
-    thresholds: np.ndarray | None = None
-    """A multi-label model's threshold per class (chosen on validation); None for a single-label one."""
-    separator: str = "|"
-    """What joins a multi-label image's labels in text and CSV."""
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.task.class_names
 
     def with_tta(self, mode: str) -> Classifier:
         """This run predicting with test-time augmentation ``mode`` (:mod:`dlcv.tta`)."""
@@ -92,8 +83,9 @@ class Classifier:
     def iter_predictions(self, paths: Iterable[str], batch_size: int = 64, top: int = 1,
                          on_skip: Callable[[str, str], None] | None = None,
                          workers: int | None = None) -> Iterator[Prediction]:
-        """Label each image, in order, holding only a few batches at a time: files are decoded on every
-        core ahead of the model. An unreadable file goes to ``on_skip(path, reason)`` (or raises if None)."""
+        """The task's record of each image, in order, holding only a few batches at a time: files are decoded
+        on every core ahead of the model. An unreadable file goes to ``on_skip(path, reason)`` (or raises if
+        None)."""
         batch_paths: list[str] = []
         images: list[np.ndarray] = []
         for path, image in _decode_ahead(self.decode, paths, 2 * batch_size, workers or os.cpu_count() or 1):
@@ -119,13 +111,7 @@ class Classifier:
 
     def _label(self, paths: list[str], probabilities: np.ndarray, top: int) -> Iterator[Prediction]:
         for path, row in zip(paths, probabilities):
-            order = np.argsort(-row, kind="stable")[:max(top, 1)]
-            ranked = tuple((self.class_names[i], float(row[i])) for i in order)
-            if self.thresholds is None:
-                yield Prediction(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
-                continue
-            labels = tuple(self.class_names[k] for k in np.flatnonzero(row >= self.thresholds))
-            yield Prediction(path, self.separator.join(labels), ranked[0][1], ranked if top > 1 else (), labels)
+            yield self.task.record(path, row, top)
 
     def _check_size(self, path: str, image: np.ndarray) -> None:
         if image.shape != tuple(self.input_size):
@@ -169,6 +155,8 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
     check_model_file(path)
     folder = RunFolder(path.parent)
     saved_names, saved_config = folder.class_names(), folder.saved_config()  # fail on bad metadata first
+    if saved_config is not None and saved_names is not None:  # its task's files too (thresholds.json)
+        task = task_of_run(folder, saved_names, saved_config)
     model = _load_model(path)
     classes = model.output_shape[-1]
     class_names = saved_names if saved_names is not None else [str(i) for i in range(classes)]
@@ -177,17 +165,24 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
                         f"{classes} outputs")
     preprocessing = saved_config.preprocessing if saved_config is not None else PreprocessingConfig()
     decode = saved_config.dataset.decode if saved_config is not None else "exact"
-    from .models.heads import is_multilabel
-    from .multilabel import DEFAULT_THRESHOLD, read_thresholds
+    from .models.heads import output_activation
     from .pipeline import predict_probabilities
 
-    thresholds = None
-    if is_multilabel(model):  # a bare multi-label model: 0.5 for every class
-        thresholds = read_thresholds(folder.thresholds_file, class_names) if folder.thresholds_file.is_file() \
-            else np.full(len(class_names), DEFAULT_THRESHOLD, np.float32)
-    return Classifier(lambda images: predict_probabilities(model, images), keras_input_size(model), class_names,
-                      preprocessing, decode, has_run_metadata=saved_names is not None, model=model,
-                      thresholds=thresholds, separator=saved_config.dataset.separator if saved_config else "|")
+    if saved_config is None or saved_names is None:  # a bare model file: its output layer is all there is
+        task = task_of_run(folder, class_names, None, output_activation(model))
+    return Classifier(lambda images: predict_probabilities(model, images), keras_input_size(model), task,
+                      preprocessing, decode, has_run_metadata=saved_names is not None, model=model)
+
+
+def evaluate_model(model_path: str | Path, test, tta: str = "none") -> tuple:
+    """``model_path`` (a Keras model file) scored on ``test``, a prepared split of the same classes (Keras
+    started first): (its task's evaluation, the task); ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
+    from .pipeline import predict_dataset
+
+    classifier = load_classifier(model_path)
+    if list(test.class_names) != list(classifier.class_names):
+        raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
+    return classifier.task.score(*predict_dataset(classifier.model, test, tta=tta)), classifier.task
 
 
 def check_model_file(model_path: str | os.PathLike) -> None:
@@ -219,15 +214,13 @@ def _load_export(path: Path, exported) -> Classifier:
         decode = spec.get("decode", {}).get("mode", "exact")
         height, width, channels = spec["input"]["shape"][1:]
         labels = [str(label) for label in spec["labels"]]
-        thresholds = spec.get("thresholds")
-        thresholds = None if thresholds is None else np.array([float(thresholds[name]) for name in labels], np.float32)
     except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise DlcvError(f"{path.parent / 'serving.json'} is not one dlcv export wrote ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0]})") from None
+    task = task_of_spec(spec, labels, path.parent / "serving.json")
     forward = exported.load(path)
-    return Classifier(forward, (height, width, channels), labels, preprocessing, decode,
-                      has_run_metadata=spec.get("has_run_metadata", True), thresholds=thresholds,
-                      separator=spec.get("separator", "|"))
+    return Classifier(forward, (height, width, channels), task, preprocessing, decode,
+                      has_run_metadata=spec.get("has_run_metadata", True))
 
 
 def _load_model(path: Path):

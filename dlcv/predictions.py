@@ -1,18 +1,21 @@
 """Writing predictions as they come: text, CSV or JSON, to stdout or to a file that appears whole.
 
-Each writer takes :class:`~dlcv.inference.Prediction` objects one at a time, so a folder of 100,000
+Each writer takes the task's prediction records (:mod:`dlcv.task`) one at a time, so a folder of 100,000
 images is labelled with a few batches in memory. A file given with ``--output`` is written under a
 temporary name and renamed when the last row is out: a killed run never leaves a file that looks
 complete.
 
     with open_output("labels.csv") as stream:
-        CsvWriter(stream, top=3).write_all(predictions)
+        CsvWriter(stream, classifier.task, top=3).write_all(predictions)
 
-- ``text``: ``path<TAB>label<TAB>probability`` (then the next label and probability for ``top`` > 1), paths
-  and labels escaped (:func:`escaped`: a newline in a file name cannot forge a row, nor a name send the
-  terminal its codes);
-- ``csv``: a header, then ``path,label,probability[,label_2,probability_2,...]``;
-- ``json``: one array of ``{"path", "label", "probability"[, "top": [{"label", "probability"}, ...]]}``.
+- ``text``: the record's cells tab-separated: single-label ``path<TAB>label<TAB>probability`` (then the
+  next label and probability for ``top`` > 1); multi-label ``path<TAB>labels<TAB>probabilities``, the
+  labels and each one's own probability joined by the run's separator in the same order (then the ``top``
+  classes); paths and labels escaped (:func:`escaped`: a newline in a file name cannot forge a row, nor a
+  name send the terminal its codes);
+- ``csv``: the task's header, then the same cells;
+- ``json``: one array of records (``{"path", "label", "probability"[, "top"]}``, or ``{"path", "labels",
+  "probabilities": {class: p}[, "top"]}``).
 """
 from __future__ import annotations
 
@@ -25,12 +28,14 @@ from pathlib import Path
 from typing import IO
 
 from . import files
-from .inference import Prediction
+from .task import Prediction, Task
 
 
 class TextWriter:
-    def __init__(self, stream: IO[str], top: int = 1) -> None:
-        self.stream, self.top = stream, top
+    digits = 4
+
+    def __init__(self, stream: IO[str], task: Task, top: int = 1) -> None:
+        self.stream, self.task, self.top = stream, task, top
 
     def write_all(self, predictions: Iterable[Prediction]) -> int:
         """Write every prediction; the number written."""
@@ -49,20 +54,18 @@ class TextWriter:
         self.stream.flush()
 
     def row(self, p: Prediction, first: bool) -> None:
-        cells = [p.path] + [f"{value:.4f}" if isinstance(value, float) else value for value in _ranked(p)]
-        self.stream.write("\t".join(escaped(cell) for cell in cells) + "\n")
+        self.stream.write("\t".join(escaped(cell) for cell in p.cells(self.digits)) + "\n")
 
 
 class CsvWriter(TextWriter):
+    digits = 6
+
     def begin(self) -> None:
         self._csv = csv.writer(self.stream, lineterminator="\n")
-        header = ["path", "label", "probability"]  # a multi-label model's label: its labels, joined
-        for rank in range(2, self.top + 1):
-            header += [f"label_{rank}", f"probability_{rank}"]
-        self._csv.writerow(header)
+        self._csv.writerow(self.task.header(self.top))
 
     def row(self, p: Prediction, first: bool) -> None:
-        self._csv.writerow([p.path] + [f"{value:.6f}" if isinstance(value, float) else value for value in _ranked(p)])
+        self._csv.writerow(p.cells(self.digits))
 
 
 class JsonWriter(TextWriter):
@@ -70,11 +73,7 @@ class JsonWriter(TextWriter):
         self.stream.write("[")
 
     def row(self, p: Prediction, first: bool) -> None:
-        record = {"path": p.path, "label": p.label, "probability": round(p.probability, 6)} if p.labels is None \
-            else {"path": p.path, "labels": list(p.labels)}
-        if p.top:
-            record["top"] = [{"label": label, "probability": round(prob, 6)} for label, prob in p.top]
-        self.stream.write(("\n" if first else ",\n") + json.dumps(record))
+        self.stream.write(("\n" if first else ",\n") + json.dumps(p.to_json()))
 
     def end(self) -> None:
         self.stream.write("\n]\n")
@@ -104,12 +103,6 @@ def escaped(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def _ranked(p: Prediction) -> list:
-    """label, probability[, label_2, probability_2, ...]"""
-    pairs = p.top or ((p.label, p.probability),)
-    return [item for pair in pairs for item in pair]
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """A run's report page, ``report.html``: one self-contained file (images inlined, no script, no network)
-with the config, the run's facts and times, the learning curves and rate, per-class precision / recall /
-F1, the confusion matrix, and **the mistakes** — the test images the model got wrong, most confident
-first, each with its true label, predicted label and probability, and its file (the path under the data
+with the config, the run's facts and times, the learning curves and rate, the task's per-class section
+(:mod:`dlcv.task`: precision / recall / F1 and the confusion matrix, or each class's average precision and
+threshold), and **the mistakes** — the test images the model got wrong, surest first, each with what its
+task says of it (true and predicted labels, with probabilities) and its file (the path under the data
 set's folder, linked where the file is there) so that a wrong label can be found and fixed; each cell of
 the confusion matrix links to its first mistake shown.
 
@@ -18,7 +19,6 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,79 +28,31 @@ from . import files
 from .config import ReportConfig
 from .html_page import page
 from .runs import RunFolder
+from .task import Task, task_of_run
 
 MISTAKES_SHOWN: int = ReportConfig.model_fields["mistakes"].default
 """The mistakes a page shows by default (``report.mistakes``): a data set with thousands stays a small page."""
 
 
-@dataclass(frozen=True)
-class Mistake:
-    index: int
-    """The image's position in the test split."""
-    true: int
-    predicted: int
-    probability: float
-    """The model's probability for the (wrong) predicted class."""
-
-
-def mistakes(probabilities: np.ndarray, labels: np.ndarray) -> list[Mistake]:
-    """Every misclassified image, most confident first (ties: in split order)."""
-    predicted = probabilities.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != labels)
-    confidence = probabilities[wrong, predicted[wrong]]
-    order = wrong[np.argsort(-confidence, kind="stable")]
-    return [Mistake(int(i), int(labels[i]), int(predicted[i]), float(probabilities[i, predicted[i]])) for i in order]
-
-
-@dataclass(frozen=True)
-class SetMistake:
-    index: int
-    """The image's position in the test split."""
-    missed: tuple[int, ...]
-    """Its classes the model did not give it."""
-    extra: tuple[int, ...]
-    """Classes the model gave it that it does not have."""
-    error: float
-    """The largest distance of a wrong class's probability from its threshold (how sure the mistake was)."""
-
-
-def label_set_mistakes(probabilities: np.ndarray, targets: np.ndarray, thresholds: np.ndarray) -> list[SetMistake]:
-    """Every multi-label image with a wrong label (a class missed or one too many), surest mistake first."""
-    predicted = probabilities >= thresholds
-    truth = np.asarray(targets) >= 0.5
-    found = []
-    for i in np.flatnonzero((predicted != truth).any(axis=1)):
-        wrong = np.flatnonzero(predicted[i] != truth[i])
-        found.append(SetMistake(int(i), tuple(int(k) for k in np.flatnonzero(truth[i] & ~predicted[i])),
-                                tuple(int(k) for k in np.flatnonzero(predicted[i] & ~truth[i])),
-                                float(np.max(np.abs(probabilities[i, wrong] - thresholds[wrong])))))
-    return sorted(found, key=lambda m: -m.error)
-
-
 def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = None, limit: int = MISTAKES_SHOWN,
-                 unavailable: str | None = None, results: dict | None = None) -> Path:
-    """Write ``run``'s report.html from its files and ``evaluation`` (an :class:`~dlcv.evaluation.Evaluation`
-    with its probabilities; None: the report's own saved figures only), the mistakes' images read from
-    ``test_set`` (or ``unavailable``: why they are not shown). ``results``: results.json's content, when
-    the run is writing it now."""
+                 unavailable: str | None = None, results: dict | None = None, task: Task | None = None) -> Path:
+    """Write ``run``'s report.html from its files and ``evaluation`` (its task's scores with their
+    probabilities; None: the report's own saved figures only), the mistakes' images read from ``test_set``
+    (or ``unavailable``: why they are not shown). ``results``: results.json's content, when the run is
+    writing it now; ``task``: the run's (default: as its folder records it)."""
     results = results if results is not None else (run.results() or {})
     names = evaluation.class_names if evaluation is not None else (run.class_names() or [])
-    sections = [_heading(run, results), _curves(run)]
-    if evaluation is not None and evaluation.multilabel:
-        wrong = label_set_mistakes(evaluation.probabilities, evaluation.labels, evaluation.thresholds)
-        sections += [_per_class_multilabel(evaluation.per_class),
-                     _set_mistakes(wrong, wrong[:limit], len(evaluation.labels), test_set, names, unavailable, run)]
-    elif evaluation is not None:
-        wrong = mistakes(evaluation.probabilities, evaluation.labels)
-        shown = wrong[:limit]
-        sections += [_per_class(evaluation.report, names), _confusion(evaluation.confusion, names, shown),
-                     _mistakes(wrong, shown, len(evaluation.labels), test_set, names, unavailable, run)]
+    task = task or task_of_run(run, names, run.saved_config())
+    sections = [_heading(run, results, task), _curves(run)]
+    if evaluation is not None:
+        def mistakes_html(cards, what: str, order: str):
+            return _mistakes(cards, cards[:limit], len(evaluation.labels), what, order, test_set, unavailable, run)
+
+        sections += task.report_sections(evaluation, mistakes_html)
     else:
         saved = _read_json(run.report_json_file)
-        if saved and "confusion_matrix" not in saved:  # a multi-label run's report
-            sections.append(_per_class_multilabel(saved["classes"]))
-        elif saved:
-            sections += [_per_class(saved, names), _confusion(np.asarray(saved["confusion_matrix"]), names, [])]
+        if saved:
+            sections += task.saved_sections(saved)
         sections.append(f"<h2>Mistakes</h2><p class=note>Not shown: {html.escape(unavailable or 'no test predictions')}"
                         ".</p>")
     sections.append(_config(run))
@@ -109,21 +61,11 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
     return path
 
 
-def _heading(run: RunFolder, results: dict) -> str:
+def _heading(run: RunFolder, results: dict, task: Task) -> str:
     name = html.escape(str(results.get("name") or run.path.name))
     facts = []
-    if "test_map" in results:
-        facts.append(f"test mAP <b>{results['test_map']:.4f}</b>, F1 micro {results['test_f1_micro']:.4f}, macro "
-                     f"{results['test_f1_macro']:.4f}, exact match {results['test_exact_match']:.4f} "
-                     f"({results.get('test_images', '?')} images), loss {results.get('test_loss', float('nan')):.4f}")
-    if "test_accuracy" in results:
-        low, high = results.get("test_accuracy_interval") or (float("nan"), float("nan"))
-        loss = results.get("test_loss", float("nan"))
-        facts.append(f"test accuracy <b>{results['test_accuracy']:.4f}</b> (95% interval {low:.4f}–{high:.4f}, "
-                     f"Wilson, {results.get('test_images', '?')} images), loss {loss:.4f}")
-        if "test_balanced_accuracy" in results:  # runs before these were recorded have none
-            facts.append(f"balanced accuracy {results['test_balanced_accuracy']:.4f}, macro F1 "
-                         f"{results['test_macro_f1']:.4f}")
+    if task.primary_metric in results:
+        facts.append(f"<b>{html.escape(task.headline(results))}</b>")
     for key, label in (("epochs_run", "epochs"), ("seconds", "seconds"), ("route", "route"), ("backend", "backend"),
                        ("keras_version", "Keras")):
         if results.get(key) not in (None, ""):
@@ -157,98 +99,34 @@ def _rate_plot(rates: Sequence[float]) -> bytes:
     return buffer.getvalue()
 
 
-def _per_class(report: dict, names: Sequence[str]) -> str:
-    report = report.get("classes", report)  # runs written before the classes had a section of their own
-    rows = "".join(f"<tr><td>{html.escape(n)}</td>" + "".join(f"<td>{report[n][k]:.3f}</td>" for k in
-                                                                ("precision", "recall", "f1-score"))
-                   + f"<td>{int(report[n]['support'])}</td></tr>" for n in names if n in report)
-    return ("<h2>Per class</h2><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
-            f"<th>test images</th></tr>{rows}</table>")
-
-
-def _per_class_multilabel(per_class: dict) -> str:
-    def cell(value) -> str:
-        return "–" if value is None else f"{value:.3f}"
-
-    keys = ("average_precision", "threshold", "precision", "recall", "f1")
-    rows = "".join(f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{cell(row[k])}</td>" for k in keys)
-                   + f"<td>{int(row['support'])}</td></tr>" for name, row in per_class.items())
-    return ("<h2>Per class</h2><p class=note>Each class's threshold was chosen on the validation split (the largest "
-            "F1); average precision needs no threshold (–: no test image of the class).</p><table><tr><th>class</th>"
-            "<th>average precision</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th>"
-            f"<th>test images</th></tr>{rows}</table>")
-
-
-def _set_mistakes(every: Sequence[SetMistake], wrong: Sequence[SetMistake], total: int, test_set: Any | None,
-                  names: Sequence[str], unavailable: str | None, run: RunFolder) -> str:
-    heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images with a wrong label (one missed or one "
-               "too many)" + (f"; the {len(wrong)} surest are shown (report.mistakes)" if len(every) > len(wrong)
-                              else ", the surest first") + ".</p>")
-    if not wrong:
-        return heading
+def _mistakes(every: Sequence[tuple], shown: Sequence[tuple], total: int, what: str, order: str,
+              test_set: Any | None, unavailable: str | None, run: RunFolder) -> tuple[str, list[int]]:
+    """The mistakes section: ``every`` (index, caption HTML, anchor id or None) the task found, the
+    ``shown`` first ones drawn with their pixels and files; the section and the shown images' indexes."""
+    heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images {what}"
+               + (f"; the {len(shown)} {order} are shown (report.mistakes)" if len(every) > len(shown) else
+                  f", {order} first") + ".</p>")
+    indexes = [index for index, _, _ in shown]
+    if not shown:
+        return heading, indexes
     images = None
     if test_set is not None and unavailable is None:
-        images = test_set.batch(np.asarray([m.index for m in wrong]))[0]
+        images = test_set.batch(np.asarray(indexes))[0]
     if images is None:
         why = unavailable or "the test images are not available"
         heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
     paths = getattr(test_set, "paths", None) if test_set is not None else None
     root = _data_root(run)
     cards = []
-    for i, m in enumerate(wrong):
-        path = paths[m.index] if paths is not None else None
-        shown = _shown_path(path, root) if path else None
-        alt = f"test image {m.index}" + (f": {shown}" if shown else "")
+    for i, (index, caption, anchor) in enumerate(shown):
+        path = paths[index] if paths is not None else None
+        file_shown = _shown_path(path, root) if path else None
+        alt = f"test image {index}" + (f": {file_shown}" if file_shown else "")
         picture = _img(_png(images[i]), alt) if images is not None else ""
-        said = [f"missed <b>{html.escape(', '.join(names[k] for k in m.missed))}</b>" if m.missed else "",
-                f"extra <b>{html.escape(', '.join(names[k] for k in m.extra))}</b>" if m.extra else ""]
-        cards.append(f"<figure class=mistake>{picture}<figcaption>#{m.index}: {'; '.join(s for s in said if s)}"
-                     f"{_file_link(path, shown, run) if path else ''}</figcaption></figure>")
-    return heading + "<div class=mistakes>" + "".join(cards) + "</div>"
-
-
-def _confusion(matrix: np.ndarray, names: Sequence[str], shown_mistakes: Sequence[Mistake]) -> str:
-    shown = {(m.true, m.predicted) for m in shown_mistakes}
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = []
-    for t, name in enumerate(names):
-        cells = []
-        for p in range(len(names)):
-            count = int(matrix[t, p])
-            text = f'<a href="#m-{t}-{p}">{count}</a>' if (t, p) in shown else str(count)
-            cells.append(f'<td class="{"hit" if t == p else "miss" if count else ""}">{text}</td>')
-        rows.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
-    return ("<h2>Confusion matrix</h2><p class=note>Rows: the true class; columns: the predicted one. A linked "
-            f"count opens its mistakes.</p><table class=matrix><tr><th></th>{head}</tr>{''.join(rows)}</table>")
-
-
-def _mistakes(every: Sequence[Mistake], wrong: Sequence[Mistake], total: int, test_set: Any | None,
-              names: Sequence[str], unavailable: str | None, run: RunFolder) -> str:
-    heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images misclassified"
-               + (f"; the {len(wrong)} most confident are shown (report.mistakes)" if len(every) > len(wrong) else
-                  ", most confident first") + ".</p>")
-    if not wrong:
-        return heading
-    images = None
-    if test_set is not None and unavailable is None:
-        images = test_set.batch(np.asarray([m.index for m in wrong]))[0]
-    if images is None:
-        why = unavailable or "the test images are not available"
-        heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
-    paths = getattr(test_set, "paths", None) if test_set is not None else None
-    root = _data_root(run)
-    cards, seen = [], set()
-    for i, m in enumerate(wrong):
-        anchor = f' id="m-{m.true}-{m.predicted}"' if (m.true, m.predicted) not in seen else ""
-        seen.add((m.true, m.predicted))
-        path = paths[m.index] if paths is not None else None
-        shown = _shown_path(path, root) if path else None
-        alt = f"test image {m.index}" + (f": {shown}" if shown else "")
-        picture = _img(_png(images[i]), alt) if images is not None else ""
-        cards.append(f'<figure{anchor} class=mistake>{picture}<figcaption>#{m.index}: true <b>'
-                     f"{html.escape(names[m.true])}</b>, predicted <b>{html.escape(names[m.predicted])}</b> "
-                     f"({m.probability:.3f}){_file_link(path, shown, run) if path else ''}</figcaption></figure>")
-    return heading + "<div class=mistakes>" + "".join(cards) + "</div>"
+        anchored = f' id="{anchor}"' if anchor else ""
+        cards.append(f"<figure{anchored} class=mistake>{picture}<figcaption>#{index}: {caption}"
+                     f"{_file_link(path, file_shown, run) if path else ''}</figcaption></figure>")
+    return heading + "<div class=mistakes>" + "".join(cards) + "</div>", indexes
 
 
 def _data_root(run: RunFolder) -> str | None:

@@ -30,21 +30,32 @@ class RunRow:
     name: str
     """The run's folder, relative to the folder listed (a search's trials: ``<search>/trials/<n>``)."""
     status: str
-    """finished; interrupted after epoch N (``--resume`` continues it); unfinished (or still running);
-    damaged (a record of the run is not what dlcv wrote: the row says which)."""
+    """finished; pruned after epoch N (a search's trial the pruner stopped); interrupted after epoch N
+    (``--resume`` continues it); unfinished (or still running); damaged (a record of the run is not what
+    dlcv wrote: the row says which)."""
     model: str
+    task: str
+    """The run's task (:mod:`dlcv.task`): which of the score columns below it has."""
     dataset: str
     image_size: str
     epochs: str
     route: str
     backend: str
+    val_accuracy: float | None
+    """A single-label run's validation accuracy with the weights it ended with (a search's trials: what the
+    search judged)."""
+    val_map: float | None
+    """A multi-label run's validation mAP with the weights it ended with."""
     test_accuracy: float | None
+    """A single-label run's test accuracy (a multi-label run has none: see test_map)."""
     test_map: float | None
-    """A multi-label run's mean average precision (its accuracy is the exact-match ratio)."""
+    """A multi-label run's test mean average precision."""
     test_loss: float | None
+    evaluated: str
+    """The primary score ``dlcv evaluate`` last gave the run's model (evaluation.json), beside the run's own."""
     seconds: float | None
     date: str
-    """When the run last wrote its folder (UTC)."""
+    """When the run finished (its results.json), else when it last wrote its folder (UTC)."""
     path: str
 
 
@@ -75,29 +86,45 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
         damaged = None
     if damaged is not None:
         status, epochs = f"damaged ({damaged.name})", f"?/{config.total_epochs}"
+    elif results is not None and results.get("pruned_after") is not None:
+        status, epochs = f"pruned after epoch {results['pruned_after']}", str(results.get("epochs_run", ""))
     elif results is not None:
         status, epochs = "finished", str(results.get("epochs_run", ""))
     elif point is not None:
         status, epochs = f"interrupted after epoch {point.epoch}", f"{point.epoch}/{config.total_epochs}"
     else:
         status, epochs = "unfinished (or running)", f"?/{config.total_epochs}"
+    finished = results is not None
     results = results or {}
-    newest = max((p.stat().st_mtime for p in run.path.iterdir() if p.is_file()), default=run.path.stat().st_mtime)
+    validation = results.get("validation") or {}
+    when = run.results_file.stat().st_mtime if finished else max(
+        (p.stat().st_mtime for p in run.path.iterdir() if p.is_file()), default=run.path.stat().st_mtime)
     p = config.preprocessing
     return RunRow(
-        name=str(run.path.relative_to(base)), status=status, model=config.model.name, dataset=config.dataset.name,
-        image_size=f"{p.width}x{p.height}x{p.channels}", epochs=epochs, route=str(results.get("route", "")),
-        backend=str(results.get("backend", "")),
-        test_accuracy=results.get("test_accuracy", results.get("test_exact_match")),
-        test_map=results.get("test_map"), test_loss=results.get("test_loss"), seconds=results.get("seconds"),
-        date=datetime.fromtimestamp(newest, timezone.utc).strftime("%Y-%m-%d %H:%M"), path=str(run.path))
+        name=str(run.path.relative_to(base)), status=status, task=results.get("task") or config.task,
+        model=config.model.name, dataset=config.dataset.name, image_size=f"{p.width}x{p.height}x{p.channels}",
+        epochs=epochs, route=str(results.get("route", "")), backend=str(results.get("backend", "")),
+        val_accuracy=validation.get("val_accuracy"), val_map=validation.get("val_map"),
+        test_accuracy=results.get("test_accuracy"), test_map=results.get("test_map"),
+        test_loss=results.get("test_loss"), evaluated=_evaluated(run), seconds=results.get("seconds"),
+        date=datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M"), path=str(run.path))
+
+
+def _evaluated(run: RunFolder) -> str:
+    """evaluation.json's primary score, as "name value" (empty: never evaluated, or not readable)."""
+    try:
+        primary = json.loads(run.evaluation_file.read_text(encoding="utf-8"))["primary_metric"]
+        return f"{primary['name']} {float(primary['value']):.4f}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def sort_rows(rows: list[RunRow], column: str = "date", descending: bool | None = None) -> list[RunRow]:
     """By a column (scores and dates: highest first), runs without a value last."""
     if column not in COLUMNS:
         raise DlcvError(f"--sort {column}: no such column; expected one of: {', '.join(COLUMNS)}")
-    descending = column in ("test_accuracy", "test_map", "date", "seconds") if descending is None else descending
+    descending = column in ("val_accuracy", "val_map", "test_accuracy", "test_map", "date", "seconds") \
+        if descending is None else descending
     present = [r for r in rows if getattr(r, column) not in (None, "")]
     missing = [r for r in rows if getattr(r, column) in (None, "")]
     return sorted(present, key=lambda r: getattr(r, column), reverse=descending) + missing
@@ -129,7 +156,7 @@ def write_index(rows: list[RunRow], path: Path) -> Path:
         cells = [name] + [html.escape(_shown(getattr(r, c), c)) for c in COLUMNS[1:-1]]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     files.write_text(path, page("dlcv runs", f"<h1>Runs in {html.escape(str(path.parent))}</h1><table><tr>{head}</tr>"
-                                             f"{''.join(body)}</table>", "td{text-align:left}"))
+                                             f"{''.join(body)}</table>", "td{text-align:left;white-space:nowrap}"))
     return path
 
 

@@ -88,6 +88,7 @@ class RunFolder:
     report_json_file = RunEntry("classification_report.json")
     confusion_matrix_file = RunEntry("confusion_matrix.png")
     thresholds_file = RunEntry("thresholds.json")
+    evaluation_file = RunEntry("evaluation.json")
     report_file = RunEntry("report.html")
     summary_file = RunEntry("model_summary.txt")
     architecture_file = RunEntry("architecture.png")
@@ -146,8 +147,7 @@ class RunFolder:
         """What the folder holds, in a few words (None: no run there)."""
         results, point = self.results(), self.resume_point()
         if results is not None:
-            return (f"the finished run in {self.path}/ ({results.get('epochs_run', '?')} epochs, test accuracy "
-                    f"{results.get('test_accuracy', float('nan')):.4f})")
+            return f"the finished run in {self.path}/ ({results.get('epochs_run', '?')} epochs{_primary(results)})"
         if point is not None:
             return (f"the interrupted run in {self.path}/ (epoch {point.epoch} committed; --resume would "
                     "have continued it)")
@@ -232,3 +232,16 @@ def _read_record(path: Path, kind: type) -> Any:
     if not isinstance(record, kind):
         raise DamagedRun(path, f"a JSON {type(record).__name__}, not the {kind.__name__} dlcv writes")
     return record
+
+
+def _primary(results: dict[str, Any]) -> str:
+    """", test map 0.8940": the score the run is judged by, as results.json records it (runs written before
+    it did: their test accuracy), or nothing (a search's trial)."""
+    primary = results.get("primary_metric")
+    if not isinstance(primary, dict):
+        primary = {"name": "test_accuracy", "value": results.get("test_accuracy")}
+    value = primary.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return f", {str(primary.get('name')).replace('_', ' ')} {value:.4f}"
+

@@ -125,10 +125,14 @@ class MlflowRun:
             tracker = cls.created(client, uri, config, tags=_runtime_tags())
             files.write_json(run / RUN_RECORD, {"run_id": tracker.run_id, "uri": redacted(uri),
                                                 "experiment": config.tracking.mlflow.experiment})
-        tracker._log_params(config.flat())
         if continued:
             tracker._log_missing_epochs(run)
         return tracker
+
+    def log_config(self, config: ExperimentConfig) -> None:
+        """The config the run trains with, resolved by its data (its task, input size), as parameters: the
+        values config.yaml holds."""
+        self._log_params(config.flat())
 
     @classmethod
     def for_study(cls, config: ExperimentConfig, study: Any) -> MlflowRun:

@@ -179,7 +179,7 @@ def test_a_loss_that_turns_nan_stops_the_run_and_keeps_the_last_good_model(keras
     class PoisonWeights(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch == 2:
-                kernel = self.model.layers[-1].kernel
+                kernel = self.model.get_layer("class_scores").kernel
                 kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
     with pytest.raises(TrainingStopped, match="the loss became NaN in epoch 3") as stopped:
@@ -198,7 +198,7 @@ def test_a_run_that_diverges_in_its_first_epoch_says_no_model_was_kept(keras, tm
 
     class PoisonFirst(keras.callbacks.Callback):  # on TensorFlow a learning rate of 1e4 does it too; not on JAX
         def on_epoch_begin(self, epoch, logs=None):
-            kernel = self.model.layers[-1].kernel
+            kernel = self.model.get_layer("class_scores").kernel
             kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
     with pytest.raises(TrainingStopped, match="NaN in epoch 1; no epoch finished with a finite loss"):

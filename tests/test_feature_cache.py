@@ -20,7 +20,8 @@ def test_an_epochs_logged_training_metrics_are_its_means_as_fit_logs_them(keras)
     x = keras.layers.GlobalAveragePooling2D(name=FEATURE_LAYER)(keras.layers.Conv2D(6, 1, trainable=False)(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="head")(x))
     weights = np.array([1.0, 2.0, 0.5], np.float32)
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])  # the route logs the metrics the model was compiled with, as fit does
     initial = model.get_layer("head").get_weights()
     data = ImageSet(images, labels, ["a", "b", "c"])
     trainer = FeatureTrainer(model, data, data.subset(np.arange(0)), batch_size=5, seed=1, class_weight=weights)

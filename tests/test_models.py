@@ -97,7 +97,7 @@ def test_a_bug_inside_a_builder_keeps_its_traceback(keras, monkeypatch):
     """Only the parameters are user input: an error raised while building is a bug, not a ConfigError."""
     from dlcv.models import build_model, registry
 
-    def broken(width: int, height: int, depth: int, classes: int):
+    def broken(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
         raise ValueError("a bug in a layer")
 
     monkeypatch.setitem(registry.MODELS, "broken", broken)

@@ -1,5 +1,5 @@
 """Multi-label classification end to end, on a real task: 2x2 mosaics of the sample's pictures, each
-labelled with every class it shows (dlcv.multilabel, the label table's multi-label rows, the sigmoid head,
+labelled with every class it shows (dlcv.task's MultiLabel, the label table's multi-label rows, the sigmoid head,
 thresholds chosen on validation, the scores, predict, export and the report)."""
 import json
 
@@ -62,7 +62,7 @@ def test_the_thresholds_are_each_classs_best_f1_on_validation_never_the_test_spl
         f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
         assert saved["thresholds"][name] == pytest.approx(float(candidates[int(np.argmax(f1[:-1]))]), abs=1e-6)
     # the test labels have no say: scoring other test labels leaves the run's thresholds as they are
-    from dlcv.multilabel import read_thresholds, score_multilabel
+    from dlcv.task.multilabel import read_thresholds, score_multilabel
 
     test = trained.prepared.splits.test
     thresholds = read_thresholds(trained.run_dir / "thresholds.json", trained.prepared.class_names)
@@ -153,8 +153,11 @@ def test_dlcv_runs_shows_a_multi_label_runs_map(trained):
 
     results = json.loads((trained.run_dir / "results.json").read_text())
     [row] = [row for row in find_runs(trained.run_dir.parent) if row.name == "mosaics"]
-    assert row.test_map == results["test_map"] and row.test_accuracy == results["test_exact_match"]
+    # its exact match is no accuracy: the accuracy column stays empty
+    assert row.test_map == results["test_map"] and row.test_accuracy is None and row.task == "multilabel"
+    assert row.val_map == pytest.approx(json.loads((trained.run_dir / "history.json").read_text())["val_map"][-1])
     assert "test_map" in format_rows([row], "text").splitlines()[0]
+    assert results["primary_metric"] == {"name": "test_map", "value": results["test_map"], "direction": "maximize"}
 
 
 def test_a_search_optimises_a_multi_label_runs_validation_map(keras, mosaics, tmp_path):
@@ -197,11 +200,15 @@ def test_evaluate_and_report_rescore_a_multi_label_run_with_its_thresholds(keras
     from dlcv import app
 
     results = json.loads((trained.run_dir / "results.json").read_text())
+    page_before = (trained.run_dir / "report.html").read_bytes()
     evaluation = app.evaluate(str(trained.run_dir / "model.keras"))
-    assert evaluation.multilabel and evaluation.average_precision == pytest.approx(results["test_map"], abs=1e-6)
+    assert (trained.run_dir / "report.html").read_bytes() == page_before  # the run's page as trained
+    evaluated = json.loads((trained.run_dir / "evaluation.json").read_text())
+    assert evaluated["primary_metric"]["value"] == pytest.approx(results["test_map"], abs=1e-6)
+    assert evaluation.average_precision == pytest.approx(results["test_map"], abs=1e-6)
     assert evaluation.exact_match == pytest.approx(results["test_exact_match"], abs=1e-6)
     saved = json.loads((trained.run_dir / "thresholds.json").read_text())["thresholds"]
     assert evaluation.thresholds.tolist() == pytest.approx([saved[name] for name in evaluation.class_names])
     page = app.report(trained.run_dir).read_text()
-    assert f"test mAP <b>{results['test_map']:.4f}</b>" in page
+    assert f"<b>test mAP {results['test_map']:.4f}," in page
     assert "missed <b>" in page or "extra <b>" in page

@@ -90,14 +90,13 @@ def test_classes_named_like_the_reports_averages_keep_their_own_rows(keras, tmp_
 
 
 def test_a_cap_keeps_the_page_small_and_says_so(weak_run, tmp_path):
-    from dlcv.evaluation import score
     from dlcv.pipeline import predict_dataset
     from dlcv.report import write_report
     from dlcv.runs import RunFolder
 
     copy = RunFolder(shutil.copytree(weak_run.run_dir, tmp_path / "copy"))
     test = weak_run.prepared.splits.test
-    evaluation = score(*predict_dataset(weak_run.model, test), test.class_names)
+    evaluation = weak_run.task.score(*predict_dataset(weak_run.model, test))
     page = write_report(copy, evaluation, test, limit=2).read_text()
     assert len(CAPTION.findall(page)) == 2 and "the 2 most confident are shown (report.mistakes)" in page
 

@@ -50,6 +50,7 @@ def test_runs_html_links_each_report(dlcv, output):
     assert dlcv("runs", output).code == 0
     page = (output / "runs.html").read_text()
     assert '<a href="finished/report.html">finished</a>' in page
+    assert "white-space:nowrap" in page  # a date stays on one line
     assert "group/interrupted" in page and 'href="group/interrupted/report.html"' not in page
 
 

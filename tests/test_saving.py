@@ -43,9 +43,12 @@ def test_a_runs_model_files_load_and_predict_where_dlcv_is_not_installed(keras, 
         "model.name=mobilenet_v2", "model.params={weights: none, trainable: true}", "preprocessing.width=32",
         "preprocessing.height=32", "preprocessing.channels=3", "label_smoothing=0.1", "augmentation.mixup=0.2",
         "schedule={name: step, factor: 0.5, drop_every: 2}"])
-    model = compile_model(config, classes=3, steps_per_epoch=4)
+    from dlcv.task import build_task
+
+    task = build_task("single", ["a", "b", "c"])
+    model = compile_model(config, task, steps_per_epoch=4)
     assert "CrossEntropy" in str(model.get_compile_config())  # what training compiles: dlcv's loss
-    backbone_files = save_model(model, RunFolder(tmp_path / "backbone"))
+    backbone_files = save_model(model, RunFolder(tmp_path / "backbone"), task)
     images = np.random.default_rng(0).random((2, 32, 32, 3), np.float32)
     digits = np.random.default_rng(1).random((2, 8, 8, 1), np.float32)
     np.save(tmp_path / "photos.npy", images)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 pytest.importorskip("mlflow")
 import mlflow.keras  # noqa: E402
@@ -110,6 +111,10 @@ def test_a_run_is_logged_to_a_tracking_server_on_each_route(keras, tmp_path, ser
     params = logged.data.params
     assert params["optimizer.learning_rate"] == "0.05" and params["model.name"] == "mlp"
     assert params["route"] == route and params["epochs"] == "3"
+    # the config as the data resolved it, as config.yaml holds it (not the file's task: auto, width: null)
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert params["task"] == saved["task"] == "single"
+    assert params["preprocessing.width"] == str(saved["preprocessing"]["width"]) == "8"
     tags = logged.data.tags
     assert tags["backend"] == keras.backend.backend() and tags["route"] == route and tags["devices"] == "CPU only"
     assert tags["dlcv_version"]

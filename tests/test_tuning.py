@@ -73,6 +73,13 @@ def test_a_study_prunes_records_failures_and_beats_a_bad_default_without_reading
     assert re.fullmatch(r"pruned after epoch 1 \(1: 0\.[0-5]\d*\)", table[6]["failure"]), table[6]["failure"]
     pruned = folder / "trials" / "6"
     assert (pruned / "history.json").is_file() and not list(pruned.glob("model.*"))
+    # dlcv runs: the pruned trial is no finished run, and each trial's row shows what the search judged
+    from dlcv.run_table import find_runs
+
+    listed = {row.name: row for row in find_runs(folder / "trials")}
+    assert listed["6"].status == "pruned after epoch 1" and listed["0"].status == "finished"
+    for n in range(5):
+        assert listed[str(n)].val_accuracy == pytest.approx(float(table[n]["val_accuracy"]), abs=1e-6)
     assert not (pruned / "checkpoints").exists()
     # no trial decoded the test split; --retrain did, and found the unreadable files
     assert not list((folder / "trials").glob("*/skipped_files.txt"))

@@ -18,6 +18,10 @@ from .fields import Backend, Decode, Fraction, PositiveFloat, PositiveInt, Secti
 from .optimization import ConstantSchedule, OptimizerConfig, ScheduleConfig, SGDConfig
 from .search import SearchConfig
 
+DEFAULT_SEPARATOR = "|"
+"""What joins a multi-label image's labels in a label table's cell (``dataset.separator``), and in text and
+CSV output."""
+
 
 class TableColumns(Section):
     """Which columns of a label table hold what (None: the first present of the usual names)."""
@@ -42,7 +46,7 @@ class DatasetConfig(Section):
     """labels datasets: the folder the table's image paths are relative to (default: the table's folder)."""
     columns: TableColumns = TableColumns()
     """labels datasets: the table's path, label and split columns, where they are not the usual names."""
-    separator: Annotated[str, Field(min_length=1)] = "|"
+    separator: Annotated[str, Field(min_length=1)] = DEFAULT_SEPARATOR
     """labels datasets: what separates an image's labels in the label column (``cat|sofa``: multi-label)."""
     max_missing: Annotated[float, Field(ge=0, le=1)] = 0.05
     """labels datasets: the largest share of rows that may name a file that is not there (counted and named

@@ -199,8 +199,7 @@ def audit_table(path: str | os.PathLike, images: str | os.PathLike | None = None
 
     _check_distance(distance)
     table = read_table(path, images)
-    classes = (["|".join(np.asarray(table.class_names)[row.astype(bool)]) for row in table.labels] if table.multilabel
-               else [table.class_names[label] for label in table.labels])  # a multi-label image: its label set
+    classes = [table.label_text(row) for row in range(len(table.labels))]
     part_of = [""] * len(table.paths) if table.given_split is None else [PART_NAMES[int(g)] for g in table.given_split]
     audit = _audit(str(table.images), table.paths, classes, part_of, distance, workers)
     audit.split_as_given = table.given_split is not None

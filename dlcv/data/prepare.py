@@ -15,9 +15,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..config import ExperimentConfig, PreprocessingConfig
+from ..task import resolve_task
 from .cache import cached
 from .memory import check_batch_fits, check_fits, memory_budget
 from .registry import get_dataset
@@ -40,6 +39,13 @@ class PreparedData:
         return self.source.class_names
 
     @property
+    def task(self):
+        """The run's task (:mod:`dlcv.task`), as the data resolved it."""
+        from ..task import task_of_config
+
+        return task_of_config(self.config, self.class_names)
+
+    @property
     def skipped(self) -> tuple[str, ...]:
         """Source files left out because they could not be read (so far, when streaming)."""
         return self.source.skipped
@@ -57,7 +63,7 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
             source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
         else:
             log.info("cache: not used here (building it would decode the test images too)")
-    task = _resolve_task(config, source)
+    task, source.labels = resolve_task(config.task, source.labels, len(source.class_names))
     train, val, test = split_source(source, dataset, config.seed)
     if not with_test:
         test = test[:0]
@@ -74,18 +80,6 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     loading = "loading" if progress else None
     splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading))
     return PreparedData(splits, resolved, source)
-
-
-def _resolve_task(config: ExperimentConfig, source: ImageSource) -> str:
-    """single or multilabel, as the data has it (multi-hot labels: multilabel) or as ``task`` insists: a
-    single-label table trained as multi-label gets one-hot rows, said in one line."""
-    if source.labels.ndim == 2:
-        return "multilabel"
-    if config.task == "multilabel":
-        log.info("task: multilabel as set, though every image has one label: one sigmoid per class")
-        source.labels = np.eye(len(source.class_names), dtype=np.uint8)[source.labels]
-        return "multilabel"
-    return "single"
 
 
 def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from .. import files
+from ..config.schema import DEFAULT_SEPARATOR
 from ..errors import DlcvError
 
 CLASSES = ("circles", "squares", "triangles")
@@ -84,7 +85,7 @@ def write_mosaics(root: str | os.PathLike, count: int = 3 * PER_CLASS, seed: int
             shown.add(CLASSES[kind])
         ok, encoded = cv2.imencode(".png", mosaic)
         (root / "mosaics" / f"{index:04d}.png").write_bytes(encoded.tobytes())
-        rows.append(f"mosaics/{index:04d}.png,{'|'.join(sorted(shown))}")
+        rows.append(f"mosaics/{index:04d}.png,{DEFAULT_SEPARATOR.join(sorted(shown))}")
         for name in shown:
             counts[name] += 1
     files.write_text(root / TABLE_NAME, "\n".join(["path,labels", *rows]) + "\n")

@@ -86,7 +86,7 @@ def split_indices(labels: np.ndarray, test_size: float | str, val_size: float, s
 def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
                 groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     if labels.ndim == 2:
-        return _multilabel(index, labels, size, seed, key, groups)
+        return _per_label(index, labels, size, seed, key, groups)
     if groups is not None:
         return _grouped(index, labels, size, seed, key, groups)
     try:
@@ -97,7 +97,7 @@ def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, k
                           f"test_size: {exc}); use more images per class or a larger fraction") from None
 
 
-def _multilabel(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
+def _per_label(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key: str,
                 groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Multi-hot rows: iterative stratification, or (with groups) whole groups held out at random."""
     if groups is not None:

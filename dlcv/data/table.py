@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..config import DatasetConfig, PreprocessingConfig, TableColumns
+from ..config.schema import DEFAULT_SEPARATOR
 from ..errors import ConfigError, DlcvError
 from .folder import SPLIT_FOLDERS, file_groups
 from .registry import register_dataset
@@ -66,6 +67,20 @@ class LabelTable:
     """The folder its paths are relative to."""
     task_line: str = "task: single"
     """Which task the table is, and why (one line for the log)."""
+    separator: str = DEFAULT_SEPARATOR
+    """What joins a row's labels in a cell."""
+
+    def label_text(self, row: int) -> str:
+        """Row ``row``'s label, or its label set joined by the table's separator."""
+        label = self.labels[row]
+        if self.multilabel:
+            return self.separator.join(np.asarray(self.class_names)[np.asarray(label).astype(bool)])
+        return self.class_names[int(label)]
+
+    @property
+    def task(self) -> str:
+        """The task its rows make: "multilabel" (multi-hot rows) or "single"."""
+        return "multilabel" if self.multilabel else "single"
 
     @property
     def multilabel(self) -> bool:
@@ -88,7 +103,7 @@ def is_table(path: str | os.PathLike) -> bool:
 
 
 def read_table(path: str | os.PathLike, images: str | os.PathLike | None = None,
-               columns: TableColumns | None = None, max_missing: float = 1.0, separator: str = "|",
+               columns: TableColumns | None = None, max_missing: float = 1.0, separator: str = DEFAULT_SEPARATOR,
                task: str = "auto") -> LabelTable:
     """The rows of the table at ``path``, checked (:class:`DlcvError` naming the line otherwise); files are
     looked for under ``images`` (default: the table's folder), no image is decoded. ``task``: single (one
@@ -263,7 +278,7 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
               if several is not None and task == "auto" else f"task: {'multilabel' if multilabel else 'single'}"
               + (" (as set)" if task != "auto" else " (one label per image)"))
     return LabelTable(paths, targets, class_names, np.array(parts, np.int8) if columns.split is not None else None,
-                      missing, repeated, rows, root, reason)
+                      missing, repeated, rows, root, reason, separator)
 
 
 def _labels(where: str, row: dict[str, Any], columns: _Columns, separator: str) -> list[str]:
@@ -305,18 +320,24 @@ def read_table_of(dataset: DatasetConfig, task: str = "auto") -> LabelTable:
     return read_table(dataset.path, dataset.images, dataset.columns, dataset.max_missing, dataset.separator, task)
 
 
-def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
-    """A table's images, decoded only when read: its parts as given (``dataset.splits``), its files grouped
-    by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
-    table = read_table_of(dataset)
-    log.info(f"data: {Path(dataset.path).name}: {table.task_line}")
+def check_split_keys(dataset: DatasetConfig, table: LabelTable) -> None:
+    """``dataset.splits`` and ``group_by`` against the table's split column (the one place this is ruled)."""
     given = table.given_split if dataset.splits != "random" else None
-    if dataset.splits == "folders" and given is None:
+    if dataset.splits == "folders" and table.given_split is None:
         raise ConfigError(f"dataset.splits: folders: {dataset.path} has no split column; expected a column "
                           "naming each image's part (train, val, test), or splits: auto")
     if given is not None and dataset.group_by is not None:
         raise ConfigError(f"dataset.group_by: {dataset.path} gives each image's part (its split column), so "
                           "nothing is split at random; expected group_by: null, or splits: random")
+
+
+def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
+    """A table's images, decoded only when read: its parts as given (``dataset.splits``), its files grouped
+    by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
+    table = read_table_of(dataset)
+    log.info(f"data: {Path(dataset.path).name}: {table.task_line}")
+    check_split_keys(dataset, table)
+    given = table.given_split if dataset.splits != "random" else None
     groups = file_groups(table.paths, dataset.group_by) if dataset.group_by is not None else None
     source = FolderSource(table.paths, table.labels, table.class_names, preprocessing, decode=dataset.decode,
                           given_split=given, groups=groups, group_by=dataset.group_by,

@@ -29,6 +29,7 @@ from .. import files
 from ..config import ExperimentConfig
 from ..errors import DlcvError, ExportFailed
 from ..inference import Classifier
+from ..task import Task
 from .formats import FORMATS, INPUT_NAME, SPEC_NAME, serving_spec
 
 log = logging.getLogger(__name__)
@@ -128,12 +129,12 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
             with files.reporting_write_failures(output / fmt.filename):
                 fmt.write(serving, path, quantize=quantize and name == "litert")
             reports.append(_check(name, path, output / fmt.filename, fmt.load(path), check, reference,
-                                  quantize and name == "litert", classifier.thresholds))
+                                  quantize and name == "litert", classifier.task))
         failed = [report for report in reports if not report.passed]
         if failed:
             raise ExportFailed("export failed its parity check, nothing was written: " + "; ".join(
                 f"{r.name} differs from Keras by up to {r.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
-                f"agrees on {r.agreement:.1%} of {agreement_of(classifier)}" for r in failed) + f" ({check.origin})")
+                f"agrees on {r.agreement:.1%} of {classifier.task.agreement}" for r in failed) + f" ({check.origin})")
         _write_metadata(staging, classifier, reports, check)
         _move_into_place(staging, output, force)
     finally:
@@ -141,30 +142,17 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
     return reports
 
 
-def agreement_of(classifier: Classifier) -> str:
-    """What an export must agree with Keras on: a multi-label model's label sets, else top-1 labels."""
-    return "label sets" if classifier.thresholds is not None else "top-1 labels"
-
-
 def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, reference: np.ndarray,
-           quantized: bool, thresholds: np.ndarray | None = None) -> FormatReport:
-    """Run the export in its runtime on the check images: difference, agreement (of top-1 labels, or of a
-    multi-label model's label sets at its ``thresholds``), speed."""
+           quantized: bool, task: Task) -> FormatReport:
+    """Run the export in its runtime on the check images: difference, agreement (of the ``task``'s
+    decisions: top-1 labels, or label sets at the run's thresholds), speed."""
     forward(check.images[:1])  # warm up (allocation, first-call compilation)
     started = time.perf_counter()
     probabilities = np.concatenate([forward(check.images[i:i + 64]) for i in range(0, len(check.images), 64)])
     seconds = time.perf_counter() - started
-    if thresholds is not None:  # the classes at or above their thresholds; right when the whole set is
-        ours, theirs = probabilities >= thresholds, reference >= thresholds
-        truth = None if check.labels is None else np.asarray(check.labels) >= 0.5
-
-        def same(a, b) -> float:
-            return float(np.mean((a == b).all(axis=1)))
-    else:
-        ours, theirs, truth = probabilities.argmax(1), reference.argmax(1), check.labels
-
-        def same(a, b) -> float:
-            return float(np.mean(a == b))
+    ours, theirs = task.decide(probabilities), task.decide(reference)
+    truth = None if check.labels is None else task.truth(check.labels)
+    same = task.same_decisions
     return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))),
                         same(ours, theirs), len(check.images) / seconds, quantized,
                         None if truth is None else same(ours, truth), None if truth is None else same(theirs, truth))
@@ -179,12 +167,9 @@ def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatR
     size = dict(zip(("height", "width", "channels"), classifier.input_size))
     preprocessing = classifier.preprocessing.model_copy(update=size)
     decode = {"mode": classifier.decode_mode, **client_recipe(preprocessing, classifier.decode_mode)}
-    thresholds = None if classifier.thresholds is None else {
-        name: float(t) for name, t in zip(classifier.class_names, classifier.thresholds)}
-    files.write_json(staging / SPEC_NAME, serving_spec(classifier.input_size, classifier.class_names,
+    files.write_json(staging / SPEC_NAME, serving_spec(classifier.input_size, classifier.task,
                                                        preprocessing.model_dump(), decode,
-                                                       classifier.has_run_metadata, exports, thresholds,
-                                                       classifier.separator))
+                                                       classifier.has_run_metadata, exports))
     files.write_json(staging / "class_names.json", list(classifier.class_names))
 
 

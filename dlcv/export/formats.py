@@ -136,30 +136,22 @@ def find_format(path: Path) -> ExportFormat | None:
     return None
 
 
-def serving_spec(input_size: tuple[int, int, int], class_names: list[str], preprocessing: dict[str, Any],
-                 decode: dict[str, Any], has_run_metadata: bool, exports: dict[str, dict[str, Any]],
-                 thresholds: dict[str, float] | None = None, separator: str = "|") -> dict[str, Any]:
+def serving_spec(input_size: tuple[int, int, int], task, preprocessing: dict[str, Any],
+                 decode: dict[str, Any], has_run_metadata: bool, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What ``serving.json`` says: the input a client sends, the output it gets, and how to prepare an
     image file so that the model sees what it was trained on (``decode``: the mode and the client's
-    steps, :func:`dlcv.preprocessing.client_recipe`); for a multi-label model, each class's threshold."""
+    steps, :func:`dlcv.preprocessing.client_recipe`); the ``task`` (:mod:`dlcv.task`) says what the
+    output means and how it becomes labels (a multi-label model's thresholds)."""
     height, width, channels = input_size
-    if thresholds is not None:
-        return {**serving_spec(input_size, class_names, preprocessing, decode, has_run_metadata, exports),
-                "output": {"dtype": "float32", "shape": [None, len(class_names)],
-                           "meaning": "one probability per class (a sigmoid each), in the order of labels"},
-                "task": "multilabel", "thresholds": thresholds, "separator": separator,
-                "how_to_label": "an image has every class whose probability is at or above its threshold "
-                                "(chosen on the validation split)"}
     return {
         "input": {"name": INPUT_NAME, "dtype": "uint8", "shape": [None, height, width, channels],
                   "layout": "NHWC", "colour": "RGB" if channels == 3 else "grey", "range": [0, 255]},
-        "output": {"dtype": "float32", "shape": [None, len(class_names)],
-                   "meaning": "class probabilities (softmax), in the order of labels"},
+        **task.serving_fields(),
         "preprocessing": preprocessing,
         "decode": decode,
         "how_to_prepare": "run decode.steps with this width and height and send the uint8 result; the "
                           "scaling to [0, 1] is inside the model",
-        "labels": list(class_names),
+        "labels": list(task.class_names),
         "has_run_metadata": has_run_metadata,
         "signature": SIGNATURE,
         "exports": exports,

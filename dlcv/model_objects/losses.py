@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import keras
 
-from .metrics import Accuracy, MeanAveragePrecision
+from .metrics import Accuracy
 from .targets import one_hot_like
 
 LOSS = "sparse_categorical_crossentropy"
 """The loss of a dlcv classifier (integer labels, softmax outputs), and the test loss of every run."""
 
 
-def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False,
-                     multilabel: bool = False, keras_only: bool = False) -> tuple:
-    """(loss, metrics) to compile a classifier with: Keras's sparse cross-entropy and accuracy, or, where
-    training targets are smoothed or mixed (MixUp, CutMix), dlcv's :class:`CrossEntropy` and
-    :class:`Accuracy`, which take integer labels and soft ones alike; ``focal``: :class:`FocalCrossEntropy`.
-    ``multilabel``: Keras's binary cross-entropy (or binary focal cross-entropy) per class, and as metrics
-    :class:`MeanAveragePrecision` (``map``, logged each epoch) and macro F1 at 0.5 (``f1_macro``; the
-    chosen thresholds come after training). ``keras_only``: Keras's ``AUC`` for ``map`` (a saved model's,
-    which loads without dlcv; it counts a class without a positive as 0)."""
-    if multilabel:
-        loss = (keras.losses.BinaryFocalCrossentropy(label_smoothing=label_smoothing) if focal
-                else keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing))
-        average_precision = (keras.metrics.AUC(curve="PR", multi_label=True, name="map") if keras_only
-                             else MeanAveragePrecision())
-        return loss, [average_precision, keras.metrics.F1Score(average="macro", threshold=0.5, name="f1_macro")]
+def loss_and_metrics(label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False) -> tuple:
+    """(loss, metrics) to compile a single-label classifier with (its task's: :mod:`dlcv.task`): Keras's
+    sparse cross-entropy and accuracy, or, where training targets are smoothed or mixed (MixUp, CutMix),
+    dlcv's :class:`CrossEntropy` and :class:`Accuracy`, which take integer labels and soft ones alike;
+    ``focal``: :class:`FocalCrossEntropy`."""
     if focal:
         return FocalCrossEntropy(label_smoothing), [Accuracy()]
     if not label_smoothing and not soft_labels:

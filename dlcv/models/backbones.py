@@ -42,6 +42,7 @@ from pydantic import Field
 
 from ..config import ExperimentConfig
 from ..errors import ConfigError
+from .heads import classifier_output
 from .layout import image_input, leaf_layers
 from .registry import register_model
 from .weights import WeightsFile, fetch, keras_cache
@@ -155,8 +156,9 @@ Trainable = bool | Annotated[int, Field(ge=1)]
 def _register(backbone: Backbone) -> None:
     def build(width: int, height: int, depth: int, classes: int, weights: str | None = "imagenet",
               trainable: Trainable = False, dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2,
-              pooling: Literal["avg", "max"] = "avg"):
-        return build_transfer_model(backbone, width, height, depth, classes, weights, trainable, dropout, pooling)
+              pooling: Literal["avg", "max"] = "avg", classifier_activation: str = "softmax"):
+        return build_transfer_model(backbone, width, height, depth, classes, weights, trainable, dropout, pooling,
+                                    classifier_activation)
 
     build.__name__ = build.__qualname__ = backbone.name
     build.__doc__ = (f"{backbone.builder} pretrained on ImageNet (keras.applications), native "
@@ -175,8 +177,8 @@ for _backbone in BACKBONES.values():
 
 def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int, classes: int,
                          weights: str | None = "imagenet", trainable: bool | int = False, dropout: float = 0.2,
-                         pooling: str = "avg"):
-    """``inputs -> input conversion -> backbone -> pooling -> dropout -> Dense softmax``; a pretrained
+                         pooling: str = "avg", classifier_activation: str = "softmax"):
+    """``inputs -> input conversion -> backbone -> pooling -> dropout -> Dense -> softmax (or sigmoid)``; a pretrained
     backbone computes as in inference (:func:`inference_mode`), a random one (``weights: none``) trains
     like any network."""
     import keras
@@ -195,7 +197,7 @@ def build_transfer_model(backbone: Backbone, width: int, height: int, depth: int
     pool = layers.GlobalAveragePooling2D if pooling == "avg" else layers.GlobalMaxPooling2D
     x = pool(name="pooling")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="head")(x)
+    outputs = classifier_output(x, classes, classifier_activation, name="head")
     model = keras.Model(inputs, outputs, name=f"{backbone.name}_transfer")
     set_trainable(model, trainable, batch_norm=not pretrained)
     return model

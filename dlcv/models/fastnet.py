@@ -29,7 +29,7 @@ LOGIT_SCALE = 1 / 9
 
 @register_model
 def fastnet(image_width: int, image_height: int, channels: int, classes: int, /,
-            width: Annotated[float, Field(gt=0, le=4)] = 1.0):
+            width: Annotated[float, Field(gt=0, le=4)] = 1.0, classifier_activation: str = "softmax"):
     """Airbench-style net: stem, 3 groups of conv-pool-BN-GELU-conv-BN-GELU (64/256/256 x width), max pool."""
     import keras
     from keras import layers
@@ -51,5 +51,5 @@ def fastnet(image_width: int, image_height: int, channels: int, classes: int, /,
     x = layers.GlobalMaxPooling2D()(x)
     logits = layers.Dense(classes, use_bias=False)(x)
     x = layers.Rescaling(LOGIT_SCALE)(logits)
-    outputs = layers.Activation("softmax", dtype="float32")(x)
+    outputs = layers.Activation(classifier_activation, name="predictions", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="fastnet")

@@ -21,6 +21,7 @@ from ..config import ExperimentConfig, PreprocessingConfig
 from ..errors import ConfigError
 from ..runs import RunFolder
 from .backbones import Trainable, inference_mode, set_trainable
+from .heads import classifier_output
 from .layout import image_input
 from .registry import register_model
 
@@ -47,7 +48,8 @@ def run_input(run: str | Path) -> PreprocessingConfig:
 
 @register_model
 def from_run(width: int, height: int, depth: int, classes: int, run: str = "", trainable: Trainable = False,
-             dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2, pooling: Literal["avg", "max"] = "avg"):
+             dropout: Annotated[float, Field(ge=0, lt=1)] = 0.2, pooling: Literal["avg", "max"] = "avg",
+             classifier_activation: str = "softmax"):
     """A finished dlcv run's network (model.params.run) without its classifier, with a new head."""
     import keras
     from keras import layers
@@ -65,7 +67,7 @@ def from_run(width: int, height: int, depth: int, classes: int, run: str = "", t
     else:
         x = layers.Identity(name="pooling")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(classes, activation="softmax", name="head")(x)
+    outputs = classifier_output(x, classes, classifier_activation, name="head")
     model = keras.Model(inputs, outputs, name="from_run")
     set_trainable(model, trainable)
     return model

@@ -1,29 +1,30 @@
-"""A classifier's output for its task: a softmax over the classes (one class per image: what every registered
-network ends in) or one sigmoid per class (multi-label: any number of classes per image).
+"""A classifier's output layers: the class scores (a ``Dense`` layer, the pre-activation output that
+heatmaps differentiate), then the head's activation, which the task decides: a softmax over the classes
+(one class per image) or a sigmoid per class (multi-label). Every registered builder takes it as
+``classifier_activation``, as ``keras.applications`` does: the right model is built, never patched.
 
-Every builder ends in a softmax, as a ``Dense`` layer's activation or an ``Activation`` layer; the
-multi-label network is the same network with that activation a sigmoid, set before the model is first
-called, so that its saved file says sigmoid and loads with plain Keras.
-
-    model = multilabel_head(build_model("shallownet", 32, 32, 3, 5))   # five independent probabilities
+    x = classifier_output(features, classes=5, activation="sigmoid")   # Dense(5) -> Activation("sigmoid")
 """
 from __future__ import annotations
 
-import keras
+CLASSIFIER_ACTIVATIONS = ("softmax", "sigmoid")
+"""The head activations a task can ask for (:mod:`dlcv.task`)."""
+SCORES_LAYER = "class_scores"
+"""The name of the Dense layer whose output is the head's pre-activation class scores (the book's networks;
+a transfer model's is ``head``)."""
 
 
-def is_multilabel(model: keras.Model) -> bool:
-    """Whether ``model`` ends in a sigmoid per class (a multi-label classifier) rather than a softmax."""
-    return getattr(getattr(model.layers[-1], "activation", None), "__name__", None) == "sigmoid"
+def classifier_output(x, classes: int, activation: str, name: str = SCORES_LAYER, dtype: str | None = None):
+    """``Dense(classes, name=name)`` then ``Activation(activation)``: the scores stay a tensor of their own."""
+    from keras import layers
+
+    if activation not in CLASSIFIER_ACTIVATIONS:
+        raise ValueError(f"classifier_activation {activation!r}: expected one of {', '.join(CLASSIFIER_ACTIVATIONS)}")
+    scores = layers.Dense(classes, name=name)(x)
+    return layers.Activation(activation, name="predictions", dtype=dtype)(scores)
 
 
-def multilabel_head(model: keras.Model) -> keras.Model:
-    """``model`` with its final softmax turned into a sigmoid per class (in place; returned)."""
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    if not isinstance(last, (keras.layers.Dense, keras.layers.Activation)) or \
-            getattr(activation, "__name__", None) != "softmax":
-        raise ValueError(f"{model.name}: its last layer {last.name!r} is not a softmax; a registered network ends "
-                         "in one (a Dense layer's activation or an Activation layer)")
-    last.activation = keras.activations.sigmoid
-    return model
+def output_activation(model) -> str | None:
+    """The activation a saved model's last layer applies ("softmax", "sigmoid", or None if neither)."""
+    name = getattr(getattr(model.layers[-1], "activation", None), "__name__", None)
+    return name if name in CLASSIFIER_ACTIVATIONS else None

@@ -4,12 +4,13 @@
 """
 from __future__ import annotations
 
+from .heads import classifier_output
 from .layout import image_input
 from .registry import register_model
 
 
 @register_model
-def lenet(width: int, height: int, depth: int, classes: int):
+def lenet(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
     """[Conv(20, 5x5) -> ReLU -> MaxPool] -> [Conv(50, 5x5) -> ReLU -> MaxPool] -> FC(500) -> ReLU -> FC."""
     import keras
     from keras import layers
@@ -23,6 +24,5 @@ def lenet(width: int, height: int, depth: int, classes: int):
     x = layers.Flatten()(x)
     x = layers.Dense(500)(x)
     x = layers.Activation("relu")(x)
-    x = layers.Dense(classes)(x)
-    outputs = layers.Activation("softmax")(x)
+    outputs = classifier_output(x, classes, classifier_activation)
     return keras.Model(inputs, outputs, name="lenet")

@@ -5,12 +5,14 @@
 """
 from __future__ import annotations
 
+from .heads import classifier_output
 from .layout import channel_axis, image_input
 from .registry import register_model
 
 
 @register_model
-def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True):
+def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True,
+               classifier_activation: str = "softmax"):
     """[(Conv 3x3 -> ReLU -> BN) x2 -> MaxPool -> Dropout .25] for 32, 64 filters -> FC(512) -> ReLU -> BN ->
     Dropout .5 -> FC(classes) -> softmax."""
     import keras
@@ -33,6 +35,5 @@ def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bo
     x = layers.Dense(512)(x)
     x = normalise(layers.Activation("relu")(x))
     x = layers.Dropout(0.5)(x)
-    x = layers.Dense(classes)(x)
-    outputs = layers.Activation("softmax")(x)
+    outputs = classifier_output(x, classes, classifier_activation)
     return keras.Model(inputs, outputs, name="minivggnet" if batch_norm else "minivggnet_nobn")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .heads import classifier_output
 from .layout import image_input
 from .registry import register_model
 
@@ -17,14 +18,14 @@ Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", 
 
 
 @register_model
-def linear(width: int, height: int, depth: int, classes: int):
+def linear(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
     """A single softmax layer on the flattened image (the book's linear classifier)."""
-    return mlp(width, height, depth, classes, hidden=())
+    return mlp(width, height, depth, classes, hidden=(), classifier_activation=classifier_activation)
 
 
 @register_model
 def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[LayerSize] = (256, 128),
-        activation: Activation = "sigmoid"):
+        activation: Activation = "sigmoid", classifier_activation: str = "softmax"):
     """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes, softmax)."""
     import keras
     from keras import layers
@@ -33,6 +34,6 @@ def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[Laye
     x = layers.Flatten()(inputs)
     for units in hidden:
         x = layers.Dense(int(units), activation=activation)(x)
-    outputs = layers.Dense(classes, activation="softmax")(x)
+    outputs = classifier_output(x, classes, classifier_activation)
     name = "linear" if not hidden else "mlp_" + "_".join(str(u) for u in hidden)
     return keras.Model(inputs, outputs, name=name)

@@ -1,7 +1,8 @@
 """Models by name, so that configs can say ``model: {name: lenet}`` (timm's pattern).
 
-Every builder takes ``(width, height, depth, classes, **params)`` and returns an uncompiled
-``keras.Model``. Builders import Keras inside their bodies, so this registry — names, signatures and
+Every builder takes ``(width, height, depth, classes, **params)`` and ``classifier_activation`` (the
+task's: "softmax" or "sigmoid", as ``keras.applications`` take it; never a config's parameter) and returns
+an uncompiled ``keras.Model``. Builders import Keras inside their bodies, so this registry — names, signatures and
 the types of their parameters — is usable before Keras is imported: :func:`check_params` refuses an
 unknown name, an unknown parameter or a value of the wrong type in one line, before any data is read.
 
@@ -31,6 +32,8 @@ from ..errors import ConfigError
 ModelBuilder = Callable[..., Any]
 MODELS: dict[str, ModelBuilder] = {}
 INPUT_ARGS = ("width", "height", "depth", "classes")
+TASK_ARG = "classifier_activation"
+"""The head's activation: every builder takes it, the task sets it (:mod:`dlcv.task`), a config cannot."""
 
 
 def register_model(builder: ModelBuilder) -> ModelBuilder:
@@ -43,6 +46,9 @@ def register_model(builder: ModelBuilder) -> ModelBuilder:
     if not (named or positional):
         raise TypeError(f"model builder {builder.__name__} must start with {INPUT_ARGS}, or four positional-only "
                         "parameters")
+    if TASK_ARG not in inspect.signature(builder).parameters:
+        raise TypeError(f"model builder {builder.__name__} must take {TASK_ARG}: the task decides the head's "
+                        "activation")
     if builder.__name__ in MODELS:
         raise TypeError(f"model {builder.__name__!r} is registered twice")
     MODELS[builder.__name__] = builder
@@ -60,7 +66,7 @@ def get_builder(name: str) -> ModelBuilder:
 def check_params(name: str, params: dict[str, Any]) -> None:
     """Refuse an unknown model, an unknown parameter or a value its annotation does not allow."""
     builder = get_builder(name)
-    accepted = list(inspect.signature(builder).parameters)[len(INPUT_ARGS):]
+    accepted = _config_params(builder)
     for key in params:
         if key not in accepted:
             raise ConfigError(f"model.params.{key}: unknown parameter for model {name!r}; "
@@ -80,16 +86,23 @@ def _params_schema(builder: ModelBuilder):
     ``"yes"`` is not a bool, ``1.5`` is not a layer size)."""
     hints = typing.get_type_hints(builder, include_extras=True)  # resolves `from __future__` strings
     fields = {}
-    for parameter in list(inspect.signature(builder).parameters.values())[len(INPUT_ARGS):]:
-        fields[parameter.name] = (hints.get(parameter.name, Any), parameter.default)
+    for name in _config_params(builder):
+        fields[name] = (hints.get(name, Any), inspect.signature(builder).parameters[name].default)
     return create_model(f"{builder.__name__}_params", __config__=ConfigDict(strict=True, extra="forbid"),
                         **fields)
 
 
-def build_model(name: str, width: int, height: int, depth: int, classes: int, /, **params: Any):
-    """The named network, for (height, width, depth) images and ``classes`` outputs (imports Keras)."""
+def _config_params(builder: ModelBuilder) -> list[str]:
+    """The builder's parameters a config's ``model.params`` may set."""
+    return [name for name in list(inspect.signature(builder).parameters)[len(INPUT_ARGS):] if name != TASK_ARG]
+
+
+def build_model(name: str, width: int, height: int, depth: int, classes: int, /,
+                classifier_activation: str = "softmax", **params: Any):
+    """The named network, for (height, width, depth) images and ``classes`` outputs, ending in
+    ``classifier_activation`` (imports Keras)."""
     check_params(name, params)
-    return get_builder(name)(width, height, depth, classes, **params)
+    return get_builder(name)(width, height, depth, classes, classifier_activation=classifier_activation, **params)
 
 
 def describe_models() -> dict[str, str]:

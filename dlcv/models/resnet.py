@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .heads import classifier_output
 from .layout import channel_axis, image_input
 from .registry import register_model
 
@@ -25,7 +26,7 @@ STAGE_FILTERS = (16, 32, 64)
 @register_model
 def resnet(image_width: int, image_height: int, channels: int, classes: int, /,
            depth: Literal[20, 32, 44, 56, 110] = 20, width: Annotated[float, Field(gt=0, le=8)] = 1.0,
-           preact: bool = False):
+           preact: bool = False, classifier_activation: str = "softmax"):
     """He et al.'s CIFAR ResNet: depth 20/32/44/56/110, filters 16/32/64 x width; preact: pre-activation blocks."""
     import keras
     from keras import layers
@@ -62,5 +63,5 @@ def resnet(image_width: int, image_height: int, channels: int, classes: int, /,
     if preact:
         x = layers.Activation("relu")(norm(x))
     x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(classes, activation="softmax")(x)
+    outputs = classifier_output(x, classes, classifier_activation)
     return keras.Model(inputs, outputs, name=f"resnet{depth}" + ("_preact" if preact else ""))

@@ -4,12 +4,13 @@
 """
 from __future__ import annotations
 
+from .heads import classifier_output
 from .layout import image_input
 from .registry import register_model
 
 
 @register_model
-def shallownet(width: int, height: int, depth: int, classes: int):
+def shallownet(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
     """Conv(32, 3x3, same) -> ReLU -> Flatten -> Dense(classes) -> softmax."""
     import keras
     from keras import layers
@@ -18,6 +19,5 @@ def shallownet(width: int, height: int, depth: int, classes: int):
     x = layers.Conv2D(32, (3, 3), padding="same")(inputs)
     x = layers.Activation("relu")(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(classes)(x)
-    outputs = layers.Activation("softmax")(x)
+    outputs = classifier_output(x, classes, classifier_activation)
     return keras.Model(inputs, outputs, name="shallownet")

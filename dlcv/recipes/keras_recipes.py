@@ -78,7 +78,7 @@ def label_random_images(model_path: str, dataset: str, output: Path, count: int,
         if len(class_names) != len(classifier.class_names):
             raise DlcvError(f"{dataset!r} has {len(class_names)} classes but the model has "
                             f"{len(classifier.class_names)} outputs")
-        classifier = replace(classifier, class_names=class_names,
+        classifier = replace(classifier, task=classifier.task.renamed(class_names),
                       preprocessing=PreprocessingConfig(width=width, height=height, channels=channels))
     predictions = classifier.predict_files(chosen, skipped=[])
     for i, prediction in enumerate(predictions):

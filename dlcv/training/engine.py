@@ -26,14 +26,13 @@ from ..augmentation import build_augmenter
 from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
-from ..evaluation import Evaluation, score
-from ..model_objects import loss_and_metrics  # also registers StepDecay etc. for loading resumed models
+from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
-from ..models.heads import multilabel_head
 from ..report import write_report
 from ..runs import ResumePoint, RunFolder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
+from ..task import Task, task_of_config
 from ..tracking import MlflowRun, mlflow_run
 from .averaging import calibration_batches
 from .callbacks import BestEpoch, MetricsToMlflow, ResumeCheckpoint, build_callbacks, seed_variables
@@ -53,8 +52,10 @@ class TrainResult:
     run_dir: Path
     model: keras.Model
     prepared: PreparedData
-    evaluation: Evaluation | None
-    """The test report; None for a run that kept away from the test split (a search's trial)."""
+    evaluation: object | None
+    """The test scores of the run's task; None for a run that kept away from the test split (a search's trial)."""
+    task: Task | None = None
+    """The run's task, with what it chose on validation (a multi-label run's thresholds)."""
     artefacts: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
     route: str = ""
@@ -65,9 +66,7 @@ class TrainResult:
 
     def log_summary(self, config: ExperimentConfig) -> None:
         """What ``dlcv train`` says at the end: the test score beside the book's, the report, the files."""
-        scores = (f"test {self.evaluation.summary}" if self.evaluation.multilabel else
-                  f"test accuracy {self.test_accuracy:.4f}  (loss {self.evaluation.loss:.4f})")
-        log.info(f"\n{config.name}: {scores} in {self.seconds:.1f} s")
+        log.info(f"\n{config.name}: {self.task.headline(self.evaluation.results())} in {self.seconds:.1f} s")
         log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
         log.info(self.evaluation.report_text)
         if not self.artefacts:  # a non-chief worker of a multi-worker run
@@ -79,25 +78,27 @@ class TrainResult:
             log.info(f"  {name:<{width}}  {path}")
 
 
-def compile_model(config: ExperimentConfig, classes: int, steps_per_epoch: int,
+def compile_model(config: ExperimentConfig, classes: int | Task, steps_per_epoch: int,
                   phase: Phase | None = None) -> keras.Model:
-    """The config's model, compiled for its first phase, or for ``phase`` (a fine-tune: unfrozen, and
-    the fine-tune's learning rate)."""
+    """The config's model for its task's head (``classes``: the run's :class:`~dlcv.task.Task`, or a class
+    count, for the config's task), compiled for its first phase, or for ``phase`` (a fine-tune: unfrozen,
+    and the fine-tune's learning rate)."""
+    task = classes if isinstance(classes, Task) else task_of_config(config, [str(i) for i in range(classes)])
     p = config.preprocessing
     keras.config.set_dtype_policy(config.precision)
-    model = build_model(config.model.name, p.width, p.height, p.channels, classes, **config.model.params)
-    if config.task == "multilabel":
-        multilabel_head(model)
+    model = build_model(config.model.name, p.width, p.height, p.channels, len(task.class_names),
+                        classifier_activation=task.activation, **config.model.params)
     if phase is not None and phase.fine_tuning:
         unfreeze(model, phase)
-    _compile(model, config, steps_per_epoch, phase)
+    _compile(model, config, task, steps_per_epoch, phase)
     return model
 
 
-def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int, phase: Phase | None) -> None:
+def _compile(model: keras.Model, config: ExperimentConfig, task: Task, steps_per_epoch: int,
+             phase: Phase | None) -> None:
     fine_tuning = phase is not None and phase.fine_tuning
-    loss, metrics = loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes,
-                                     focal=config.loss == "focal", multilabel=config.task == "multilabel")
+    loss, metrics = task.loss_and_metrics(config.label_smoothing, soft_labels=config.augmentation.mixes,
+                                          focal=config.loss == "focal")
     model.compile(optimizer=build_optimizer(config, steps_per_epoch, fine_tuning), loss=loss, metrics=metrics,
                   jit_compile=config.jit_compile)
     # Its state exists from here on, the same on every worker: a resume can fill it, a strategy sync it.
@@ -131,19 +132,21 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
     run, point = claim.run, claim.resume
     seed_everything(config.seed)
     prepared = prepare_data(config, with_test=with_test)
-    config, splits = prepared.config, prepared.splits
+    config, splits, task = prepared.config, prepared.splits, prepared.task
+    if tracker:  # the config as resolved by the data: what config.yaml holds
+        tracker.log_config(config)
     _check_classes(run, prepared, point)
     skipped = prepared.skipped
     if skipped:
         _report_skipped(skipped, run if claim.chief else None)
     write_run_metadata(run, config, prepared.class_names)
-    weights = class_weights(splits.train.labels, len(prepared.class_names), config.class_weight)
+    weights = task.class_weights(splits.train.labels, config.class_weight)
     distribution = build_distribution(config)  # first: a multi-worker strategy configures TensorFlow
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
     phases = plan_phases(config, point.epoch if point else 0)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
     with distribution.scope():
-        model = compile_model(config, len(prepared.class_names), steps_per_epoch, phases[0])
+        model = compile_model(config, task, steps_per_epoch, phases[0])
         initial_epoch = _restore(model, saved, point) if saved is not None else 0
         if claim.resuming and distribution.kind == "multi_worker":
             initial_epoch, best = broadcast_from_chief(model, distribution.strategy, initial_epoch,
@@ -168,7 +171,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         for phase in phases:
             if phase.fine_tuning and phase is not phases[0]:  # entered now, not resumed into
                 unfreeze(model, phase)
-                _compile(model, config, steps_per_epoch, phase)
+                _compile(model, config, task, steps_per_epoch, phase)
             route = choose_route(config, splits.train, distribution, model, epochs=phase.end_epoch)
             log.info(route if len(phases) == 1 and config.fine_tune is None else f"{phase.name} phase, {route}")
             phase_start = max(initial_epoch, phase.first_epoch)
@@ -180,12 +183,11 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
-        thresholds = _thresholds(config, route, model, splits.val, prepared.class_names)
-        evaluation = score(*route.predict(model, splits.test), prepared.class_names,
-                           thresholds=None if thresholds is None else thresholds.values) if with_test else None
+        task = _choose_on_validation(task, route, model, splits.val)
+        evaluation = task.score(*route.predict(model, splits.test)) if with_test else None
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
-    result = TrainResult(run.path, model, prepared, evaluation, route=route.name)
+    result = TrainResult(run.path, model, prepared, evaluation, task, route=route.name)
     if not claim.chief:
         result.run_dir = config.run_dir  # the chief's; this worker's scratch folder is removed
         result.seconds = time.perf_counter() - started
@@ -202,15 +204,15 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
         artefacts["tensorboard"] = run.tensorboard
     if prepared.skipped:
         artefacts["skipped_files"] = run.skipped_files_file
-    if thresholds is not None:
-        artefacts["thresholds"] = thresholds.write(run)
+    artefacts.update(task.write(run))
     if evaluation is not None:
         artefacts.update(evaluation.write(run))
-    artefacts.update(save_model(model, run))
+    artefacts.update(save_model(model, run, task))
     result.artefacts, result.seconds = artefacts, time.perf_counter() - started
-    results = _results(result, config, initial_epoch + len(history.get("loss", [])))
+    results = _results(result, config, initial_epoch + len(history.get("loss", [])), history)
     if evaluation is not None:
-        artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results)
+        artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results,
+                                           task=task)
     artefacts["results"] = run.results_file
     files.write_json(run.results_file, results)  # last: marks it finished
     if tracker:  # a search's trial (no test split) keeps its model in its folder only
@@ -250,16 +252,15 @@ def _restore_best_epoch(callbacks: list) -> None:
                 log.info(f"restore_best: the weights of the epoch with the lowest validation loss ({val_loss:.4f})")
 
 
-def _thresholds(config: ExperimentConfig, route, model, val, class_names: list[str]):
-    """A multi-label run's thresholds, one per class, chosen on the validation split (None: single-label)."""
-    if config.task != "multilabel":
-        return None
-    from ..multilabel import choose_thresholds
-
+def _choose_on_validation(task: Task, route, model, val) -> Task:
+    """The task with what it chooses on the validation split's predictions (a multi-label run's thresholds);
+    a task that chooses nothing does not predict it."""
+    if task.chooses_on_validation is None:
+        return task
     if not len(val.labels):
-        raise DlcvError("task: multilabel chooses each class's threshold on the validation split, which is "
+        raise DlcvError(f"task: {task.name} chooses {task.chooses_on_validation} on the validation split, which is "
                         "empty; expected dataset.val_size > 0 or a val part")
-    return choose_thresholds(*route.predict(model, val), class_names)
+    return task.choose(*route.predict(model, val))
 
 
 def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | None) -> None:
@@ -269,12 +270,15 @@ def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | 
                         f"{saved}; point dataset.path at the data the run was trained on")
 
 
-def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> dict:
+def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int, history: dict) -> dict:
     """results.json; ``epochs_run`` counts the epochs before a resume too."""
     scores = result.evaluation.results() if result.evaluation else {}
     return {
         "name": config.name,
+        "task": result.task.name,
         **scores,
+        **result.task.primary(scores),
+        "validation": _final_validation(history, config.restore_best),
         "epochs_run": epochs_run,
         "seconds": round(result.seconds, 2),
         "skipped_files": len(result.prepared.skipped),
@@ -285,14 +289,16 @@ def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int) -> 
     }
 
 
-def class_weights(labels: np.ndarray, classes: int, how: str) -> np.ndarray | None:
-    """One loss weight per class: None for "none" (and for multi-label data, whose checks refuse
-    "balanced"); scikit-learn's balanced weights for "balanced"."""
-    if how == "none" or np.ndim(labels) == 2:
-        return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    return compute_class_weight(how, classes=np.arange(classes), y=labels)
+def _final_validation(history: dict, restore_best: bool) -> dict[str, float]:
+    """The validation metrics of the weights the run ends with: its last epoch's, or with ``restore_best``
+    the epoch of the lowest validation loss (this process's epochs: a resumed run's earlier ones are in
+    history.json)."""
+    losses = history.get("val_loss") or []
+    if not losses:
+        return {}
+    at = int(np.nanargmin(losses)) if restore_best and not np.isnan(losses).all() else len(losses) - 1
+    return {key: float(values[at]) for key, values in history.items()
+            if key.startswith("val_") and len(values) == len(losses)}
 
 
 def _report_skipped(skipped: tuple[str, ...], run: RunFolder | None) -> None:

@@ -60,13 +60,9 @@ class FeatureTrainer:
         for layer in model.layers[model.layers.index(model.get_layer(FEATURE_LAYER)) + 1:]:
             x = layer(x)  # the model's own head layers: training them trains the model
         self.head = keras.Model(features, x, name="head")
-        # The model's optimizer and loss (label smoothing included), built on the same variables (the frozen
-        # backbone has none to train); nothing mixes images on this route. The metrics the other routes log.
-        from ..model_objects import loss_and_metrics
-        from ..models.heads import is_multilabel
-
-        metrics = loss_and_metrics(multilabel=True)[1] if is_multilabel(model) else ["accuracy"]
-        self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=metrics, jit_compile=False)
+        # The model's optimizer, loss (label smoothing included) and metrics, built on the same variables (the
+        # frozen backbone has none to train); nothing mixes images on this route.
+        self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=_metrics_of(model), jit_compile=False)
         self.batch_size, self.seed, self.balanced = batch_size, seed, balanced
         self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
 
@@ -101,6 +97,14 @@ class FeatureTrainer:
         self.head.reset_metrics()
         logs = self.head.test_on_batch(self.val_features, self.val_labels, return_dict=True)  # small: one batch
         return {f"val_{key}": float(value) for key, value in logs.items()}
+
+
+def _metrics_of(model) -> list:
+    """Fresh copies of the metrics ``model`` was compiled with (as the other routes log them)."""
+    import keras
+
+    compiled = model.get_compile_config().get("metrics") or []
+    return [keras.metrics.deserialize(metric) if isinstance(metric, dict) else metric for metric in compiled]
 
 
 def features_of(frozen, data, rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def find_learning_rate(config, start: float = 1e-7, end: float = 10.0, steps: in
     swept = prepared.config.model_copy(update={
         "schedule": ConstantSchedule(), "optimizer": prepared.config.optimizer.model_copy(update={"ema": 0.0})})
     batches = Batches(prepared.splits.train, config.batch_size, shuffle=True, seed=config.seed)
-    model = compile_model(swept, len(prepared.class_names), len(batches))
+    model = compile_model(swept, prepared.task, len(batches))
     return range_test(model, batches, start, end, steps)
 
 

@@ -27,5 +27,5 @@ def retrain_best(study: Any, config: ExperimentConfig, config_path: str | None, 
         log.info(f"--retrain: training {label} into {run_config.run_dir}/")
         results[label] = train(run_config)
     for label, result in results.items():
-        log.info(f"test accuracy, {label}: {result.evaluation.summary}")
+        log.info(f"{label}: {result.task.headline(result.evaluation.results())}")
     return results

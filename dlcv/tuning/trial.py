@@ -19,6 +19,7 @@ from typing import Any
 
 import keras
 
+from .. import files
 from ..config import ExperimentConfig, load_config
 from ..errors import Preempted, Stopped
 
@@ -95,8 +96,17 @@ def run_trial(trial: Any, config: ExperimentConfig, metric: str, verbose: int | 
         keras.backend.clear_session()  # the next trial builds its model afresh, without this one's graph
     if reporter.pruned_after is not None:
         _keep_small(config.run_dir)
+        _mark_pruned(config.run_dir, reporter.pruned_after)
         raise optuna.TrialPruned(f"pruned after epoch {reporter.pruned_after}")
     return reporter.final_value(config.restore_best)
+
+
+def _mark_pruned(run_dir: Path, epoch: int) -> None:
+    """results.json says the pruner stopped the trial (``dlcv runs``: "pruned after epoch N", not finished)."""
+    from ..runs import RunFolder
+
+    run = RunFolder(run_dir)
+    files.write_json(run.results_file, {**(run.results() or {}), "pruned_after": epoch})
 
 
 def _keep_small(run_dir: Path) -> None:

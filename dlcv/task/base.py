@@ -1,0 +1,214 @@
+"""What every task is asked (:class:`Task`), and the prediction records it makes (:class:`TopLabel`,
+:class:`LabelSet`): one record per image, used by ``predict`` in every format, ``evaluate`` and the report."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..config.schema import DEFAULT_SEPARATOR
+
+TASK_NAMES = ("single", "multilabel")
+"""The tasks a run can be trained for (the config's ``task`` adds ``auto``: decided by the data)."""
+
+
+@dataclass(frozen=True)
+class TopLabel:
+    """A single-label prediction: the most probable class, and with ``top`` the next ones."""
+
+    path: str
+    label: str
+    probability: float
+    top: tuple[tuple[str, float], ...] = ()
+    """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
+    probabilities: dict[str, float] | None = None
+    """Every class's probability (None unless asked for: ``dlcv serve`` sends them)."""
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"path": self.path, "label": self.label, "probability": round(self.probability, 6)}
+        return _with_extras(record, self)
+
+    def cells(self, digits: int) -> list[str]:
+        """path, label, probability[, label_2, probability_2, ...] for text and CSV."""
+        pairs = self.top or ((self.label, self.probability),)
+        return [self.path] + [cell for name, p in pairs for cell in (name, f"{p:.{digits}f}")]
+
+    @staticmethod
+    def header(top: int) -> list[str]:
+        return ["path", "label", "probability"] + [f"{key}_{rank}" for rank in range(2, top + 1)
+                                                   for key in ("label", "probability")]
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """A multi-label prediction: every class at or above its threshold, each with its own probability."""
+
+    path: str
+    labels: tuple[tuple[str, float], ...]
+    """The image's labels and their probabilities, in the classes' order (empty: no class passed)."""
+    probabilities: dict[str, float]
+    """Every class's probability."""
+    separator: str = DEFAULT_SEPARATOR
+    top: tuple[tuple[str, float], ...] = ()
+    """The ``top`` most probable classes, best first, whatever the thresholds say (the label set stays)."""
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.labels)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"path": self.path, "labels": list(self.label_names)}
+        return _with_extras(record, self)
+
+    def cells(self, digits: int) -> list[str]:
+        """path, the labels joined, their probabilities joined in the same order[, label_1, probability_1, ...]."""
+        return [self.path, self.separator.join(self.label_names),
+                self.separator.join(f"{p:.{digits}f}" for _, p in self.labels)] + \
+            [cell for name, p in self.top for cell in (name, f"{p:.{digits}f}")]
+
+    @staticmethod
+    def header(top: int) -> list[str]:
+        return ["path", "labels", "probabilities"] + ([f"{key}_{rank}" for rank in range(1, top + 1)
+                                                       for key in ("label", "probability")] if top > 1 else [])
+
+
+Prediction = TopLabel | LabelSet
+
+
+def _with_extras(record: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
+    if prediction.probabilities is not None:
+        record["probabilities"] = {name: round(p, 6) for name, p in prediction.probabilities.items()}
+    if prediction.top:
+        record["top"] = [{"label": name, "probability": round(p, 6)} for name, p in prediction.top]
+    return record
+
+
+class Task(ABC):
+    """A task over ``class_names``: subclasses say what the head, the loss, the decision, the scores and
+    the records are."""
+
+    name: ClassVar[str]
+    activation: ClassVar[str]
+    """The head's activation, passed to every model builder as ``classifier_activation``."""
+    primary_metric: ClassVar[str]
+    """results.json's key of the score runs are compared by (what ``dlcv runs`` shows first)."""
+    search_metrics: ClassVar[tuple[str, ...]]
+    """The validation metrics ``dlcv tune`` may maximise; the first is its default."""
+    needs_label_table: ClassVar[bool] = False
+    """Only a label table can give its images' labels (several per image)."""
+    balances_classes: ClassVar[bool] = True
+    """Each image has one class, which class weights and balanced sampling can count."""
+    chooses_on_validation: ClassVar[str | None] = None
+    """What it chooses on the validation split after training (None: nothing)."""
+    agreement: ClassVar[str]
+    """What two models must agree on to give the same predictions ("top-1 labels", "label sets")."""
+    record_type: ClassVar[type]
+
+    def __init__(self, class_names: Sequence[str], separator: str = DEFAULT_SEPARATOR) -> None:
+        self.class_names, self.separator = [str(name) for name in class_names], separator
+
+    def renamed(self, class_names: Sequence[str]) -> Task:
+        """The same task with other names for its classes (a bare model file's numbered outputs, named)."""
+        import copy
+
+        if len(class_names) != len(self.class_names):
+            raise ValueError(f"{len(class_names)} names for {len(self.class_names)} classes")
+        renamed = copy.copy(self)
+        renamed.class_names = [str(name) for name in class_names]
+        return renamed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self.class_names)} classes)"
+
+    # -- reading back ---------------------------------------------------------------------------------
+    @classmethod
+    def read(cls, folder, class_names: list[str], separator: str = DEFAULT_SEPARATOR) -> Task:
+        """The task as a run folder holds it (what it chose on validation included)."""
+        return cls(class_names, separator)
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], class_names: list[str], where: Path) -> Task:
+        """The task as an export's serving.json holds it."""
+        return cls(class_names, spec.get("separator", DEFAULT_SEPARATOR))
+
+    # -- training -------------------------------------------------------------------------------------
+    @abstractmethod
+    def loss_and_metrics(self, label_smoothing: float = 0.0, soft_labels: bool = False, focal: bool = False,
+                         keras_only: bool = False) -> tuple:
+        """(loss, metrics) to compile the model with; ``keras_only``: Keras's own objects (a saved file's)."""
+
+    def class_weights(self, labels: np.ndarray, how: str) -> np.ndarray | None:
+        """One loss weight per class (None: "none")."""
+        if how == "none":
+            return None
+        from sklearn.utils.class_weight import compute_class_weight
+
+        return compute_class_weight(how, classes=np.arange(len(self.class_names)), y=labels)
+
+    # -- after training -------------------------------------------------------------------------------
+    def choose(self, probabilities: np.ndarray, labels: np.ndarray) -> Task:
+        """This task with what it chooses on the validation split's predictions (nothing, by default)."""
+        return self
+
+    def write(self, run) -> dict[str, Path]:
+        """What it chose, in the run folder (its name -> file)."""
+        return {}
+
+    # -- deciding and scoring -------------------------------------------------------------------------
+    @abstractmethod
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """The labels the rule gives: class indexes (N,), or multi-hot rows (N, classes)."""
+
+    def same_decisions(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The share of images two sets of probabilities (or decisions and true labels) label the same."""
+        a, b = np.asarray(a), np.asarray(b)
+        return float(np.mean(a == b)) if a.ndim == 1 else float(np.mean((a == b).all(axis=1)))
+
+    def truth(self, labels: np.ndarray) -> np.ndarray:
+        """True labels in the form :meth:`decide` gives."""
+        return np.asarray(labels)
+
+    @abstractmethod
+    def score(self, probabilities: np.ndarray, labels: np.ndarray):
+        """The scores of one prediction pass on held-out images (an evaluation with ``results()``)."""
+
+    def primary(self, scores: dict[str, Any]) -> dict[str, Any]:
+        """results.json's ``primary_metric``: ``{name, value, direction}`` ({} without test scores)."""
+        if self.primary_metric not in scores:
+            return {}
+        return {"primary_metric": {"name": self.primary_metric, "value": scores[self.primary_metric],
+                                   "direction": "maximize"}}
+
+    @abstractmethod
+    def headline(self, results: dict[str, Any]) -> str:
+        """A run's scores in one line of text, from results.json."""
+
+    # -- predicting -----------------------------------------------------------------------------------
+    @abstractmethod
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1, every: bool = False) -> Prediction:
+        """One image's prediction record; ``every``: with every class's probability."""
+
+    def ranked(self, probabilities: np.ndarray, top: int) -> tuple[tuple[str, float], ...]:
+        order = np.argsort(-probabilities, kind="stable")[:max(top, 1)]
+        return tuple((self.class_names[i], float(probabilities[i])) for i in order)
+
+    def header(self, top: int) -> list[str]:
+        """The CSV header of its records."""
+        return self.record_type.header(top)
+
+    @abstractmethod
+    def serving_fields(self) -> dict[str, Any]:
+        """Its fields in an export's serving.json (``task`` among them)."""
+
+    # -- the report -----------------------------------------------------------------------------------
+    @abstractmethod
+    def report_sections(self, evaluation, mistakes_html) -> list[str]:
+        """The report's per-class section(s) and its mistakes (``mistakes_html(cards, count, total)``)."""
+
+    @abstractmethod
+    def saved_sections(self, saved: dict[str, Any]) -> list[str]:
+        """The per-class section(s) from a saved classification_report.json (no predictions at hand)."""
