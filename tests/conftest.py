@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,82 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     """``python -m dlcv ARGS`` in a real subprocess (only where a process is the point)."""
     return subprocess.run([sys.executable, "-m", "dlcv", *args], cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, env=env)
+
+
+def run_config(tmp_path: Path, *overrides: str, epochs: int = 3):
+    """The quickstart's config (digits, the MLP) as the run ``run`` under ``tmp_path``, ``epochs`` long;
+    ``overrides`` as --set takes them."""
+    from dlcv.config import load_config
+
+    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", f"epochs={epochs}", *overrides])
+
+
+def folder_config(root: Path, tmp_path: Path, *overrides: str, size: int = 8):
+    """A linear model on the class folders under ``root`` at ``size`` x ``size``, 2 epochs, the run ``run``."""
+    from dlcv.config import load_config
+
+    return load_config(overrides=["dataset.name=folder", f"dataset.path={root}", f"preprocessing.width={size}",
+                                  f"preprocessing.height={size}", f"output_dir={tmp_path / 'out'}", "name=run",
+                                  "model.name=linear", "model.params={}", "epochs=2", *overrides])
+
+
+BACKBONE = "mobilenet_v3_small"
+"""The backbone the transfer-learning tests train (the smallest)."""
+
+
+def transfer_overrides(tmp_path: Path, photos: Path, name: str, *overrides: str) -> list[str]:
+    """--set values of a 32x32 run of :data:`BACKBONE` on the ``photos`` folders."""
+    return [f"output_dir={tmp_path}", f"name={name}", "dataset.name=folder", f"dataset.path={photos}",
+            "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32", f"model.name={BACKBONE}",
+            "batch_size=8", *overrides]
+
+
+@pytest.fixture(scope="session")
+def photo_folders(tmp_path_factory) -> Path:
+    """Three classes of 8 generated colour photos, 64x48 (the transfer-learning tests' data)."""
+    from data_files import write_photo_folders
+
+    return write_photo_folders(tmp_path_factory.mktemp("photos"), per_class=8, size=(64, 48))
+
+
+# How Keras documents feeding each network: the module whose preprocess_input applies (stated here, not
+# taken from dlcv's table, so that a wrong entry there fails).
+KERAS_MODULES = {
+    "mobilenet_v2": "mobilenet_v2", "mobilenet_v3_small": "mobilenet_v3", "mobilenet_v3_large": "mobilenet_v3",
+    "efficientnet_b0": "efficientnet", "efficientnet_b1": "efficientnet", "efficientnet_b2": "efficientnet",
+    "efficientnet_b3": "efficientnet", "efficientnet_v2_b0": "efficientnet_v2", "resnet50": "resnet50",
+    "convnext_tiny": "convnext", "vgg16": "vgg16",
+}
+
+
+def photo_batch(size: int, count: int = 4, seed: int = 0) -> np.ndarray:
+    """``count`` generated uint8 RGB photos, ``size`` x ``size``."""
+    from data_files import structured_photo
+
+    rng = np.random.default_rng(seed)
+    tints = [(200, 60, 40), (40, 180, 60), (50, 70, 210)]
+    return np.stack([structured_photo(rng, (size, size), tints[i % 3])[..., ::-1] for i in range(count)])
+
+
+def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, object, object]:
+    """keras.applications' network (no top) with BatchNormalization statistics learnt from a few photos
+    (returned with its weights file and the Keras module that documents its input)
+    (one training-mode pass with momentum 0: what long training leaves), its weights saved. Freshly
+    initialised, its features would barely depend on the input."""
+    from dlcv.models.backbones import BACKBONES
+
+    module = getattr(keras.applications, KERAS_MODULES[name])
+    network = BACKBONES[name].application()(include_top=False, weights=None, input_shape=(size, size, 3))
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    network(module.preprocess_input(photo_batch(size, seed=1).astype("float32")), training=True)
+    for layer in network.layers:  # a few photos' variance can be ~0: floored, so that fine-tuning stays finite
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_variance.assign(np.maximum(keras.ops.convert_to_numpy(layer.moving_variance), 0.01))
+    path = str(folder / f"{name}_notop.weights.h5")
+    network.save_weights(path)
+    return path, module, network
 
 
 @pytest.fixture(scope="session")

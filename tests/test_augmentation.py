@@ -5,17 +5,14 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
-
-from dlcv.config import load_config
+from conftest import ROOT, run_config
 
 BOOK = ["augmentation.rotation_range=30", "augmentation.width_shift_range=0.1", "augmentation.height_shift_range=0.1",
         "augmentation.shear_range=0.2", "augmentation.zoom_range=0.2", "augmentation.horizontal_flip=true"]
 
 
 def digits(tmp_path, *overrides):
-    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=2", "callbacks.checkpoint=none",
-                                  *overrides])
+    return run_config(tmp_path, "callbacks.checkpoint=none", *overrides, epochs=2)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -2,12 +2,7 @@
 BatchNormalization statistics computed for it."""
 import numpy as np
 import pytest
-
-from dlcv.config import load_config
-
-
-def digits(tmp_path, *overrides):
-    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=3", *overrides])
+from conftest import run_config
 
 
 def test_the_average_warms_up_as_tensorflows_moving_average(keras):
@@ -39,7 +34,7 @@ def test_weight_averaging_is_what_is_saved_with_batch_norm_statistics_for_it(ker
         def on_train_begin(self, logs=None):
             initial.setdefault("weights", [w.numpy().copy() for w in self.model.trainable_variables])
 
-    config = digits(tmp_path, "epochs=2", "model.name=resnet", "model.params={depth: 20, width: 0.25}",
+    config = run_config(tmp_path, "epochs=2", "model.name=resnet", "model.params={depth: 20, width: 0.25}",
                     "optimizer={name: sgd, learning_rate: 0.1, ema: 0.999}", "callbacks.checkpoint=none")
     result = train(config, callbacks=[Initial()], verbose=0)
     saved = keras.models.load_model(result.run_dir / "model.keras")

@@ -10,44 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_files import structured_photo
+from conftest import KERAS_MODULES, photo_batch, trained_weights_file
 
-# How Keras documents feeding each network: the module whose preprocess_input applies (stated here, not
-# taken from dlcv's table, so that a wrong entry there fails).
-KERAS_MODULES = {
-    "mobilenet_v2": "mobilenet_v2", "mobilenet_v3_small": "mobilenet_v3", "mobilenet_v3_large": "mobilenet_v3",
-    "efficientnet_b0": "efficientnet", "efficientnet_b1": "efficientnet", "efficientnet_b2": "efficientnet",
-    "efficientnet_b3": "efficientnet", "efficientnet_v2_b0": "efficientnet_v2", "resnet50": "resnet50",
-    "convnext_tiny": "convnext", "vgg16": "vgg16",
-}
 TOLERANCE = 1e-5
-
-
-def photos(size: int, count: int = 4, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    tints = [(200, 60, 40), (40, 180, 60), (50, 70, 210)]
-    return np.stack([structured_photo(rng, (size, size), tints[i % 3])[..., ::-1] for i in range(count)])
-
-
-def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, object, object]:
-    """keras.applications' network (no top) with BatchNormalization statistics learnt from a few photos
-    (returned with its weights file and the Keras module that documents its input)
-    (one training-mode pass with momentum 0: what long training leaves), its weights saved. Freshly
-    initialised, its features would barely depend on the input."""
-    from dlcv.models.backbones import BACKBONES
-
-    module = getattr(keras.applications, KERAS_MODULES[name])
-    network = BACKBONES[name].application()(include_top=False, weights=None, input_shape=(size, size, 3))
-    for layer in network.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.0
-    network(module.preprocess_input(photos(size, seed=1).astype("float32")), training=True)
-    for layer in network.layers:  # a few photos' variance can be ~0: floored, so that fine-tuning stays finite
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.moving_variance.assign(np.maximum(keras.ops.convert_to_numpy(layer.moving_variance), 0.01))
-    path = str(folder / f"{name}_notop.weights.h5")
-    network.save_weights(path)
-    return path, module, network
 
 
 def run(model, x) -> np.ndarray:
@@ -59,6 +24,8 @@ def run(model, x) -> np.ndarray:
 
 @pytest.mark.parametrize("name", list(KERAS_MODULES))
 def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
+    """... and its head applies the task's activation to the scores: every other backbone is built for a
+    multi-label task (a sigmoid per class), the rest for one class per image (a softmax)."""
     from dlcv.inputs import model_input
     from dlcv.models import MODELS, build_model
     from dlcv.models.backbones import BACKBONES, backbone_layer, weighted_layers
@@ -67,10 +34,11 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     backbone = BACKBONES[name]
     size = backbone.min_size
     weights, module, reference = trained_weights_file(keras, name, size, tmp_path)  # keras.applications.X
-    model = build_model(name, size, size, 3, 3, weights=weights, dropout=0.0)
+    activation = ("softmax", "sigmoid")[list(KERAS_MODULES).index(name) % 2]
+    model = build_model(name, size, size, 3, 3, weights=weights, dropout=0.0, classifier_activation=activation)
     assert len(weighted_layers(backbone_layer(model))) == backbone.weighted_layer_count
 
-    images = photos(size)
+    images = photo_batch(size)
     both = keras.Model(model.inputs, [model.get_layer("pooling").output, model.output])
     ours, probabilities = (keras.ops.convert_to_numpy(t)  # dlcv's one input contract: uint8 -> [0, 1]
                            for t in both(model_input(images), training=False))
@@ -80,8 +48,10 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     np.testing.assert_allclose(ours, theirs, rtol=TOLERANCE, atol=TOLERANCE)
     kernel, bias = model.get_layer("head").get_weights()
     logits = theirs @ kernel + bias
-    expected = np.exp(logits - logits.max(1, keepdims=True))
-    np.testing.assert_allclose(probabilities, expected / expected.sum(1, keepdims=True), atol=TOLERANCE)
+    from scipy.special import expit, softmax
+
+    expected = softmax(logits, axis=1) if activation == "softmax" else expit(logits)
+    np.testing.assert_allclose(probabilities, expected, atol=TOLERANCE)
 
     # The classic silent failure: the network fed [0, 1] pixels (or, where Keras's preprocess_input is not
     # a no-op, [0, 255] without it). The same comparison must catch it.

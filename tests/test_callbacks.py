@@ -3,8 +3,7 @@ checkpoints, the resume record."""
 import json
 
 import pytest
-
-from dlcv.config import load_config
+from conftest import run_config
 
 
 def _fake_epochs(monitor, logs):
@@ -14,7 +13,7 @@ def _fake_epochs(monitor, logs):
 
 
 def short_config(tmp_path, *overrides):
-    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=4", *overrides])
+    return run_config(tmp_path, *overrides, epochs=4)
 
 
 def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):

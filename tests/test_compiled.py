@@ -9,14 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
-
-from dlcv.config import load_config
+from conftest import ROOT, run_config
 
 
 def digits(tmp_path, *overrides):
-    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=3", "callbacks.checkpoint=none",
-                                  *overrides])
+    return run_config(tmp_path, "callbacks.checkpoint=none", *overrides)
 
 
 def trained_weights(keras, config, **trainer_options):

@@ -1,7 +1,10 @@
 """dlcv's registered Keras objects: the loss and accuracy of smoothed or mixed labels, and the names older
 run folders' files give (a saved model finds each by its registered name, whatever module holds it)."""
+import json
+
 import numpy as np
 import pytest
+from conftest import run_config
 
 
 def test_every_object_keeps_the_name_saved_files_give_it(keras):
@@ -76,3 +79,23 @@ def test_label_smoothing_changes_the_loss_of_a_known_batch_by_the_formula(keras)
     model.compile(loss=loss_and_metrics(0.0, soft_labels=True)[0])
     expected = np.mean(-(soft * np.log(p)).sum(axis=1))
     assert model.evaluate(p, soft, verbose=0, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_focal_loss_run_trains_and_reports_balanced_accuracy_and_macro_f1(keras, tmp_path):
+    """loss: focal trains (Keras's focal cross-entropy); results.json's balanced accuracy and macro F1 are
+    scikit-learn's on the saved model's own test predictions."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from dlcv.inputs import model_input
+    from dlcv.training.engine import train
+
+    result = train(run_config(tmp_path, "loss=focal", "model.name=linear", "model.params={}",
+                              "callbacks.checkpoint=none", "callbacks.monitor=false", epochs=5), verbose=0)
+    assert result.test_accuracy > 0.8  # trained: ten classes, chance is 0.1
+    assert type(result.model.loss).__name__ == "FocalCrossEntropy"
+    results = json.loads((result.run_dir / "results.json").read_text())
+    test = result.prepared.splits.test
+    saved = keras.saving.load_model(result.run_dir / "model.keras")
+    predicted = np.asarray(saved.predict(model_input(test.images), verbose=0)).argmax(axis=1)
+    assert results["test_balanced_accuracy"] == pytest.approx(balanced_accuracy_score(test.labels, predicted))
+    assert results["test_macro_f1"] == pytest.approx(f1_score(test.labels, predicted, average="macro"))

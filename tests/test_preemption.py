@@ -13,9 +13,8 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, trained_weights_file
 from data_files import write_photo_folders
-from test_backbones import trained_weights_file
 
 EPOCHS = {"fit": 3, "fast": 3, "features": 6}
 """Enough epochs left after the first for the signal to land in one (a signal during an epoch's checkpoint is

@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 from conftest import ROOT
+from conftest import folder_config as shared_folder_config
 from data_files import add_bad_files, write_class_folders
 
-from dlcv.config import PreprocessingConfig, load_config
+from dlcv.config import PreprocessingConfig
 from dlcv.data import StreamedSet, prepare_data
 from dlcv.data.folder import folder_source
 from dlcv.errors import DlcvError
@@ -22,10 +23,7 @@ RECIPE = PreprocessingConfig(width=16, height=16, channels=3)
 
 
 def folder_config(root, tmp_path, *overrides):
-    return load_config(overrides=["dataset.name=folder", f"dataset.path={root}", "preprocessing.width=16",
-                                  "preprocessing.height=16", f"output_dir={tmp_path / 'out'}", "name=run",
-                                  "model.name=linear", "model.params={}", "epochs=2", "dataset.test_size=0.3",
-                                  "dataset.val_size=0.2", *overrides])
+    return shared_folder_config(root, tmp_path, "dataset.test_size=0.3", "dataset.val_size=0.2", *overrides, size=16)
 
 
 def big_photos(root, count=12, size=(400, 300)):

@@ -44,7 +44,7 @@ def test_recipe_config_builds_what_it_says_and_trains_an_epoch(keras, tmp_path, 
         raw["preprocessing"].update(width=32, height=32)
         overrides += ["model.params.weights=none", "preprocessing.width=32", "preprocessing.height=32"]
     if raw.get("fine_tune"):
-        overrides.append("fine_tune=null")  # validated as written; the two phases are tests/test_phases.py's
+        overrides.append("fine_tune=null")  # validated as written; the two phases are tests/test_transfer.py's
     config = load_config(config_path, overrides)
     result = train(config, verbose=0)
     results = json.loads((result.run_dir / "results.json").read_text())

@@ -6,19 +6,13 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from conftest import folder_config
 from data_files import write_class_folders, write_mnist_npz
 
-from dlcv.config import load_config
 from dlcv.data import prepare_data
 from dlcv.data.builtin import read_mnist as load_mnist
 from dlcv.data.split import split_indices
 from dlcv.errors import ConfigError
-
-
-def folder_config(root, tmp_path, *overrides):
-    return load_config(overrides=["dataset.name=folder", f"dataset.path={root}", "preprocessing.width=8",
-                                  "preprocessing.height=8", f"output_dir={tmp_path / 'out'}", "name=run",
-                                  "model.name=linear", "model.params={}", "epochs=2", *overrides])
 
 
 def pre_split(root, validation="val", parts=(("train", 8), ("val", 3), ("test", 4))):

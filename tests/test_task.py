@@ -18,26 +18,22 @@ FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "multilabel"
 
 def test_every_registered_network_is_built_for_either_task_by_its_builder(keras, tmp_path):
     """classifier_activation is an argument, as keras.applications take it, and the model's config (what its
-    file holds) says it; the pre-activation scores are a layer of their own. The book's networks are built
-    for both tasks; the backbones share one head builder, so each is built once, the two activations taking
-    turns (building all twice costs 18 s of CI), and MobileNetV3-Small for both."""
+    file holds) says it; the pre-activation scores are a layer of their own. The book's networks and a
+    backbone here, for both tasks; every backbone in tests/test_backbones.py (which builds each one
+    anyway: every other one with a sigmoid head, its probabilities checked against its scores); from_run
+    in tests/test_transfer.py (it needs a finished run)."""
     from dlcv.models import MODELS, build_model
     from dlcv.models.backbones import BACKBONES
 
-    params = {"resnet": {"depth": 20}, "fastnet": {"width": 0.25}}
-    backbones = [name for name in sorted(MODELS) if name in BACKBONES]
-    builds = [(name, activation) for name in sorted(MODELS) if name not in BACKBONES and name != "from_run"
-              for activation in ("softmax", "sigmoid")]  # from_run needs a run: tests/test_phases.py
-    builds += [(name, ("softmax", "sigmoid")[i % 2]) for i, name in enumerate(backbones)]
-    builds += [("mobilenet_v3_small", "softmax"), ("mobilenet_v3_small", "sigmoid")]
-    assert {name for name, _ in builds} == set(MODELS) - {"from_run"}
-    for name, activation in builds:
-        extra = {"weights": "none"} if name in BACKBONES else params.get(name, {})
-        model = build_model(name, 32, 32, 3, 4, classifier_activation=activation, **extra)
-        assert model.get_config()["layers"][-1]["config"]["activation"] == activation, (name, activation)
-        if name != "fastnet":  # fastnet scales its scores before the activation
-            scores = model.layers[-2]
-            assert isinstance(scores, keras.layers.Dense) and scores.activation.__name__ == "linear", name
+    params = {"resnet": {"depth": 20}, "fastnet": {"width": 0.25}, "mobilenet_v3_small": {"weights": "none"}}
+    names = [name for name in sorted(MODELS) if name not in BACKBONES and name != "from_run"]
+    for name in [*names, "mobilenet_v3_small"]:
+        for activation in ("softmax", "sigmoid"):
+            model = build_model(name, 32, 32, 3, 4, classifier_activation=activation, **params.get(name, {}))
+            assert model.get_config()["layers"][-1]["config"]["activation"] == activation, (name, activation)
+            if name != "fastnet":  # fastnet scales its scores before the activation
+                scores = model.layers[-2]
+                assert isinstance(scores, keras.layers.Dense) and scores.activation.__name__ == "linear", name
     model.save(tmp_path / "model.keras")  # the file says it too
     saved = json.loads(zipfile.ZipFile(tmp_path / "model.keras").read("config.json"))
     assert saved["config"]["layers"][-1]["config"]["activation"] == "sigmoid"

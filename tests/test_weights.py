@@ -6,21 +6,8 @@ import hashlib
 from dataclasses import replace
 
 import numpy as np
-import pytest
-from data_files import write_photo_folders
-
-BACKBONE = "mobilenet_v3_small"
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return write_photo_folders(tmp_path_factory.mktemp("photos"), per_class=8, size=(64, 48))
-
-
-def transfer(tmp_path, photos, name, *overrides):
-    return [f"output_dir={tmp_path}", f"name={name}", "dataset.name=folder", f"dataset.path={photos}",
-            "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32", f"model.name={BACKBONE}",
-            "batch_size=8", *overrides]
+from conftest import BACKBONE
+from conftest import transfer_overrides as transfer
 
 
 def serve_weights(monkeypatch, name: str, source) -> str:
@@ -36,14 +23,15 @@ def serve_weights(monkeypatch, name: str, source) -> str:
     return file_name
 
 
-def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dlcv, tmp_path, photos, monkeypatch):
+def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dlcv, tmp_path, photo_folders,
+                                                                                monkeypatch):
     from dlcv.models import backbones
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     entry = backbones.BACKBONES[BACKBONE]  # unreachable, as offline
     monkeypatch.setitem(backbones.BACKBONES, BACKBONE, replace(entry, notop=(entry.notop[0], "http://127.0.0.1:9/",
                                                                              entry.notop[2])))
-    outcome = dlcv("train", *[a for o in transfer(tmp_path, photos, "offline") for a in ("--set", o)])
+    outcome = dlcv("train", *[a for o in transfer(tmp_path, photo_folders, "offline") for a in ("--set", o)])
     assert outcome.code == 2 and outcome.err.count("\n") == 1, outcome.err
     assert f"ImageNet weights {entry.notop[0]} are not in {tmp_path / 'keras' / 'models'}/" in outcome.err
     assert f"dlcv weights fetch {BACKBONE}" in outcome.err
@@ -53,7 +41,7 @@ def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dl
     assert doctor.code == 1 and f"✗ ImageNet weights {entry.notop[0]} not in" in doctor.out + doctor.err
 
 
-def test_weights_fetch_fills_the_keras_cache_that_training_loads(keras, dlcv, tmp_path, photos, monkeypatch):
+def test_weights_fetch_fills_the_keras_cache_that_training_loads(keras, dlcv, tmp_path, photo_folders, monkeypatch):
     network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
     network.save(tmp_path / "served.h5")  # the legacy HDF5 layout of Keras's own _no_top.h5 files
     file_name = serve_weights(monkeypatch, "mobilenet_v2", tmp_path / "served.h5")

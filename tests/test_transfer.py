@@ -14,30 +14,17 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import BACKBONE, ROOT, trained_weights_file
+from conftest import transfer_overrides as transfer
 from data_files import write_photo_folders
-from test_backbones import trained_weights_file
 
 from dlcv.config import load_config
-
-BACKBONE = "mobilenet_v3_small"
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return write_photo_folders(tmp_path_factory.mktemp("photos"), per_class=8, size=(64, 48))
 
 
 @pytest.fixture(scope="module")
 def weights_file(keras, tmp_path_factory):
     """MobileNetV3-Small's weights with BN statistics from photos, so its features depend on the input."""
     return trained_weights_file(keras, BACKBONE, 32, tmp_path_factory.mktemp("weights"))[0]  # the file's path
-
-
-def transfer(tmp_path, photos, name, *overrides):
-    return [f"output_dir={tmp_path}", f"name={name}", "dataset.name=folder", f"dataset.path={photos}",
-            "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32", f"model.name={BACKBONE}",
-            "batch_size=8", *overrides]
 
 
 class PhaseProbe:
@@ -71,24 +58,25 @@ def _bn_layers(keras, model):
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-def phases_run(keras, tmp_path, photos, weights_file, route: str):
+def phases_run(keras, tmp_path, photo_folders, weights_file, route: str):
     """Two epochs of the head, two of fine-tuning its last 5 layers, with a probe."""
     from dlcv.training.engine import train
 
     config = load_config(overrides=transfer(
-        tmp_path, photos, "phases", f"route={route}", "feature_cache=false", "epochs=2",
+        tmp_path, photo_folders, "phases", f"route={route}", "feature_cache=false", "epochs=2",
         f"model.params={{weights: {weights_file}}}", "optimizer.learning_rate=0.01",
         "fine_tune={epochs: 2, unfreeze: 5, learning_rate: 0.0001}"))
     probe = PhaseProbe(keras).callback
     return train(config, callbacks=[probe]), probe
 
 
-def test_one_backbone_run_two_phases_then_predict_export_and_from_run(keras, tmp_path, photos, weights_file, dlcv):
+def test_one_backbone_run_two_phases_then_predict_export_and_from_run(keras, tmp_path, photo_folders, weights_file,
+                                                                     dlcv):
     """One run, head then fine-tune on the fast route (the fit route's two phases are the killed run's,
     below), then used as users do. One test, so one worker trains it (xdist shares no fixture)."""
-    backbone_run = phases_run(keras, tmp_path / "runs", photos, weights_file, "fast")
+    backbone_run = phases_run(keras, tmp_path / "runs", photo_folders, weights_file, "fast")
     check_two_phases(*backbone_run)
-    check_predict_and_export(backbone_run, photos, dlcv, tmp_path)
+    check_predict_and_export(backbone_run, photo_folders, dlcv, tmp_path)
     check_from_run(keras, tmp_path, backbone_run, dlcv)
 
 
@@ -108,7 +96,7 @@ def check_two_phases(result, probe):
     assert (result.run_dir / "training.png").is_file() and not (result.run_dir / "model.h5").exists()
 
 
-def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tmp_path, photos, weights_file):
+def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tmp_path, photo_folders, weights_file):
     from dlcv.data import prepare_data
     from dlcv.runtime import seed_everything
     from dlcv.training.distribution import Distribution
@@ -116,7 +104,7 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
     from dlcv.training.routes import FeatureRoute, FitRoute, choose_route
 
     # One batch per epoch and no dropout: both routes take the same steps, whatever their shuffling.
-    config = load_config(overrides=transfer(tmp_path, photos, "cached", "epochs=2", "batch_size=64",
+    config = load_config(overrides=transfer(tmp_path, photo_folders, "cached", "epochs=2", "batch_size=64",
                                             f"model.params={{weights: {weights_file}, dropout: 0.0}}"))
     prepared = prepare_data(config)
     train, val = prepared.splits.train, prepared.splits.val
@@ -161,15 +149,16 @@ def _check_balanced_sampling_on_the_cached_features(model, train, val):
     assert np.bincount(part.labels).tolist() == [3, 2, 1] and drawn == [[2, 2, 2], [2, 2, 2]]
 
 
-def test_a_multi_label_head_trains_on_the_cached_features(keras, tmp_path, photos, weights_file):
+def test_a_multi_label_head_trains_on_the_cached_features(keras, tmp_path, photo_folders, weights_file):
     """task: multilabel on a pretrained backbone: a sigmoid per class on the head, trained on the feature cache."""
     from dlcv.training.engine import train
 
-    rows = [f"{name}/{p.name},{name}" for name in ("cats", "dogs", "panda") for p in sorted((photos / name).iterdir())]
+    rows = [f"{name}/{p.name},{name}" for name in ("cats", "dogs", "panda")
+            for p in sorted((photo_folders / name).iterdir())]
     (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
     result = train(load_config(overrides=[
         f"output_dir={tmp_path}", "name=tags", "dataset.name=labels", f"dataset.path={tmp_path / 'labels.csv'}",
-        f"dataset.images={photos}", "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32",
+        f"dataset.images={photo_folders}", "dataset.val_size=0.2", "preprocessing.width=32", "preprocessing.height=32",
         f"model.name={BACKBONE}", f"model.params={{weights: {weights_file}}}", "task=multilabel", "epochs=2",
         "batch_size=8", "callbacks.checkpoint=none", "callbacks.monitor=false"]), verbose=0)
     assert result.route == "features" and result.model.layers[-1].activation.__name__ == "sigmoid"
@@ -177,11 +166,11 @@ def test_a_multi_label_head_trains_on_the_cached_features(keras, tmp_path, photo
     assert {"map", "val_map"} <= set(json.loads((result.run_dir / "history.json").read_text()))
 
 
-def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photos, weights_file, caplog):
+def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, photo_folders, weights_file, caplog):
     """The head on cached features, then the fine-tune on the fit route (Keras's fit), killed there and
     resumed there; BN never moved."""
     args = [a for pair in (("--set", o) for o in transfer(
-        tmp_path, photos, "killed", "route=fit", "epochs=1", f"model.params={{weights: {weights_file}}}",
+        tmp_path, photo_folders, "killed", "route=fit", "epochs=1", f"model.params={{weights: {weights_file}}}",
         "fine_tune={epochs: 3, unfreeze: all, learning_rate: 0.001}")) for a in pair]
     record = tmp_path / "killed" / "checkpoints" / "last.json"
     history_path = tmp_path / "killed" / "history.json"
@@ -223,12 +212,12 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     assert history["learning_rate"] == pytest.approx([0.05] + [0.001] * 3)
 
 
-def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp_path, photos):
+def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp_path, photo_folders):
     """weights: none is a network trained from scratch: its BatchNormalization learns the data's statistics
     (frozen at 0/1, every image gave the same features and the loss stayed at ln 3)."""
     from dlcv.training.engine import train
 
-    config = load_config(overrides=transfer(tmp_path, photos, "scratch", "epochs=5", "batch_size=8",
+    config = load_config(overrides=transfer(tmp_path, photo_folders, "scratch", "epochs=5", "batch_size=8",
                                             "model.params={weights: none, trainable: true, dropout: 0.0}",
                                             "optimizer={name: adam, learning_rate: 0.001}", "callbacks.monitor=false",
                                             "callbacks.checkpoint=none"))
@@ -240,8 +229,8 @@ def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp
     assert all(np.any(mean != 0) for mean in means)  # every BatchNormalization layer learnt its statistics
 
 
-def test_random_weights_frozen_are_refused(dlcv, tmp_path, photos):
-    overrides = transfer(tmp_path, photos, "frozen-random", "model.params={weights: none}")
+def test_random_weights_frozen_are_refused(dlcv, tmp_path, photo_folders):
+    overrides = transfer(tmp_path, photo_folders, "frozen-random", "model.params={weights: none}")
     refused = dlcv("train", *[a for o in overrides for a in ("--set", o)])
     assert refused.code == 2 and "model.params.weights: none gives mobilenet_v3_small random weights" in refused.err
 
@@ -268,17 +257,17 @@ def check_from_run(keras, tmp_path, backbone_run, dlcv):
     assert refused.code == 2 and "preprocessing.width: 48, but the network of" in refused.err
 
 
-def check_predict_and_export(backbone_run, photos, dlcv, tmp_path):
+def check_predict_and_export(backbone_run, photo_folders, dlcv, tmp_path):
     """predict and an export (SavedModel, checked against Keras by dlcv export) take uint8 images, the
     backbone's preprocessing inside, and give the same labels."""
     run_dir = backbone_run[0].run_dir
-    labelled = dlcv("predict", "--model", run_dir / "model.keras", photos / "cats", "--format", "csv")
+    labelled = dlcv("predict", "--model", run_dir / "model.keras", photo_folders / "cats", "--format", "csv")
     assert labelled.code == 0, labelled.err
     assert len(labelled.out.strip().splitlines()) == 1 + 8
     exported = dlcv("export", run_dir, "--format", "saved_model", "--output", tmp_path / "export")
     assert exported.code == 0, exported.err
     for model in (tmp_path / "export" / "saved_model",):
-        again = dlcv("predict", "--model", model, photos / "cats", "--format", "csv")
+        again = dlcv("predict", "--model", model, photo_folders / "cats", "--format", "csv")
         assert again.code == 0, again.err
         assert [line.split(",")[:2] for line in again.out.splitlines()] == \
             [line.split(",")[:2] for line in labelled.out.splitlines()]

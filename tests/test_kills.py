@@ -1,0 +1,80 @@
+"""A real training process SIGKILLed at random moments and resumed each time: nothing lost, nothing twice
+(the engine's commits, atomic checkpoints and resume record; README "Reliability")."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _history(path: Path) -> dict[str, list]:
+    try:  # not "if path.exists()": a fresh start's run.clear() can remove it between the check and the read
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+@pytest.mark.slow
+def test_five_sigkills_at_random_points_each_resumed(tmp_path):
+    """Kill a real training process five times at random moments, resume each time, lose nothing."""
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng, epochs = random.Random(seed), 25  # five kills take 5-20 epochs: the last run still trains some
+    context = f"(kill points drawn with random seed {seed})"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"  # tracked too: a resumed run continues its MLflow run
+    args = ["--set", f"output_dir={tmp_path}", "--set", "name=killed", "--set", f"epochs={epochs}",
+            "--set", "callbacks.checkpoint=improvements", "--set", f"tracking.mlflow.uri={store}"]
+    run_dir = tmp_path / "killed"
+    history_path = run_dir / "history.json"
+    committed = []  # (epochs the resume record had committed, the history as it stood) at each kill
+    record_path = run_dir / "checkpoints" / "last.json"
+    for kill in range(5):
+        # A kill before the first epoch is committed leaves nothing to resume: start afresh, as a user would.
+        command = [sys.executable, "-m", "dlcv", "train", *args] + (["--resume"] if record_path.exists() else [])
+        # in tmp_path: MLflow puts an SQLite store's artefacts in ./mlruns
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        target = len(_history(history_path).get("loss", [])) + rng.randint(1, 4)
+        deadline = time.time() + 120
+        while len(_history(history_path).get("loss", [])) < target and process.poll() is None:
+            assert time.time() < deadline, f"no progress before kill {kill + 1} {context}"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.4))  # anywhere in the epoch: mid-batch, mid-plot, mid-checkpoint
+        process.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate()
+        assert process.returncode == -signal.SIGKILL, f"kill {kill + 1} came too late {context}: " \
+                                                      f"{stderr.decode()[-500:]}"
+        epoch = json.loads(record_path.read_text())["epoch"] if record_path.exists() else 0
+        committed.append((epoch, _history(history_path)))
+
+    assert record_path.exists(), context
+    finished = subprocess.run([sys.executable, "-m", "dlcv", "train", *args, "--resume"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    history = _history(history_path)
+    assert history and all(len(values) == epochs for values in history.values()), context
+    for epoch, before in committed:  # epochs committed before a kill are kept as they were, not re-run
+        assert all(history[key][:epoch] == before[key][:epoch] for key in history), context
+    import keras
+
+    checkpoints = sorted((run_dir / "checkpoints").glob("*.keras")) + [run_dir / "model.h5"]
+    assert len(checkpoints) >= 3
+    for checkpoint in checkpoints:
+        keras.models.load_model(checkpoint)
+    assert not list(run_dir.rglob(".tmp-*")) and not (run_dir / ".lock").exists(), context
+    assert json.loads((run_dir / "results.json").read_text())["epochs_run"] == epochs  # before the kills too
+    # one MLflow run, FINISHED, holding each epoch once as the run folder has it (a kill before the first
+    # commit is a fresh start: the run it replaced is ended KILLED, never left RUNNING)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(store)
+    runs = client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FINISHED"] + ["KILLED"] * (len(runs) - 1), context
+    (finished_run,) = [r for r in runs if r.info.status == "FINISHED"]
+    assert finished_run.info.run_id == json.loads((run_dir / "mlflow.json").read_text())["run_id"]
+    logged = client.get_metric_history(finished_run.info.run_id, "loss")
+    assert [m.step for m in logged] == list(range(epochs)), context
+    assert [m.value for m in logged] == pytest.approx(history["loss"], rel=1e-6)
