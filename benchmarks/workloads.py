@@ -174,20 +174,23 @@ def _default_trainer(network: str, images: np.ndarray, labels: np.ndarray, batch
 
     from dlcv.data import ImageSet
     from dlcv.training.compiled import build_trainer
+    from dlcv.training.plan import EpochPlan
     from dlcv.training.routes import compiled_loop
+    from dlcv.training.windows import Windows
 
     model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
     data = ImageSet(images, labels, [str(c) for c in range(int(labels.max()) + 1)])
     val = data.subset(np.arange(min(len(labels), 1000)))
     options.setdefault("progress", False)
-    return build_trainer(model, data, val, batch_size, seed=0, loop=compiled_loop(model, keras.backend.backend()),
-                        **options)
+    return build_trainer(model, EpochPlan(data, val, batch_size, seed=0),
+                         Windows(loop=compiled_loop(model, keras.backend.backend()), **options))
 
 
 def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
     """The book's way (fit on NumPy floats), dlcv's default route and dlcv's `route: fit`, each warmed up."""
     from dlcv.data import ImageSet
-    from dlcv.pipeline import build_pipeline
+    from dlcv.pipeline import training_pipeline
+    from dlcv.training.plan import EpochPlan
 
     def book_way():
         model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
@@ -201,7 +204,8 @@ def _keras_routes(network: str, images: np.ndarray, labels: np.ndarray, batch_si
 
     def fit_route():
         model = _keras_model(network, batch_size, 0, images.shape[1:], int(labels.max()) + 1)
-        pipeline = build_pipeline(ImageSet(images, labels, ["c"]), batch_size, shuffle=True, seed=0)
+        data = ImageSet(images, labels, ["c"])
+        pipeline = training_pipeline(EpochPlan(data, None, batch_size, seed=0))
         return _timed_after_warm_up(lambda: model.fit(pipeline, epochs=1, verbose=0, shuffle=False))
 
     return {"book: fit on NumPy": book_way(), "dlcv: default route": default_route(),
@@ -476,6 +480,7 @@ def t1_transfer_head(folder: Path = ANIMALS_SAMPLE, size: int = 128, epochs: int
     from dlcv.runtime import seed_everything
     from dlcv.training.distribution import Distribution
     from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
     from dlcv.training.routes import choose_route
 
     output = Path(tempfile.mkdtemp(prefix="dlcv-t1-"))
@@ -497,7 +502,7 @@ def t1_transfer_head(folder: Path = ANIMALS_SAMPLE, size: int = 128, epochs: int
                                   prepared.task, -(-len(splits.train.labels) // 32))
             chosen = choose_route(config, splits.train, Distribution(), model)
             started = time.perf_counter()
-            chosen.fit(model, splits.train, splits.val, callbacks=[], verbose=0)
+            chosen.fit(model, EpochPlan(splits.train, splits.val, 32, config.seed), callbacks=[], verbose=0)
             seconds = time.perf_counter() - started
             probabilities, labels = predict_dataset(model, splits.test)
             return {"seconds": seconds, "accuracy": float(np.mean(probabilities.argmax(1) == labels)),

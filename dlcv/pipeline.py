@@ -4,34 +4,41 @@
 A data set is anything with ``labels`` and ``batch(positions) -> (uint8 images, labels)``: an
 :class:`~dlcv.data.ImageSet` gathers from its one array (nothing is copied into the pipeline), a
 :class:`~dlcv.data.StreamedSet` reads the rows from its source (the decode-once cache, or the files).
-Shuffling permutes the positions of the whole set, afresh every epoch: epoch e's order is
-:func:`epoch_order` (seed, e) on every route, so a run resumed in the middle of an epoch can skip exactly
-the batches it had trained.
+Training batches follow the run's plan (:class:`~dlcv.training.plan.EpochPlan`): epoch e's rows in the
+plan's order, the same on every route, so a run resumed in the middle of an epoch can skip exactly the
+batches it had trained.
 
 On the TensorFlow backend a ``tf.data.Dataset`` (reads in a parallel map, prefetched); on JAX and PyTorch
 a :class:`~dlcv.batches.Batches` (a Keras ``PyDataset`` with worker threads), so those backends never
 import TensorFlow.
 
-    train = build_pipeline(splits.train, batch_size=32, shuffle=True, seed=42)
-    model.fit(train, epochs=10)
+    plan = EpochPlan(splits.train, splits.val, batch_size=32, seed=42)
+    model.fit(training_pipeline(plan, epochs=(0, 10)), epochs=10, steps_per_epoch=plan.steps(),
+              validation_data=build_pipeline(splits.val, batch_size=32))
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .inputs import model_input, model_targets
-from .shuffling import epoch_order
 
 
-def build_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | None = None,
-                  multiple_of: int = 1, labelled: bool = True, augmenter=None, epochs: tuple[int, int] = (0, 1),
-                  skip: int = 0, balanced: bool = False):
-    """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) for ``fit`` / ``evaluate`` / ``predict``;
-    ``augmenter``: a :class:`~dlcv.augmentation.Augmenter` applied to each batch (training data only).
+def build_pipeline(data, batch_size: int, multiple_of: int = 1, labelled: bool = True):
+    """Batches of ``(x, y)`` (or ``(x,)`` when not ``labelled``) of ``data`` in its order, for ``evaluate``
+    and ``predict``; ``multiple_of``: every batch cut to a multiple of it (JAX's data parallelism)."""
+    return _pipeline(data, batch_size, multiple_of, labelled)
 
-    ``shuffle``: the batches of epochs ``epochs[0]`` to ``epochs[1] - 1`` one after the other, each epoch in
-    its :func:`epoch_order`, the first without its first ``skip`` batches (a resumed epoch): ``fit`` takes
-    them with ``steps_per_epoch``; ``balanced``: each epoch draws the classes equally (``sampling: balanced``)."""
+
+def training_pipeline(plan, epochs: tuple[int, int] = (0, 1), skip: int = 0, multiple_of: int = 1):
+    """The training batches of ``plan`` (:class:`~dlcv.training.plan.EpochPlan`) for epochs ``epochs[0]`` to
+    ``epochs[1] - 1``, one after the other, each epoch in the plan's order, the first without its first
+    ``skip`` batches (a resumed epoch), the plan's augmenter applied: ``fit`` takes them with
+    ``steps_per_epoch``."""
+    return _pipeline(plan.train, plan.batch_size, multiple_of, True, plan, epochs, skip)
+
+
+def _pipeline(data, batch_size: int, multiple_of: int, labelled: bool, plan=None, epochs: tuple[int, int] = (0, 1),
+              skip: int = 0):
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     import keras
@@ -40,20 +47,18 @@ def build_pipeline(data, batch_size: int, shuffle: bool = False, seed: int | Non
     if keras.backend.backend() != "tensorflow":
         from .batches import Batches
 
-        return Batches(data, batch_size, shuffle=shuffle, seed=seed, multiple_of=multiple_of, labelled=labelled,
-                       workers=_reader_threads() if streamed else 1, augmenter=augmenter, first_epoch=epochs[0],
-                       skip=skip, balanced=balanced)
+        return Batches(data, batch_size, multiple_of, labelled, workers=_reader_threads() if streamed else 1,
+                       plan=plan, first_epoch=epochs[0], skip=skip)
     import tensorflow as tf
 
     count = len(data.labels)
     shape = data.shape
-    balance = np.asarray(data.labels) if balanced else None
-    if shuffle:
+    augmenter = None if plan is None else plan.augmenter
+    if plan is not None:
         first = epochs[0]
 
         def positions_of(epoch):
-            order = epoch_order(seed, int(epoch), count, balance)
-            return order[skip * batch_size:] if int(epoch) == first else order
+            return plan.rows(int(epoch), skip if int(epoch) == first else 0)
 
         def epoch_batches(epoch):
             rows = tf.ensure_shape(tf.numpy_function(positions_of, [epoch], tf.int64, stateful=False), (None,))

@@ -21,12 +21,15 @@ def trained_weights(keras, config, **trainer_options):
     from dlcv.data import prepare_data
     from dlcv.training.compiled import build_trainer
     from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
+    from dlcv.training.windows import Windows
 
     keras.utils.set_random_seed(0)
     prepared = prepare_data(config, progress=False)
     train, val = prepared.splits.train, prepared.splits.val
     model = compile_model(prepared.config, 10, -(-len(train.labels) // config.batch_size))
-    trainer = build_trainer(model, train, val, config.batch_size, seed=0, progress=False, **trainer_options)
+    trainer = build_trainer(model, EpochPlan(train, val, config.batch_size, seed=0),
+                            Windows(progress=False, **trainer_options))
     for epoch in range(2):
         trainer.train_epoch(epoch)
     trainer.evaluate()
@@ -70,6 +73,8 @@ def test_a_progress_bar_advances_window_by_window(keras, tmp_path, monkeypatch):
     from dlcv.data import prepare_data
     from dlcv.training.compiled import build_trainer
     from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
+    from dlcv.training.windows import Windows
 
     updates = []
 
@@ -82,7 +87,8 @@ def test_a_progress_bar_advances_window_by_window(keras, tmp_path, monkeypatch):
     config = digits(tmp_path, "batch_size=100")  # 1,212 training images: 13 steps, 12 full
     prepared = prepare_data(config, progress=False)
     model = compile_model(prepared.config, 10, 13)
-    trainer = build_trainer(model, prepared.splits.train, prepared.splits.val, 100, seed=0, window=4, progress=True)
+    trainer = build_trainer(model, EpochPlan(prepared.splits.train, prepared.splits.val, 100, seed=0),
+                            Windows(window=4, progress=True))
     logs = trainer.train_epoch(0)
     trainer.finish_progress({**logs, **trainer.evaluate()})
     assert updates == [(4, 13, True), (8, 13, True), (12, 13, True), (13, 13, True)]

@@ -12,6 +12,7 @@ def test_an_epochs_logged_training_metrics_are_its_means_as_fit_logs_them(keras)
     images in batches of 5 leave a last batch of one), as model.fit logs them on the same batches in the same
     order, class weights included."""
     from dlcv.training.feature_cache import FEATURE_LAYER, FeatureTrainer
+    from dlcv.training.plan import EpochPlan
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (11, 4, 4, 3), dtype=np.uint8)
@@ -24,7 +25,8 @@ def test_an_epochs_logged_training_metrics_are_its_means_as_fit_logs_them(keras)
                   metrics=["accuracy"])  # the route logs the metrics the model was compiled with, as fit does
     initial = model.get_layer("head").get_weights()
     data = ImageSet(images, labels, ["a", "b", "c"])
-    trainer = FeatureTrainer(model, data, data.subset(np.arange(0)), batch_size=5, seed=1, class_weight=weights)
+    trainer = FeatureTrainer(model, EpochPlan(data, data.subset(np.arange(0)), batch_size=5, seed=1,
+                                              class_weight=weights))
     logs = trainer.train_epoch(0)
 
     order = np.random.default_rng([1, 0]).permutation(11)  # the trainer's order for epoch 0

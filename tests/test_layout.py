@@ -137,3 +137,19 @@ def test_loading_a_run_and_predicting_imports_nothing_of_the_trainer(digits_run,
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_no_training_function_takes_more_than_eight_parameters():
+    """The routes take one plan (dlcv.training.plan) instead of its parts one by one: no function or
+    constructor in training/, pipeline.py or batches.py has more than 8 parameters besides self."""
+    files = [*(PACKAGE / "training").glob("*.py"), PACKAGE / "pipeline.py", PACKAGE / "batches.py"]
+    wide = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                arguments = node.args
+                names = [a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+                count = len(names) - (names[:1] in (["self"], ["cls"])) + bool(arguments.vararg) + bool(arguments.kwarg)
+                if count > 8:
+                    wide.append(f"{path.name}:{node.lineno} {getattr(node, 'name', 'lambda')} ({count})")
+    assert not wide, wide

@@ -1,6 +1,7 @@
 """Routes: the one place that decides how a model trains (fast / fit / a strategy's loop), every route on
 the model's compiled loss and metrics, user callbacks, and JAX without TensorFlow."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -35,16 +36,16 @@ def test_choose_route_picks_and_says_why(keras, monkeypatch):
 
     small = images_of(1)
     fast = routes.choose_route(load_config(), small, Distribution())
-    assert isinstance(fast, routes.CompiledRoute) and fast.resident
+    assert isinstance(fast, routes.CompiledRoute) and fast.windows.resident
     assert str(fast) == "route: fast (whole epochs compiled, training data on the device)"
     assert isinstance(routes.choose_route(load_config(overrides=["route=fit"]), small, Distribution()),
                       routes.FitRoute)
     streamed = routes.choose_route(load_config(), StreamedSet(ArraySource(small), np.arange(1)), Distribution())
-    assert isinstance(streamed, routes.CompiledRoute) and not streamed.resident
+    assert isinstance(streamed, routes.CompiledRoute) and not streamed.windows.resident
     assert streamed.reason == "compiled windows fed from the host: the training set is streamed from disk"
     monkeypatch.setattr(routes, "_device_memory_budget", lambda: 2**20)
     too_big = routes.choose_route(load_config(overrides=["window=7"]), images_of(10), Distribution())
-    assert isinstance(too_big, routes.CompiledRoute) and not too_big.resident and too_big.window == 7
+    assert isinstance(too_big, routes.CompiledRoute) and not too_big.windows.resident and too_big.windows.window == 7
     assert too_big.reason == ("compiled windows fed from the host: the training set (10 MiB) does not fit the "
                               "device budget (1 MiB)")
     parallel = routes.choose_route(load_config(overrides=["distribution=data_parallel"]), small,
@@ -90,6 +91,7 @@ def test_compiled_epochs_use_the_models_compiled_loss_and_metrics(keras):
     """A model compiled with an L2 penalty and an extra metric: the compiled loop's validation loss is
     Keras's own evaluate() (which adds the penalty), and the extra metric is logged."""
     from dlcv.training.compiled import build_trainer
+    from dlcv.training.plan import EpochPlan
 
     train, val = tiny_split()
     inputs = keras.Input((8, 8, 1))
@@ -98,7 +100,7 @@ def test_compiled_epochs_use_the_models_compiled_loss_and_metrics(keras):
     model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")])
-    trainer = build_trainer(model, train, val, batch_size=8, seed=0)
+    trainer = build_trainer(model, EpochPlan(train, val, batch_size=8, seed=0))
     logs = trainer.train_epoch(0)
     assert set(logs) == {"loss", "accuracy", "top2"}
     val_logs = trainer.evaluate()
@@ -186,12 +188,14 @@ def test_jax_trains_streams_and_predicts_without_tensorflow(tmp_path):
 
 @pytest.mark.parametrize("route", ["fit", "fast"])
 def test_balanced_sampling_draws_every_class_equally_each_epoch(keras, monkeypatch, route):
-    """Three classes of 30, 6 and 3 training images: each epoch 39 draws, 13 of each class, on the route."""
-    from dlcv import batches, pipeline, shuffling
+    """Three classes of 30, 6 and 3 training images: each epoch 39 draws, 13 of each class, on the route (the
+    plan's order: the one place an order is drawn)."""
+    from dlcv import shuffling
     from dlcv.data import ImageSet
-    from dlcv.training import compiled
+    from dlcv.training import plan
     from dlcv.training.engine import compile_model
     from dlcv.training.routes import CompiledRoute, FitRoute
+    from dlcv.training.windows import Windows
 
     train, val = tiny_split(train=90)
     keep = np.concatenate([np.flatnonzero(train.labels == 0)[:30], np.flatnonzero(train.labels == 1)[:6],
@@ -205,12 +209,47 @@ def test_balanced_sampling_draws_every_class_equally_each_epoch(keras, monkeypat
         drawn.append(np.bincount(train.labels[order], minlength=3).tolist())
         return order
 
-    for module in (pipeline, batches, compiled):
-        monkeypatch.setattr(module, "epoch_order", recording)
+    monkeypatch.setattr(plan, "epoch_order", recording)
     config = load_config(overrides=["preprocessing.width=8", "preprocessing.height=8", "preprocessing.channels=1"])
     model = compile_model(config, 3, 5)
-    common = dict(reason="test", epochs=2, batch_size=8, seed=42, balanced=True)
-    chosen = FitRoute(**common) if route == "fit" else CompiledRoute(jit_compile=False, **common)
-    history = chosen.fit(model, train, val, callbacks=[], verbose=0)
+    common = dict(reason="test", epochs=2, batch_size=8)
+    chosen = FitRoute(**common) if route == "fit" else CompiledRoute(windows=Windows(jit_compile=False), **common)
+    history = chosen.fit(model, plan.EpochPlan(train, val, 8, 42, balanced=True), callbacks=[], verbose=0)
     assert len(history.history["loss"]) == 2
     assert drawn and all(counts == [13, 13, 13] for counts in drawn), drawn
+
+
+def test_the_strategy_route_trains_each_epoch_in_the_plans_order(keras):
+    """The multi-worker loop no longer shuffles on its own: its batches are the plan's rows, epoch by epoch
+    (run here under a one-CPU MirroredStrategy, in this process), as on every other route."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the strategy route is TensorFlow's")
+    import tensorflow as tf
+
+    from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
+    from dlcv.training.strategy_route import StrategyEpochs
+
+    train, val = tiny_split(train=30)
+
+    class Recording:  # the training set, noting which rows each batch reads
+        labels, shape, reads_from_disk = train.labels, train.shape, False
+
+        def __init__(self):
+            self.read = []
+
+        def batch(self, rows):
+            self.read.extend(np.asarray(rows).tolist())
+            return train.batch(rows)
+
+    recording = Recording()
+    plan = EpochPlan(recording, val, batch_size=8, seed=5)
+    config = load_config(overrides=["preprocessing.width=8", "preprocessing.height=8", "preprocessing.channels=1"])
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        trainer = StrategyEpochs(compile_model(config, 3, 4), plan, strategy)
+    for epoch in (0, 1):
+        recording.read.clear()
+        logs = trainer.train_epoch(epoch)
+        assert recording.read == plan.order(epoch).tolist() and math.isfinite(logs["loss"])
+    assert plan.order(0).tolist() != plan.order(1).tolist()

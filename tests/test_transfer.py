@@ -101,6 +101,7 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
     from dlcv.runtime import seed_everything
     from dlcv.training.distribution import Distribution
     from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
     from dlcv.training.routes import FeatureRoute, FitRoute, choose_route
 
     # One batch per epoch and no dropout: both routes take the same steps, whatever their shuffling.
@@ -109,12 +110,12 @@ def test_the_feature_cache_trains_the_same_head_as_the_frozen_backbone(keras, tm
     prepared = prepare_data(config)
     train, val = prepared.splits.train, prepared.splits.val
     heads, histories = [], []
-    for route in (FeatureRoute("cached", 2, 64, 42), FitRoute("through the backbone", 2, 64, 42)):
+    for route in (FeatureRoute("cached", 2, 64), FitRoute("through the backbone", 2, 64)):
         seed_everything(42)
         model = compile_model(prepared.config, 3, 1)
         if not heads:
             assert isinstance(choose_route(prepared.config, train, Distribution(), model), FeatureRoute)
-        histories.append(route.fit(model, train, val, callbacks=[], verbose=0).history)
+        histories.append(route.fit(model, EpochPlan(train, val, 64, 42), callbacks=[], verbose=0).history)
         heads.append(model.get_layer("head").get_weights())
     for ours, theirs in zip(*heads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)  # the same sums, in another order
@@ -128,7 +129,7 @@ def _check_balanced_sampling_on_the_cached_features(model, train, val):
     images, each epoch drawn 2, 2 and 2 times."""
     from dlcv import shuffling
     from dlcv.data import ImageSet
-    from dlcv.training import feature_cache
+    from dlcv.training import plan
     from dlcv.training.routes import FeatureRoute
 
     keep = np.concatenate([np.flatnonzero(train.labels == label)[:count] for label, count in ((0, 3), (1, 2), (2, 1))])
@@ -140,12 +141,13 @@ def _check_balanced_sampling_on_the_cached_features(model, train, val):
         drawn.append(None if balance is None else np.bincount(balance[order], minlength=3).tolist())
         return order
 
-    original = feature_cache.epoch_order
-    feature_cache.epoch_order = recording
+    original = plan.epoch_order
+    plan.epoch_order = recording
     try:
-        FeatureRoute("balanced", 2, 4, 42, balanced=True).fit(model, part, val, callbacks=[], verbose=0)
+        FeatureRoute("balanced", 2, 4).fit(model, plan.EpochPlan(part, val, 4, 42, balanced=True), callbacks=[],
+                                           verbose=0)
     finally:
-        feature_cache.epoch_order = original
+        plan.epoch_order = original
     assert np.bincount(part.labels).tolist() == [3, 2, 1] and drawn == [[2, 2, 2], [2, 2, 2]]
 
 

@@ -6,8 +6,8 @@ window one compiled call. Each batch is Keras's own ``model.train_step``, so the
 (with any regularisation losses), its compiled metrics and its optimizer (with its schedule and loss
 scaling) are exactly what ``fit`` would use.
 
-The order of an epoch is one permutation of the whole training set, drawn on the host from the seed and
-the epoch, so the shuffle covers every row whichever way the data arrives:
+The order of an epoch is the plan's (:class:`~.plan.EpochPlan`: the same as every route's), drawn on the host
+from the seed and the epoch, so the shuffle covers every row whichever way the data arrives:
 
 - *resident*: the uint8 training set is put on the device once; a window is a (K, batch) array of row
   indexes into it.
@@ -22,7 +22,7 @@ With one window holding the whole set, host-fed training is the resident route e
 - :class:`TensorFlowEpochs` — a ``tf.function`` (XLA where :func:`use_xla` says) whose loop over a
   window's batches AutoGraph turns into one program; ``train_step`` updates the variables in place.
 
-    trainer = build_trainer(model, splits.train, splits.val, batch_size=32, seed=42)
+    trainer = build_trainer(model, EpochPlan(splits.train, splits.val, batch_size=32, seed=42), Windows())
     logs = trainer.train_epoch(epoch=0)         # {"loss": ..., "accuracy": ...}
     logs.update(trainer.evaluate())             # {"val_loss": ..., "val_accuracy": ...}
 """
@@ -40,8 +40,9 @@ from ..models.layout import leaf_layers
 from ..pipeline import eval_batch
 from ..progress import interactive
 from ..runtime import has_accelerator
-from ..shuffling import epoch_order
 from .keras_private import build_compiled
+from .plan import EpochPlan
+from .windows import Windows
 
 PROGRESS_UPDATES = 8  # windows per epoch of resident data when a progress bar is shown (P1: its cost)
 
@@ -51,6 +52,8 @@ CPU_WINDOW_BYTES = 16 * 2**20
 """At most, of images in one host-fed window when the device is the CPU itself: there is no transfer to
 hide, so a larger window only holds more memory (M1: 16 MiB windows train as fast as 64 MiB ones and
 peak 64 MB lower)."""
+AUTOMATIC = Windows()
+"""Windows as the route decides them by default: sizes automatic, the training set on the device."""
 
 
 def build_training_state(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> None:
@@ -70,32 +73,26 @@ def metric_logs(model: keras.Model, prefix: str = "") -> dict[str, float]:
 
 
 class EpochTrainer(abc.ABC):
-    """The windowing, the host feeding and the progress bar; the backends compile the windows.
+    """The windowing (:class:`~.windows.Windows`), the host feeding and the progress bar over a plan's
+    epochs; the backends compile the windows."""
 
-    ``window``: batches per compiled window (None: automatic — the whole epoch for resident data, fewer
-    with a progress bar; for host-fed data as many as ``window_bytes`` allows). ``resident``: put the
-    training set on the device once (it must be an ImageSet in memory)."""
-
-    def __init__(self, model: keras.Model, train, val, batch_size: int, seed: int,
-                 class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 window_bytes: int | None = None, progress: bool | None = None, augmenter=None,
-                 balanced: bool = False) -> None:
-        self.model, self.train, self.val, self.augmenter = model, train, val, augmenter
-        self.batch_size, self.seed = batch_size, seed
+    def __init__(self, model: keras.Model, plan: EpochPlan, windows: Windows = AUTOMATIC) -> None:
+        train, batch_size = plan.train, plan.batch_size
+        self.model, self.plan, self.train, self.val, self.augmenter = model, plan, train, plan.val, plan.augmenter
+        self.batch_size, self.class_weight = batch_size, plan.class_weight
         self.count = len(train.labels)
-        self.balance = np.asarray(train.labels) if balanced else None
         self.steps = self.count // batch_size
-        self.resident = resident
-        self.progress = interactive() if progress is None else progress
+        self.resident = resident = windows.resident
+        self.progress = interactive() if windows.progress is None else windows.progress
         self.shape = train.shape
         self.row_bytes = int(np.prod(self.shape))
-        self.window = max(1, min(window or self._auto_window(window_bytes or 2 * WINDOW_BYTES), max(self.steps, 1)))
+        self.window = max(1, min(windows.window or self._auto_window(windows.window_bytes or 2 * WINDOW_BYTES),
+                                 max(self.steps, 1)))
         self.eval_rows = eval_batch(self.shape, batch_size)
-        self.class_weight = class_weight
         first_images, first_labels = train.batch(np.arange(min(2, self.count)))
         build_training_state(model, first_images, first_labels)
-        if augmenter is not None:
-            augmenter(model_input(first_images), first_labels, training=False)  # built: its random state exists
+        if self.augmenter is not None:  # built: its random state exists
+            self.augmenter(model_input(first_images), first_labels, training=False)
         if resident:
             self.x, self.y = self._put(train.images, train.labels)
         self._feeder = ThreadPoolExecutor(1, thread_name_prefix="dlcv-window") if not resident else None
@@ -135,10 +132,6 @@ class EpochTrainer(abc.ABC):
 
     # ---- epochs ------------------------------------------------------------------------------------
 
-    def order(self, epoch: int) -> np.ndarray:
-        """The epoch's permutation of every training row (the same for the same seed and epoch)."""
-        return epoch_order(self.seed, epoch, self.count, self.balance)
-
     def train_epoch(self, epoch: int, skip: int = 0, state: list | None = None, stop=None) -> dict[str, float]:
         """Train one epoch (the state read from the model, so callbacks' changes count); its logs.
 
@@ -150,7 +143,7 @@ class EpochTrainer(abc.ABC):
         if state is not None:
             restore_metrics(self.model, state)
         self._begin()
-        order = self.order(epoch)
+        order = self.plan.order(epoch)
         full = self.steps * self.batch_size
         span = self.window * self.batch_size
         windows = [order[start:min(start + span, full)] for start in range(skip * self.batch_size, full, span)]
@@ -231,17 +224,17 @@ class JaxEpochs(EpochTrainer):
     """``loop="scan"``: each window one ``lax.scan``; ``"step"``: one jitted step per batch (XLA:CPU's
     convolutions are several times slower inside a scan than as separate jitted steps)."""
 
-    def __init__(self, *args, loop: str = "scan", **kwargs) -> None:
+    def __init__(self, model: keras.Model, plan: EpochPlan, windows: Windows = AUTOMATIC) -> None:
         import jax
 
-        self.jax, self.loop = jax, loop
+        self.jax, self.loop = jax, windows.loop
         self.state = None
-        super().__init__(*args, **kwargs)
+        super().__init__(model, plan, windows)
         # The augmentation's random state (its seed generators) travels with the training state.
         self.aug_state = [v.value for v in self.augmenter.non_trainable_variables] if self.augmenter else []
         weights = self.class_weight
         self.weights = None if weights is None else jax.device_put(weights.astype(np.float32))
-        self._window_fn = jax.jit(self._window_scan if loop == "scan" else self._one_step, donate_argnums=0)
+        self._window_fn = jax.jit(self._window_scan if self.loop == "scan" else self._one_step, donate_argnums=0)
         self._test_fn = jax.jit(self._test_scan)
         self._predict_fn = jax.jit(self._predict)
 
@@ -315,14 +308,16 @@ class TensorFlowEpochs(EpochTrainer):
     """A window's batches run in one ``tf.function`` loop (XLA-compiled where :func:`use_xla` says: XLA
     fuses the optimizer's element-wise updates, which dominate at small batch sizes)."""
 
-    def __init__(self, *args, jit_compile: bool = True, **kwargs) -> None:
+    def __init__(self, model: keras.Model, plan: EpochPlan, windows: Windows = AUTOMATIC) -> None:
         import tensorflow as tf
 
         self.tf = tf
         self.on_gpu = has_accelerator()
-        super().__init__(*args, **kwargs)
+        super().__init__(model, plan, windows)
         self.weights = None if self.class_weight is None else tf.constant(self.class_weight, tf.float32)
-        self.jit_compile = jit_compile
+        # TensorFlow's image transformations (ImageProjectiveTransformV3) have no XLA kernel: augmenting
+        # windows run without XLA on this backend.
+        self.jit_compile = use_xla(model, windows.jit_compile) and plan.augmenter is None
         self._loop = self._test = None  # traced at their first window: see _traced
         self._predict = tf.function(lambda x: self.model(model_input(x), training=False), reduce_retracing=True)
 
@@ -406,21 +401,11 @@ def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
     return has_accelerator() or not has_convolutions(model)
 
 
-def build_trainer(model: keras.Model, train, val, batch_size: int, seed: int, jit_compile: bool | str = "auto",
-                 class_weight: np.ndarray | None = None, window: int | None = None, resident: bool = True,
-                 loop: str = "scan", window_bytes: int | None = None, progress: bool | None = None,
-                 augmenter=None, balanced: bool = False) -> EpochTrainer:
-    """The compiled trainer of the active backend. ``jit_compile``: True, False or "auto" (see
-    :func:`use_xla`); ``class_weight``: one loss weight per class (as ``fit(class_weight=...)``), or None;
-    ``window`` / ``resident`` / ``window_bytes``: see :class:`EpochTrainer`; ``loop``: JAX's scan or step."""
+def build_trainer(model: keras.Model, plan: EpochPlan, windows: Windows = AUTOMATIC) -> EpochTrainer:
+    """The compiled trainer of the active backend for ``plan``'s epochs, in ``windows``."""
     backend = keras.backend.backend()
-    options = dict(class_weight=class_weight, window=window, resident=resident, window_bytes=window_bytes,
-                   progress=progress, augmenter=augmenter, balanced=balanced)
     if backend == "jax":
-        return JaxEpochs(model, train, val, batch_size, seed, loop=loop, **options)
+        return JaxEpochs(model, plan, windows)
     if backend == "tensorflow":
-        # TensorFlow's image transformations (ImageProjectiveTransformV3) have no XLA kernel: augmenting
-        # windows run without XLA on this backend.
-        xla = use_xla(model, jit_compile) and augmenter is None
-        return TensorFlowEpochs(model, train, val, batch_size, seed, jit_compile=xla, **options)
+        return TensorFlowEpochs(model, plan, windows)
     raise ValueError(f"compiled epochs run on the jax and tensorflow backends, not {backend}")

@@ -40,6 +40,7 @@ from .chief import broadcast_from_chief
 from .distribution import build_distribution
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
+from .plan import EpochPlan
 from .preemption import SignalFlag, StopOnSignal, on_sigterm
 from .routes import choose_route
 from .run_claim import RunClaim, claim_run_folder
@@ -158,7 +159,9 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
               + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
         if weights is not None:
             log.info("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
-        augmenter = build_augmenter(config.augmentation, config.seed, len(prepared.class_names), splits.train.shape)
+        plan = EpochPlan(splits.train, splits.val, config.batch_size, config.seed, config.sampling == "balanced",
+                         weights, build_augmenter(config.augmentation, config.seed, len(prepared.class_names),
+                                                  splits.train.shape))
         run_callbacks = build_callbacks(  # one set: they span the phases
             config, run, point, callbacks,
             calibration=lambda: calibration_batches(splits.train, config.seed),
@@ -176,8 +179,7 @@ def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbo
             log.info(route if len(phases) == 1 and config.fine_tune is None else f"{phase.name} phase, {route}")
             phase_start = max(initial_epoch, phase.first_epoch)
             resumed_here = within if within is not None and phase_start == initial_epoch else None
-            phase_history = route.fit(model, splits.train, splits.val, run_callbacks, initial_epoch=phase_start,
-                                      class_weight=weights, verbose=verbose, augmenter=augmenter,
+            phase_history = route.fit(model, plan, run_callbacks, initial_epoch=phase_start, verbose=verbose,
                                       within=resumed_here).history
             for key, values in phase_history.items():
                 history.setdefault(key, []).extend(values)

@@ -7,7 +7,7 @@ training and validation images, and each epoch trains only the head (dropout and
 the model's own layers, so the model holds the trained head) on the features. The model's optimizer
 does the training, so its state, the callbacks, the checkpoints and ``--resume`` see one run.
 
-    trainer = FeatureTrainer(model, splits.train, splits.val, batch_size=32, seed=42)
+    trainer = FeatureTrainer(model, EpochPlan(splits.train, splits.val, batch_size=32, seed=42))
     run_epochs(trainer, model, callbacks, epochs=10)     # what the "features" route does
 
 The features are held in memory (``images x pooled width`` floats: 1,280 per image for MobileNetV2, 5 KB);
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from ..shuffling import epoch_order
+from .plan import EpochPlan
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,12 @@ def head_is_separable(model) -> bool:
 class FeatureTrainer:
     """``train_epoch`` / ``evaluate`` for :func:`~dlcv.training.routes.run_epochs`, on cached features."""
 
-    def __init__(self, model, train, val, batch_size: int, seed: int, class_weight: np.ndarray | None = None,
-                 balanced: bool = False) -> None:
+    def __init__(self, model, plan: EpochPlan) -> None:
         import keras
 
         from ..pipeline import eval_batch
 
+        train, val = plan.train, plan.val
         started = time.perf_counter()
         frozen = keras.Model(model.inputs, model.get_layer(FEATURE_LAYER).output, name="frozen_part")
         rows = min(eval_batch(train.shape), 32)  # a convolutional backbone's activations: small batches run faster
@@ -63,8 +63,8 @@ class FeatureTrainer:
         # The model's optimizer, loss (label smoothing included) and metrics, built on the same variables (the
         # frozen backbone has none to train); nothing mixes images on this route.
         self.head.compile(optimizer=model.optimizer, loss=model.loss, metrics=_metrics_of(model), jit_compile=False)
-        self.batch_size, self.seed, self.balanced = batch_size, seed, balanced
-        self.class_weight = None if class_weight is None else np.asarray(class_weight, np.float32)
+        self.plan, self.batch_size = plan, plan.batch_size
+        self.class_weight = None if plan.class_weight is None else np.asarray(plan.class_weight, np.float32)
 
     def train_epoch(self, epoch: int, skip: int = 0, state: dict | None = None, stop=None) -> dict[str, float]:
         """One epoch over the cached features; its logs are the epoch's means, as ``fit`` logs them (each
@@ -77,7 +77,7 @@ class FeatureTrainer:
         # Batch by batch (Keras's train_on_batch): a fit call per epoch costs more than a head's epoch. But
         # train_on_batch resets the metrics on every call and returns that batch's values alone, so the
         # epoch's means are summed up here.
-        order = epoch_order(self.seed, epoch, len(self.train_labels), self.train_labels if self.balanced else None)
+        order = self.plan.order(epoch, self.train_labels)  # the readable images' features
         totals: dict[str, float] = dict(state or {})
         for start in range(skip * self.batch_size, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]

@@ -68,12 +68,14 @@ def find_learning_rate(config, start: float = 1e-7, end: float = 10.0, steps: in
     from ..data import prepare_data
     from ..runtime import seed_everything
     from .engine import compile_model
+    from .plan import EpochPlan
 
     seed_everything(config.seed)
     prepared = prepare_data(config, with_test=False)
     swept = prepared.config.model_copy(update={
         "schedule": ConstantSchedule(), "optimizer": prepared.config.optimizer.model_copy(update={"ema": 0.0})})
-    batches = Batches(prepared.splits.train, config.batch_size, shuffle=True, seed=config.seed)
+    train = prepared.splits.train
+    batches = Batches(train, config.batch_size, plan=EpochPlan(train, None, config.batch_size, config.seed))
     model = compile_model(swept, prepared.task, len(batches))
     return range_test(model, batches, start, end, steps)
 

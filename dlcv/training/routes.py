@@ -1,7 +1,8 @@
 """How a compiled model is trained and scored: the one place that decides the route.
 
-A :class:`Route` trains the given epochs with the given callbacks and predicts; the engine calls it and
-knows nothing of the choice. :func:`choose_route` picks one for a config, the training set's size and
+A :class:`Route` trains the given epochs of the engine's :class:`~.plan.EpochPlan` (the data, each epoch's
+order, class weights, the augmenter) with the given callbacks, and predicts; the engine calls it and knows
+nothing of the choice. :func:`choose_route` picks one for a config, the training set's size and
 the distribution in force, and says why in one line:
 
 - ``fast`` (:class:`CompiledRoute`) — whole epochs compiled, training data held on the device
@@ -14,7 +15,7 @@ the distribution in force, and says why in one line:
 
     route = choose_route(config, splits.train, distribution)
     print(route)                      # route: fast (whole epochs compiled, training data on the device)
-    history = route.fit(model, splits.train, splits.val, callbacks=callbacks, initial_epoch=0)
+    history = route.fit(model, EpochPlan(splits.train, splits.val, 32, seed=42), callbacks, initial_epoch=0)
     probabilities, labels = route.predict(model, splits.test)
 
 Keras is imported inside the methods, so the rules (:func:`compiled_route_obstacle`) can be checked
@@ -27,6 +28,7 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,8 @@ from ..config import ExperimentConfig
 from ..data import ImageSet, StreamedSet
 from ..errors import ConfigError
 from ..runtime import has_accelerator
+from .plan import EpochPlan
+from .windows import Windows
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +50,24 @@ DEVICE_MEMORY_FRACTION = 0.5  # of free device memory the training set may take 
 
 
 class Route(abc.ABC):
-    """Trains a compiled model for ``epochs`` epochs of ``batch_size`` and predicts with it."""
+    """Trains a compiled model for ``epochs`` epochs of a plan and predicts with it."""
 
     name: str = ""
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, balanced: bool = False) -> None:
-        self.reason, self.epochs, self.batch_size, self.seed = reason, epochs, batch_size, seed
-        self.balanced = balanced
-        """``sampling: balanced``: each epoch draws the classes equally (:func:`~dlcv.shuffling.epoch_order`)."""
+    def __init__(self, reason: str, epochs: int, batch_size: int) -> None:
+        self.reason, self.epochs, self.batch_size = reason, epochs, batch_size
+        """``batch_size``: the prediction batch (training batches are the plan's)."""
 
     def __str__(self) -> str:
         return f"route: {self.name} ({self.reason})"
 
     @abc.abstractmethod
-    def fit(self, model, train: DataSet, val: DataSet, callbacks: list, initial_epoch: int = 0,
-            class_weight: np.ndarray | None = None, verbose: int | str = "auto", augmenter=None,
+    def fit(self, model, plan: EpochPlan, callbacks: list, initial_epoch: int = 0, verbose: int | str = "auto",
             within: tuple[int, object] | None = None):
-        """Train epochs ``initial_epoch`` .. ``epochs - 1`` (``augmenter``: random transformations of the
-        training batches, or None); returns the ``keras.callbacks.History``. ``within``: (batches, metric
-        state) of epoch ``initial_epoch`` trained before (a run stopped within it): the rest of it only.
-        A :class:`~dlcv.training.preemption.StopOnSignal` among the callbacks stops it at SIGTERM."""
+        """Train epochs ``initial_epoch`` .. ``epochs - 1`` of ``plan``; returns the ``keras.callbacks.History``.
+        ``within``: (batches, metric state) of epoch ``initial_epoch`` trained before (a run stopped within
+        it): the rest of it only. A :class:`~dlcv.training.preemption.StopOnSignal` among the callbacks
+        stops it at SIGTERM."""
 
     @abc.abstractmethod
     def predict(self, model, data: DataSet) -> tuple[np.ndarray, np.ndarray]:
@@ -80,56 +82,35 @@ class FitRoute(Route):
 
     name = "fit"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, multiple_of: int = 1,
-                 balanced: bool = False) -> None:
-        super().__init__(reason, epochs, batch_size, seed, balanced)
+    def __init__(self, reason: str, epochs: int, batch_size: int, multiple_of: int = 1) -> None:
+        super().__init__(reason, epochs, batch_size)
         self.multiple_of = multiple_of
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
-            within=None):
-        from ..pipeline import build_pipeline
+    def fit(self, model, plan, callbacks, initial_epoch=0, verbose="auto", within=None):
+        from ..pipeline import build_pipeline, training_pipeline
         from .preemption import RestoreEpochMetrics, ResumedEpochProgress, find_stop
 
-        val_data = build_pipeline(val, self.batch_size, multiple_of=self.multiple_of)
-        steps = -(-(len(train.labels) - len(train.labels) % self.multiple_of) // self.batch_size)
+        fit = _Fit(model, plan, build_pipeline(plan.val, plan.batch_size, self.multiple_of), verbose,
+                   plan.steps(self.multiple_of))
         history, stop = None, find_stop(callbacks)
         if within is not None and initial_epoch < self.epochs:  # the rest of an epoch stopped part-way
             done, state = within
-            rest = build_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
-                                  augmenter=augmenter, epochs=(initial_epoch, initial_epoch + 1), skip=done,
-                                  balanced=self.balanced)
+            rest = training_pipeline(plan, (initial_epoch, initial_epoch + 1), skip=done, multiple_of=self.multiple_of)
             if stop is not None:
                 stop.skipped = done
             from .compiled import build_training_state
 
-            restore = RestoreEpochMetrics(state, lambda: build_training_state(model, *train.batch(np.arange(1))))
+            restore = RestoreEpochMetrics(state, lambda: build_training_state(model, *plan.train.batch(np.arange(1))))
             progress = ResumedEpochProgress(self.epochs, done)
-            history = self._fit(model, rest, val_data, [restore, *callbacks, progress], initial_epoch,
-                                initial_epoch + 1, steps - done, class_weight, verbose)
+            history = fit(rest, [restore, *callbacks, progress], initial_epoch, initial_epoch + 1, skipped=done)
             if stop is not None:
                 stop.skipped = 0
             initial_epoch += 1
             if model.stop_training:
                 return history
-        train_data = build_pipeline(train, self.batch_size, shuffle=True, seed=self.seed, multiple_of=self.multiple_of,
-                                    augmenter=augmenter, epochs=(initial_epoch, max(self.epochs, initial_epoch)),
-                                    balanced=self.balanced)
-        rest_of_run = self._fit(model, train_data, val_data, callbacks, initial_epoch, self.epochs, steps,
-                                class_weight, verbose)
-        return _joined(history, rest_of_run)
-
-    def _fit(self, model, train_data, val_data, callbacks, initial_epoch, epochs, steps, class_weight, verbose):
-        import keras
-
-        from ..progress import keras_verbose
-
-        # The batches of every epoch in one stream, each epoch in its own order (the pipeline's): fit takes
-        # them ``steps`` at a time (a PyDataset knows its own length).
-        steps_per_epoch = steps if keras.backend.backend() == "tensorflow" else None
-        return model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=keras_verbose(verbose),
-                         shuffle=False,  # the pipeline shuffles
-                         class_weight=None if class_weight is None else dict(enumerate(class_weight.tolist())))
+        train_data = training_pipeline(plan, (initial_epoch, max(self.epochs, initial_epoch)),
+                                       multiple_of=self.multiple_of)
+        return _joined(history, fit(train_data, callbacks, initial_epoch, self.epochs))
 
     def predict(self, model, data):
         from ..pipeline import build_pipeline, predict_dataset
@@ -139,6 +120,30 @@ class FitRoute(Route):
         pipeline = build_pipeline(data, self.batch_size, multiple_of=self.multiple_of, labelled=False)
         probabilities = np.asarray(model.predict(pipeline, verbose=0), np.float32)
         return probabilities, data.labels[:len(probabilities)]
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """One ``model.fit`` call of a plan's epochs: the batches of every epoch in one stream, each epoch in the
+    plan's order, taken ``steps`` at a time (a PyDataset knows its own length)."""
+
+    model: object
+    plan: EpochPlan
+    val_data: object
+    verbose: int | str
+    steps: int
+
+    def __call__(self, train_data, callbacks: list, initial_epoch: int, epochs: int, skipped: int = 0):
+        import keras
+
+        from ..progress import keras_verbose
+
+        weights = self.plan.class_weight
+        return self.model.fit(
+            train_data, validation_data=self.val_data, epochs=epochs, initial_epoch=initial_epoch,
+            steps_per_epoch=self.steps - skipped if keras.backend.backend() == "tensorflow" else None,
+            callbacks=callbacks, verbose=keras_verbose(self.verbose), shuffle=False,  # the plan orders
+            class_weight=None if weights is None else dict(enumerate(weights.tolist())))
 
 
 def _joined(first, second):
@@ -155,12 +160,11 @@ class EpochLoopRoute(Route):
     """A route that runs its own epochs: a trainer per run, Keras's callbacks once per epoch."""
 
     @abc.abstractmethod
-    def build_trainer(self, model, train: ImageSet, val: ImageSet, class_weight: np.ndarray | None, augmenter=None):
+    def build_trainer(self, model, plan: EpochPlan):
         """An object with ``train_epoch(epoch) -> logs``, ``evaluate() -> val logs``, ``predict(images)``."""
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
-            within=None):
-        self.trainer = self.build_trainer(model, train, val, class_weight, augmenter)
+    def fit(self, model, plan, callbacks, initial_epoch=0, verbose="auto", within=None):
+        self.trainer = self.build_trainer(model, plan)
         return run_epochs(self.trainer, model, callbacks, self.epochs, initial_epoch, verbose=verbose != 0,
                           within=within)
 
@@ -179,19 +183,14 @@ class CompiledRoute(EpochLoopRoute):
 
     name = "fast"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, jit_compile: bool | str,
-                 window: int | None = None, resident: bool = True, loop: str = "scan",
-                 window_bytes: int | None = None, balanced: bool = False) -> None:
-        super().__init__(reason, epochs, batch_size, seed, balanced)
-        self.jit_compile, self.window, self.resident = jit_compile, window, resident
-        self.loop, self.window_bytes = loop, window_bytes
+    def __init__(self, reason: str, epochs: int, batch_size: int, windows: Windows) -> None:
+        super().__init__(reason, epochs, batch_size)
+        self.windows = windows
 
-    def build_trainer(self, model, train, val, class_weight, augmenter=None):
+    def build_trainer(self, model, plan):
         from .compiled import build_trainer
 
-        return build_trainer(model, train, val, self.batch_size, self.seed, jit_compile=self.jit_compile,
-                            class_weight=class_weight, window=self.window, resident=self.resident, loop=self.loop,
-                            window_bytes=self.window_bytes, augmenter=augmenter, balanced=self.balanced)
+        return build_trainer(model, plan, self.windows)
 
 
 class FeatureRoute(EpochLoopRoute):
@@ -200,12 +199,12 @@ class FeatureRoute(EpochLoopRoute):
 
     name = "features"
 
-    def build_trainer(self, model, train, val, class_weight, augmenter=None):
+    def build_trainer(self, model, plan):
         from .feature_cache import FeatureTrainer
 
-        if augmenter is not None:
+        if plan.augmenter is not None:
             raise ValueError("the feature cache needs unaugmented images")
-        return FeatureTrainer(model, train, val, self.batch_size, self.seed, class_weight, balanced=self.balanced)
+        return FeatureTrainer(model, plan)
 
     def predict(self, model, data):
         from ..pipeline import predict_dataset
@@ -268,8 +267,7 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     up to epoch ``epochs`` (default: the config's ``epochs``; a fine-tune phase's end for that phase)."""
     import keras
 
-    common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size, seed=config.seed,
-                  balanced=config.sampling == "balanced")
+    common = dict(epochs=epochs or config.epochs, batch_size=config.batch_size)
     streamed = isinstance(train, StreamedSet)
     cache = cached_features_obstacle(config, model)
     if cache is None:
@@ -296,17 +294,17 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     from .compiled import CPU_WINDOW_BYTES, WINDOW_BYTES
 
     largest = WINDOW_BYTES if has_accelerator() else CPU_WINDOW_BYTES
-    compiled = dict(jit_compile=config.jit_compile, window=window, loop=loop,
-                    window_bytes=min((budget or 2**30) // 2, 2 * largest), **common)
+    windows = Windows(jit_compile=config.jit_compile, window=window, loop=loop,
+                      window_bytes=min((budget or 2**30) // 2, 2 * largest))
     how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
     if streamed:
         return CompiledRoute(f"compiled windows fed from the host: the training set is streamed from disk{how}",
-                             resident=False, **compiled)
+                             windows=replace(windows, resident=False), **common)
     if budget is not None and train.nbytes > budget:
         return CompiledRoute(f"compiled windows fed from the host: the training set ({train.nbytes / 2**20:.0f} "
                              f"MiB) does not fit the device budget ({budget / 2**20:.0f} MiB){how}",
-                             resident=False, **compiled)
-    return CompiledRoute(f"whole epochs compiled, training data on the device{how}", resident=True, **compiled)
+                             windows=replace(windows, resident=False), **common)
+    return CompiledRoute(f"whole epochs compiled, training data on the device{how}", windows=windows, **common)
 
 
 def cached_features_obstacle(config: ExperimentConfig, model) -> str | None:

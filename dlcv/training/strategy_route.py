@@ -2,17 +2,17 @@
 Keras's own ``train_step`` (Keras 3's ``fit`` fails under that strategy, keras-team/keras#20585); a
 lost worker ends the run in one line naming it and the committed epoch.
 
-    route = StrategyRoute("why", epochs=10, batch_size=64, seed=42, strategy=strategy)
-    history = route.fit(model, train, val, callbacks)
+    route = StrategyRoute("why", epochs=10, batch_size=64, strategy=strategy)
+    history = route.fit(model, EpochPlan(splits.train, splits.val, 64, seed=42), callbacks)
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..data import ImageSet
 from ..errors import Preempted, TrainingStopped
 from ..runtime import native_stderr_captured
 from .cluster_errors import lost_worker, tell_peers_of_preemption
+from .plan import EpochPlan
 from .routes import EpochLoopRoute
 
 
@@ -21,17 +21,17 @@ class StrategyRoute(EpochLoopRoute):
 
     name = "strategy"
 
-    def __init__(self, reason: str, epochs: int, batch_size: int, seed: int, strategy, balanced: bool = False) -> None:
-        super().__init__(reason, epochs, batch_size, seed, balanced)  # balanced: refused by the checks here
+    def __init__(self, reason: str, epochs: int, batch_size: int, strategy) -> None:
+        super().__init__(reason, epochs, batch_size)
         self.strategy = strategy
 
-    def build_trainer(self, model, train, val, class_weight, augmenter=None):
-        trainer = StrategyEpochs(model, train, val, self.batch_size, self.seed, self.strategy, class_weight, augmenter)
+    def build_trainer(self, model, plan):
+        trainer = StrategyEpochs(model, plan, self.strategy)
         trainer.stop = self.stop
         return trainer
 
-    def fit(self, model, train, val, callbacks, initial_epoch=0, class_weight=None, verbose="auto", augmenter=None,
-            within=None):  # a cluster resumes at its last committed epoch: never within one
+    def fit(self, model, plan, callbacks, initial_epoch=0, verbose="auto", within=None):
+        # a cluster resumes at its last committed epoch: never within one
         import keras
         import tensorflow as tf
 
@@ -50,8 +50,7 @@ class StrategyRoute(EpochLoopRoute):
                 on_sigterm() as flag:
             self.stop = flag
             try:
-                return super().fit(model, train, val, [*callbacks, progress], initial_epoch, class_weight, verbose,
-                                   augmenter, within)
+                return super().fit(model, plan, [*callbacks, progress], initial_epoch, verbose, within)
             except lost as exc:
                 _close_abandoned_thread_pools()
                 raise TrainingStopped(
@@ -80,37 +79,24 @@ def _close_abandoned_thread_pools() -> None:
 class StrategyEpochs:
     """TensorFlow's custom-training-loop pattern for a ``tf.distribute`` strategy: each global batch is
     one ``strategy.run`` of Keras's ``train_step`` inside a ``tf.function``, gradients all-reduced by the
-    strategy (Keras scales the loss by the replica count, as under ``fit``). The dataset is sharded
-    across workers by tf.data's auto-sharding; after each epoch the metric totals are summed across
-    workers, so every worker logs the global loss and accuracy."""
+    strategy (Keras scales the loss by the replica count, as under ``fit``). Each epoch's batches are the
+    plan's, in its order (the same on every worker), as on every other route; tf.data's auto-sharding
+    deals them out to the workers. After each epoch the metric totals are summed across workers, so
+    every worker logs the global loss and accuracy."""
 
     stop = None
     """A flag raised by SIGTERM (:func:`~.preemption.on_sigterm`): the loop leaves between steps."""
 
-    def __init__(self, model, train: ImageSet, val: ImageSet, batch_size: int, seed: int, strategy,
-                 class_weight: np.ndarray | None = None, augmenter=None):
+    def __init__(self, model, plan: EpochPlan, strategy):
         import tensorflow as tf
 
-        from ..inputs import model_input, model_targets
+        from ..pipeline import build_pipeline
         from .compiled import build_training_state
 
-        self.tf, self.model, self.strategy = tf, model, strategy
-        build_training_state(model, train.images, train.labels)
-        weights = None if class_weight is None else tf.constant(class_weight, tf.float32)
-
-        def dataset(part: ImageSet, shuffle: bool):
-            data = tf.data.Dataset.from_tensor_slices((part.images, model_targets(part.labels)))
-            if shuffle:
-                data = data.shuffle(len(part.labels), seed=seed, reshuffle_each_iteration=True)
-
-            def prepare(x, y):
-                x, w = model_input(x), None if weights is None else tf.gather(weights, y)
-                if shuffle and augmenter is not None:  # training batches only
-                    x, y = augmenter(x, y, training=True)
-                return (x, y) if w is None else (x, y, w)
-            return strategy.experimental_distribute_dataset(data.batch(batch_size).map(prepare))
-
-        self.train_data, self.val_data = dataset(train, True), dataset(val, False)
+        self.tf, self.model, self.strategy, self.plan = tf, model, strategy, plan
+        build_training_state(model, *plan.train.batch(np.arange(min(2, plan.count))))
+        self.weights = None if plan.class_weight is None else tf.constant(plan.class_weight, tf.float32)
+        self.val_data = strategy.experimental_distribute_dataset(build_pipeline(plan.val, plan.batch_size))
         self._train = tf.function(lambda batch: strategy.run(model.train_step, args=(batch,)))
         self._test = tf.function(lambda batch: strategy.run(model.test_step, args=(batch,)))
         self._globalise = tf.function(self._globalise_fn)
@@ -145,7 +131,12 @@ class StrategyEpochs:
     def train_epoch(self, epoch: int, skip: int = 0, state=None, stop=None) -> dict[str, float]:
         if skip:  # a cluster resumes at its last committed epoch, never within one
             raise ValueError("a multi-worker epoch cannot be resumed part-way")
-        return self._pass(self._train, self.train_data)
+        from ..pipeline import training_pipeline
+
+        batches = training_pipeline(self.plan, (epoch, epoch + 1))
+        if self.weights is not None:  # each image's class weight, as fit(class_weight=...) gives it
+            batches = batches.map(lambda x, y: (x, y, self.tf.gather(self.weights, y)))
+        return self._pass(self._train, self.strategy.experimental_distribute_dataset(batches))
 
     def evaluate(self) -> dict[str, float]:
         return self._pass(self._test, self.val_data, "val_")
