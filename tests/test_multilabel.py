@@ -120,8 +120,25 @@ def test_what_a_multi_label_table_cannot_take_is_one_line(dlcv, mosaics, tmp_pat
     assert message in said.err, said.err
 
 
-def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, caplog):
-    from dlcv.data import prepare_data
+def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, caplog, monkeypatch):
+    """... and trained on one-hot rows, while the source it read keeps its labels (nothing mutates it)."""
+    from dlcv.data import prepare, prepare_data
+
+    loaded = []
+    real_get_dataset = prepare.get_dataset
+
+    class Recording:
+        def __init__(self, name):
+            self.spec = real_get_dataset(name)
+
+        def __getattr__(self, key):
+            return getattr(self.spec, key)
+
+        def load(self, *args):
+            loaded.append(self.spec.load(*args))
+            return loaded[-1]
+
+    monkeypatch.setattr(prepare, "get_dataset", Recording)
 
     root = write_class_folders(tmp_path / "photos", per_class=6)
     rows = [f"{name}/{p.name},{name}" for name in ("cats", "dogs", "panda") for p in sorted((root / name).iterdir())]
@@ -132,6 +149,8 @@ def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, ca
                                                        "task=multilabel", "dataset.cache=none"]))
     assert prepared.config.task == "multilabel" and prepared.splits.train.labels.shape[1] == 3
     assert "task: multilabel as set, though every image has one label" in caplog.text
+    [source] = loaded
+    assert source.labels.ndim == 1 and prepared.source.labels.ndim == 2 and prepared.source is not source
 
 
 def test_the_fit_route_with_mixed_multi_hot_targets_trains_too(keras, mosaics, tmp_path):

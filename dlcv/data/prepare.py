@@ -63,7 +63,9 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
             source = cached(source, Path(dataset.cache_dir or Path(config.output_dir) / "cache"), progress)
         else:
             log.info("cache: not used here (building it would decode the test images too)")
-    task, source.labels = resolve_task(config.task, source.labels, len(source.class_names))
+    task, labels = resolve_task(config.task, source.labels, len(source.class_names))
+    if labels is not source.labels:  # a single-label table trained as multi-label: one-hot rows
+        source = source.with_labels(labels)
     train, val, test = split_source(source, dataset, config.seed)
     if not with_test:
         test = test[:0]

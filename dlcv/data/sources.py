@@ -16,6 +16,7 @@ are then held in memory or streamed from disk). Reading is what differs:
 from __future__ import annotations
 
 import abc
+import copy
 import json
 import os
 import threading
@@ -79,6 +80,14 @@ class ImageSource(abc.ABC):
     def _skip(self, row: int, name: str) -> None:
         with self._lock:
             self._skipped[row] = name
+
+    def with_labels(self, labels: np.ndarray) -> ImageSource:
+        """This source with other labels for the same rows (a copy: this one keeps the labels it was read with)."""
+        if len(labels) != len(self.labels):
+            raise ValueError(f"{len(labels)} labels for {len(self.labels)} rows")
+        relabelled = copy.copy(self)
+        relabelled.labels = labels
+        return relabelled
 
     def nbytes(self, rows: int | None = None) -> int:
         """Bytes of ``rows`` decoded images (all of them by default)."""

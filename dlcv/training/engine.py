@@ -125,17 +125,19 @@ def train(config: ExperimentConfig, resume: bool = False, callbacks: Sequence[ke
         # installs its own flag, over the handler TensorFlow's coordination service puts in)
         flag = stack.enter_context(on_sigterm())
         with _report_write_failures(claim.run):
-            return _train(config, claim, callbacks, verbose, started, with_test, tracker, flag)
+            seed_everything(config.seed)
+            # The config resolved by its data, once (its task, input size): what the engine trains with,
+            # config.yaml holds and MLflow logs
+            prepared = prepare_data(config, with_test=with_test)
+            if tracker:
+                tracker.log_config(prepared.config)
+            return _train(prepared, claim, callbacks, verbose, started, with_test, tracker, flag)
 
 
-def _train(config: ExperimentConfig, claim: RunClaim, callbacks: Sequence, verbose: int | str,
+def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose: int | str,
            started: float, with_test: bool, tracker: MlflowRun | None, flag: SignalFlag) -> TrainResult:
     run, point = claim.run, claim.resume
-    seed_everything(config.seed)
-    prepared = prepare_data(config, with_test=with_test)
     config, splits, task = prepared.config, prepared.splits, prepared.task
-    if tracker:  # the config as resolved by the data: what config.yaml holds
-        tracker.log_config(config)
     _check_classes(run, prepared, point)
     skipped = prepared.skipped
     if skipped:
