@@ -17,6 +17,7 @@ from pathlib import Path
 from .capabilities import DISTRIBUTION_BACKEND, compiled_route_obstacle, feature_cache_obstacle, streaming_obstacle
 from .config import BACKENDS, ExperimentConfig
 from .data import get_dataset
+from .data.registry import foreign_keys
 from .errors import ConfigError, DlcvError
 from .models import check_params
 
@@ -218,10 +219,9 @@ def _check_table(config: ExperimentConfig) -> None:
         if config.task != "auto" and TASKS[config.task].needs_label_table:
             raise ConfigError(f"task: {config.task} needs images with any number of labels, from a label table "
                               f"(dataset.name: labels); {dataset.name!r} gives each image one class")
-        for key in ("images", "columns", "separator", "max_missing"):
-            if getattr(dataset, key) != type(dataset).model_fields[key].default:
-                raise ConfigError(f"dataset.{key}: applies to a label table (dataset.name: labels), not to "
-                                  f"{dataset.name!r}; expected it unset")
+        for key, owner in foreign_keys(dataset):
+            raise ConfigError(f"dataset.{key}: applies to dataset.name: {owner} alone, not to {dataset.name!r}; "
+                              "expected it unset")
         return
     if dataset.path is None:
         return

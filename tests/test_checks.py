@@ -82,7 +82,7 @@ CASES = [
      "sampling: balanced already draws every class equally; class_weight: balanced would count"),
     (["--set", "sampling=balanced", "--set", "distribution=multi_worker", "--backend", "tensorflow"],
      "sampling: balanced: a multi-worker cluster shards each epoch"),
-    (["--set", "dataset.images=photos"], "dataset.images: applies to a label table (dataset.name: labels), not to"),
+    (["--set", "dataset.images=photos"], "dataset.images: applies to dataset.name: labels alone, not to"),
     (["--set", "dataset.name=labels", "--set", "dataset.path={tmp}", *SMALL],
      "not a label table; expected a .csv file with a header row or a .jsonl file"),
 ]

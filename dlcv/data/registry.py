@@ -37,6 +37,9 @@ class DatasetSpec:
     """The dataset publishes its own test split (``dataset.test_size: official``)."""
     streams: bool = False
     """Its images can be read from disk batch by batch (``dataset.streaming``)."""
+    own_keys: tuple[str, ...] = ()
+    """``dataset`` keys that apply to this dataset alone (a label table's ``columns``): set for another
+    dataset, they are refused."""
 
     @property
     def summary(self) -> str:
@@ -47,14 +50,22 @@ DATASETS: dict[str, DatasetSpec] = {}
 
 
 def register_dataset(name: str, *, needs_path: bool = False, needs_size: bool = False,
-                     official_split: bool = False, streams: bool = False) -> Callable[[DatasetLoader], DatasetLoader]:
+                     official_split: bool = False, streams: bool = False,
+                     own_keys: tuple[str, ...] = ()) -> Callable[[DatasetLoader], DatasetLoader]:
     """Register a loader under ``name`` (a second registration of a name is a bug)."""
     def decorate(load: DatasetLoader) -> DatasetLoader:
         if name in DATASETS:
             raise ValueError(f"dataset {name!r} is registered twice")
-        DATASETS[name] = DatasetSpec(name, load, needs_path, needs_size, official_split, streams)
+        DATASETS[name] = DatasetSpec(name, load, needs_path, needs_size, official_split, streams, own_keys)
         return load
     return decorate
+
+
+def foreign_keys(dataset: DatasetConfig) -> list[tuple[str, str]]:
+    """(key, the dataset it applies to) of each ``dataset`` key set that belongs to another dataset."""
+    defaults = type(dataset).model_fields
+    return [(key, spec.name) for spec in DATASETS.values() if spec.name != dataset.name for key in spec.own_keys
+            if getattr(dataset, key) != defaults[key].default]
 
 
 def get_dataset(name: str) -> DatasetSpec:

@@ -347,7 +347,8 @@ def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> 
     return source
 
 
-@register_dataset("labels", needs_path=True, needs_size=True, streams=True)
+@register_dataset("labels", needs_path=True, needs_size=True, streams=True,
+                  own_keys=("images", "columns", "separator", "max_missing"))
 def load_labels(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> FolderSource:
     """Your photos named in a label table (CSV or JSON Lines: path, label, optionally split)."""
     return table_source(dataset, preprocessing)
