@@ -25,7 +25,9 @@ def run(model, x) -> np.ndarray:
 @pytest.mark.parametrize("name", list(KERAS_MODULES))
 def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
     """... and its head applies the task's activation to the scores: every other backbone is built for a
-    multi-label task (a sigmoid per class), the rest for one class per image (a softmax)."""
+    multi-label task (a sigmoid per class), the rest for one class per image (a softmax), its probabilities
+    checked against its scores; then built for the other task too (its activation an argument, never a
+    patch)."""
     from dlcv.inputs import model_input
     from dlcv.models import MODELS, build_model
     from dlcv.models.backbones import BACKBONES, backbone_layer, weighted_layers
@@ -52,6 +54,10 @@ def test_each_backbone_is_fed_as_keras_documents_it(keras, name, tmp_path):
 
     expected = softmax(logits, axis=1) if activation == "softmax" else expit(logits)
     np.testing.assert_allclose(probabilities, expected, atol=TOLERANCE)
+    other = {"softmax": "sigmoid", "sigmoid": "softmax"}[activation]
+    rebuilt = build_model(name, size, size, 3, 3, weights=weights, dropout=0.0, classifier_activation=other)
+    assert [model.get_config()["layers"][-1]["config"]["activation"],
+            rebuilt.get_config()["layers"][-1]["config"]["activation"]] == [activation, other]
 
     # The classic silent failure: the network fed [0, 1] pixels (or, where Keras's preprocess_input is not
     # a no-op, [0, 255] without it). The same comparison must catch it.

@@ -2,6 +2,7 @@
 labelled with every class it shows (dlcv.task's MultiLabel, the label table's multi-label rows, the sigmoid head,
 thresholds chosen on validation, the scores, predict, export and the report)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -219,9 +220,14 @@ def test_evaluate_and_report_rescore_a_multi_label_run_with_its_thresholds(keras
     from dlcv import app
 
     results = json.loads((trained.run_dir / "results.json").read_text())
+    from dlcv.run_table import find_runs
+
     page_before = (trained.run_dir / "report.html").read_bytes()
+    os.utime(trained.run_dir / "results.json", (1_700_000_000, 1_700_000_000))  # finished in November 2023
     evaluation = app.evaluate(str(trained.run_dir / "model.keras"))
     assert (trained.run_dir / "report.html").read_bytes() == page_before  # the run's page as trained
+    [row] = [row for row in find_runs(trained.run_dir.parent) if row.name == "mosaics"]
+    assert row.date == "2023-11-14 22:13" and row.evaluated.startswith("test_map ")  # its date as trained
     evaluated = json.loads((trained.run_dir / "evaluation.json").read_text())
     assert evaluated["primary_metric"]["value"] == pytest.approx(results["test_map"], abs=1e-6)
     assert evaluation.average_precision == pytest.approx(results["test_map"], abs=1e-6)

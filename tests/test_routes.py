@@ -8,15 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_config
 from data_files import tiny_split
 
 from dlcv.config import load_config
 
 
 def short(tmp_path, *overrides):
-    return load_config(overrides=[f"output_dir={tmp_path}", "name=run", "epochs=3",
-                                  "callbacks.checkpoint=none", *overrides])
+    return run_config(tmp_path, "callbacks.checkpoint=none", *overrides)
 
 
 # ---- choosing -----------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "multilabel"
 def test_every_registered_network_is_built_for_either_task_by_its_builder(keras, tmp_path):
     """classifier_activation is an argument, as keras.applications take it, and the model's config (what its
     file holds) says it; the pre-activation scores are a layer of their own. The book's networks and a
-    backbone here, for both tasks; every backbone in tests/test_backbones.py (which builds each one
-    anyway: every other one with a sigmoid head, its probabilities checked against its scores); from_run
-    in tests/test_transfer.py (it needs a finished run)."""
+    backbone here, for both tasks; every backbone for both in tests/test_backbones.py (which builds each one
+    anyway, its probabilities checked against its scores); from_run in tests/test_transfer.py (it needs a
+    finished run)."""
     from dlcv.models import MODELS, build_model
     from dlcv.models.backbones import BACKBONES
 

@@ -257,6 +257,12 @@ def check_from_run(keras, tmp_path, backbone_run, dlcv):
                                   base.layers[2].get_weights()[0])  # frozen: the run's backbone as it was
     refused = dlcv("train", *[a for o in overrides for a in ("--set", o)], "--set", "preprocessing.width=48")
     assert refused.code == 2 and "preprocessing.width: 48, but the network of" in refused.err
+    from dlcv.models import build_model
+
+    for activation in ("softmax", "sigmoid"):  # built for either task, its activation an argument
+        adapted = build_model("from_run", 32, 32, 3, 2, run=str(backbone_run[0].run_dir),
+                              classifier_activation=activation)
+        assert adapted.get_config()["layers"][-1]["config"]["activation"] == activation
 
 
 def check_predict_and_export(backbone_run, photo_folders, dlcv, tmp_path):
