@@ -22,8 +22,12 @@ __version__ = "0.1.0"
 
 # A second line against decompression bombs (dlcv.images checks each file's header first): OpenCV's own
 # pixel limit, read when cv2 is first imported, lowered from its 2**30 to dlcv's ($DLCV_MAX_PIXELS, else
-# Pillow's 89,478,485), where neither the user nor an earlier import of cv2 has set it.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", os.environ.get("DLCV_MAX_PIXELS", "").strip() or "89478485")
+# Pillow's 89,478,485), where neither the user nor an earlier import of cv2 has set it. OpenCV parses it
+# with C++'s stoull and aborts the process on what is not a number: only a whole number reaches it; any
+# other $DLCV_MAX_PIXELS is refused in one line by dlcv.images.max_pixels where the limit is used.
+_limit = os.environ.get("DLCV_MAX_PIXELS", "").strip()
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS",
+                      _limit if _limit.isascii() and _limit.isdigit() and 0 < int(_limit) < 2**63 else "89478485")
 
 # The library logs under "dlcv" and is silent until logging is configured (dlcv.console: the command
 # line's printing); without this, Python would print warnings through its last-resort handler.

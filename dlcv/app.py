@@ -353,7 +353,7 @@ def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, tab
                 mosaics: bool = False) -> dict[str, int]:
     """``dlcv data sample``: a small photo-like class folder (and label table), or ``mosaics`` of its pictures
     labelled with every class each shows."""
-    from .data.sample import CLASSES, PER_CLASS, write_mosaics, write_sample
+    from .data.sample import CLASSES, PER_CLASS, TABLE_NAME, write_mosaics, write_sample
 
     per_class = PER_CLASS if per_class is None else per_class
     counts = write_mosaics(folder, per_class * len(CLASSES), seed) if mosaics else \
@@ -361,7 +361,8 @@ def sample_data(folder: str, *, per_class: int | None = None, seed: int = 0, tab
     log.info(f"wrote {per_class * len(CLASSES):,} {'mosaics' if mosaics else 'images'} to {folder}/ (per class: "
              f"{', '.join(f'{k} {v}' for k, v in counts.items())}); e.g. dlcv train "
              + ("configs/multilabel_sample.yaml" if mosaics else
-                f"configs/shallownet_animals.yaml --set dataset.path={folder}"))
+                f"configs/shallownet_animals.yaml --set dataset.name=labels --set dataset.path={folder}/{TABLE_NAME}"
+                if table else f"configs/shallownet_animals.yaml --set dataset.path={folder}"))
     return counts
 
 

@@ -15,15 +15,18 @@ has been validated.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__, app
 from .casestudies.pretrained import NETWORKS
 from .config import BACKENDS, DatasetConfig, PreprocessingConfig, choices_of
+from .console import printable
 from .data.audit import AUDIT_FORMATS, MAX_DISTANCE, NEAR_DISTANCE
 from .errors import EXIT_PREEMPTED, EXIT_STOPPED, EXIT_USAGE, DlcvError, Preempted, Stopped
 from .export.formats import FORMATS
+from .images import max_pixels
 from .predictions import WRITERS
 from .report import MISTAKES_SHOWN
 from .run_table import COLUMNS, TABLE_FORMATS
@@ -33,8 +36,12 @@ from .tuning.study import STUDY_FILE
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+
+    def action():
+        max_pixels()  # $DLCV_MAX_PIXELS that is not a whole number: one line, before any command's work
+        return args.handler(args)
     # predict's and runs' standard output is their product: everything else they say goes to standard error
-    return run_action(lambda: args.handler(args), "dlcv", info_to_stderr=args.command in ("predict", "runs"))
+    return run_action(action, "dlcv", info_to_stderr=args.command in ("predict", "runs"))
 
 
 def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = False) -> int:
@@ -48,19 +55,40 @@ def run_action(action: Callable[[], object], name: str, info_to_stderr: bool = F
         with console(info_to_stderr):
             action()
     except DlcvError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
+        print(f"{name}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:  # anything else is not the user's to fix: its traceback
+            raise
+        # a path the user gave that the file system refuses to look up, wherever it is first used
+        print(f"{name}: error: {one_line(DlcvError(f'{exc.filename!r}: {exc.strerror}'))}; expected a shorter path",
+              file=sys.stderr)
         return EXIT_USAGE
     except Stopped as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        print(f"{name}: {one_line(exc)}", file=sys.stderr)
         return EXIT_STOPPED
     except Preempted as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        print(f"{name}: {one_line(exc)}", file=sys.stderr)
         return EXIT_PREEMPTED
     except KeyboardInterrupt:
-        print(f"{name}: interrupted; run the same command with --resume to continue from the last finished "
+        print(f"{name}: interrupted; run the same command with --resume to continue after the last committed "
               "epoch", file=sys.stderr)
         return 130
     return 0
+
+
+MESSAGE_CHARACTERS = 2000
+"""The most of a user error's message printed: a 50 MB path in it is cut, not dumped to the terminal."""
+
+
+def one_line(exc: BaseException) -> str:
+    """A user error's message as printed: escaped (:func:`~dlcv.console.printable`), its middle cut past
+    :data:`MESSAGE_CHARACTERS`."""
+    text = printable(str(exc))
+    if len(text) <= MESSAGE_CHARACTERS:
+        return text
+    keep = MESSAGE_CHARACTERS // 2
+    return f"{text[:keep]} [... {len(text) - 2 * keep:,} characters cut ...] {text[-keep:]}"
 
 
 def add_tta_option(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "folder (models, history, plot, report).")
     train.add_argument("config", nargs="?", help="YAML experiment config (default: the quickstart)")
     train.add_argument("--resume", action="store_true",
-                       help="continue an interrupted run of this config from its last finished epoch")
+                       help="continue an interrupted run of this config where it stopped: within the epoch "
+                            "after SIGTERM, else after its last committed epoch")
     train.set_defaults(handler=lambda a: app.train(a.config, overrides=a.overrides, backend=a.backend,
                                                    resume=a.resume, verbose=a.verbose))
 
@@ -228,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     augment.set_defaults(handler=lambda a: app.augment_preview(
         a.config, overrides=a.overrides, output=a.output, backend=a.backend, verbose=a.verbose))
 
-    data = commands.add_parser("data", help="dataset tools: build an HDF5 store, check a folder or a label table")
+    data = commands.add_parser("data", help="dataset tools: build an HDF5 store, check a folder or a label table, "
+                                            "write a sample data set")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
     build = data_commands.add_parser(
         "build", help="decode and preprocess a dataset once into an HDF5 store",
@@ -258,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "set for every example that needs photos.")
     sample.add_argument("folder", help="a new (or empty) folder, e.g. datasets/sample")
     sample.add_argument("--per-class", type=positive_int, help="images per class (default 100)")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=int, default=0,
+                        help="the images drawn (0): the same seed writes the same files")
     sample.add_argument("--table", action="store_true",
                         help="also write labels.csv naming every image and its class (a labels dataset)")
     sample.add_argument("--multilabel", action="store_true",

@@ -11,18 +11,36 @@ where standard output is the command's product, as for ``dlcv predict``), warnin
         ...
 
 A record logged with ``extra=TO_STDERR`` goes to standard error even at INFO (progress lines, which
-must not mix with a command's product).
+must not mix with a command's product). What is printed is :func:`printable`: a class or file name with
+terminal escape codes in it (a label table's cell) cannot recolour the terminal or set its title.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import sys
+import unicodedata
 from collections.abc import Iterator
 
 LOGGER_NAME = "dlcv"
 TO_STDERR = {"dlcv_stderr": True}
 """``extra=`` of a record that belongs on standard error (progress), not standard output."""
+
+
+def escape_character(char: str) -> str:
+    r"""One character as Python writes it in a string literal (``\x1b``, ``\u202e``)."""
+    return repr(char)[1:-1] if ord(char) < 0x10000 else f"\\U{ord(char):08x}"
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control or format character (ANSI and OSC escapes, bidi overrides) but line
+    breaks and tabs written as an escape; printable text unchanged.
+
+        >>> printable("cats\x1b]0;owned\x07 and dogs\n")
+        'cats\\x1b]0;owned\\x07 and dogs\n'
+    """
+    return "".join(char if char in "\n\t" or unicodedata.category(char)[0] != "C" else escape_character(char)
+                   for char in text)
 
 
 class ConsoleHandler(logging.Handler):
@@ -36,7 +54,7 @@ class ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = record.getMessage()
+            message = printable(record.getMessage())
             if record.levelno >= logging.WARNING:
                 stream, message = sys.stderr, f"dlcv: warning: {message}"
             elif self.info_to_stderr or getattr(record, "dlcv_stderr", False):

@@ -189,6 +189,21 @@ def list_images(folder: str | os.PathLike) -> list[str]:
     return sorted(paths)
 
 
+def real_folder(folder: str | os.PathLike) -> str:
+    """``folder``'s real path with a trailing separator: what :func:`check_inside` compares with."""
+    return os.path.realpath(folder) + os.sep
+
+
+def check_inside(path: str | os.PathLike, inside: str, where: str) -> None:
+    """The one rule for links in a data set (a class folder or a label table's images folder): followed
+    while they stay in it, refused in one line when they lead out of it (a shared folder of photos cannot
+    make dlcv read /etc/passwd). ``inside``: :func:`real_folder` of the data set's folder."""
+    target = os.path.realpath(path)
+    if not target.startswith(inside):
+        raise DlcvError(f"{where}{str(path)!r} is a link to {target!r}, outside the folder {inside.rstrip(os.sep)}; "
+                        "expected files under it (links are followed only within it)")
+
+
 def expand_image_paths(inputs: Iterable[str]) -> list[str]:
     """Files as given, folders expanded to the images below them; a missing path is an error."""
     paths: list[str] = []

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from . import files
+from .console import printable
 from .task import Prediction, Task
 
 
@@ -92,17 +93,7 @@ def escaped(text: str) -> str:
         >>> print(escaped("cats/a\\nb\\tc\\x1b[31m.jpg"))
         cats/a\\nb\\tc\\x1b[31m.jpg
     """
-    import unicodedata
-
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif unicodedata.category(char)[0] == "C":  # Cc controls, Cf format (bidi overrides), Cs, Co, Cn
-            out.append(repr(char)[1:-1] if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    return printable("".join(_ESCAPES.get(char, char) for char in text))  # then no line break or tab is left
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import files
+from .console import printable
 from .errors import ConfigError, DlcvError
 from .html_page import page
 from .runs import DamagedRun, RunFolder
@@ -75,7 +76,10 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
     try:
         config = run.saved_config()
     except ConfigError:
-        return None  # a config.yaml that is not a dlcv run's
+        # a dlcv run's config.yaml, damaged (the folder holds the run's other files), is listed as such;
+        # another program's is passed over
+        others = [name for name in RunFolder.entries(folders=False) if name != run.config_file.name]
+        return _damaged_config(run, base) if any((run.path / name).exists() for name in others) else None
     if config is None:
         return None
     try:
@@ -110,6 +114,14 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
         date=datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M"), path=str(run.path))
 
 
+def _damaged_config(run: RunFolder, base: Path) -> RunRow:
+    return RunRow(name=str(run.path.relative_to(base)), status="damaged (config.yaml)", model="?", task="?",
+                  dataset="?", image_size="?", epochs="?", route="", backend="", val_accuracy=None, val_map=None,
+                  test_accuracy=None, test_map=None, test_loss=None, evaluated="", seconds=None,
+                  date=datetime.fromtimestamp(run.config_file.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                  path=str(run.path))
+
+
 def _evaluated(run: RunFolder) -> str:
     """evaluation.json's primary score, as "name value" (empty: never evaluated, or not readable)."""
     try:
@@ -139,7 +151,7 @@ def format_rows(rows: list[RunRow], output_format: str = "text") -> str:
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
         return out.getvalue()
-    table = [COLUMNS[:-1]] + [tuple(_shown(getattr(r, c), c) for c in COLUMNS[:-1]) for r in rows]
+    table = [COLUMNS[:-1]] + [tuple(printable(_shown(getattr(r, c), c)) for c in COLUMNS[:-1]) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() + "\n" for line in table)
 

@@ -65,6 +65,8 @@ class ResumePoint:
     """The running metrics of that epoch so far (the route's own form), or None."""
     seeds: list | None = None
     """The states of the model's random generators (dropout's), which Keras's model files do not keep."""
+    seconds: float = 0.0
+    """The run's seconds up to this point, over every process that trained it."""
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,29 @@ class RunFolder:
         if not record_path.is_file():
             return None
         record = _read_record(record_path, dict)
-        try:
-            epoch, model = int(record["epoch"]), self.checkpoints / str(record["model"])
-            return ResumePoint(epoch, model, record.get("best_val_loss"), int(record.get("batch", 0)),
-                               record.get("metrics"), record.get("seeds"))
-        except (KeyError, TypeError, ValueError):
-            raise DamagedRun(record_path, "it lacks the epoch or the model") from None
+        if "epoch" not in record or "model" not in record:
+            raise DamagedRun(record_path, "it lacks the epoch or the model")
+
+        def check(field: str, ok: bool, expected: str) -> None:
+            if not ok:
+                raise DamagedRun(record_path, f"{field}: {str(record.get(field))[:80]!r}; expected {expected}")
+
+        epoch, batch, model = record["epoch"], record.get("batch", 0), record["model"]
+        check("epoch", _whole(epoch) and 0 <= epoch <= MAX_EPOCHS, f"a whole number from 0 to {MAX_EPOCHS:,}")
+        check("batch", _whole(batch) and 0 <= batch < MAX_BATCHES, f"a whole number from 0 to {MAX_BATCHES - 1:,}")
+        check("model", isinstance(model, str) and model == Path(model).name and model not in ("", ".", ".."),
+              "the name of a model file in checkpoints/")
+        best = record.get("best_val_loss")
+        check("best_val_loss", best is None or (isinstance(best, (int, float)) and not isinstance(best, bool)),
+              "a number or null")
+        check("metrics", record.get("metrics") is None or isinstance(record["metrics"], (list, dict)),
+              "the metric state dlcv saved (a list or an object), or null")
+        check("seeds", record.get("seeds") is None or isinstance(record["seeds"], list), "a list, or null")
+        seconds = record.get("seconds", 0.0)  # runs written before it was recorded: 0
+        check("seconds", isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < 1e9,
+              "a number of seconds")
+        return ResumePoint(epoch, self.checkpoints / model, best, batch, record.get("metrics"), record.get("seeds"),
+                           float(seconds))
 
     def describe(self) -> str | None:
         """What the folder holds, in a few words (None: no run there)."""
@@ -221,6 +240,15 @@ class DamagedRun(DlcvError):
     def __init__(self, path: Path, why: str) -> None:
         super().__init__(f"{path} is damaged ({why}); train the run again, or under another name")
         self.path = path
+
+
+MAX_EPOCHS = 1_000_000
+MAX_BATCHES = 1_000_000_000
+"""Bounds of a resume record's epoch and batch (the batch is checked against the run's epoch when resumed)."""
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _read_record(path: Path, kind: type) -> Any:

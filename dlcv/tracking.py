@@ -314,6 +314,7 @@ def _connect(settings: MlflowConfig) -> tuple[Any, str]:
         os.environ["MLFLOW_TRACKING_PASSWORD"] = password or ""
     for variable, value in (("MLFLOW_HTTP_REQUEST_TIMEOUT", REQUEST_TIMEOUT_S), ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", 0)):
         os.environ.setdefault(variable, str(value))
+    _reach_database(uri)
     try:
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # the store is made and asked once: it answers
@@ -321,6 +322,29 @@ def _connect(settings: MlflowConfig) -> tuple[Any, str]:
         raise DlcvError(f"tracking.mlflow.uri {redacted(uri)!r} does not work: {_why(exc)}; expected an MLflow "
                         "tracking server that answers (http://HOST:PORT) or a database (sqlite:///FILE)") from None
     return client, uri
+
+
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+"""The database servers MLflow can store runs in, and their usual ports."""
+
+
+def _reach_database(uri: str) -> None:
+    """A database server's URI: its host and port answer within :data:`REQUEST_TIMEOUT_S`, else one line.
+    MLflow's SQLAlchemy store retries a refused connection for about 100 s and then raises a traceback."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+")[0]  # postgresql+psycopg2
+    if scheme not in DATABASE_PORTS or not parts.hostname:
+        return
+    import socket
+
+    try:
+        socket.create_connection((parts.hostname, parts.port or DATABASE_PORTS[scheme]), REQUEST_TIMEOUT_S).close()
+    except OSError as exc:
+        raise DlcvError(f"tracking.mlflow.uri {redacted(uri)!r} does not work: its database server does not answer "
+                        f"({exc.strerror or type(exc).__name__}); expected a {scheme} server listening at "
+                        f"{parts.hostname}:{parts.port or DATABASE_PORTS[scheme]}") from None
 
 
 def _end_if_running(client: Any, run_id: str, status: str) -> None:

@@ -4,11 +4,12 @@ real subprocess is used only where a process is the point (kills, a second backe
 unimportable, one end-to-end command)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import runpy
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +147,19 @@ def trained_weights_file(keras, name: str, size: int, folder) -> tuple[str, obje
     path = str(folder / f"{name}_notop.weights.h5")
     network.save_weights(path)
     return path, module, network
+
+
+def serve_weights(monkeypatch, name: str, source) -> str:
+    """Point the backbone's ImageNet weights at a local file (file:// URL), as if it were Google's."""
+    from dlcv.models import backbones
+
+    digest = hashlib.md5(source.read_bytes()).hexdigest()
+    entry = backbones.BACKBONES[name]
+    file_name = entry.weights_file(32).name
+    (source.parent / file_name).write_bytes(source.read_bytes())
+    monkeypatch.setitem(backbones.BACKBONES, name,
+                        replace(entry, notop=(entry.notop[0], f"file://{source.parent}/", digest)))
+    return file_name
 
 
 @pytest.fixture(scope="session")

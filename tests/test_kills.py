@@ -25,9 +25,10 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     seed = int.from_bytes(os.urandom(4), "little")
     rng, epochs = random.Random(seed), 12  # five kills take 5-10 epochs: the last run still trains some
     context = f"(kill points drawn with random seed {seed})"
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"  # tracked too: a resumed run continues its MLflow run
+    # Not tracked: MLflow's start costs each of the six processes 4 s; a resumed run's MLflow run is
+    # tests/test_tracking.py's (each epoch logged once, a replaced run ended KILLED)
     args = ["--set", f"output_dir={tmp_path}", "--set", "name=killed", "--set", f"epochs={epochs}",
-            "--set", "callbacks.checkpoint=improvements", "--set", f"tracking.mlflow.uri={store}"]
+            "--set", "callbacks.checkpoint=improvements"]
     run_dir = tmp_path / "killed"
     history_path = run_dir / "history.json"
     committed = []  # (epochs the resume record had committed, the history as it stood) at each kill
@@ -35,7 +36,6 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     for kill in range(5):
         # A kill before the first epoch is committed leaves nothing to resume: start afresh, as a user would.
         command = [sys.executable, "-m", "dlcv", "train", *args] + (["--resume"] if record_path.exists() else [])
-        # in tmp_path: MLflow puts an SQLite store's artefacts in ./mlruns
         process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         target = len(_history(history_path).get("loss", [])) + rng.randint(1, 2)
         deadline = time.time() + 120
@@ -66,15 +66,3 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
         keras.models.load_model(checkpoint)
     assert not list(run_dir.rglob(".tmp-*")) and not (run_dir / ".lock").exists(), context
     assert json.loads((run_dir / "results.json").read_text())["epochs_run"] == epochs  # before the kills too
-    # one MLflow run, FINISHED, holding each epoch once as the run folder has it (a kill before the first
-    # commit is a fresh start: the run it replaced is ended KILLED, never left RUNNING)
-    from mlflow import MlflowClient
-
-    client = MlflowClient(store)
-    runs = client.search_runs([client.get_experiment_by_name("dlcv").experiment_id])
-    assert sorted(r.info.status for r in runs) == ["FINISHED"] + ["KILLED"] * (len(runs) - 1), context
-    (finished_run,) = [r for r in runs if r.info.status == "FINISHED"]
-    assert finished_run.info.run_id == json.loads((run_dir / "mlflow.json").read_text())["run_id"]
-    logged = client.get_metric_history(finished_run.info.run_id, "loss")
-    assert [m.step for m in logged] == list(range(epochs)), context
-    assert [m.value for m in logged] == pytest.approx(history["loss"], rel=1e-6)

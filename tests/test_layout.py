@@ -153,3 +153,15 @@ def test_no_training_function_takes_more_than_eight_parameters():
                 if count > 8:
                     wide.append(f"{path.name}:{node.lineno} {getattr(node, 'name', 'lambda')} ({count})")
     assert not wide, wide
+
+
+def test_no_test_module_imports_another():
+    """Tests share their helpers through conftest.py (and data_files.py's generated data), never by importing
+    another test module."""
+    importing = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            importing += [f"{path.name}: {name}" for name in names if name.split(".")[-1].startswith("test_")]
+    assert not importing, importing

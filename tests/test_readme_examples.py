@@ -41,7 +41,7 @@ def clone(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(line: str, dlcv, script) -> int:
+def run(line: str, dlcv, script, replaced: list | None = None) -> int:
     words = shlex.split(line)
     if words[0] == "python":
         return script(words[1].removeprefix("scripts/").removesuffix(".py"), *words[2:]).code
@@ -53,21 +53,25 @@ def run(line: str, dlcv, script) -> int:
         args += [] if "--trials" in args else ["--trials", "2"]
     outcome = dlcv(*args, *TINY.get(args[0], []))
     assert outcome.code == 0, f"{line}: {outcome.err[-1500:]}"
+    if replaced is not None and "replacing" in outcome.out + outcome.err:
+        replaced.append(line)
     return outcome.code
 
 
-@pytest.mark.parametrize("section", ["data", "table", "multilabel", "tune", "compare"])
-def test_the_readme_examples_run_on_a_fresh_clone(section, clone, dlcv, script):
-    lines = commands(section)
-    assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines
-    if not lines[0].startswith("dlcv data sample"):
-        lines.insert(0, "dlcv data sample datasets/sample")  # what the section says to run first
-    for line in lines:
-        assert run(line, dlcv, script) == 0, line
+def test_the_readme_examples_run_in_order_on_a_fresh_clone(clone, dlcv, script, capsys):
+    """... one section after the other in one clone, as a reader follows them: no example replaces
+    another's run (each writes its own run folder)."""
+    replaced = []
+    for section in ("data", "table", "multilabel", "tune", "compare"):
+        lines = commands(section)
+        assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines
+        for line in lines:
+            assert run(line, dlcv, script, replaced) == 0, line
+    assert replaced == [], replaced
 
 
 def test_the_transfer_learning_example_runs_on_a_fresh_clone(keras, clone, dlcv, script, monkeypatch):
-    from test_weights import serve_weights
+    from conftest import serve_weights
 
     network = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3))
     network.save(clone / "served.h5")

@@ -149,14 +149,17 @@ def test_a_bad_row_is_one_line_before_any_image_is_decoded(dlcv, tmp_path, photo
 
 def test_data_check_on_a_table_names_missing_unlisted_and_repeated_files(dlcv, tmp_path, photos):
     rows = [[path, name] for path, name in listed(photos)[:-2]]       # the last two photos named by no row
-    rows += [["cats/gone.png", "cats"], [rows[0][0], "dogs"]]         # a missing file; a file named twice
+    rows += [["cats/gone.png", "cats"], rows[0]]                       # a missing file; a file named twice
     path = write_csv(tmp_path / "labels.csv", ["path", "label"], rows)
     said = dlcv("data", "check", path, "--images", photos)
-    assert said.code == 1, said.err  # the file named twice is one picture with two labels
+    assert said.code == 1, said.err  # the file named twice is one picture twice
     assert "missing: 1 row(s) naming no file: line 30: cats/gone.png" in said.out
     assert "not in the table: 2 file(s) no row names: panda/panda_008.png, panda/panda_009.jpg" in said.out
     assert f"named twice: 1 file(s) two rows or more name: lines 2 and 31: {rows[0][0]}" in said.out
-    assert "exact duplicates, across classes" in said.out
+    assert "exact duplicates" in said.out
+    rows[-1] = [rows[0][0], "dogs"]  # named twice under two labels: refused, as training refuses it
+    said = dlcv("data", "check", write_csv(tmp_path / "labels.csv", ["path", "label"], rows), "--images", photos)
+    assert said.code == 2 and f"line 31: {rows[0][0]} is labelled dogs, but line 2 labels it cats" in said.err
 
 
 def test_data_build_writes_a_tables_images_into_a_store(dlcv, tmp_path, photos):

@@ -282,3 +282,23 @@ def test_an_epochs_numbers_are_logged_whatever_their_type_and_nothing_else(tmp_p
     logged = client.get_run(run_id).data.metrics
     assert logged == {"loss": 0.5, "accuracy": 0.75, "seen": 10.0, "val_loss": 0.25}
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == [4]
+
+
+def test_a_fresh_start_over_a_killed_run_ends_its_mlflow_run_killed(keras, tmp_path, monkeypatch):
+    """A SIGKILLed process leaves its MLflow run RUNNING; training the same run again without --resume
+    ends that one KILLED and tracks a new one."""
+    from dlcv.config import load_config
+    from dlcv.training.engine import train
+
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store)
+    killed = client.create_run(client.create_experiment("dlcv")).info.run_id  # as a killed process left it
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "mlflow.json").write_text(json.dumps({"run_id": killed, "uri": store,
+                                                                 "experiment": "dlcv"}))
+    train(load_config(overrides=[f"output_dir={tmp_path}", "epochs=1", "name=again", f"tracking.mlflow.uri={store}",
+                                 "callbacks.monitor=false"]), verbose=0)
+    tracked = run_id_of(tmp_path / "again")
+    assert client.get_run(killed).info.status == "KILLED"
+    assert tracked != killed and client.get_run(tracked).info.status == "FINISHED"

@@ -2,25 +2,11 @@
 read; dlcv weights fetch fills Keras's cache that training then loads from."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import numpy as np
-from conftest import BACKBONE
+from conftest import BACKBONE, serve_weights
 from conftest import transfer_overrides as transfer
-
-
-def serve_weights(monkeypatch, name: str, source) -> str:
-    """Point the backbone's ImageNet weights at a local file (file:// URL), as if it were Google's."""
-    from dlcv.models import backbones
-
-    digest = hashlib.md5(source.read_bytes()).hexdigest()
-    entry = backbones.BACKBONES[name]
-    file_name = entry.weights_file(32).name
-    (source.parent / file_name).write_bytes(source.read_bytes())
-    monkeypatch.setitem(backbones.BACKBONES, name,
-                        replace(entry, notop=(entry.notop[0], f"file://{source.parent}/", digest)))
-    return file_name
 
 
 def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dlcv, tmp_path, photo_folders,

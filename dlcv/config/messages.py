@@ -40,6 +40,11 @@ def describe(exc: ValidationError) -> str:
     return f"{where}: {' or '.join(dict.fromkeys(alternatives))}, got {_shown(error['input'])}"
 
 
+def failing_key(exc: ValidationError) -> str:
+    """The dotted key of the first error (what :func:`describe` names)."""
+    return _key_path(exc.errors(include_url=False)[0]["loc"])
+
+
 def _key_path(loc: tuple) -> str:
     """The dotted key the user wrote, without the union-member tags pydantic adds to a location."""
     parts, section, keyed = [], ExperimentConfig, None

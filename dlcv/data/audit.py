@@ -84,6 +84,8 @@ class FolderAudit:
     unreadable: list[str]
     duplicates: list[DuplicateGroup]
     distance: int = NEAR_DISTANCE
+    kind: str = "folder"
+    """What was read: a class "folder", or a label "table"."""
     missing: list[str] = field(default_factory=list)
     """A label table's rows naming files that are not there ("line N: path")."""
     unlisted: list[str] = field(default_factory=list)
@@ -118,7 +120,7 @@ class FolderAudit:
         classes = sorted({name for per_class in self.counts.values() for name in per_class})
         lines = [f"{self.root}: {total:,} images, {len(classes)} classes, " + (
             "split as given: " + ", ".join(f"{part} {sum(c.values()):,}" for part, c in self.counts.items())
-            if self.split_as_given else "one folder (a training run splits it at random)")]
+            if self.split_as_given else f"one {self.kind} (a training run splits it at random)")]
         per_class = {name: sum(c.get(name, 0) for c in self.counts.values()) for name in classes}
         if per_class:  # else nothing was readable: the unreadable files below say why
             smallest, largest = min(per_class.values()), max(per_class.values())
@@ -194,15 +196,17 @@ def audit_table(path: str | os.PathLike, images: str | os.PathLike | None = None
                 workers: int | None = None) -> FolderAudit:
     """Read every image a label table names once: the folder's report, and the table's own problems (rows
     naming missing files, files no row names, files two rows name)."""
+    from ..config import DatasetConfig
     from ..images import list_images
     from .table import read_table
 
     _check_distance(distance)
-    table = read_table(path, images)
+    # refused as a training run would refuse it (above dataset.max_missing's default of rows missing)
+    table = read_table(path, images, max_missing=DatasetConfig.model_fields["max_missing"].default)
     classes = [table.label_text(row) for row in range(len(table.labels))]
     part_of = [""] * len(table.paths) if table.given_split is None else [PART_NAMES[int(g)] for g in table.given_split]
     audit = _audit(str(table.images), table.paths, classes, part_of, distance, workers)
-    audit.split_as_given = table.given_split is not None
+    audit.split_as_given, audit.kind = table.given_split is not None, "table"
     named = {os.path.normpath(p) for p in table.paths}
     audit.unlisted = [os.path.relpath(p, table.images) for p in list_images(table.images)
                       if os.path.normpath(p) not in named]

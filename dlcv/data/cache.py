@@ -6,7 +6,9 @@ preprocessing, the decode mode and the split's grouping, so a changed, added or 
 recipe makes a new one. It is written
 chunk by chunk and becomes valid only by an atomic rename at the end: a killed build is never used, and
 a cache that is damaged is rebuilt. If the disk fills up while caching, the run says so and goes on
-reading the photos directly.
+reading the photos directly. A build killed part-way leaves its temporary file; the next build in the
+folder removes those no process has written to for :data:`STALE_SECONDS` (a live build writes a chunk
+every few seconds; another run's build in progress is left alone).
 
     source = cached(folder_source("datasets/animals", recipe), Path("output/cache"))
 """
@@ -14,13 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
+from .. import files
 from ..errors import DlcvError, WriteFailed
 from .sources import FolderSource, ImageSource
 from .store import StoreSource, write_store
 
 log = logging.getLogger(__name__)
+
+STALE_SECONDS = 600
+"""A cache's temporary file untouched this long is a killed build's, removed at the next build."""
 
 
 def cache_path(source: FolderSource, folder: Path, key: str) -> Path:
@@ -45,6 +52,7 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
             pass
         log.info(f"cache: {path} is damaged or from another listing; building it again")
         path.unlink(missing_ok=True)
+    _remove_killed_builds(folder)
     log.info(f"cache: decoding {len(source):,} images once into {path}")
     try:
         write_store(source, path, source.preprocessing, progress="decoding" if progress else None,
@@ -53,6 +61,19 @@ def cached(source: FolderSource, folder: Path, progress: bool = True) -> ImageSo
         log.warning(f"{exc}; no cache, so the photos are decoded each time they are read")
         return source
     return _with_paths(StoreSource(path), source)
+
+
+def _remove_killed_builds(folder: Path) -> None:
+    stale = []
+    for path in folder.glob(f"{files.TEMP_PREFIX}*.h5"):
+        try:
+            if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+                stale.append(path)
+        except FileNotFoundError:  # its build finished (renamed) or another run removed it meanwhile
+            continue
+    if stale:
+        log.info(f"cache: removed {len(stale)} temporary file(s) of builds killed part-way in {folder}/")
 
 
 def _with_paths(store: StoreSource, source: FolderSource) -> StoreSource:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import DatasetConfig, Decode, PreprocessingConfig
 from ..errors import ConfigError, DlcvError
-from ..images import list_images
+from ..images import check_inside, list_images, real_folder
 from .loader import label_of
 from .registry import register_dataset
 from .sources import FolderSource
@@ -38,6 +38,9 @@ def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray
     paths = list_images(root)
     if not paths:
         raise DlcvError(f"no images found under {str(root)!r}; expected <class>/<image>.jpg|png|... files")
+    inside = real_folder(root)
+    for path in paths:
+        check_inside(path, inside, "")
     names = [label_of(p) for p in paths]
     class_names = sorted(set(names))
     if len(class_names) < 2:

@@ -93,10 +93,11 @@ def write_mosaics(root: str | os.PathLike, count: int = 3 * PER_CLASS, seed: int
 
 
 def _new_folder(root: str | os.PathLike) -> Path:
+    """``root``, new or empty, made and proven writable (one line otherwise: under a file, read-only)."""
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise DlcvError(f"{str(root)!r} is not an empty folder; expected a new folder for the sample data set")
-    return root
+    return files.ensure_writable_dir(root)
 
 
 def _picture(rng: np.random.Generator, kind: int) -> np.ndarray:

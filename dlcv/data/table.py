@@ -32,6 +32,7 @@ import numpy as np
 from ..config import DatasetConfig, PreprocessingConfig, TableColumns
 from ..config.schema import DEFAULT_SEPARATOR
 from ..errors import ConfigError, DlcvError
+from ..images import check_inside, real_folder
 from .folder import SPLIT_FOLDERS, file_groups
 from .registry import register_dataset
 from .sources import FolderSource
@@ -172,6 +173,9 @@ def _records(path: Path):
                     continue
                 try:
                     row = json.loads(line)
+                except RecursionError:  # a row nested thousands deep: Python's parser gives up
+                    raise DlcvError(f"{path}: line {number}: nested too deep to read; expected one flat object "
+                                    "per line (path, label)") from None
                 except ValueError as exc:
                     raise DlcvError(f"{path}: line {number}: not valid JSON ({exc}); expected one object per "
                                     "line") from None
@@ -221,6 +225,9 @@ def _columns(path: Path, header: dict[str, Any], given: TableColumns) -> _Column
 def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, task: str) -> LabelTable:
     paths, labels, parts, missing = [], [], [], []
     lines_of: dict[str, list[int]] = {}
+    labels_of: dict[str, tuple[int, list[str]]] = {}  # each file's first row: (line, its labels)
+    conflict = None  # the first row naming a file already named with other labels
+    inside = real_folder(root)
     several = unlabelled = None  # the first row with several labels, with none: (line, its labels)
     rows = 0
     for line, row in records:
@@ -251,9 +258,14 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
         if not file.is_file():
             missing.append(f"line {line}: {relative}")
             continue
+        check_inside(file, inside, f"{where}: ")
         if columns.split is not None:
             parts.append(SPLIT_FOLDERS[part])
-        lines_of.setdefault(os.path.normpath(relative), []).append(line)
+        key = os.path.normpath(relative)
+        first = labels_of.setdefault(key, (line, names))
+        if conflict is None and sorted(first[1]) != sorted(names):
+            conflict = (line, relative, names, first)
+        lines_of.setdefault(key, []).append(line)
         paths.append(str(file))
         labels.append(names)
     if not rows:
@@ -264,6 +276,10 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
     multilabel = task == "multilabel" or (task == "auto" and several is not None)
     if not multilabel and unlabelled is not None:  # a single-label table's row without a label
         _refuse_for_single_label(f"{path}: line {unlabelled}", [], columns)
+    if not multilabel and conflict is not None:  # one image, two classes: which is it?
+        line, relative, names, (first_line, first_names) = conflict
+        raise DlcvError(f"{path}: line {line}: {relative} is labelled {', '.join(names)}, but line {first_line} "
+                        f"labels it {', '.join(first_names)}; expected one label for each file")
     class_names = list(columns.one_hot) if columns.one_hot else sorted({name for names in labels for name in names})
     index = {name: i for i, name in enumerate(class_names)}
     if multilabel:
@@ -272,6 +288,7 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
             targets[row, [index[name] for name in names]] = 1
     else:
         targets = np.array([index[names[0]] for names in labels], np.int64)
+    class_names, targets = _without_empty_classes(path, class_names, targets)
     repeated = [f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}: {relative}"
                 for relative, lines in lines_of.items() if len(lines) > 1]
     reason = (f"task: multilabel (line {several[0]} has {len(several[1])} labels: {', '.join(several[1])})"
@@ -279,6 +296,26 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
               + (" (as set)" if task != "auto" else " (one label per image)"))
     return LabelTable(paths, targets, class_names, np.array(parts, np.int8) if columns.split is not None else None,
                       missing, repeated, rows, root, reason, separator)
+
+
+CLASSES_NAMED = 5
+"""Classes a message names before "..."."""
+
+
+def _without_empty_classes(path: Path, class_names: list[str], targets: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The classes with at least one image, and the targets over them: a one-hot column no row sets (or whose
+    rows all name missing files) would be an output the model can never learn, and its size with it."""
+    counts = targets.sum(axis=0) if targets.ndim == 2 else np.bincount(targets, minlength=len(class_names))
+    kept = np.flatnonzero(counts > 0)
+    if len(kept) == len(class_names):
+        return class_names, targets
+    empty = [name for name, n in zip(class_names, counts) if n == 0]
+    log.info(f"data: {path.name}: {len(empty):,} class(es) with no image dropped ("
+             + ", ".join(empty[:CLASSES_NAMED]) + (", ..." if len(empty) > CLASSES_NAMED else "")
+             + f"); {len(kept):,} kept")
+    if targets.ndim == 2:
+        return [class_names[k] for k in kept], targets[:, kept]
+    return [class_names[k] for k in kept], np.searchsorted(kept, targets).astype(np.int64)
 
 
 def _labels(where: str, row: dict[str, Any], columns: _Columns, separator: str) -> list[str]:
@@ -336,6 +373,10 @@ def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> 
     by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
     table = read_table_of(dataset)
     log.info(f"data: {Path(dataset.path).name}: {table.task_line}")
+    if table.repeated:  # dlcv data check lists them all
+        log.warning(f"data: {Path(dataset.path).name}: {len(table.repeated):,} file(s) named by more than one row, "
+                    f"each row trained as an image ({table.repeated[0]}"
+                    + (", ..." if len(table.repeated) > 1 else "") + "); dlcv data check lists them")
     check_split_keys(dataset, table)
     given = table.given_split if dataset.splits != "random" else None
     groups = file_groups(table.paths, dataset.group_by) if dataset.group_by is not None else None

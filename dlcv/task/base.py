@@ -141,6 +141,10 @@ class Task(ABC):
                          keras_only: bool = False) -> tuple:
         """(loss, metrics) to compile the model with; ``keras_only``: Keras's own objects (a saved file's)."""
 
+    def class_counts(self, labels: np.ndarray) -> np.ndarray:
+        """Images of each class among ``labels`` (class indexes; a multi-label task counts its rows' 1s)."""
+        return np.bincount(np.asarray(labels, np.int64), minlength=len(self.class_names))
+
     def class_weights(self, labels: np.ndarray, how: str) -> np.ndarray | None:
         """One loss weight per class (None: "none")."""
         if how == "none":

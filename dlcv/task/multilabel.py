@@ -243,6 +243,9 @@ class MultiLabel(Task):
                              else MeanAveragePrecision())
         return loss, [average_precision, keras.metrics.F1Score(average="macro", threshold=0.5, name="f1_macro")]
 
+    def class_counts(self, labels: np.ndarray) -> np.ndarray:
+        return self.truth(labels).sum(axis=0)
+
     def class_weights(self, labels: np.ndarray, how: str) -> None:
         return None  # the checks refuse class_weight: balanced for multi-label data
 

@@ -12,6 +12,7 @@ A user's own callbacks go just before the resume checkpoint, so they too see eve
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -66,15 +67,18 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     A two-step commit keeps the pair consistent under SIGKILL: the model goes to
     ``last-epoch<N>.keras`` (atomically), then ``last.json`` is atomically replaced to point at it, then
     older models are removed. Whatever the moment of a kill, ``last.json`` names a complete model and
-    the epoch it finished. A non-finite loss is never committed.
+    the epoch it finished. A non-finite loss is never committed. Each commit records the run's seconds so
+    far (``seconds_before``: what earlier processes of a resumed run spent), so that results.json counts
+    the whole run's time.
 
         ResumeCheckpoint("output/run/checkpoints")     # then: RunFolder(...).resume_point() on restart
     """
 
-    def __init__(self, folder: str | Path, best_val_loss: float | None = None) -> None:
+    def __init__(self, folder: str | Path, best_val_loss: float | None = None, seconds_before: float = 0.0) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.best_val_loss = best_val_loss
+        self.seconds_before, self.started = seconds_before, time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
@@ -98,9 +102,9 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         return model_path
 
     def _commit(self, model_path: Path, point: dict) -> None:
-        files.write_json(self.folder / RESUME_RECORD, {**point, "model": model_path.name,
-                                                       "best_val_loss": self.best_val_loss,
-                                                       "seeds": seed_states(self.model)})
+        files.write_json(self.folder / RESUME_RECORD, {
+            **point, "model": model_path.name, "best_val_loss": self.best_val_loss, "seeds": seed_states(self.model),
+            "seconds": round(self.seconds_before + time.perf_counter() - self.started, 2)})
         for old in self.folder.glob("last-epoch*.keras"):
             if old != model_path:
                 old.unlink(missing_ok=True)
@@ -206,6 +210,7 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False))
     callbacks.extend(extra)
     callbacks.extend(averaging[1:])
-    callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None))
+    callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None,
+                                      resume.seconds if resume else 0.0))
     callbacks.extend(after_commit)
     return callbacks

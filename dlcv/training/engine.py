@@ -29,7 +29,7 @@ from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
 from ..report import write_report
-from ..runs import ResumePoint, RunFolder
+from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
 from ..task import Task, task_of_config
@@ -139,6 +139,7 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
     run, point = claim.run, claim.resume
     config, splits, task = prepared.config, prepared.splits, prepared.task
     _check_classes(run, prepared, point)
+    _say_untrained_classes(task, splits.train.labels)
     skipped = prepared.skipped
     if skipped:
         _report_skipped(skipped, run if claim.chief else None)
@@ -148,6 +149,9 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
     saved = keras.models.load_model(point.model_path) if point else None  # outside the strategy's scope
     phases = plan_phases(config, point.epoch if point else 0)
     steps_per_epoch = -(-len(splits.train.labels) // config.batch_size)
+    if point is not None and point.batch >= steps_per_epoch:
+        raise DamagedRun(run.checkpoints / RESUME_RECORD, f"batch: {point.batch}; expected fewer than the "
+                         f"{steps_per_epoch} batches of one of its epochs")
     with distribution.scope():
         model = compile_model(config, task, steps_per_epoch, phases[0])
         initial_epoch = _restore(model, saved, point) if saved is not None else 0
@@ -212,7 +216,9 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
     if evaluation is not None:
         artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run, task))
-    result.artefacts, result.seconds = artefacts, time.perf_counter() - started
+    # the whole run's time: this process's, and what earlier processes spent up to the point it resumed from
+    result.artefacts = artefacts
+    result.seconds = time.perf_counter() - started + (claim.resume.seconds if claim.resume else 0.0)
     results = _results(result, config, initial_epoch + len(history.get("loss", [])), history)
     if evaluation is not None:
         artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results,
@@ -265,6 +271,15 @@ def _choose_on_validation(task: Task, route, model, val) -> Task:
         raise DlcvError(f"task: {task.name} chooses {task.chooses_on_validation} on the validation split, which is "
                         "empty; expected dataset.val_size > 0 or a val part")
     return task.choose(*route.predict(model, val))
+
+
+def _say_untrained_classes(task: Task, train_labels: np.ndarray) -> None:
+    """A class whose images all went to the validation or test split: the model cannot learn it (one line)."""
+    absent = [name for name, count in zip(task.class_names, task.class_counts(train_labels)) if count == 0]
+    if absent:
+        log.warning(f"data: no training image of {len(absent)} class(es): {', '.join(absent[:5])}"
+                    + (", ..." if len(absent) > 5 else "") + "; their images are all in the validation or test "
+                    "split (a given split column, or too few images to split): the model cannot learn them")
 
 
 def _check_classes(run: RunFolder, prepared: PreparedData, point: ResumePoint | None) -> None:
