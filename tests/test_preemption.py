@@ -112,8 +112,10 @@ def test_sigterm_stops_a_search_in_its_trial_and_the_same_command_continues_the_
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
 
 
-def test_the_first_sigterm_raises_the_flag_and_a_second_acts_as_before():
+def test_the_first_sigterm_raises_the_flag_and_a_second_acts_as_before(caplog):
     import os
+
+    caplog.set_level("DEBUG", logger="dlcv")
 
     from dlcv.training.preemption import on_sigterm
 
@@ -128,6 +130,7 @@ def test_the_first_sigterm_raises_the_flag_and_a_second_acts_as_before():
         assert flag and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # a second one ends the process
         assert signal.getsignal(signal.SIGINT) is interrupt  # Ctrl-C untouched
     assert signal.getsignal(signal.SIGTERM) == before
+    assert not caplog.records  # one line when the run has stopped (the README's), none as the signal comes
 
 
 def test_the_rest_of_a_resumed_epoch_is_counted_as_the_run_counts(keras, capsys):

@@ -14,7 +14,6 @@ the whole epoch's (Keras's ``BackupAndRestore(save_freq=N)`` restarts the epoch 
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,8 +22,6 @@ from typing import Any
 import keras
 
 from ..errors import Preempted
-
-log = logging.getLogger(__name__)
 
 
 class SignalFlag:
@@ -46,10 +43,9 @@ def on_sigterm() -> Iterator[SignalFlag]:
         yield flag
         return
 
-    def handler(signum, frame) -> None:
+    def handler(signum, frame) -> None:  # nothing printed here: the run's one line comes when it has stopped
         flag.raised = True
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        log.info("SIGTERM: stopping after the step in progress (a second SIGTERM stops at once)")
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
