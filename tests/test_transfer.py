@@ -214,19 +214,24 @@ def test_a_run_killed_in_the_fine_tune_phase_resumes_there(keras, tmp_path, phot
     assert history["learning_rate"] == pytest.approx([0.05] + [0.001] * 3)
 
 
-def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp_path, photo_folders):
+def test_a_backbone_with_random_weights_trains_whole_like_any_network(keras, tmp_path):
     """weights: none is a network trained from scratch: its BatchNormalization learns the data's statistics
-    (frozen at 0/1, every image gave the same features and the loss stayed at ln 3)."""
+    (frozen at 0/1, every image gave the same features and the loss stayed at ln 3), with a momentum that
+    fits the run's few steps, so that the model scores on images it did not train on (with the
+    applications' 0.999 it learnt its training images, 0.95 here, and scored chance, 0.33, on the test
+    split)."""
     from dlcv.training.engine import train
 
-    config = load_config(overrides=transfer(tmp_path, photo_folders, "scratch", "epochs=5", "batch_size=8",
+    photos = write_photo_folders(tmp_path / "photos", per_class=24, size=(64, 48))
+    config = load_config(overrides=transfer(tmp_path, photos, "scratch", "epochs=8", "dataset.test_size=0.25",
                                             "model.params={weights: none, trainable: true, dropout: 0.0}",
                                             "optimizer={name: adam, learning_rate: 0.001}", "callbacks.monitor=false",
                                             "callbacks.checkpoint=none"))
     result = train(config, verbose=0)
     history = json.loads((result.run_dir / "history.json").read_text())
     assert min(history["loss"][-2:]) < 0.5 * history["loss"][0]  # frozen at 0/1 statistics: ln 3 throughout
-    assert sum(history["accuracy"][-2:]) / 2 >= 0.8  # chance: 1/3
+    test = result.prepared.splits.test
+    assert len(test.labels) == 18 and result.test_accuracy >= 0.6  # held out; chance: 1/3 (0.78 when written)
     means = [keras.ops.convert_to_numpy(layer.moving_mean) for layer in _bn_layers(keras, result.model)]
     assert all(np.any(mean != 0) for mean in means)  # every BatchNormalization layer learnt its statistics
 

@@ -28,6 +28,7 @@ from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
+from ..models.backbones import fit_batch_norm_momentum
 from ..report import write_report
 from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
@@ -89,6 +90,7 @@ def compile_model(config: ExperimentConfig, classes: int | Task, steps_per_epoch
     keras.config.set_dtype_policy(config.precision)
     model = build_model(config.model.name, p.width, p.height, p.channels, len(task.class_names),
                         classifier_activation=task.activation, **config.model.params)
+    fit_batch_norm_momentum(model, steps_per_epoch)
     if phase is not None and phase.fine_tuning:
         unfreeze(model, phase)
     _compile(model, config, task, steps_per_epoch, phase)
