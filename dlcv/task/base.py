@@ -25,12 +25,10 @@ class TopLabel:
     probability: float
     top: tuple[tuple[str, float], ...] = ()
     """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
-    probabilities: dict[str, float] | None = None
-    """Every class's probability (None unless asked for: ``dlcv serve`` sends them)."""
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"path": self.path, "label": self.label, "probability": round(self.probability, 6)}
-        return _with_extras(record, self)
+        return _with_top(record, self)
 
     def cells(self, digits: int) -> list[str]:
         """path, label, probability[, label_2, probability_2, ...] for text and CSV."""
@@ -61,8 +59,9 @@ class LabelSet:
         return tuple(name for name, _ in self.labels)
 
     def to_json(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"path": self.path, "labels": list(self.label_names)}
-        return _with_extras(record, self)
+        record: dict[str, Any] = {"path": self.path, "labels": list(self.label_names),
+                                  "probabilities": {name: round(p, 6) for name, p in self.probabilities.items()}}
+        return _with_top(record, self)
 
     def cells(self, digits: int) -> list[str]:
         """path, the labels joined, their probabilities joined in the same order[, label_1, probability_1, ...]."""
@@ -79,9 +78,7 @@ class LabelSet:
 Prediction = TopLabel | LabelSet
 
 
-def _with_extras(record: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
-    if prediction.probabilities is not None:
-        record["probabilities"] = {name: round(p, 6) for name, p in prediction.probabilities.items()}
+def _with_top(record: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
     if prediction.top:
         record["top"] = [{"label": name, "probability": round(p, 6)} for name, p in prediction.top]
     return record
@@ -193,8 +190,8 @@ class Task(ABC):
 
     # -- predicting -----------------------------------------------------------------------------------
     @abstractmethod
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1, every: bool = False) -> Prediction:
-        """One image's prediction record; ``every``: with every class's probability."""
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> Prediction:
+        """One image's prediction record (``top``: with the ``top`` most probable classes)."""
 
     def ranked(self, probabilities: np.ndarray, top: int) -> tuple[tuple[str, float], ...]:
         order = np.argsort(-probabilities, kind="stable")[:max(top, 1)]

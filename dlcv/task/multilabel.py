@@ -269,7 +269,7 @@ class MultiLabel(Task):
                 f"{results['test_f1_macro']:.4f}, exact match {results['test_exact_match']:.4f} "
                 f"({results.get('test_images', '?')} images), loss {results.get('test_loss', float('nan')):.4f}")
 
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1, every: bool = True) -> LabelSet:
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> LabelSet:
         chosen = np.flatnonzero(self.decide(probabilities[None])[0])
         return LabelSet(path, tuple((self.class_names[k], float(probabilities[k])) for k in chosen),
                         {name: float(p) for name, p in zip(self.class_names, probabilities)}, self.separator,

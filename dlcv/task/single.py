@@ -47,13 +47,9 @@ class SingleLabel(Task):
                      f"{results['test_macro_f1']:.4f}")
         return line
 
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1, every: bool = False) -> TopLabel:
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> TopLabel:
         ranked = self.ranked(probabilities, top)
-        return TopLabel(path, ranked[0][0], ranked[0][1], ranked if top > 1 else (),
-                        self._every(probabilities) if every else None)
-
-    def _every(self, probabilities: np.ndarray) -> dict[str, float]:
-        return {name: float(p) for name, p in zip(self.class_names, probabilities)}
+        return TopLabel(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
 
     def serving_fields(self) -> dict[str, Any]:
         return {"task": self.name,
