@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, transfer_overrides
 
 FIXTURE = ROOT / "tests" / "fixtures" / "runs" / "multilabel"
 TITLE = "\x1b]0;owned\x07"
@@ -371,3 +371,59 @@ def test_a_database_that_refuses_connections_is_one_line_at_once(dlcv, tmp_path)
     assert said.code == 2 and said.err.count("\n") == 1, said.err
     assert "its database server does not answer" in said.err and f"127.0.0.1:{port}" in said.err
     assert "S3cret" not in said.err and time.monotonic() - started < 30
+
+
+def test_a_model_too_big_for_memory_is_refused_before_its_weights_exist(dlcv, photo_folders, tmp_path, monkeypatch):
+    """LeNet on 32 x 100,000 images: 8 x 25,000 x 50 features into 500 units, 5 billion weights (20 GB),
+    refused in one line, not allocated."""
+    import dlcv.training.footprint as footprint
+
+    monkeypatch.setattr(footprint, "available_memory", lambda: 8 * 2**30)
+    overrides = transfer_overrides(tmp_path, photo_folders, "tall", "preprocessing.height=100000", "model.name=lenet")
+    outcome = dlcv("train", *[arg for value in overrides for arg in ("--set", value)])
+    assert outcome.code == 2 and outcome.err.count("error") == 1, outcome.err
+    assert "model: lenet at 32x100000x3 has 5,000,028,573 parameters" in outcome.err
+    assert "8.00 GiB of memory available" in outcome.err
+    assert not (tmp_path / "tall" / "model.h5").exists()
+    from keras.src.backend.common import global_state  # the refused variables are not left to start later
+
+    assert not global_state.get_global_attribute("uninitialized_variables")
+
+
+@pytest.mark.parametrize("name", ["lenet", "minivggnet", "mobilenet_v2"])
+def test_a_model_measured_before_it_is_built_starts_from_the_same_weights(keras, name):
+    """The stateless build gives the seeded values an ordinary build gives (MobileNetV2's input conversion
+    is a fixed layer set with set_weights)."""
+    from dlcv.config import load_config
+    from dlcv.models import build_model
+    from dlcv.training.footprint import build_within_memory
+
+    params = {"weights": "none"} if name == "mobilenet_v2" else {}
+    keras.utils.set_random_seed(7)
+    plain = build_model(name, 32, 32, 3, 3, **params)
+    keras.utils.set_random_seed(7)
+    measured = build_within_memory(lambda: build_model(name, 32, 32, 3, 3, **params), load_config(), False)
+    assert len(plain.weights) == len(measured.weights)
+    for ordinary, deferred in zip(plain.weights, measured.weights):
+        np.testing.assert_array_equal(ordinary.numpy(), deferred.numpy(), err_msg=ordinary.path)
+
+
+def test_data_check_reads_a_file_many_rows_name_once(tmp_path, monkeypatch, caplog):
+    """3,000 rows naming 3 files (the 2,000,000-row table in small): 3 files read, the rows said in one
+    entry each, with a progress line."""
+    import dlcv.data.audit as audit
+
+    images(tmp_path / "photos", 3)
+    table = write_table(tmp_path / "photos", [f"{row % 3}.png,{'ab'[row % 3 % 2]}" for row in range(3000)])
+    read = []
+    original = audit._fingerprint
+    monkeypatch.setattr(audit, "_fingerprint", lambda path: read.append(path) or original(path))
+    monkeypatch.setattr(audit, "PROGRESS_FROM", 3)
+    with caplog.at_level("INFO", logger="dlcv"):
+        report = audit.audit_table(table)
+    assert sorted(Path(path).name for path in read) == ["0.png", "1.png", "2.png"]
+    assert report.repeated[0] == "lines 2, 5, 8 and 997 more: 0.png" and len(report.repeated) == 3
+    assert report.counts == {"all": {"a": 2000, "b": 1000}}
+    assert [(group.paths, group.rows) for group in report.duplicates] == [
+        ((str(tmp_path / "photos" / f"{i}.png"),), 1000) for i in range(3)]  # each may land in train and test
+    assert "checking: 3 img in" in caplog.text

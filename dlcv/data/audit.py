@@ -40,6 +40,7 @@ import numpy as np
 
 from ..errors import DlcvError
 from ..images import UnreadableImage, jpeg_size, read_image
+from ..progress import Progress
 from .folder import PART_NAMES, list_labelled_images, list_split_images, split_folders
 from .loader import label_of
 
@@ -51,6 +52,8 @@ AUDIT_FORMATS = ("text", "json")
 move a photo's hash by 0-4 bits, a 64x64 face's by up to 10; unrelated photos differ by about 32."""
 SIMILARITY = 0.95
 """Least correlation of two near duplicates' 16x16 thumbnails (the check that follows the hash)."""
+PROGRESS_FROM = 1000
+"""Files from which a check shows its progress (fewer take a moment)."""
 HASH_SIZE = 32  # the grey thumbnail the DCT is taken of
 THUMB_SIZE = 16
 
@@ -60,9 +63,13 @@ class DuplicateGroup:
     kind: str
     """exact (the same bytes) or near (perceptual hashes within the distance; may include exact pairs)."""
     paths: tuple[str, ...]
+    """Its files, each once."""
     parts: tuple[str, ...]
-    """The split part of each path (train / validation / test), or "" in a folder split at random."""
+    """The split parts its rows are in (train / validation / test), or "" in a folder split at random."""
     classes: tuple[str, ...]
+    """The classes its rows are labelled."""
+    rows: int = 0
+    """The rows naming its files (a label table may name one file in several)."""
 
     @property
     def across_parts(self) -> bool:
@@ -141,6 +148,8 @@ class FolderAudit:
             where = (f"across splits ({' and '.join(parts)})" if group.across_parts else "across classes"
                      if group.across_classes else "within one split" if self.split_as_given else "may be split apart")
             members = ", ".join(os.path.relpath(path, self.root) for path in group.paths)
+            if group.rows > len(group.paths):
+                members += f" (named by {group.rows:,} rows)"
             lines.append(f"{group.kind} duplicates, {where}: {members}")
         problems = self.problems
         if problems:
@@ -221,26 +230,47 @@ def _check_distance(distance: int) -> None:
 
 def _audit(root: str, paths: list[str], classes: list[str], part_of: list[str], distance: int,
            workers: int | None) -> FolderAudit:
-    """Every image read once: counts per part and class, sizes, unreadable files, duplicate groups."""
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        fingerprints = list(pool.map(_fingerprint, paths))
+    """Every file read once (a table's rows may name one file many times): counts per part and class,
+    sizes, unreadable files, duplicate groups (a file that several rows name is one, on its own)."""
+    fingerprints = _fingerprints(paths, workers)
     counts: dict[str, dict[str, int]] = {}
     for name, part, print_ in zip(classes, part_of, fingerprints):
         if print_ is not None:
             per_class = counts.setdefault(part or "all", {})
             per_class[name] = per_class.get(name, 0) + 1
-    readable = [i for i, print_ in enumerate(fingerprints) if print_ is not None]
-    digests = [fingerprints[i][0] for i in readable]
-    hashes = np.array([fingerprints[i][1] for i in readable], np.uint64)
-    thumbs = np.array([fingerprints[i][2] for i in readable], np.float32).reshape(len(readable), THUMB_SIZE ** 2)
+    rows_of: dict[str, list[int]] = {}
+    for row, path in enumerate(paths):
+        rows_of.setdefault(os.path.normpath(path), []).append(row)
+    files = [rows for rows in rows_of.values() if fingerprints[rows[0]] is not None]  # readable, each once
+    digests = [fingerprints[rows[0]][0] for rows in files]
+    hashes = np.array([fingerprints[rows[0]][1] for rows in files], np.uint64)
+    thumbs = np.array([fingerprints[rows[0]][2] for rows in files], np.float32).reshape(len(files), THUMB_SIZE ** 2)
+    groups = _duplicate_groups(digests, hashes, thumbs, distance)
+    grouped = {member for group in groups for member in group}
+    groups += [[i] for i, rows in enumerate(files) if len(rows) > 1 and i not in grouped]
     duplicates = []
-    for members in _duplicate_groups(digests, hashes, thumbs, distance):
-        rows = [readable[m] for m in members]
-        kind = "exact" if len({digests[m] for m in members}) == 1 else "near"
-        duplicates.append(DuplicateGroup(kind, tuple(paths[r] for r in rows), tuple(part_of[r] for r in rows),
-                                         tuple(classes[r] for r in rows)))
-    return FolderAudit(root, False, counts, [fingerprints[i][3] for i in readable],
-                       [path for path, print_ in zip(paths, fingerprints) if print_ is None], duplicates, distance)
+    for members in sorted(groups, key=lambda group: files[group[0]][0]):
+        rows = [row for m in members for row in files[m]]
+        duplicates.append(DuplicateGroup(
+            "exact" if len({digests[m] for m in members}) == 1 else "near", tuple(paths[files[m][0]] for m in members),
+            tuple(sorted({part_of[r] for r in rows})), tuple(sorted({classes[r] for r in rows})), len(rows)))
+    return FolderAudit(root, False, counts, [fingerprints[rows[0]][3] for rows in files],
+                       [paths[rows[0]] for rows in rows_of.values() if fingerprints[rows[0]] is None],
+                       duplicates, distance)
+
+
+def _fingerprints(paths: list[str], workers: int | None, chunk: int = 1024) -> list:
+    """Each path's :func:`_fingerprint`, each distinct file read once, a chunk at a time (what is in flight
+    stays bounded on a table of millions of rows), with a progress bar."""
+    distinct = list(dict.fromkeys(os.path.normpath(path) for path in paths))
+    found: dict[str, tuple | None] = {}
+    progress = Progress(len(distinct), "checking", minimum=PROGRESS_FROM)
+    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool, progress as bar:
+        for start in range(0, len(distinct), chunk):
+            block = distinct[start:start + chunk]
+            found.update(zip(block, pool.map(_fingerprint, block)))
+            bar.update(len(block))
+    return [found[os.path.normpath(path)] for path in paths]
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:

@@ -289,8 +289,7 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
     else:
         targets = np.array([index[names[0]] for names in labels], np.int64)
     class_names, targets = _without_empty_classes(path, class_names, targets)
-    repeated = [f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}: {relative}"
-                for relative, lines in lines_of.items() if len(lines) > 1]
+    repeated = [f"{_line_list(lines)}: {relative}" for relative, lines in lines_of.items() if len(lines) > 1]
     reason = (f"task: multilabel (line {several[0]} has {len(several[1])} labels: {', '.join(several[1])})"
               if several is not None and task == "auto" else f"task: {'multilabel' if multilabel else 'single'}"
               + (" (as set)" if task != "auto" else " (one label per image)"))
@@ -350,6 +349,14 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).strip()
+
+
+def _line_list(lines: list[int], shown: int = 3) -> str:
+    """``lines 2, 5 and 9``; past ``shown`` lines, ``lines 2, 5, 9 and 1,000 more`` (a file named by a million
+    rows is not a million numbers)."""
+    if len(lines) > shown + 1:
+        return f"lines {', '.join(map(str, lines[:shown]))} and {len(lines) - shown:,} more"
+    return f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}"
 
 
 def read_table_of(dataset: DatasetConfig, task: str = "auto") -> LabelTable:

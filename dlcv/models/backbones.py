@@ -358,6 +358,13 @@ def needed_weights(config: ExperimentConfig) -> list[WeightsFile]:
     return [backbone.weights_file(config.preprocessing.height)]
 
 
+def loads_weights(config: ExperimentConfig) -> bool:
+    """Whether building the config's model reads weights: a backbone's (ImageNet's or a file), or an
+    earlier run's model."""
+    backbone = BACKBONES.get(config.model.name)
+    return config.model.name == "from_run" or (backbone is not None and config.model.params.get("weights") != "none")
+
+
 def missing_weights(config: ExperimentConfig) -> list[WeightsFile]:
     """The needed weights files not in Keras's cache."""
     return [file for file in needed_weights(config) if not (keras_cache() / file.name).is_file()]

@@ -28,7 +28,7 @@ from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
-from ..models.backbones import fit_batch_norm_momentum
+from ..models.backbones import fit_batch_norm_momentum, loads_weights
 from ..report import write_report
 from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
@@ -39,6 +39,7 @@ from .averaging import calibration_batches
 from .callbacks import BestEpoch, MetricsToMlflow, ResumeCheckpoint, build_callbacks, seed_variables
 from .chief import broadcast_from_chief
 from .distribution import build_distribution
+from .footprint import build_within_memory
 from .optimizers import build_optimizer
 from .phases import Phase, plan_phases, unfreeze
 from .plan import EpochPlan
@@ -88,8 +89,10 @@ def compile_model(config: ExperimentConfig, classes: int | Task, steps_per_epoch
     task = classes if isinstance(classes, Task) else task_of_config(config, [str(i) for i in range(classes)])
     p = config.preprocessing
     keras.config.set_dtype_policy(config.precision)
-    model = build_model(config.model.name, p.width, p.height, p.channels, len(task.class_names),
-                        classifier_activation=task.activation, **config.model.params)
+    model = build_within_memory(
+        lambda: build_model(config.model.name, p.width, p.height, p.channels, len(task.class_names),
+                            classifier_activation=task.activation, **config.model.params),
+        config, loads_weights=loads_weights(config))
     fit_batch_norm_momentum(model, steps_per_epoch)
     if phase is not None and phase.fine_tuning:
         unfreeze(model, phase)
