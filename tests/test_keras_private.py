@@ -55,3 +55,17 @@ def test_the_weight_average_is_where_dlcv_reads_it(keras):
     optimizer.build([weight])
     optimizer.apply([np.ones(2, np.float32)], [weight])   # weight 1 -> 0.5; the first average is the weight
     np.testing.assert_allclose(averaged_variables(optimizer)[0].numpy(), [0.5, 0.5])
+
+
+def test_the_variables_a_stateless_scope_leaves_waiting_are_where_dlcv_looks(keras):
+    from dlcv.training.keras_private import forget_waiting_variables, start_waiting_variables, waiting_variables
+
+    before = waiting_variables()
+    with keras.StatelessScope(initialize_variables=False):
+        kept, dropped = keras.Variable(keras.initializers.Ones(), shape=(2,)), keras.Variable(
+            keras.initializers.Ones(), shape=(3,))
+    assert waiting_variables() == before + 2
+    forget_waiting_variables(before + 1)
+    start_waiting_variables()
+    assert waiting_variables() == 0 and keras.ops.convert_to_numpy(kept.value).tolist() == [1.0, 1.0]
+    assert dropped._value is None  # never started

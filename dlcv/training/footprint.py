@@ -25,6 +25,7 @@ import keras
 from ..config import ExperimentConfig
 from ..data.memory import available_memory
 from ..errors import DlcvError
+from .keras_private import forget_waiting_variables, start_waiting_variables, waiting_variables
 
 BYTES_PER_VALUE = 4
 """float32: variables stay float32 under mixed precision, and a float16 activation's gradient is float32."""
@@ -70,20 +71,15 @@ def build_within_memory(build: Callable[[], keras.Model], config: ExperimentConf
         model = build()
         _check_fits(model, config, available)
         return model
-    # Keras's own deferred start (what a StatelessScope does on exit): the variables wait in a global list
-    from keras.src.backend.common import global_state
-    from keras.src.backend.common.variables import initialize_all_variables
-
-    waiting = len(global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True))
+    waiting = waiting_variables()
     with keras.StatelessScope(initialize_variables=False) as scope:
         model = build()
     try:
         _check_fits(model, config, available)
     except DlcvError:  # the refused model's variables must never start (the next build would start them)
-        pending = global_state.get_global_attribute("uninitialized_variables")
-        global_state.set_global_attribute("uninitialized_variables", pending[:waiting])
+        forget_waiting_variables(waiting)
         raise
-    initialize_all_variables()
+    start_waiting_variables()
     for variable in model.weights:  # what the build set (a fixed layer's set_weights) was held by the scope
         assigned = scope.get_current_value(variable)
         if assigned is not None:

@@ -13,6 +13,10 @@ with the signature used here, and fails loudly naming it after an upgrade (teste
 - ``Optimizer._update_model_variables_moving_average(trainable_variables)`` and
   ``Optimizer._model_variables_moving_average``: the weight average ``use_ema`` keeps, whose momentum
   has no warm-up and no public hook to give it one (:mod:`dlcv.training.averaging`).
+- ``keras.src.backend.common.variables.initialize_all_variables`` and the global list
+  ``uninitialized_variables``: what ``StatelessScope(initialize_variables=False)`` leaves waiting, started
+  (what the scope's exit would do) or forgotten (a model refused for its size,
+  :mod:`dlcv.training.footprint`); Keras exports the scope but not these.
 """
 from __future__ import annotations
 
@@ -48,3 +52,25 @@ has no public hook for the average's momentum."""
 def averaged_variables(optimizer) -> list:
     """The optimizer's moving averages of the weights, in the order of the variables it was built for."""
     return optimizer._model_variables_moving_average
+
+
+def start_waiting_variables() -> None:
+    """Give every variable created in a ``StatelessScope(initialize_variables=False)`` its initial value."""
+    from keras.src.backend.common.variables import initialize_all_variables
+
+    initialize_all_variables()
+
+
+def waiting_variables() -> int:
+    """How many variables wait for :func:`start_waiting_variables`."""
+    from keras.src.backend.common import global_state
+
+    return len(global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True))
+
+
+def forget_waiting_variables(keep: int) -> None:
+    """Drop the waiting variables past the first ``keep``: they never start (no memory is ever taken)."""
+    from keras.src.backend.common import global_state
+
+    waiting = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    global_state.set_global_attribute("uninitialized_variables", waiting[:keep])
