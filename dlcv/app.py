@@ -19,7 +19,7 @@ from . import files
 from .checks import check_config
 from .config import ExperimentConfig, PreprocessingConfig, load_config
 from .console import TO_STDERR
-from .errors import DlcvError, Stopped
+from .errors import ConfigError, DlcvError, Stopped
 from .runtime import banner, resolve_backend, start_keras
 from .secrets import redacted
 from .tracking import check_tracking
@@ -40,12 +40,20 @@ def load_checked_config(path: str | Path | None, *, overrides: Sequence[str] = (
 
 
 def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (), backend: str | None = None,
-          resume: bool = False, verbose: bool = False, plot_to: str | Path | None = None):
-    """``dlcv train``: train a config and report; ``plot_to`` also copies the loss/accuracy plot there."""
+          resume: bool = False, verbose: bool = False, plot_to: str | Path | None = None, folds: int | None = None):
+    """``dlcv train``: train a config and report; ``plot_to`` also copies the loss/accuracy plot there;
+    ``folds``: k-fold cross-validation (``dataset.folds``)."""
+    from .config.schema import MAX_FOLDS
     from .training.run_claim import claim_run_folder
 
+    if folds is not None:
+        if not 2 <= folds <= MAX_FOLDS:
+            raise ConfigError(f"--folds {folds}: expected 2 to {MAX_FOLDS} folds (one run each)")
+        overrides = [*overrides, f"dataset.folds={folds}"]
     config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_tracking(config)  # an MLflow URI that does not work: one line before Keras starts
+    if config.dataset.folds is not None and config.dataset.fold is None:
+        return _train_folds(config, backend, resume, verbose)
     with claim_run_folder(config, resume) as claim:  # in use, nothing to resume: said before Keras starts
         start_keras(backend, verbose)
         from .models.backbones import ensure_weights
@@ -62,6 +70,17 @@ def train(config_path: str | Path | None = None, *, overrides: Sequence[str] = (
     return result
 
 
+def _train_folds(config, backend: str, resume: bool, verbose: bool):
+    """``dlcv train --folds K``: every fold, then the parent's out-of-fold scores (:mod:`dlcv.training.kfold`)."""
+    start_keras(backend, verbose)
+    from .models.backbones import ensure_weights
+
+    ensure_weights(config)
+    from .training.kfold import train_folds
+
+    return train_folds(config, resume=resume)
+
+
 def evaluate(model_path: str, *, config_path: str | Path | None = None, overrides: Sequence[str] = (),
              backend: str | None = None, verbose: bool = False, tta: str = "none"):
     """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);
@@ -69,8 +88,8 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
     and leaves what training wrote (report.html, results.json) as it was."""
     from .runs import RunFolder
 
-    if config_path is None:
-        config_path = RunFolder(Path(model_path).parent).config_file
+    if config_path is None:  # the model's run folder's (a k-fold run's folder is its own)
+        config_path = RunFolder(model_path if Path(model_path).is_dir() else Path(model_path).parent).config_file
         if not Path(config_path).is_file():
             raise DlcvError(f"{model_path} has no config.yaml beside it; pass the config whose test split "
                             "to use")
@@ -87,7 +106,7 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
     log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
              + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
     log.info(evaluation.report_text)
-    folder = RunFolder(Path(model_path).parent)
+    folder = RunFolder(model_path if Path(model_path).is_dir() else Path(model_path).parent)
     if folder.config_file.is_file():  # the model's run folder: its own record of this evaluation
         scores = evaluation.results()
         files.write_json(folder.evaluation_file, {
@@ -407,6 +426,45 @@ def check_data(dataset: str, *, distance: int | None = None, output_format: str 
     if audit.problems:
         raise Stopped(f"{len(audit.problems)} duplicate group(s) could leak between splits or carry two labels")
     return audit
+
+
+def label_issues(run: str | Path, *, output_format: str = "text", limit: int = 20) -> list:
+    """``dlcv data issues``: a k-fold run's likely label errors, the ``limit`` most likely printed, all of them
+    in its label_issues.csv and its report.html."""
+    import json
+
+    from .label_issues import as_csv, as_json, find_label_issues
+    from .predictions import escaped
+    from .report import write_kfold_report
+    from .runs import RunFolder
+
+    issues = find_label_issues(run)
+    shown = issues[:limit]
+    if output_format == "json":
+        log.info(json.dumps(as_json(shown), indent=2))
+    elif output_format == "csv":
+        log.info(as_csv(shown).rstrip("\n"))
+    else:
+        for issue in shown:
+            change = f"missed {issue.missed or '-'}, extra {issue.extra or '-'}" if issue.missed or issue.extra else (
+                f"-> {issue.suggested}")
+            log.info("\t".join(escaped(cell) for cell in (issue.path, f"{issue.given} {change}",
+                                                           f"quality {issue.quality:.4f}", f"fold {issue.fold}")))
+        if len(issues) > len(shown):
+            log.info(f"... and {len(issues) - len(shown):,} more in {RunFolder(run).label_issues_file}")
+    write_kfold_report(RunFolder(run), issues, _near_duplicates(RunFolder(run)))
+    return issues
+
+
+def _near_duplicates(run) -> list:
+    """The duplicate groups ``dlcv data check`` finds in a run's data set (none for a built-in one, or a
+    folder that is gone)."""
+    from .data.audit import audit_dataset
+
+    dataset = run.saved_config().dataset
+    if dataset.files_root is None or not Path(dataset.path).exists():
+        return []
+    return audit_dataset(dataset.path, dataset.images if dataset.name == "labels" else None).duplicates
 
 
 def augment_preview(config_path: str | Path | None, *, overrides: Sequence[str] = (), output: str | Path | None = None,

@@ -27,6 +27,7 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     _check_backend(backend)
     check_params(config.model.name, config.model.params)
     _check_backbone(config)  # first: from_run states the input size the dataset checks need
+    _check_folds(config.dataset)
     _check_dataset(config)
     _check_augmentation(config)
     _check_route(config, backend)
@@ -147,6 +148,14 @@ def _check_distribution(config: ExperimentConfig, backend: str) -> None:
     if config.distribution == "multi_worker" and "TF_CONFIG" not in os.environ:
         raise ConfigError("distribution: multi_worker needs TF_CONFIG describing the cluster and this "
                           "worker's task; see the README")
+
+
+def _check_folds(dataset) -> None:
+    """k-fold carves each fold's validation from its training part: a split that fixes it cannot fold."""
+    if dataset.folds is not None and dataset.splits == "folders":
+        raise ConfigError("dataset.folds: k-fold draws each fold's validation from its own training part, and "
+                          "dataset.splits: folders fixes the validation split; expected dataset.splits: auto or "
+                          "random with folds")
 
 
 def _check_folder_splits(dataset) -> None:

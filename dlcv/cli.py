@@ -119,8 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of this config where it stopped: within the epoch "
                             "after SIGTERM, else after its last committed epoch")
+    train.add_argument("--folds", type=int, metavar="K",
+                       help="k-fold cross-validation: K runs under <name>/folds/, each scored on the fold it did "
+                            "not train on, and oof.csv (the same as --set dataset.folds=K)")
     train.set_defaults(handler=lambda a: app.train(a.config, overrides=a.overrides, backend=a.backend,
-                                                   resume=a.resume, verbose=a.verbose))
+                                                   resume=a.resume, verbose=a.verbose, folds=a.folds))
 
     evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
                                    help="re-evaluate a saved model on a config's test split")
@@ -297,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "with every class it shows, in labels.csv: a multi-label data set")
     sample.set_defaults(handler=lambda a: app.sample_data(a.folder, per_class=a.per_class, seed=a.seed,
                                                           table=a.table, mosaics=a.multilabel))
+    issues = data_commands.add_parser(
+        "issues", help="rank a k-fold run's training images whose label is probably wrong",
+        description="Confident learning (cleanlab) on a k-fold run's out-of-fold probabilities (dlcv train "
+                    "--folds K): the training images whose given label is probably wrong, most likely first, with "
+                    "the label the run would give each, written to label_issues.csv in the run folder and shown "
+                    "in its report.html.")
+    issues.add_argument("run", help="a finished k-fold run's folder, e.g. output/animals")
+    issues.add_argument("--format", dest="output_format", choices=("text", "csv", "json"), default="text",
+                        help="how to print them (default text)")
+    issues.add_argument("--limit", type=positive_int, default=20, help="print the N most likely (default 20)")
+    issues.set_defaults(handler=lambda a: app.label_issues(a.run, output_format=a.output_format, limit=a.limit))
+
     check = data_commands.add_parser(
         "check", help="find duplicates across splits, unreadable files, class balance and sizes",
         description="Read every image of a class folder (train/, val/, test/ or not) or a label table once and "

@@ -28,6 +28,7 @@ import numpy as np
 
 from .config import PreprocessingConfig
 from .errors import DlcvError
+from .folds import fold_folder, is_parent
 from .images import UnreadableImage, to_uint8_channels
 from .preprocessing import apply_chain, decode_file, preprocessors_for
 from .runs import RunFolder
@@ -51,7 +52,9 @@ class Classifier:
     has_run_metadata: bool = True
     """False for a bare model file: classes are numbered and nothing is resized."""
     model: object = None
-    """The Keras model (None for an exported model, which runs in its own runtime)."""
+    """The Keras model (None for an exported model, which runs in its own runtime, or an ensemble)."""
+    members: tuple[Classifier, ...] = ()
+    """A k-fold run's folds, whose mean probabilities this classifier gives (empty: one model)."""
 
     @property
     def class_names(self) -> list[str]:
@@ -153,6 +156,8 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
     if exported is not None:
         return _load_export(path, exported)
     check_model_file(path)
+    if path.is_dir():
+        return _load_ensemble(RunFolder(path))
     folder = RunFolder(path.parent)
     saved_names, saved_config = folder.class_names(), folder.saved_config()  # fail on bad metadata first
     if saved_config is not None and saved_names is not None:  # its task's files too (thresholds.json)
@@ -182,12 +187,21 @@ def evaluate_model(model_path: str | Path, test, tta: str = "none") -> tuple:
     classifier = load_classifier(model_path)
     if list(test.class_names) != list(classifier.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
+    if classifier.members:  # a k-fold run: the folds' mean probabilities
+        scored = [predict_dataset(member.model, test, tta=tta) for member in classifier.members]
+        probabilities = np.mean([probabilities for probabilities, _ in scored], axis=0, dtype=np.float32)
+        return classifier.task.score(probabilities, scored[0][1]), classifier.task
     return classifier.task.score(*predict_dataset(classifier.model, test, tta=tta)), classifier.task
 
 
 def check_model_file(model_path: str | os.PathLike) -> None:
-    """A Keras model file that exists (checked before Keras starts)."""
+    """A Keras model file that exists, or a finished k-fold run's folder (checked before Keras starts)."""
     path = Path(model_path)
+    if path.is_dir() and is_parent(path):
+        if RunFolder(path).results() is None:
+            raise DlcvError(f"{str(path)!r} is an unfinished k-fold run; finish it with dlcv train --resume, "
+                            "then predict with its folds")
+        return
     if path.suffix not in MODEL_SUFFIXES:
         raise DlcvError(f"model {str(path)!r}: expected a .h5 or .keras file, or an export (a SavedModel "
                         "folder, .onnx, .tflite)")
@@ -221,6 +235,21 @@ def _load_export(path: Path, exported) -> Classifier:
     forward = exported.load(path)
     return Classifier(forward, (height, width, channels), task, preprocessing, decode,
                       has_run_metadata=spec.get("has_run_metadata", True))
+
+
+def _load_ensemble(parent: RunFolder) -> Classifier:
+    """A k-fold run's folds as one classifier: their mean probabilities, decided by the parent's task (a
+    multi-label run's thresholds chosen on the out-of-fold scores)."""
+    config, class_names = parent.saved_config(), parent.class_names()
+    members = tuple(load_classifier(fold_folder(parent.path, k).model_file())
+                    for k in range(1, config.dataset.folds + 1))
+    task = task_of_run(parent, class_names, config)
+
+    def forward(images: np.ndarray) -> np.ndarray:
+        return np.mean([member.forward(images) for member in members], axis=0, dtype=np.float32)
+
+    return Classifier(forward, members[0].input_size, task, config.preprocessing, config.dataset.decode,
+                      members=members)
 
 
 def _load_model(path: Path):

@@ -130,18 +130,14 @@ def _mistakes(every: Sequence[tuple], shown: Sequence[tuple], total: int, what: 
 
 
 def _data_root(run: RunFolder) -> str | None:
-    """The folder the run's image paths are under (its config.yaml): a folder data set's, a label table's images."""
+    """The folder the run's image paths are under (its config.yaml's data set)."""
     from .errors import DlcvError
 
     try:
         config = run.saved_config()
     except DlcvError:
         return None
-    if config is None or config.dataset.path is None:
-        return None
-    if config.dataset.name == "labels":  # a table's paths are relative to its images folder
-        return config.dataset.images or os.path.dirname(config.dataset.path)
-    return config.dataset.path if config.dataset.name == "folder" else None
+    return None if config is None else config.dataset.files_root
 
 
 def _shown_path(path: str, root: str | None) -> str:
@@ -162,6 +158,68 @@ def _file_link(path: str, shown: str, run: RunFolder) -> str:
     from urllib.parse import quote
 
     return f'<br><a class=file href="{html.escape(quote(href))}">{text}</a>'
+
+
+def write_kfold_report(parent: RunFolder, issues: Sequence | None = None, duplicates: Sequence | None = None,
+                       limit: int = MISTAKES_SHOWN) -> Path:
+    """A k-fold run's report.html: each held-out metric over the folds, the fold table with links to the
+    folds' own reports, the folds' ensemble on the test split, and (from ``dlcv data issues``) the likely
+    label errors with thumbnails and file links, and the near duplicates ``dlcv data check`` finds."""
+    results = parent.results() or {}
+    folds = results.get("folds") or 0
+    held = results.get("held_out", {})
+    rows = "".join(f"<tr><td>{html.escape(key)}</td><td>{v['mean']:.4f}</td><td>{v['std']:.4f}</td>"
+                   f"<td>{v['interval'][0]:.4f}-{v['interval'][1]:.4f}</td>"
+                   + "".join(f"<td>{x:.4f}</td>" for x in v["folds"]) + "</tr>" for key, v in held.items())
+    links = "".join(f'<th><a href="folds/{k}/report.html">fold {k}</a></th>' for k in range(1, folds + 1))
+    name = html.escape(str(results.get("name") or parent.path.name))
+    sections = [f"<h1>{name}: {folds}-fold cross-validation</h1>",
+                "<p>Each fold's model scored on the images it did not train on (its validation carved from its own "
+                "training part); the interval is Student's t over the folds, 95%.</p>",
+                f"<table><tr><th>held out</th><th>mean</th><th>std</th><th>95% interval</th>{links}</tr>{rows}</table>"]
+    test = {key: value for key, value in results.items() if key.startswith("test_") and isinstance(value, float)}
+    if test:
+        scores = ", ".join(f"{html.escape(key.removeprefix('test_'))} {value:.4f}" for key, value in test.items())
+        sections.append(f"<h2>The folds' ensemble on the test split</h2><p>{scores}</p>")
+    if issues is not None:
+        sections.append(_label_issues(parent, issues, limit))
+    else:
+        sections.append("<h2>Likely label errors</h2><p class=note>Not computed: run <code>dlcv data issues "
+                        f"{html.escape(str(parent.path))}</code>.</p>")
+    if duplicates:
+        listed = "".join(f"<li>{html.escape(group.kind)}: "
+                         + ", ".join(html.escape(_shown_path(path, _data_root(parent))) for path in group.paths)
+                         + "</li>" for group in duplicates)
+        sections.append(f"<h2>Near duplicates</h2><p>dlcv data check finds these groups:</p><ul>{listed}</ul>")
+    sections.append(_config(parent))
+    files.write_text(parent.report_file, page(f"{parent.path.name}: dlcv k-fold report", "\n".join(sections), STYLE))
+    return parent.report_file
+
+
+def _label_issues(parent: RunFolder, issues: Sequence, limit: int) -> str:
+    """The likely label errors, most likely first: thumbnail, file link, given and suggested label(s)."""
+    import cv2
+
+    root = _data_root(parent)
+    cards = []
+    for issue in issues[:limit]:
+        path = os.path.join(root, issue.path) if root and not issue.path.startswith("#") else None
+        image = cv2.imread(path, cv2.IMREAD_COLOR) if path and os.path.isfile(path) else None
+        picture = ""
+        if image is not None:
+            scale = 128 / max(image.shape[:2])
+            small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
+                               interpolation=cv2.INTER_AREA)
+            picture = _img(_png(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)), f"training image {issue.path}")
+        change = (f"missed {html.escape(issue.missed or '-')}, extra {html.escape(issue.extra or '-')}"
+                  if issue.missed or issue.extra else f"suggested <b>{html.escape(issue.suggested)}</b>")
+        link = _file_link(path or issue.path, issue.path, parent)  # a built-in set's "#row": no file
+        cards.append(f"<figure class=mistake>{picture}<figcaption>given <b>{html.escape(issue.given)}</b>, {change}; "
+                     f"quality {issue.quality:.3f}, fold {issue.fold}{link}</figcaption></figure>")
+    return (f"<h2>Likely label errors</h2><p>{len(issues)} training images whose given label the out-of-fold "
+            "probabilities contradict (confident learning, cleanlab), most likely first"
+            + (f"; the first {limit} are shown, all are in label_issues.csv" if len(issues) > limit else "")
+            + ".</p><div class=mistakes>" + "".join(cards) + "</div>")
 
 
 def _config(run: RunFolder) -> str:

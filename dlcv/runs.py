@@ -95,10 +95,16 @@ class RunFolder:
     summary_file = RunEntry("model_summary.txt")
     architecture_file = RunEntry("architecture.png")
     skipped_files_file = RunEntry("skipped_files.txt")
+    held_out_file = RunEntry("held_out.csv")
+    test_predictions_file = RunEntry("test_predictions.npz")
+    cv_file = RunEntry("cv.json")
+    oof_file = RunEntry("oof.csv")
+    label_issues_file = RunEntry("label_issues.csv")
     checkpoints = RunEntry("checkpoints", folder=True)
     best_epoch_file = RunEntry("checkpoints/best-epoch.weights.h5")
     tensorboard = RunEntry("tensorboard", folder=True)
     export = RunEntry("export", folder=True)
+    folds = RunEntry("folds", folder=True)
 
     @classmethod
     def entries(cls, folders: bool) -> tuple[str, ...]:

@@ -219,6 +219,14 @@ class MlflowRun:
         if model is not None:
             self._send("the model", lambda: self._log_model(model, input_size))
 
+    def log_scores(self, scores: dict[str, float], what: str) -> None:
+        """Numbers that summarise the run (a k-fold run's held-out means), at step 0."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(key, float(value), now, 0) for key, value in scores.items()]
+        self._send(what, lambda: self.client.log_batch(self.run_id, metrics=metrics))
+
     def log_search(self, best: Any | None, metric: str, written: dict[str, Path]) -> None:
         """A search's outcome: its best trial's (None: none completed) value and number, and its files
         (best.yaml, trials.csv, plots, summary)."""

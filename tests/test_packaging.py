@@ -8,7 +8,8 @@ from conftest import ROOT
 LIGHT_MODULES = ["dlcv", "dlcv.inference", "dlcv.predictions", "dlcv.export.formats", "dlcv.export.exporter",
                  "dlcv.doctor", "dlcv.config", "dlcv.checks", "dlcv.data", "dlcv.models", "dlcv.preprocessing",
                  "dlcv.pipeline", "dlcv.inputs", "dlcv.cli", "dlcv.app", "dlcv.runs", "dlcv.files", "dlcv.runtime",
-                 "dlcv.training", "dlcv.training.routes", "dlcv.training.distribution",
+                 "dlcv.training", "dlcv.training.routes", "dlcv.training.distribution", "dlcv.folds",
+                 "dlcv.label_issues",
                  "dlcv.casestudies.pretrained", "dlcv.casestudies.captcha", "dlcv.casestudies.smiles",
                  "dlcv.recipes.numpy_chapters", "dlcv.pyimagesearch.nn", "dlcv.pyimagesearch.preprocessing"]
 

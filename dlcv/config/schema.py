@@ -35,6 +35,10 @@ class TableColumns(Section):
     """A column giving each image's part, train / val / test (default: split, where there is one)."""
 
 
+MAX_FOLDS = 100
+"""The most folds of a k-fold run (each fold a whole training run)."""
+
+
 class DatasetConfig(Section):
     name: str = "digits"
     """Registered dataset: digits, mnist, cifar10, folder, labels, hdf5 (``dlcv.data.DATASETS``)."""
@@ -84,6 +88,25 @@ class DatasetConfig(Section):
     """folder and labels datasets, random splits: a regular expression on the file name whose match (its first group,
     if it has one) names a group kept in one split, e.g. '^[^_]+' for burst shots named IMG1234_1.jpg,
     IMG1234_2.jpg; files it does not match are groups of their own."""
+    folds: Annotated[int, Field(ge=2, le=MAX_FOLDS)] | None = None
+    """k-fold cross-validation: train one run on each of this many folds of the training part, each scored on
+    the fold it did not train on (``output/<name>/folds/<k>/``); the test split is untouched. None: one run."""
+    fold: Annotated[int, Field(ge=1)] | None = None
+    """Which fold (1 to ``folds``) this run holds out: set by a k-fold run in each fold's config."""
+
+    @property
+    def files_root(self) -> str | None:
+        """The folder its images' paths are under (a folder data set's, a label table's images), as a
+        user names files there; None for a data set without files."""
+        if self.path is None or self.name not in ("folder", "labels"):
+            return None
+        return self.path if self.name == "folder" else self.images or str(Path(self.path).parent)
+
+    @model_validator(mode="after")
+    def _fold_of_folds(self):
+        if self.fold is not None and (self.folds is None or self.fold > self.folds):
+            raise ValueError(f"fold: {self.fold} needs folds of at least {self.fold}; expected fold from 1 to folds")
+        return self
 
     @field_validator("group_by")
     @classmethod

@@ -15,13 +15,15 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..config import ExperimentConfig, PreprocessingConfig
 from ..task import resolve_task
 from .cache import cached
 from .memory import check_batch_fits, check_fits, memory_budget
 from .registry import get_dataset
 from .sources import FolderSource, ImageSource, StreamedSet
-from .split import split_source
+from .split import fold_rows, split_source
 from .types import Splits
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ class PreparedData:
     """The config with its preprocessing resolved to the data's actual width, height and channels."""
     source: ImageSource
     streamed: bool = False
+    held_out_rows: np.ndarray | None = None
+    """A k-fold run's fold: the source rows it holds out (``splits.held_out``'s images)."""
 
     @property
     def class_names(self) -> list[str]:
@@ -67,6 +71,9 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     if labels is not source.labels:  # a single-label table trained as multi-label: one-hot rows
         source = source.with_labels(labels)
     train, val, test = split_source(source, dataset, config.seed)
+    held = None
+    if dataset.fold is not None:
+        train, val, held = fold_rows(source, dataset, config.seed, train, val)
     if not with_test:
         test = test[:0]
     if source.given_split is not None and dataset.splits != "random":
@@ -76,12 +83,15 @@ def prepare_data(config: ExperimentConfig, progress: bool = True, with_test: boo
     resolved = config.model_copy(update={"task": task, "preprocessing": PreprocessingConfig(
         width=width, height=height, channels=channels, resize=config.preprocessing.resize)})
     if should_stream(config, source):
-        splits = Splits(StreamedSet(source, train), StreamedSet(source, val), StreamedSet(source, test))
-        return PreparedData(splits, resolved, source, streamed=True)
-    check_fits(len(train) + len(val) + len(test), source.shape, dataset, dataset.name)  # streaming: false
+        splits = Splits(StreamedSet(source, train), StreamedSet(source, val), StreamedSet(source, test),
+                        None if held is None else StreamedSet(source, held))
+        return PreparedData(splits, resolved, source, streamed=True, held_out_rows=held)
+    held = held if held is not None else train[:0]
+    check_fits(len(train) + len(val) + len(test) + len(held), source.shape, dataset, dataset.name)  # streaming: false
     loading = "loading" if progress else None
-    splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading))
-    return PreparedData(splits, resolved, source)
+    splits = Splits(source.load(train, loading), source.load(val, loading), source.load(test, loading),
+                    source.load(held, loading) if dataset.fold is not None else None)
+    return PreparedData(splits, resolved, source, held_out_rows=held if dataset.fold is not None else None)
 
 
 def should_stream(config: ExperimentConfig, source: ImageSource) -> bool:
@@ -107,4 +117,6 @@ def count_split(config: ExperimentConfig) -> tuple[int, int, int]:
     dataset = config.dataset
     source = get_dataset(dataset.name).load(dataset, config.preprocessing)
     train, val, test = split_source(source, dataset, config.seed)
+    if dataset.fold is not None:
+        train, val, _ = fold_rows(source, dataset, config.seed, train, val)
     return len(train), len(val), len(test)

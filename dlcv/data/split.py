@@ -22,13 +22,29 @@ stratification (Sechidis et al., the ``iterative-stratification`` package), each
 every part; with ``group_by`` too, groups are kept whole and the split is then not stratified (said once).
 
 ``split_source(source, config.dataset, seed)`` chooses between the two for an ImageSource.
+
+k-fold cross-validation (``dataset.folds``) partitions the training part (training and validation rows)
+into folds by the same rules: stratified (``StratifiedKFold``), whole groups (``StratifiedGroupKFold``),
+multi-label by iterative stratification (``MultilabelStratifiedKFold``), multi-label groups whole and not
+stratified. A fold's run trains on the rest, and carves its validation from the rest, never from the fold
+it is scored on:
+
+    >>> parts = fold_parts(labels, folds=4, seed=42)
+    >>> sorted(np.concatenate(parts).tolist()) == list(range(60)), [np.bincount(labels[p]).tolist() for p in parts][0]
+    (True, [5, 5, 5])
 """
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 
 from ..config import DatasetConfig
 from ..errors import ConfigError
@@ -125,3 +141,62 @@ def _grouped(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key:
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     kept, held = next(splitter.split(index, labels, groups))
     return index[kept], index[held]
+
+
+def fold_rows(source, dataset: DatasetConfig, seed: int, train: np.ndarray, val: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fold ``dataset.fold``'s training, validation and held-out rows: the training part (``train`` and
+    ``val``) folded, the fold held out, the validation part carved anew from the rest."""
+    pool = np.sort(np.concatenate([train, val]))
+    labels, groups = source.labels, source.groups
+    held = pool[fold_parts(labels[pool], dataset.folds, seed, None if groups is None else groups[pool],
+                           source.class_names)[dataset.fold - 1]]
+    rest = np.setdiff1d(pool, held)
+    train, val = _stratified(rest, labels[rest], dataset.val_size, seed, "dataset.val_size",
+                             None if groups is None else groups[rest])
+    return train, val, held
+
+
+def fold_parts(labels: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None,
+               class_names: list[str] | None = None) -> list[np.ndarray]:
+    """The ``folds`` held-out parts of the rows of ``labels`` (each row in one), seeded."""
+    index = np.arange(len(labels))
+    _check_foldable(labels, folds, groups, class_names)
+    if labels.ndim == 2 and groups is not None:
+        log.info("dataset.folds: dataset.group_by keeps each group whole; multi-label folds of whole groups are "
+                 "not stratified per label")
+        splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    elif labels.ndim == 2:
+        from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+        splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    elif groups is not None:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [np.sort(held) for _, held in splitter.split(index, labels, groups)]
+
+
+def fold_rule(labels: np.ndarray, grouped: bool) -> str:
+    """How :func:`fold_parts` draws the folds of these labels (cv.json's ``rule``)."""
+    if labels.ndim == 2:
+        return "whole groups, not stratified" if grouped else "iterative stratification (per label)"
+    return "stratified, whole groups" if grouped else "stratified"
+
+
+def _check_foldable(labels: np.ndarray, folds: int, groups: np.ndarray | None, class_names: list[str] | None
+                    ) -> None:
+    """Every fold must be able to hold each class (single-label) or each group: else one line."""
+    if groups is not None and len(np.unique(groups)) < folds:
+        raise ConfigError(f"dataset.folds: {folds} folds of whole groups, but dataset.group_by leaves "
+                          f"{len(np.unique(groups))} groups; expected at most that many folds")
+    counts = labels.sum(axis=0) if labels.ndim == 2 else np.bincount(labels)
+    present = np.flatnonzero(counts)
+    rarest = present[np.argmin(counts[present])]
+    if labels.ndim == 1 and counts[rarest] < folds:
+        name = class_names[rarest] if class_names else str(rarest)
+        raise ConfigError(f"dataset.folds: {folds} folds, but class {name!r} has {counts[rarest]} training "
+                          f"image(s), too few to be in every fold; expected at most {counts[rarest]} folds")
+    if len(labels) < folds:
+        raise ConfigError(f"dataset.folds: {folds} folds of {len(labels)} training images; expected at most "
+                          f"{len(labels)} folds")

@@ -60,3 +60,5 @@ class Splits:
     train: ImageSet
     val: ImageSet
     test: ImageSet
+    held_out: ImageSet | None = None
+    """A k-fold run's fold (``dataset.fold``): scored once trained, never trained or validated on."""

@@ -151,8 +151,9 @@ class Task(ABC):
         return compute_class_weight(how, classes=np.arange(len(self.class_names)), y=labels)
 
     # -- after training -------------------------------------------------------------------------------
-    def choose(self, probabilities: np.ndarray, labels: np.ndarray) -> Task:
-        """This task with what it chooses on the validation split's predictions (nothing, by default)."""
+    def choose(self, probabilities: np.ndarray, labels: np.ndarray, chosen_on: str = "validation") -> Task:
+        """This task with what it chooses on the validation split's predictions, or on a k-fold run's
+        out-of-fold ones (nothing, by default)."""
         return self
 
     def write(self, run) -> dict[str, Path]:
@@ -173,9 +174,42 @@ class Task(ABC):
         """True labels in the form :meth:`decide` gives."""
         return np.asarray(labels)
 
+    def classes_of(self, label) -> list[int]:
+        """The class indexes of one image's label."""
+        return [int(label)]
+
+    def label_text(self, label) -> str:
+        """One image's label as its class names (several joined by the separator)."""
+        return self.separator.join(self.class_names[k] for k in self.classes_of(label))
+
+    def differences(self, given, decided) -> tuple[str, str]:
+        """What a decision adds to a label and what it drops (multi-label: missed and extra classes); a
+        single label is replaced whole: nothing to list."""
+        return "", ""
+
+    def parse_label(self, text: str):
+        """:meth:`label_text` read back (an unknown name: ValueError)."""
+        return self._index_of(text)
+
+    def _index_of(self, name: str) -> int:
+        try:
+            return self.class_names.index(name)
+        except ValueError:
+            raise ValueError(f"unknown class {name!r}") from None
+
     @abstractmethod
     def score(self, probabilities: np.ndarray, labels: np.ndarray):
         """The scores of one prediction pass on held-out images (an evaluation with ``results()``)."""
+
+    def label_issues(self, labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Confident learning (cleanlab) on out-of-sample ``probabilities``: the rows whose given label is
+        probably wrong, most likely first, and every row's label-quality score (0 = surely wrong)."""
+        from cleanlab.filter import find_label_issues
+        from cleanlab.rank import get_label_quality_scores
+
+        labels = np.asarray(labels, np.int64)
+        ranked = find_label_issues(labels, probabilities, return_indices_ranked_by="self_confidence")
+        return np.asarray(ranked, np.int64), get_label_quality_scores(labels, probabilities)
 
     def primary(self, scores: dict[str, Any]) -> dict[str, Any]:
         """results.json's ``primary_metric``: ``{name, value, direction}`` ({} without test scores)."""

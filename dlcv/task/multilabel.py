@@ -44,10 +44,12 @@ class Thresholds:
     class_names: list[str]
     defaulted: list[str]
     """Classes left at 0.5: fewer than :data:`MIN_POSITIVES` validation images."""
+    chosen_on: str = "validation"
+    """The images they were chosen on: a run's validation split, or a k-fold run's out-of-fold scores."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"thresholds": {name: float(t) for name, t in zip(self.class_names, self.values)},
-                "chosen_on": "validation", "rule": "the largest F1 of each class",
+                "chosen_on": self.chosen_on, "rule": "the largest F1 of each class",
                 "defaulted_to_0.5": self.defaulted, "min_positives": MIN_POSITIVES}
 
     def write(self, run) -> Path:
@@ -80,7 +82,8 @@ def thresholds_of(saved: Any, class_names: list[str], where: str | Path) -> np.n
     return np.array(values, np.float32)
 
 
-def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, class_names: list[str]) -> Thresholds:
+def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, class_names: list[str],
+                      chosen_on: str = "validation") -> Thresholds:
     """Each class's threshold where its F1 on these (validation) images is largest: scikit-learn's
     precision-recall curve, every distinct probability a candidate."""
     from sklearn.metrics import precision_recall_curve
@@ -95,9 +98,9 @@ def choose_thresholds(probabilities: np.ndarray, targets: np.ndarray, class_name
         f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
         values[k] = candidates[int(np.argmax(f1))]
     if defaulted:
-        log.info(f"thresholds: 0.5 for {', '.join(defaulted)} (fewer than {MIN_POSITIVES} validation images "
-                 "each); the others chosen on validation")
-    return Thresholds(values, list(class_names), defaulted)
+        log.info(f"thresholds: 0.5 for {', '.join(defaulted)} (fewer than {MIN_POSITIVES} {chosen_on} images "
+                 f"each); the others chosen on {chosen_on}")
+    return Thresholds(values, list(class_names), defaulted, chosen_on)
 
 
 @dataclass(frozen=True)
@@ -249,8 +252,9 @@ class MultiLabel(Task):
     def class_weights(self, labels: np.ndarray, how: str) -> None:
         return None  # the checks refuse class_weight: balanced for multi-label data
 
-    def choose(self, probabilities: np.ndarray, labels: np.ndarray) -> MultiLabel:
-        return MultiLabel(self.class_names, self.separator, choose_thresholds(probabilities, labels, self.class_names))
+    def choose(self, probabilities: np.ndarray, labels: np.ndarray, chosen_on: str = "validation") -> MultiLabel:
+        return MultiLabel(self.class_names, self.separator,
+                          choose_thresholds(probabilities, labels, self.class_names, chosen_on))
 
     def write(self, run) -> dict[str, Path]:
         return {"thresholds": self.thresholds.write(run)}
@@ -260,6 +264,28 @@ class MultiLabel(Task):
 
     def truth(self, labels: np.ndarray) -> np.ndarray:
         return np.asarray(labels) >= 0.5
+
+    def label_issues(self, labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # cleanlab's multi-label functions take each image's labels as a list of class indexes
+        from cleanlab.multilabel_classification.filter import find_label_issues
+        from cleanlab.multilabel_classification.rank import get_label_quality_scores
+
+        given = [self.classes_of(row) for row in labels]
+        ranked = find_label_issues(given, probabilities, return_indices_ranked_by="self_confidence")
+        return np.asarray(ranked, np.int64), get_label_quality_scores(given, probabilities)
+
+    def classes_of(self, label) -> list[int]:
+        return np.flatnonzero(np.asarray(label) >= 0.5).tolist()
+
+    def differences(self, given, decided) -> tuple[str, str]:
+        given, decided = set(self.classes_of(given)), set(self.classes_of(decided))
+        return tuple(self.separator.join(self.class_names[k] for k in sorted(side))
+                     for side in (decided - given, given - decided))
+
+    def parse_label(self, text: str) -> np.ndarray:
+        row = np.zeros(len(self.class_names), np.uint8)
+        row[[self._index_of(name) for name in text.split(self.separator) if name]] = 1
+        return row
 
     def score(self, probabilities: np.ndarray, labels: np.ndarray) -> MultilabelEvaluation:
         return score_multilabel(probabilities, labels, self.class_names, self.thresholds.values)

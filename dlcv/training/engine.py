@@ -26,6 +26,7 @@ from ..augmentation import build_augmenter
 from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
+from ..folds import OutOfFold, held_out_scores, image_names, write_test_predictions
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
 from ..models.backbones import fit_batch_norm_momentum, loads_weights
@@ -197,7 +198,9 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
         task = _choose_on_validation(task, route, model, splits.val)
-        evaluation = task.score(*route.predict(model, splits.test)) if with_test else None
+        tested = route.predict(model, splits.test) if with_test else None
+        evaluation = task.score(*tested) if with_test else None
+        held_out = route.predict(model, splits.held_out) if splits.held_out is not None else None
     if len(prepared.skipped) > len(skipped):  # found while streaming the files
         _report_skipped(prepared.skipped, run if claim.chief else None)
     result = TrainResult(run.path, model, prepared, evaluation, task, route=route.name)
@@ -221,10 +224,14 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
     if evaluation is not None:
         artefacts.update(evaluation.write(run))
     artefacts.update(save_model(model, run, task))
+    if held_out is not None:  # a k-fold run's fold: its scores on the images it did not train on
+        artefacts.update(_write_fold_scores(run, prepared, task, held_out, tested))
     # the whole run's time: this process's, and what earlier processes spent up to the point it resumed from
     result.artefacts = artefacts
     result.seconds = time.perf_counter() - started + (claim.resume.seconds if claim.resume else 0.0)
     results = _results(result, config, initial_epoch + len(history.get("loss", [])), history)
+    if held_out is not None:
+        results["held_out"] = held_out_scores(task.score(*held_out))
     if evaluation is not None:
         artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results,
                                            task=task)
@@ -311,6 +318,19 @@ def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int, his
         "keras_version": keras.__version__,
         "book": config.book,
     }
+
+
+def _write_fold_scores(run: RunFolder, prepared: PreparedData, task: Task, held_out: tuple, tested: tuple | None
+                       ) -> dict[str, Path]:
+    """held_out.csv (oof.csv's rows of this fold) and the test split's probabilities (the ensemble's)."""
+    config, held = prepared.config, prepared.splits.held_out
+    probabilities, labels = held_out
+    names = image_names(held.paths, prepared.held_out_rows, config.dataset.files_root)
+    OutOfFold(names, labels, np.full(len(labels), config.dataset.fold), probabilities).write(run.held_out_file, task)
+    written = {"held_out": run.held_out_file}
+    if tested is not None:
+        written["test_predictions"] = write_test_predictions(run, *tested)
+    return written
 
 
 def _final_validation(history: dict, restore_best: bool) -> dict[str, float]:
