@@ -53,5 +53,7 @@ RUN mkdir -p /data /output /home/dlcv \
 # The default user when no --user is given (unprivileged; any other uid works the same way).
 USER 1000:1000
 VOLUME ["/data", "/output"]
+# dlcv serve's default port: docker run -p 8000:8000 ... dlcv serve output/<run> --host 0.0.0.0
+EXPOSE 8000
 ENTRYPOINT ["dlcv"]
 CMD ["train"]

@@ -81,6 +81,14 @@ def _train_folds(config, backend: str, resume: bool, verbose: bool):
     return train_folds(config, resume=resume)
 
 
+def serve(model: str | Path, *, backend: str | None = None, verbose: bool = False, **settings) -> None:
+    """``dlcv serve``: the model over HTTP until SIGTERM (:mod:`dlcv.serving`)."""
+    from .serving.server import ServeSettings
+    from .serving.server import serve as run_server
+
+    run_server(model, ServeSettings(**settings), backend=backend, verbose=verbose)
+
+
 def evaluate(model_path: str, *, config_path: str | Path | None = None, overrides: Sequence[str] = (),
              backend: str | None = None, verbose: bool = False, tta: str = "none"):
     """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);

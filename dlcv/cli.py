@@ -125,6 +125,30 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=lambda a: app.train(a.config, overrides=a.overrides, backend=a.backend,
                                                    resume=a.resume, verbose=a.verbose, folds=a.folds))
 
+    serve = commands.add_parser(
+        "serve", parents=[runtime], help="serve a model over HTTP, with request batching and metrics",
+        description="Serve a run folder, its model file, a k-fold run or an export (SavedModel, ONNX, LiteRT) over "
+                    "HTTP: POST /v1/predict (multipart files, a raw image body, or JSON base64), GET /healthz, "
+                    "/readyz, /metadata, /metrics. Concurrent requests are batched; SIGTERM drains and exits 0. "
+                    "One process, one model: to scale out, run several behind a load balancer.")
+    serve.add_argument("model", metavar="RUN_OR_EXPORT", help="a run folder, a .keras/.h5 file, or an export")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    serve.add_argument("--max-batch", type=int, default=32, help="most images per model call (default 32)")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0,
+                       help="how long a batch waits for more images (default 5)")
+    serve.add_argument("--max-queue", type=int, default=256,
+                       help="most images waiting; past it, 503 with Retry-After (default 256)")
+    serve.add_argument("--max-body-mb", type=float, default=20.0, help="largest request body (default 20); 413 past it")
+    serve.add_argument("--max-pixels", type=int,
+                       help="largest image (pixels, from its header); default: the run's dataset.max_pixels, "
+                            "$DLCV_MAX_PIXELS, else 89,478,485")
+    serve.add_argument("--drain-s", type=float, default=25.0,
+                       help="on SIGTERM, how long requests in flight may take to finish (default 25)")
+    serve.set_defaults(handler=lambda a: app.serve(
+        a.model, host=a.host, port=a.port, max_batch=a.max_batch, max_wait_ms=a.max_wait_ms, max_queue=a.max_queue,
+        max_body_mb=a.max_body_mb, max_pixels=a.max_pixels, drain_s=a.drain_s, backend=a.backend, verbose=a.verbose))
+
     evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
                                    help="re-evaluate a saved model on a config's test split")
     evaluate.add_argument("config", nargs="?",

@@ -109,9 +109,16 @@ def read_image(path: str | os.PathLike, channels: int | None = 3,
         data = np.fromfile(path, dtype=np.uint8) if os.path.getsize(path) else np.empty(0, np.uint8)
     except OSError as exc:  # a broken link, no read permission, a file deleted since it was listed
         raise UnreadableImage(f"cannot read image {os.fspath(path)!r} ({exc.strerror or exc})") from None
+    return decode_image(data, os.fspath(path), channels, reduce_to, pixel_limit)
+
+
+def decode_image(data: np.ndarray | bytes, name: str, channels: int | None = 3,
+                 reduce_to: tuple[int, int] | None = None, pixel_limit: int | None = None) -> np.ndarray:
+    """:func:`read_image` of a file's bytes already in memory (an upload), called ``name`` in messages."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
     pixels, limit = header_pixels(data) if data.size else None, max_pixels(pixel_limit)
     if pixels is not None and pixels > limit:
-        raise UnreadableImage(f"image {os.fspath(path)!r} has {pixels:,} pixels, more than the limit of {limit:,} "
+        raise UnreadableImage(f"image {name!r} has {pixels:,} pixels, more than the limit of {limit:,} "
                               "(dataset.max_pixels, $DLCV_MAX_PIXELS); not decoded")
     # Any flag but IMREAD_UNCHANGED applies the EXIF orientation, as cv2.imread and photo viewers do.
     flag = cv2.IMREAD_ANYCOLOR if channels is None else cv2.IMREAD_COLOR
@@ -120,7 +127,7 @@ def read_image(path: str | os.PathLike, channels: int | None = 3,
         flag = _REDUCED[factor][channels == 1]
     image = cv2.imdecode(data, flag) if data.size else None
     if image is None:
-        raise UnreadableImage(f"cannot decode image {os.fspath(path)!r}; expected a JPEG/PNG/BMP/TIFF file")
+        raise UnreadableImage(f"cannot decode image {name!r}; expected a JPEG/PNG/BMP/TIFF file")
     return to_uint8_channels(image, channels, bgr=True)
 
 

@@ -30,7 +30,7 @@ from .config import PreprocessingConfig
 from .errors import DlcvError
 from .folds import fold_folder, is_parent
 from .images import UnreadableImage, to_uint8_channels
-from .preprocessing import apply_chain, decode_file, preprocessors_for
+from .preprocessing import apply_chain, decode_file, decode_upload, preprocessors_for
 from .runs import RunFolder
 from .task import Prediction, Task, task_of_run, task_of_spec
 
@@ -74,6 +74,11 @@ class Classifier:
     def decode(self, path: str) -> np.ndarray:
         """An image file as the run's training files were decoded and prepared (the same decoder)."""
         return decode_file(path, self.input_size[2], self._chain, decode=self.decode_mode)
+
+    def decode_upload(self, data: bytes, name: str, pixel_limit: int | None = None) -> np.ndarray:
+        """An image file's bytes (an upload) decoded and prepared exactly as :meth:`decode` prepares a file."""
+        return decode_upload(data, name, self.input_size[2], self._chain, decode=self.decode_mode,
+                             pixel_limit=pixel_limit)
 
     @cached_property
     def _chain(self) -> list:

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from .config import Decode, PreprocessingConfig
-from .images import read_image, to_uint8_channels
+from .images import decode_image, read_image, to_uint8_channels
 
 
 class Preprocessor(Protocol):
@@ -155,6 +155,14 @@ def decode_file(path: str, channels: int, chain: Sequence[Preprocessor], channel
                        pixel_limit=pixel_limit)
     if channel_order == "bgr" and image.shape[2] == 3:
         image = np.ascontiguousarray(image[:, :, ::-1])
+    return apply_chain(image, chain)
+
+
+def decode_upload(data: bytes, name: str, channels: int, chain: Sequence[Preprocessor], decode: Decode = "exact",
+                  pixel_limit: int | None = None) -> np.ndarray:
+    """:func:`decode_file` of a file's bytes (an HTTP upload): the same decode, then the same chain."""
+    image = decode_image(data, name, channels, reduce_to=resize_target(chain) if decode == "fast" else None,
+                         pixel_limit=pixel_limit)
     return apply_chain(image, chain)
 
 

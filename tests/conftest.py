@@ -5,10 +5,15 @@ unimportable, one end-to-end command)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import runpy
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -186,3 +191,31 @@ def pytest_collection_modifyitems(items):
     """The slow tests (real processes, a minute each) first: xdist's workers then start with them and end
     on short tests, instead of one worker finishing a long test alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+class Server:
+    """``python -m dlcv serve MODEL --port 0 ARGS`` until stopped; its address read from its first line."""
+
+    def __init__(self, model, *args: str, cwd: Path = ROOT) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "dlcv", "serve", str(model), "--port", "0", *args],
+                                        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        assert found, line + self.process.stderr.read()[-2000:]
+        self.url = found.group(1)
+
+    def call(self, path: str, body: bytes | None = None, content_type: str | None = None):
+        """(status, headers, JSON or text) of one request."""
+        request = urllib.request.Request(self.url + path, body, {"Content-Type": content_type} if content_type else {},
+                                         method="POST" if body is not None else "GET")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, headers, data = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, data = error.code, error.headers, error.read()
+        kind = headers.get("Content-Type", "")
+        return status, headers, json.loads(data) if kind.startswith("application/json") else data.decode()
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)

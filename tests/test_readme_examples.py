@@ -1,18 +1,22 @@
 """The README's examples that need a folder of photos, run as written on the data set `dlcv data sample`
 makes (as on a fresh clone), at tiny sizes: each command of the Data, Labels in a table, Multi-label,
-Searching hyperparameters, Compare and inspect, and Transfer learning sections. Lines that need a network,
-a database server or Docker are left out (they say so in the README); the ImageNet weights come from a
-file the test writes."""
+Searching hyperparameters, Compare and inspect, k-fold runs, Serve over HTTP and Transfer learning sections.
+Lines that need a network, a database server or Docker are left out (they say so in the README); the
+ImageNet weights come from a file the test writes."""
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, Server
 
 SECTIONS = {"data": "### Data", "table": "### Labels in a table", "multilabel": "### Multi-label",
             "tune": "## Searching hyperparameters", "compare": "## Compare and inspect runs",
+            "kfold": "### k-fold runs", "serve": "### Serve over HTTP",
             "transfer": "## Transfer learning"}
 NOT_HERE = ("--storage", "weights fetch", "docker", "mlflow")
 """What needs more than a clone: a database server, a network, Docker."""
@@ -62,12 +66,41 @@ def test_the_readme_examples_run_in_order_on_a_fresh_clone(clone, dlcv, script, 
     """... one section after the other in one clone, as a reader follows them: no example replaces
     another's run (each writes its own run folder)."""
     replaced = []
-    for section in ("data", "table", "multilabel", "tune", "compare"):
+    for section in ("data", "table", "multilabel", "tune", "compare", "kfold"):
         lines = commands(section)
         assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines
         for line in lines:
             assert run(line, dlcv, script, replaced) == 0, line
     assert replaced == [], replaced
+    serve_examples(clone)
+
+
+def serve_examples(clone: Path) -> None:
+    """The serve section's commands against the run "Compare and inspect runs" trained: the server started as
+    written (on a free port instead of 8000), each curl line, then the Python example."""
+    serve, *calls = commands("serve")
+    words = shlex.split(serve.removesuffix("&"))
+    assert words[:2] == ["dlcv", "serve"] and words[3:5] == ["--port", "8000"], words
+    server = Server(clone / words[2], cwd=clone)
+    port = server.url.rsplit(":", 1)[1]
+    try:
+        for line in calls:
+            result = subprocess.run(shlex.split(line.replace(":8000", f":{port}")), cwd=clone, capture_output=True,
+                                    text=True, timeout=60)
+            assert result.returncode == 0 and '"error"' not in result.stdout, (line, result.stdout, result.stderr)
+            assert "predictions" in result.stdout or "labels" in result.stdout, result.stdout
+        example = python_blocks("serve")[0].replace(":8000", f":{port}")
+        printed = subprocess.run([sys.executable, "-c", example], cwd=clone, capture_output=True, text=True,
+                                 timeout=60)
+        assert printed.returncode == 0 and printed.stdout.strip() in ("circles", "squares", "triangles"), printed
+    finally:
+        assert server.stop() == 0
+
+
+def python_blocks(section: str) -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    text = re.split(r"\n#{2,3} ", readme.split(SECTIONS[section], 1)[1], maxsplit=1)[0]
+    return re.findall(r"```python\n(.*?)\n```", text, flags=re.S)
 
 
 def test_the_transfer_learning_example_runs_on_a_fresh_clone(keras, clone, dlcv, script, monkeypatch):

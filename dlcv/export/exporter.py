@@ -30,7 +30,7 @@ from ..config import ExperimentConfig
 from ..errors import DlcvError, ExportFailed
 from ..inference import Classifier
 from ..task import Task
-from .formats import FORMATS, INPUT_NAME, SPEC_NAME, serving_spec
+from .formats import FORMATS, INPUT_NAME, SPEC_NAME, spec_of
 
 log = logging.getLogger(__name__)
 
@@ -162,14 +162,7 @@ def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatR
     exports = {r.name: {"path": r.path.name, "runtime": FORMATS[r.name].runtime, "bytes": r.bytes,
                         "quantized": r.quantized, "max_abs_difference": r.max_difference,
                         "top1_agreement": r.agreement, "checked_on": check.origin} for r in reports}
-    from ..preprocessing import client_recipe
-
-    size = dict(zip(("height", "width", "channels"), classifier.input_size))
-    preprocessing = classifier.preprocessing.model_copy(update=size)
-    decode = {"mode": classifier.decode_mode, **client_recipe(preprocessing, classifier.decode_mode)}
-    files.write_json(staging / SPEC_NAME, serving_spec(classifier.input_size, classifier.task,
-                                                       preprocessing.model_dump(), decode,
-                                                       classifier.has_run_metadata, exports))
+    files.write_json(staging / SPEC_NAME, spec_of(classifier, exports))
     files.write_json(staging / "class_names.json", list(classifier.class_names))
 
 

@@ -158,6 +158,18 @@ def serving_spec(input_size: tuple[int, int, int], task, preprocessing: dict[str
     }
 
 
+def spec_of(classifier, exports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """:func:`serving_spec` of a loaded :class:`~dlcv.inference.Classifier`: its input size, task,
+    preprocessing and decode (what an export's serving.json holds, and ``dlcv serve``'s /metadata)."""
+    from ..preprocessing import client_recipe
+
+    size = dict(zip(("height", "width", "channels"), classifier.input_size))
+    preprocessing = classifier.preprocessing.model_copy(update=size)
+    decode = {"mode": classifier.decode_mode, **client_recipe(preprocessing, classifier.decode_mode)}
+    return serving_spec(classifier.input_size, classifier.task, preprocessing.model_dump(), decode,
+                        classifier.has_run_metadata, exports)
+
+
 def read_serving_spec(model_path: Path) -> dict[str, Any]:
     """``serving.json`` of the export folder that holds ``model_path``."""
     spec_path = model_path.parent / SPEC_NAME
