@@ -244,3 +244,14 @@ def test_the_folds_nest_under_the_parents_mlflow_run(keras, tmp_path, monkeypatc
     assert sorted(run.info.run_name for run in runs if run.data.tags.get(MLFLOW_PARENT_RUN_ID) == parent.info.run_id) \
         == ["1", "2"]
     assert 0 < parent.data.metrics["held_out_accuracy"] <= 1 and parent.info.status == "FINISHED"
+
+
+def test_dlcv_runs_lists_the_parent_with_its_mean_held_out_score_and_its_folds(kfold_run):
+    from dlcv.run_table import find_runs
+
+    _, result = kfold_run
+    rows = {row.name: row for row in find_runs(result.run_dir.parent)}
+    held_out = json.loads((result.run_dir / "results.json").read_text())["held_out"]["accuracy"]
+    parent = rows[result.run_dir.name]
+    assert parent.status == "finished" and parent.val_accuracy == pytest.approx(np.mean(held_out["folds"]), abs=1e-6)
+    assert {f"{result.run_dir.name}/folds/{k}" for k in range(1, FOLDS + 1)} <= set(rows)

@@ -125,6 +125,8 @@ def _summarise(parent: RunFolder, config: ExperimentConfig) -> CrossValidation:
                                       "held_out_images": len(out_of_fold.paths)})
     results = {"name": config.name, "task": task.name, "kind": "k-fold", "folds": config.dataset.folds,
                "held_out": held_out, **_ensemble_scores(task, folds),
+               # what dlcv runs shows as the parent's validation score: the mean over its held-out folds
+               "validation": {f"val_{key}": summary["mean"] for key, summary in held_out.items()},
                "epochs_run": sum(r["epochs_run"] for r in results_of),
                "seconds": round(sum(r.get("seconds", 0.0) for r in results_of), 2),
                "book": config.book}
