@@ -10,6 +10,8 @@ same config.
 
     python benchmarks/label_errors.py digits                      # 1,797 digits, 8x8, the MLP
     python benchmarks/label_errors.py animals --images ../shared/datasets/animals-sample
+    python benchmarks/label_errors.py animals --images ../shared/datasets/animals-sample \
+        --config configs/animals_modern.yaml                      # a recipe's run instead
 """
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--flip", type=float, default=0.1)
     parser.add_argument("--output", type=Path, default=ROOT / "output" / "label-errors")
+    parser.add_argument("--config", type=Path, help="a recipe to train (its data set replaced by the table)")
     args = parser.parse_args()
 
     from dlcv import app
@@ -78,13 +81,14 @@ def main() -> int:
     for seed in args.seeds:
         table, root, flipped = write_table(args.data, args.images, args.output / f"{args.data}-{seed}", args.flip,
                                            seed)
-        common = [*CONFIGS[args.data], "dataset.name=labels", f"dataset.path={table}", f"dataset.images={root}",
+        common = [*([] if args.config else CONFIGS[args.data]), "dataset.name=labels", f"dataset.path={table}",
+                  f"dataset.images={root}",
                   f"output_dir={args.output}", f"seed={seed}", "dataset.test_size=0.2"]
         started = time.perf_counter()
-        app.train(overrides=[*common, f"name={args.data}-{seed}-cv"], folds=args.folds)
+        app.train(args.config, overrides=[*common, f"name={args.data}-{seed}-cv"], folds=args.folds)
         kfold_seconds.append(time.perf_counter() - started)
         started = time.perf_counter()
-        app.train(overrides=[*common, f"name={args.data}-{seed}-one"])
+        app.train(args.config, overrides=[*common, f"name={args.data}-{seed}-one"])
         single_seconds.append(time.perf_counter() - started)
         issues = app.label_issues(args.output / f"{args.data}-{seed}-cv", limit=0)
         scored = {issue.path for issue in issues}
@@ -100,13 +104,15 @@ def main() -> int:
         print(f"seed {seed}: {len(top & planted)}/{n} flipped in the top {n}; {len(scored & planted)}/{len(scored)} of "
               f"the list flipped; k-fold {kfold_seconds[-1]:.0f} s, one run {single_seconds[-1]:.0f} s")
     recall, precision = found / flipped_total, listed_flipped / max(listed, 1)
-    summary = {"data": args.data, "seeds": args.seeds, "folds": args.folds, "flip": args.flip,
+    summary = {"data": args.data, "config": str(args.config or "built-in"), "seeds": args.seeds,
+               "folds": args.folds, "flip": args.flip,
                "recall_at_n": [round(recall, 3), *map(lambda v: round(v, 3), wilson_interval(found, flipped_total))],
                "precision": [round(precision, 3), *map(lambda v: round(v, 3), wilson_interval(listed_flipped, listed))],
                "kfold_seconds": round(float(np.mean(kfold_seconds)), 1),
                "one_run_seconds": round(float(np.mean(single_seconds)), 1)}
     print(json.dumps(summary))
-    (args.output / f"{args.data}.json").write_text(json.dumps(summary, indent=2))
+    stem = f"{args.data}-{args.config.stem}" if args.config else args.data
+    (args.output / f"{stem}.json").write_text(json.dumps(summary, indent=2))
     return 0
 
 

@@ -88,6 +88,27 @@ def models(images: Path, output: Path) -> dict[str, dict[str, Path]]:
     return found
 
 
+def serving_rows(images: Path, output: Path, requests: int = 1000, networks=("shallownet",),
+                 formats=("keras", "onnx"), concurrency=(1, 8, 64)) -> list[dict]:
+    """The load table's rows (``main``'s first part): each network and format, batching on and off."""
+    photos = [p.read_bytes() for p in sorted(images.rglob("*.jpg"))[:64]]
+    rows = []
+    for network, paths in models(images, output).items():
+        if network not in networks:
+            continue
+        for fmt in formats:
+            for batching, max_batch in (("on", "32"), ("off", "1")):
+                server = Server(paths[fmt], "--max-batch", max_batch)
+                try:
+                    for clients in concurrency:
+                        result = asyncio.run(load(server.url, photos, clients, requests))
+                        rows.append({"network": network, "format": fmt, "batching": batching, **result})
+                        print(json.dumps(rows[-1]), flush=True)
+                finally:
+                    server.stop()
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, required=True, help="a <class>/<image> folder (the Animals sample)")
@@ -96,18 +117,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "output" / "serve-load")
     args = parser.parse_args()
     photos = [p.read_bytes() for p in sorted(args.images.rglob("*.jpg"))[:64]]
-    rows = []
-    for network, formats in models(args.images, args.output).items():
-        for fmt, path in formats.items():
-            for batching, max_batch in (("on", "32"), ("off", "1")):
-                server = Server(path, "--max-batch", max_batch)
-                try:
-                    for clients in (1, 8, 64):
-                        result = asyncio.run(load(server.url, photos, clients, args.requests))
-                        rows.append({"network": network, "format": fmt, "batching": batching, **result})
-                        print(json.dumps(rows[-1]), flush=True)
-                finally:
-                    server.stop()
+    rows = serving_rows(args.images, args.output, args.requests, networks=tuple(NETWORKS))
     keras_model = models(args.images, args.output)["shallownet"]["keras"]
     server = Server(keras_model)
     try:

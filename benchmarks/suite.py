@@ -128,7 +128,12 @@ def gpu_suite(output: str | Path, w1_samples: int | None = None, w2_samples: int
     if "floor: hand-written JAX scan" in w1:
         ratios["W1: default / JAX floor"] = (w1["dlcv: default route"]["median_seconds"]
                                              / w1["floor: hand-written JAX scan"]["median_seconds"])
-    result = {"device": _device_name(), "date": date.today().isoformat(), "backend": backend,
+    serving = []
+    if transfer_folder is not None and Path(transfer_folder).is_dir():  # dlcv serve under load (S1)
+        from serve_load import serving_rows
+
+        serving = serving_rows(Path(transfer_folder), Path(output) / "serve-load")
+    result = {"device": _device_name(), "date": date.today().isoformat(), "backend": backend, "serving": serving,
               "keras": keras.__version__, "repeats": repeats, "workloads": reports,
               "long_run": {"epochs": long_epochs, "dlcv_seconds": ours_long, "book_seconds": book_long,
                            "book_first_epoch": book_first, "book_median_epoch": book_epoch},
@@ -158,6 +163,12 @@ def markdown(result: dict) -> str:
         sense, bound = TARGETS.get(key, ("", None))
         met = "—" if bound is None else ("yes" if (value >= bound if sense == ">=" else value <= bound) else "no")
         lines.append(f"| {name} | {value:.3f} | {sense} {bound if bound is not None else ''} | {met} |")
+    if result.get("serving"):  # S1: dlcv serve under load (benchmarks/serve_load.py)
+        lines += ["", "S1, dlcv serve (ShallowNet on the Animals sample's JPEGs):", "",
+                  "| format | batching | clients | requests/s | p50 ms | p99 ms | statuses |",
+                  "|---|---|---:|---:|---:|---:|---|"]
+        lines += [f"| {r['format']} | {r['batching']} | {r['clients']} | {r['per_second']} | {r['p50_ms']} | "
+                  f"{r['p99_ms']} | {r['statuses']} |" for r in result["serving"]]
     return "\n".join(lines) + "\n"
 
 

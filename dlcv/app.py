@@ -90,10 +90,13 @@ def serve(model: str | Path, *, backend: str | None = None, verbose: bool = Fals
 
 
 def evaluate(model_path: str, *, config_path: str | Path | None = None, overrides: Sequence[str] = (),
-             backend: str | None = None, verbose: bool = False, tta: str = "none"):
+             backend: str | None = None, verbose: bool = False, tta: str = "none", unknown: str | None = None,
+             output_format: str = "text"):
     """``dlcv evaluate``: re-score a saved model on a config's test split (default: its run's config);
-    ``tta``: test-time augmentation (:mod:`dlcv.tta`). In the model's run folder it writes evaluation.json
-    and leaves what training wrote (report.html, results.json) as it was."""
+    ``tta``: test-time augmentation (:mod:`dlcv.tta`); with a reject rule, its coverage and selective
+    accuracy; ``unknown``: a folder of photos of none of the classes, scored against the test split. In the
+    model's run folder it writes evaluation.json and leaves what training wrote as it was."""
+    from .images import expand_image_paths
     from .runs import RunFolder
 
     if config_path is None:  # the model's run folder's (a k-fold run's folder is its own)
@@ -105,23 +108,93 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
 
     config, backend = load_checked_config(config_path, overrides=overrides, backend=backend)
     check_model_file(model_path)  # a Keras model: its loss is computed in Keras
-    start_keras(backend, verbose)
+    strangers = expand_image_paths([unknown]) if unknown is not None else None  # an empty folder: one line
+    start_keras(backend, verbose, quiet=output_format == "json")
+    if output_format == "json":  # stdout: the JSON alone
+        log.info(banner(), extra=TO_STDERR)
     from .data import prepare_data
-    from .inference import evaluate_model
+    from .inference import evaluate_model, load_classifier
 
-    test = prepare_data(config).splits.test
-    evaluation, task = evaluate_model(model_path, test, tta=tta)
+    splits = prepare_data(config).splits
+    evaluation, task = evaluate_model(model_path, splits.test, tta=tta)
+    aside = {"extra": TO_STDERR} if output_format == "json" else {}  # stdout: the JSON alone
     log.info(f"{model_path} on the test split of {config.dataset.name} (seed {config.seed})"
-             + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}")
-    log.info(evaluation.report_text)
+             + (f", test-time augmentation: {tta}" if tta != "none" else "") + f": {evaluation.summary}", **aside)
+    log.info(evaluation.report_text, **aside)
+    extra = {}
+    if (task.calibration is not None and task.calibration.reject is not None) or strangers is not None:
+        extra = _familiarity_figures(load_classifier(model_path), evaluation, splits, strangers)
+        _say_familiarity(extra, output_format)
     folder = RunFolder(model_path if Path(model_path).is_dir() else Path(model_path).parent)
     if folder.config_file.is_file():  # the model's run folder: its own record of this evaluation
         scores = evaluation.results()
         files.write_json(folder.evaluation_file, {
             "model": Path(model_path).name, "dataset": config.dataset.name, "seed": config.seed, "tta": tta,
-            "task": task.name, **scores, **task.primary(scores)})
-        log.info(f"wrote {folder.evaluation_file}")
+            "task": task.name, **scores, **task.primary(scores), **extra})
+        log.info(f"wrote {folder.evaluation_file}", **aside)
     return evaluation
+
+
+def _familiarity_figures(classifier, evaluation, splits, strangers: list[str] | None) -> dict:
+    """The reject rule's coverage and selective accuracy on the test split, and (``strangers``: image files of
+    none of the classes) how they fare against it."""
+    import numpy as np
+
+    from .familiarity import FamiliarityScorer, selective, stranger_figures
+    from .task.calibration import keep_threshold
+
+    task = classifier.task
+    if not task.rejects:
+        raise DlcvError("--unknown: a multi-label run has no top label to turn away (an image none of whose classes "
+                        "passes its threshold already has no label)")
+    reject = task.calibration.reject if task.calibration is not None else None
+    scorer = classifier.familiarity or FamiliarityScorer("confidence")
+    known = scorer.set_scores(splits.test, evaluation.probabilities)
+    validation = scorer.set_scores(splits.val, classifier.predict_arrays(  # (at the run's temperature)
+        splits.val.batch(np.arange(len(splits.val.labels)))[0]))
+    threshold_95 = keep_threshold(validation, 0.95)
+    threshold = reject.threshold if reject is not None else threshold_95
+    figures = {"score": scorer.score}
+    if reject is not None:
+        figures.update(selective(known, threshold, evaluation.predictions == evaluation.labels))
+    if strangers is not None:
+        images = _readable(classifier, strangers)
+        scores = scorer.scores(images, classifier.predict_arrays(images))
+        figures["unknown"] = stranger_figures(known, scores, threshold, threshold_95)
+    return figures
+
+
+def _readable(classifier, paths: list[str]):
+    """The images of ``paths`` that decode (one warning line each for the others; none: one line)."""
+    import numpy as np
+
+    from .images import UnreadableImage
+
+    images = []
+    for path in paths:
+        try:
+            images.append(classifier.decode(path))
+        except UnreadableImage as error:
+            log.warning(f"skipped {error}")
+    if not images:
+        raise DlcvError(f"--unknown: none of the {len(paths)} files could be read as images; expected photos")
+    return np.stack(images)
+
+
+def _say_familiarity(figures: dict, output_format: str) -> None:
+    import json
+
+    if output_format == "json":
+        log.info(json.dumps(figures.get("unknown", figures), indent=2))
+        return
+    if "coverage" in figures:
+        log.info(f"reject ({figures['score']}): {figures['coverage']:.1%} of the test images kept, accuracy on them "
+                 f"{figures['selective_accuracy']:.4f}")
+    if "unknown" in figures:
+        u = figures["unknown"]
+        log.info(f"unknown photos: {u['images']} images, {u['rejected']:.1%} turned away (threshold "
+                 f"{u['threshold']:.4f}); AUROC against the test split {u['auroc']:.3f} ({figures['score']}); "
+                 f"{u['false_accept_at_95']:.1%} let in where 95% of validation is kept")
 
 
 def list_runs(root: str | Path = "output", *, output_format: str = "text", sort: str = "date",
@@ -175,7 +248,7 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
 
 def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, backend: str | None = None,
             verbose: bool = False, output_format: str = "text", top: int = 1,
-            output: str | Path | None = None, tta: str = "none") -> int:
+            output: str | Path | None = None, tta: str = "none", reject: bool = True) -> int:
     """``dlcv predict``: label images with a saved or exported model, streamed batch by batch, as text,
     CSV or JSON to stdout or ``output`` (written atomically). An unreadable file is skipped with one
     warning line naming it; the count is said at the end and the run ends with Stopped (exit 1).
@@ -191,6 +264,7 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
             raise DlcvError(f"--output {str(output)!r} is a folder; expected a file name such as labels.csv")
         files.ensure_writable_dir(Path(output).parent)
     classifier = _load_for_prediction(model_path, backend, verbose).with_tta(tta)
+    classifier = classifier if reject else classifier.without_reject()
     if top > len(classifier.class_names):
         raise DlcvError(f"--top {top}: the model has {len(classifier.class_names)} classes; expected at most that")
     skipped: list[str] = []

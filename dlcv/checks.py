@@ -20,6 +20,7 @@ from .data import get_dataset
 from .data.registry import foreign_keys
 from .errors import ConfigError, DlcvError
 from .models import check_params
+from .task import TASKS
 
 
 def check_config(config: ExperimentConfig, backend: str) -> None:
@@ -28,6 +29,9 @@ def check_config(config: ExperimentConfig, backend: str) -> None:
     check_params(config.model.name, config.model.params)
     _check_backbone(config)  # first: from_run states the input size the dataset checks need
     _check_folds(config.dataset)
+    if config.reject is not None and config.task != "auto" and not TASKS[config.task].rejects:
+        raise ConfigError("reject: a run of label sets has no top label to turn away (an image none of whose "
+                          "classes passes its threshold already has no label); expected no reject section")
     _check_dataset(config)
     _check_augmentation(config)
     _check_route(config, backend)

@@ -145,9 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "$DLCV_MAX_PIXELS, else 89,478,485")
     serve.add_argument("--drain-s", type=float, default=25.0,
                        help="on SIGTERM, how long requests in flight may take to finish (default 25)")
+    serve.add_argument("--no-reject", action="store_true",
+                       help="give every image its top label, even where the run's reject rule says unknown")
     serve.set_defaults(handler=lambda a: app.serve(
         a.model, host=a.host, port=a.port, max_batch=a.max_batch, max_wait_ms=a.max_wait_ms, max_queue=a.max_queue,
-        max_body_mb=a.max_body_mb, max_pixels=a.max_pixels, drain_s=a.drain_s, backend=a.backend, verbose=a.verbose))
+        max_body_mb=a.max_body_mb, max_pixels=a.max_pixels, drain_s=a.drain_s, reject=not a.no_reject,
+        backend=a.backend, verbose=a.verbose))
 
     evaluate = commands.add_parser("evaluate", parents=[runtime, overrides],
                                    help="re-evaluate a saved model on a config's test split")
@@ -155,8 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="YAML config whose test split to use (default: the run's config.yaml)")
     evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
     add_tta_option(evaluate)
+    evaluate.add_argument("--unknown", metavar="DIR",
+                          help="a folder of photos of none of the run's classes: how many are turned away, and how "
+                               "well the calibrated top probability tells them from the test split (AUROC)")
+    evaluate.add_argument("--format", dest="output_format", choices=("text", "json"), default="text",
+                          help="--unknown's figures as text or JSON (default text)")
     evaluate.set_defaults(handler=lambda a: app.evaluate(a.model, config_path=a.config, overrides=a.overrides,
-                                                         backend=a.backend, verbose=a.verbose, tta=a.tta))
+                                                         backend=a.backend, verbose=a.verbose, tta=a.tta,
+                                                         unknown=a.unknown, output_format=a.output_format))
 
     predict = commands.add_parser("predict", parents=[runtime], help="label images with a saved or exported model",
                                   description="Label images, streamed batch by batch; exit status 1 when "
@@ -172,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also give the K most probable labels (a multi-label image keeps its label set)")
     predict.add_argument("--output", "-o", help="write to this file (atomically) instead of standard output")
     add_tta_option(predict)
+    predict.add_argument("--no-reject", action="store_true",
+                         help="give every image its top label, even where the run's reject rule says unknown")
     predict.set_defaults(handler=lambda a: app.predict(
         a.model, images=a.images, batch_size=a.batch_size, backend=a.backend, verbose=a.verbose,
-        output_format=a.output_format, top=a.top, output=a.output, tta=a.tta))
+        output_format=a.output_format, top=a.top, output=a.output, tta=a.tta, reject=not a.no_reject))
 
     runs = commands.add_parser("runs", help="a table of every run under a folder (and runs.html)",
                                description="List every run under OUTPUT_DIR (any depth): finished runs with "

@@ -10,7 +10,7 @@ A saved model re-scored on a test split (``dlcv evaluate``, ``dlcv report``) goe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class Evaluation:
     """95% Wilson score interval of the accuracy: where the accuracy on unlimited data of this kind lies."""
     probabilities: np.ndarray
     labels: np.ndarray
+    calibration: dict[str, float] = field(default_factory=dict)
+    """test_ece, and for a calibrated run test_ece_uncalibrated and test_nll_calibrated (its task's score)."""
 
     @property
     def count(self) -> int:
@@ -65,7 +67,7 @@ class Evaluation:
         """What results.json records of it."""
         return {"test_accuracy": self.accuracy, "test_accuracy_interval": list(self.accuracy_interval),
                 "test_balanced_accuracy": self.balanced_accuracy, "test_macro_f1": self.macro_f1,
-                "test_images": self.count, "test_loss": self.loss}
+                "test_images": self.count, "test_loss": self.loss, **self.calibration}
 
     def write(self, run: RunFolder) -> dict[str, Path]:
         """The classification report as text and JSON (with the confusion matrix), and the matrix drawn."""

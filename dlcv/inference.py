@@ -42,6 +42,7 @@ class Classifier:
     """A model ready to label images: ``forward`` maps a uint8 NHWC batch to class probabilities."""
 
     forward: Callable[[np.ndarray], np.ndarray]
+    """The network's own probabilities (before the run's temperature: :meth:`predict_arrays` applies it)."""
     input_size: tuple[int, int, int]
     """(height, width, channels) the model takes."""
     task: Task
@@ -55,6 +56,8 @@ class Classifier:
     """The Keras model (None for an exported model, which runs in its own runtime, or an ensemble)."""
     members: tuple[Classifier, ...] = ()
     """A k-fold run's folds, whose mean probabilities this classifier gives (empty: one model)."""
+    familiarity: object = None
+    """The run's reject rule's scorer (:mod:`dlcv.familiarity`), or None: every image gets its top label."""
 
     @property
     def class_names(self) -> list[str]:
@@ -85,8 +88,9 @@ class Classifier:
         return preprocessors_for(self.preprocessing)
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities for uint8 NHWC images already at the model's size."""
-        return self.forward(np.ascontiguousarray(images, dtype=np.uint8))
+        """Class probabilities for uint8 NHWC images already at the model's size, at the run's temperature
+        (``forward`` gives the network's own: test-time augmentation averages those, then calibration)."""
+        return self.task.calibrated(self.forward(np.ascontiguousarray(images, dtype=np.uint8)))
 
     def iter_predictions(self, paths: Iterable[str], batch_size: int = 64, top: int = 1,
                          on_skip: Callable[[str, str], None] | None = None,
@@ -106,10 +110,12 @@ class Classifier:
             batch_paths.append(path)
             images.append(image)
             if len(images) == batch_size:
-                yield from self._label(batch_paths, self.predict_arrays(np.stack(images)), top)
+                batch = np.stack(images)
+                yield from self.records(batch_paths, batch, self.predict_arrays(batch), top)
                 batch_paths, images = [], []
         if images:
-            yield from self._label(batch_paths, self.predict_arrays(np.stack(images)), top)
+            batch = np.stack(images)
+            yield from self.records(batch_paths, batch, self.predict_arrays(batch), top)
 
     def predict_files(self, paths: Iterable[str], batch_size: int = 64,
                       skipped: list[str] | None = None) -> list[Prediction]:
@@ -117,9 +123,23 @@ class Classifier:
         on_skip = None if skipped is None else (lambda path, _reason: skipped.append(path))
         return list(self.iter_predictions(paths, batch_size, on_skip=on_skip))
 
-    def _label(self, paths: list[str], probabilities: np.ndarray, top: int) -> Iterator[Prediction]:
-        for path, row in zip(paths, probabilities):
-            yield self.task.record(path, row, top)
+    def records(self, paths: list[str], images: np.ndarray, probabilities: np.ndarray, top: int = 1
+                ) -> list[Prediction]:
+        """The task's record of each image; with the run's ``reject`` rule (unless :meth:`without_reject`), an
+        image less familiar than its threshold is labelled as the rule says, ``unknown`` set."""
+        rejected = self.rejected(images, probabilities)
+        return [self.task.record(path, row, top, unknown=self.task.calibration.reject.label if out else None)
+                for path, row, out in zip(paths, probabilities, rejected)]
+
+    def rejected(self, images: np.ndarray | None, probabilities: np.ndarray) -> np.ndarray:
+        """Which images the run's reject rule turns away (none without one)."""
+        if self.familiarity is None:
+            return np.zeros(len(probabilities), bool)
+        return self.familiarity.scores(images, probabilities) < self.task.calibration.reject.threshold
+
+    def without_reject(self) -> Classifier:
+        """This classifier giving every image its top label (``--no-reject``)."""
+        return dataclasses.replace(self, familiarity=None)
 
     def _check_size(self, path: str, image: np.ndarray) -> None:
         if image.shape != tuple(self.input_size):
@@ -181,7 +201,8 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
     if saved_config is None or saved_names is None:  # a bare model file: its output layer is all there is
         task = task_of_run(folder, class_names, None, output_activation(model))
     return Classifier(lambda images: predict_probabilities(model, images), keras_input_size(model), task,
-                      preprocessing, decode, has_run_metadata=saved_names is not None, model=model)
+                      preprocessing, decode, has_run_metadata=saved_names is not None, model=model,
+                      familiarity=_familiarity(task, model, folder))
 
 
 def evaluate_model(model_path: str | Path, test, tta: str = "none") -> tuple:
@@ -194,7 +215,9 @@ def evaluate_model(model_path: str | Path, test, tta: str = "none") -> tuple:
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
     if classifier.members:  # a k-fold run: the folds' mean probabilities
         scored = [predict_dataset(member.model, test, tta=tta) for member in classifier.members]
-        probabilities = np.mean([probabilities for probabilities, _ in scored], axis=0, dtype=np.float32)
+        probabilities = np.mean([member.task.calibrated(probabilities)
+                                 for member, (probabilities, _) in zip(classifier.members, scored)],
+                                axis=0, dtype=np.float32)
         return classifier.task.score(probabilities, scored[0][1]), classifier.task
     return classifier.task.score(*predict_dataset(classifier.model, test, tta=tta)), classifier.task
 
@@ -239,7 +262,17 @@ def _load_export(path: Path, exported) -> Classifier:
     task = task_of_spec(spec, labels, path.parent / "serving.json")
     forward = exported.load(path)
     return Classifier(forward, (height, width, channels), task, preprocessing, decode,
-                      has_run_metadata=spec.get("has_run_metadata", True))
+                      has_run_metadata=spec.get("has_run_metadata", True), familiarity=_familiarity(task, None, None))
+
+
+def _familiarity(task: Task, model, folder: RunFolder | None):
+    """The scorer of the run's reject rule (None without one)."""
+    if task.calibration is None or task.calibration.reject is None:
+        return None
+    from .familiarity import FamiliarityScorer
+
+    return FamiliarityScorer.for_run(task.calibration.reject.score, model,
+                                     folder.features_file if folder is not None else None)
 
 
 def _load_ensemble(parent: RunFolder) -> Classifier:
@@ -250,8 +283,8 @@ def _load_ensemble(parent: RunFolder) -> Classifier:
                     for k in range(1, config.dataset.folds + 1))
     task = task_of_run(parent, class_names, config)
 
-    def forward(images: np.ndarray) -> np.ndarray:
-        return np.mean([member.forward(images) for member in members], axis=0, dtype=np.float32)
+    def forward(images: np.ndarray) -> np.ndarray:  # each fold at its own temperature
+        return np.mean([member.predict_arrays(images) for member in members], axis=0, dtype=np.float32)
 
     return Classifier(forward, members[0].input_size, task, config.preprocessing, config.dataset.decode,
                       members=members)

@@ -49,6 +49,7 @@ def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = 
             return _mistakes(cards, cards[:limit], len(evaluation.labels), what, order, test_set, unavailable, run)
 
         sections += task.report_sections(evaluation, mistakes_html)
+        sections.append(_reliability(task, evaluation))
     else:
         saved = _read_json(run.report_json_file)
         if saved:
@@ -220,6 +221,53 @@ def _label_issues(parent: RunFolder, issues: Sequence, limit: int) -> str:
             "probabilities contradict (confident learning, cleanlab), most likely first"
             + (f"; the first {limit} are shown, all are in label_issues.csv" if len(issues) > limit else "")
             + ".</p><div class=mistakes>" + "".join(cards) + "</div>")
+
+
+def _reliability(task: Task, evaluation: Any) -> str:
+    """The reliability diagram of the test probabilities (as the run gives them: calibrated where it is), with
+    the expected calibration error before and after."""
+    from .plotting import new_figure
+    from .task.calibration import reliability
+
+    confidence, outcome = task.reliability_points(evaluation.probabilities, evaluation.labels)
+    points = reliability(confidence, outcome)
+    figure, axis = new_figure(figsize=(4.2, 4.2))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    axis.plot([p for p, _, _ in points], [a for _, a, _ in points], marker="o", label="this run")
+    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (15 bins)", ylabel="share right")
+    axis.legend(loc="upper left")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    scores = evaluation.calibration
+    said = f"ECE {scores.get('test_ece', float('nan')):.4f}"
+    if "test_ece_uncalibrated" in scores:
+        said += (f" at the run's temperature ({scores['test_ece_uncalibrated']:.4f} without it); NLL "
+                 f"{scores['test_nll_calibrated']:.4f} (without it {evaluation.loss:.4f})")
+    else:
+        said += " (the run is not calibrated)"
+    section = (f"<h2>Confidence</h2><p>How often the test images are right at each confidence: "
+               f"{html.escape(said)}.</p>{_img(buffer.getvalue(), 'reliability diagram')}")
+    if task.rejects and len(evaluation.labels):
+        section += _risk_coverage(evaluation)
+    return section
+
+
+def _risk_coverage(evaluation: Any) -> str:
+    """The error rate among the images kept, keeping the most confident first: what a reject rule trades."""
+    from .plotting import new_figure
+
+    confidence = evaluation.probabilities.max(axis=1)
+    order = np.argsort(-confidence, kind="stable")
+    wrong = (evaluation.predictions != evaluation.labels)[order]
+    kept = np.arange(1, len(order) + 1)
+    figure, axis = new_figure(figsize=(4.2, 3.2))
+    axis.plot(kept / len(order), np.cumsum(wrong) / kept)
+    axis.set(xlim=(0, 1), ylim=(0, None), xlabel="coverage (share kept, most confident first)",
+             ylabel="error among the kept")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return (f"<p>Turning the least confident away: the error among the images kept, at each share kept "
+            f"(all kept: {wrong.mean():.4f}).</p>{_img(buffer.getvalue(), 'risk-coverage curve')}")
 
 
 def _config(run: RunFolder) -> str:

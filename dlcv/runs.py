@@ -90,6 +90,8 @@ class RunFolder:
     report_json_file = RunEntry("classification_report.json")
     confusion_matrix_file = RunEntry("confusion_matrix.png")
     thresholds_file = RunEntry("thresholds.json")
+    calibration_file = RunEntry("calibration.json")
+    features_file = RunEntry("features.npy")
     evaluation_file = RunEntry("evaluation.json")
     report_file = RunEntry("report.html")
     summary_file = RunEntry("model_summary.txt")

@@ -219,3 +219,11 @@ class Server:
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=60)
+
+
+def at_temperature(probabilities, run_dir: Path):
+    """A run's softmax probabilities at its calibration.json's temperature, as serving.json tells a client:
+    p ** (1 / T), normalised (written here, not taken from dlcv, so a wrong formula there fails)."""
+    temperature = json.loads((Path(run_dir) / "calibration.json").read_text())["temperature"]
+    scaled = np.clip(np.asarray(probabilities, np.float64), 1e-7, 1) ** (1 / temperature)  # clipped, as said
+    return scaled / scaled.sum(axis=1, keepdims=True)

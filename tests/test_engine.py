@@ -20,7 +20,8 @@ def test_a_folder_with_bad_files_trains_and_reports_what_it_skipped(keras, tmp_p
                         "preprocessing.height=8", "dataset.test_size=0.25")
     result = train(config, verbose=0)
     assert len(result.prepared.skipped) == len(bad) == 14
-    assert sum(len(s.labels) for s in vars(result.prepared.splits).values()) == 30
+    splits = result.prepared.splits
+    assert sum(len(s.labels) for s in (splits.train, splits.val, splits.test)) == 30
     warning = [line for line in capsys.readouterr().err.splitlines() if "unreadable" in line]
     assert len(warning) == 1 and "skipped 14 unreadable image file(s)" in warning[0]
     listed = (result.run_dir / "skipped_files.txt").read_text().splitlines()

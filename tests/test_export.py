@@ -8,6 +8,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from conftest import at_temperature
 
 from dlcv.inputs import model_input
 
@@ -189,6 +190,28 @@ def test_a_bare_model_exports_with_index_labels_checked_on_given_images(dlcv, di
     assert spec["labels"] == [str(i) for i in range(10)] and spec["has_run_metadata"] is False
 
 
+def test_the_stored_temperature_gives_dlcvs_probabilities_through_every_runtime(exported, test_images,
+                                                                               keras_probabilities, digits_run):
+    """A client applying serving.json's temperature to SavedModel's or ONNX's output gets what dlcv predict
+    gives (calibrated Keras); the temperature is the run's calibration.json's."""
+    import onnxruntime
+    import tensorflow as tf
+
+    from dlcv.inference import load_classifier
+
+    spec = json.loads((exported[0] / "serving.json").read_text())
+    stored = json.loads((digits_run.run_dir / "calibration.json").read_text())
+    assert spec["calibration"] == stored and stored["method"] == "temperature" and stored["temperature"] != 1.0
+    ours = load_classifier(digits_run.run_dir / "model.keras").predict_arrays(test_images)
+    session = onnxruntime.InferenceSession(str(exported[0] / "model.onnx"), providers=["CPUExecutionProvider"])
+    (onnx,) = session.run(None, {session.get_inputs()[0].name: test_images})
+    signature = tf.saved_model.load(str(exported[0] / "saved_model")).signatures["serving_default"]
+    (saved,) = signature(images=tf.constant(test_images)).values()
+    for raw in (keras_probabilities, onnx, saved.numpy()):  # (a sharpening T magnifies float32's rounding)
+        np.testing.assert_allclose(at_temperature(raw, digits_run.run_dir), ours, atol=1e-4)
+    assert not np.allclose(ours, keras_probabilities, atol=1e-3)  # the temperature changed them
+
+
 def test_predict_writes_csv_with_the_top_k(dlcv, digits_run, digit_pngs, keras_probabilities, tmp_path):
     out = tmp_path / "labels.csv"
     result = dlcv("predict", "--model", digits_run.run_dir / "model.keras", digit_pngs, "--format", "csv",
@@ -197,10 +220,11 @@ def test_predict_writes_csv_with_the_top_k(dlcv, digits_run, digit_pngs, keras_p
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert list(rows[0]) == ["path", "label", "probability", "label_2", "probability_2", "label_3", "probability_3"]
     assert [row["path"] for row in rows] == [str(digit_pngs / f"digit{i}.png") for i in range(6)]
+    calibrated = at_temperature(keras_probabilities, digits_run.run_dir)  # as the run predicts
     for i, row in enumerate(rows):
-        expected = np.argsort(-keras_probabilities[i])[:3]
+        expected = np.argsort(-calibrated[i])[:3]
         assert [row["label"], row["label_2"], row["label_3"]] == [str(k) for k in expected]
-        assert float(row["probability_2"]) == pytest.approx(keras_probabilities[i][expected[1]], abs=1e-4)
+        assert float(row["probability_2"]) == pytest.approx(calibrated[i][expected[1]], abs=1e-4)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 

@@ -2,6 +2,7 @@
 import cv2
 import numpy as np
 import pytest
+from conftest import at_temperature
 
 from dlcv.inputs import model_input
 
@@ -26,7 +27,8 @@ def test_predict_prints_the_saved_models_predictions(dlcv, digits_run, digit_png
     assert result.code == 0, result.err
     printed = _parse(result.out)
     assert len(printed) == 8
-    expected = digits_run.model.predict(model_input(digits_run.prepared.splits.test.images[:8]), verbose=0)
+    raw = digits_run.model.predict(model_input(digits_run.prepared.splits.test.images[:8]), verbose=0)
+    expected = at_temperature(raw, digits_run.run_dir)  # the run's calibration, applied by predict
     for i in range(8):
         label, probability = printed[str(digit_pngs / f"digit{i}.png")]
         assert label == str(expected[i].argmax())

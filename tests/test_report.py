@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import at_temperature
 from data_files import write_class_folders
 
 CAPTION = re.compile(r'<figure(?: id="(m-\d+-\d+)")? class=mistake><img alt="test image (\d+)(?:: [^"]*)?" '
@@ -39,6 +40,7 @@ def test_the_mistakes_are_the_misclassified_test_images_most_confident_first(wea
 
     test = weak_run.prepared.splits.test
     probabilities, labels = predict_dataset(weak_run.model, test)
+    probabilities = at_temperature(probabilities, weak_run.run_dir)  # as the run gives them
     predicted = probabilities.argmax(axis=1)
     wrong = [i for i in range(len(labels)) if predicted[i] != labels[i]]
     expected = sorted(wrong, key=lambda i: -probabilities[i, predicted[i]])
@@ -171,10 +173,11 @@ def test_headless_chromium_renders_every_part_of_the_report(weak_run, tmp_path):
     found = re.search(r'data-probe="([^"]*)"', dom.stdout)
     assert found, dom.stderr[-2000:]
     probe = json.loads(html.unescape(found.group(1)))
-    assert probe["headings"] == ["Learning curves", "Per class", "Confusion matrix", "Mistakes", "Config"]
+    assert probe["headings"] == ["Learning curves", "Per class", "Confusion matrix", "Mistakes", "Confidence",
+                                 "Config"]
     shown = len(CAPTION.findall(page))
     assert probe["mistakes"] == shown >= 3
-    assert probe["images"] == probe["decoded"] == shown + 1  # the curves and every mistake, drawn
+    assert probe["images"] == probe["decoded"] == shown + 3  # the curves, every mistake, reliability, risk-coverage
     assert probe["links"] >= 1 and probe["dangling"] == 0
     assert probe["external"] == [] and probe["other_links"] == 0  # self-contained: nothing fetched from anywhere
     assert probe["files"] == shown  # each mistake's file named (and linked: the user's own photo, not fetched)

@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import at_temperature
 
 
 def test_flip_tta_is_the_mean_of_the_image_and_its_mirror(keras, digits_run, tmp_path):
@@ -18,7 +19,7 @@ def test_flip_tta_is_the_mean_of_the_image_and_its_mirror(keras, digits_run, tmp
     plain = model.predict(model_input(test.images), verbose=0)
     mirrored = model.predict(model_input(test.images[:, :, ::-1].copy()), verbose=0)
     assert not np.allclose(plain, mirrored, atol=1e-3)
-    expected = (plain + mirrored) / 2
+    expected = at_temperature((plain + mirrored) / 2, run_dir)  # the mean, then the run's temperature
     evaluation = evaluate(str(run_dir / "model.keras"), tta="flip")
     assert evaluation.accuracy == pytest.approx(np.mean(expected.argmax(axis=1) == test.labels))
     run = load_classifier(run_dir / "model.keras").with_tta("flip")

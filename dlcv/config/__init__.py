@@ -35,6 +35,7 @@ from .schema import (
     ModelConfig,
     PreprocessingConfig,
     RandAugmentConfig,
+    RejectConfig,
     ReportConfig,
     TableColumns,
     TrackingConfig,
@@ -46,7 +47,8 @@ __all__ = [
     "BACKENDS", "MAX_YAML_VALUES", "OPTIMIZERS", "SCHEDULES", "AdamConfig", "AdamWConfig", "AugmentationConfig",
     "Backend", "CallbacksConfig", "ColorJitterConfig", "ConstantSchedule", "CosineSchedule", "DatasetConfig",
     "Decode", "ExperimentConfig", "FineTuneConfig", "InverseTimeSchedule", "MlflowConfig", "ModelConfig",
-    "OptimizerConfig", "PreprocessingConfig", "RandAugmentConfig", "ReportConfig", "SGDConfig", "Scalar",
+    "OptimizerConfig", "PreprocessingConfig", "RandAugmentConfig", "RejectConfig", "ReportConfig", "SGDConfig",
+    "Scalar",
     "ScheduleConfig", "SearchConfig", "SearchDistribution", "Section", "StepSchedule", "TableColumns", "TrackingConfig",
     "choices_of", "load_config", "validate_config",
 ]

@@ -250,6 +250,19 @@ class ReportConfig(Section):
     """The misclassified test images it shows at most, most confident first (a cap, said on the page)."""
 
 
+class RejectConfig(Section):
+    """Answer ``unknown`` for images the model is not familiar with (single-label runs): a threshold on a
+    familiarity score, chosen on the validation split so that ``keep`` of its images are kept."""
+
+    keep: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """The share of validation images kept (given a label); the rest of the scores below the threshold."""
+    score: Literal["confidence", "neighbours"] = "confidence"
+    """confidence: the calibrated top probability; neighbours: the cosine similarity of the image's
+    penultimate-layer features to their 10th nearest training image (Sun et al., 2022)."""
+    label: Annotated[str, Field(min_length=1)] = "unknown"
+    """The label a rejected image gets (not one of the run's class names)."""
+
+
 class MlflowConfig(Section):
     """Log the run to MLflow (``pip install mlflow``): the flattened config as parameters, every epoch's
     metrics (step = Keras's epoch index), the test scores, the run folder's files and the model."""
@@ -346,6 +359,12 @@ class ExperimentConfig(Section):
     """While a backbone is frozen and nothing augments the images, its features do not change: compute
     them once and train the head on them (auto/true), instead of running the backbone every epoch (false)."""
     report: ReportConfig = ReportConfig()
+    calibration: Literal["temperature", "none"] = "temperature"
+    """temperature: after training, one temperature (a multi-label run: one per class) chosen on the
+    validation split to make the probabilities honest (Guo et al., 2017), stored in calibration.json and
+    applied wherever the run predicts; none: the network's own probabilities."""
+    reject: RejectConfig | None = None
+    """Off by default: ``reject: {keep: 0.95, score: confidence}`` labels unfamiliar images ``unknown``."""
     tracking: TrackingConfig = TrackingConfig()
     search: SearchConfig | None = None
     """``dlcv tune``: the hyperparameter search (``dlcv train`` ignores it)."""

@@ -150,6 +150,7 @@ def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, re
     started = time.perf_counter()
     probabilities = np.concatenate([forward(check.images[i:i + 64]) for i in range(0, len(check.images), 64)])
     seconds = time.perf_counter() - started
+    probabilities = task.calibrated(probabilities)  # as a client applies serving.json's temperature
     ours, theirs = task.decide(probabilities), task.decide(reference)
     truth = None if check.labels is None else task.truth(check.labels)
     same = task.same_decisions

@@ -121,11 +121,12 @@ def create_app(state: ServingState):
         except QueueFull as full:
             raise HttpError(503, f"busy: {full}; retry later", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) \
                 from None
-        task = state.classifier.task
+        names = state.classifier.task.class_names
         records = []
-        for (name, _), row in zip(named, probabilities):
-            record = task.record(name, row, top).to_json()
-            record.setdefault("probabilities", {n: round(float(p), 6) for n, p in zip(task.class_names, row)})
+        for prediction, row in zip(state.classifier.records([name for name, _ in named], np.stack(images),
+                                                            probabilities, top), probabilities):
+            record = prediction.to_json()
+            record.setdefault("probabilities", {n: round(float(p), 6) for n, p in zip(names, row)})
             records.append(record)
         return {"predictions": records}
 

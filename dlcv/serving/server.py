@@ -40,6 +40,8 @@ class ServeSettings:
     max_body_mb: float = 20.0
     max_pixels: int | None = None
     drain_s: float = 25.0
+    reject: bool = True
+    """The run's reject rule applies (``--no-reject``: every image its top label)."""
 
     def __post_init__(self) -> None:
         for name, low in (("max_batch", 1), ("max_queue", 1), ("max_body_mb", 0.001), ("drain_s", 0)):
@@ -104,6 +106,7 @@ def serve(target: str | Path, settings: ServeSettings = ServeSettings(), backend
     sock = bind(settings.host, settings.port)  # a port in use: said before the model loads
     try:
         classifier = _load(path, backend, verbose)
+        classifier = classifier if settings.reject else classifier.without_reject()
         sock.listen(2048)
         _run(classifier, path, settings, sock)
     finally:

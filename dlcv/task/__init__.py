@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DEFAULT_SEPARATOR, TASK_NAMES, LabelSet, Prediction, Task, TopLabel
+from .calibration import calibration_of, read_calibration
 from .multilabel import MultiLabel, Thresholds
 from .single import SingleLabel
 
@@ -66,7 +67,10 @@ def task_of_run(folder, class_names: list[str], saved_config, activation: str | 
         return build_task(name, class_names)
     # "auto" is what config.yaml held before the task was recorded there: runs of one label per image
     name = saved_config.task if saved_config.task != "auto" else "single"
-    return TASKS[name].read(folder, class_names, separator=saved_config.dataset.separator)
+    task = TASKS[name].read(folder, class_names, separator=saved_config.dataset.separator)
+    if not folder.calibration_file.is_file():  # trained before runs were calibrated, or calibration: none
+        return task
+    return task.with_calibration(read_calibration(folder.calibration_file, class_names, task.per_class_temperature))
 
 
 def task_of_spec(spec: dict, class_names: list[str], where: Path) -> Task:
@@ -77,7 +81,11 @@ def task_of_spec(spec: dict, class_names: list[str], where: Path) -> Task:
         from ..errors import DlcvError
 
         raise DlcvError(f"{where}: task {name!r}; expected one of {', '.join(TASKS)}")
-    return TASKS[name].from_spec(spec, class_names, where)
+    task = TASKS[name].from_spec(spec, class_names, where)
+    if "calibration" not in spec:
+        return task
+    return task.with_calibration(calibration_of(spec["calibration"], class_names, task.per_class_temperature,
+                                                f"{where}: calibration"))
 
 
 __all__ = ["DEFAULT_SEPARATOR", "TASKS", "LabelSet", "MultiLabel", "Prediction", "SingleLabel", "Task", "Thresholds",

@@ -2,6 +2,7 @@
 :class:`LabelSet`): one record per image, used by ``predict`` in every format, ``evaluate`` and the report."""
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import files
 from ..config.schema import DEFAULT_SEPARATOR
+from .calibration import Calibration, Reject
 
 TASK_NAMES = ("single", "multilabel")
 """The tasks a run can be trained for (the config's ``task`` adds ``auto``: decided by the data)."""
@@ -25,9 +28,14 @@ class TopLabel:
     probability: float
     top: tuple[tuple[str, float], ...] = ()
     """The ``top`` most probable (label, probability) pairs, best first (empty unless asked for)."""
+    unknown: bool = False
+    """The run's reject rule turned it away: ``label`` is the rule's (``unknown``), ``probability`` still the
+    top class's."""
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"path": self.path, "label": self.label, "probability": round(self.probability, 6)}
+        if self.unknown:
+            record["unknown"] = True
         return _with_top(record, self)
 
     def cells(self, digits: int) -> list[str]:
@@ -107,16 +115,22 @@ class Task(ABC):
 
     def __init__(self, class_names: Sequence[str], separator: str = DEFAULT_SEPARATOR) -> None:
         self.class_names, self.separator = [str(name) for name in class_names], separator
+        self.calibration: Calibration | None = None
+        """The temperature (and reject rule) chosen on validation; None: the network's own probabilities."""
 
     def renamed(self, class_names: Sequence[str]) -> Task:
         """The same task with other names for its classes (a bare model file's numbered outputs, named)."""
-        import copy
-
         if len(class_names) != len(self.class_names):
             raise ValueError(f"{len(class_names)} names for {len(self.class_names)} classes")
-        renamed = copy.copy(self)
-        renamed.class_names = [str(name) for name in class_names]
-        return renamed
+        return self._with(class_names=[str(name) for name in class_names])
+
+    def _with(self, **changes) -> Task:
+        """A copy with ``changes`` (tasks are not changed in place: a loaded run's task stays as read)."""
+        import copy
+
+        changed = copy.copy(self)
+        changed.__dict__.update(changes)
+        return changed
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.class_names)} classes)"
@@ -158,7 +172,10 @@ class Task(ABC):
 
     def write(self, run) -> dict[str, Path]:
         """What it chose, in the run folder (its name -> file)."""
-        return {}
+        if self.calibration is None:
+            return {}
+        files.write_json(run.calibration_file, self.calibration.to_dict(self.class_names))
+        return {"calibration": run.calibration_file}
 
     # -- deciding and scoring -------------------------------------------------------------------------
     @abstractmethod
@@ -173,6 +190,46 @@ class Task(ABC):
     def truth(self, labels: np.ndarray) -> np.ndarray:
         """True labels in the form :meth:`decide` gives."""
         return np.asarray(labels)
+
+    # -- calibration ----------------------------------------------------------------------------------
+    per_class_temperature: ClassVar[bool] = False
+    """One temperature a class (independent sigmoids), or one for all (a softmax)."""
+    rejects: ClassVar[bool] = True
+    """A reject rule can turn an image away (``unknown``): it has one top label to withhold."""
+
+    def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities at the run's temperature (unchanged for an uncalibrated run)."""
+        if self.calibration is None:
+            return np.asarray(probabilities, np.float32)
+        return self._at_temperature(probabilities, self.calibration.temperature)
+
+    def calibrate(self, probabilities: np.ndarray, labels: np.ndarray) -> Task:
+        """This task with the temperature(s) of least NLL on these (validation) probabilities."""
+        return self._with(calibration=Calibration(self._fit_temperature(probabilities, labels)))
+
+    def with_reject(self, reject: Reject) -> Task:
+        return self._with(calibration=dataclasses.replace(self.calibration, reject=reject))
+
+    def with_calibration(self, calibration: Calibration | None) -> Task:
+        return self._with(calibration=calibration)
+
+    def calibration_fields(self) -> dict[str, Any]:
+        """serving.json's ``calibration`` (nothing for an uncalibrated run)."""
+        return {} if self.calibration is None else {"calibration": self.calibration.to_dict(self.class_names)}
+
+    @abstractmethod
+    def _at_temperature(self, probabilities: np.ndarray, temperature: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
+        """The expected calibration error (15 equal-width bins) of these probabilities."""
+
+    @abstractmethod
+    def reliability_points(self, probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(confidence, outcome) pairs a reliability diagram bins."""
 
     def classes_of(self, label) -> list[int]:
         """The class indexes of one image's label."""
@@ -197,9 +254,23 @@ class Task(ABC):
         except ValueError:
             raise ValueError(f"unknown class {name!r}") from None
 
-    @abstractmethod
     def score(self, probabilities: np.ndarray, labels: np.ndarray):
-        """The scores of one prediction pass on held-out images (an evaluation with ``results()``)."""
+        """The scores of one prediction pass on held-out images (an evaluation with ``results()``), from the
+        network's probabilities: decided and scored at the run's temperature; its loss is the network's own
+        (``test_loss``), and the calibration's effect is beside it (``test_ece``, ``test_ece_uncalibrated``,
+        ``test_nll_calibrated``)."""
+        calibrated = self.calibrated(probabilities)
+        evaluation = self._score(calibrated, labels)
+        scores = {"test_ece": self.ece(calibrated, labels)}
+        if self.calibration is not None:
+            raw = self._score(probabilities, labels)
+            scores.update(test_ece_uncalibrated=self.ece(probabilities, labels), test_nll_calibrated=evaluation.loss)
+            evaluation = dataclasses.replace(evaluation, loss=raw.loss)
+        return dataclasses.replace(evaluation, calibration=scores)
+
+    @abstractmethod
+    def _score(self, probabilities: np.ndarray, labels: np.ndarray):
+        """The task's scores of these probabilities."""
 
     def label_issues(self, labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Confident learning (cleanlab) on out-of-sample ``probabilities``: the rows whose given label is
@@ -224,8 +295,9 @@ class Task(ABC):
 
     # -- predicting -----------------------------------------------------------------------------------
     @abstractmethod
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> Prediction:
-        """One image's prediction record (``top``: with the ``top`` most probable classes)."""
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1, unknown: str | None = None) -> Prediction:
+        """One image's prediction record (``top``: with the ``top`` most probable classes; ``unknown``: the label
+        of an image the run's reject rule turned away)."""
 
     def ranked(self, probabilities: np.ndarray, top: int) -> tuple[tuple[str, float], ...]:
         order = np.argsort(-probabilities, kind="stable")[:max(top, 1)]

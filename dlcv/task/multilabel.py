@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 from .. import files
 from ..errors import DlcvError
 from .base import DEFAULT_SEPARATOR, LabelSet, Task
+from .calibration import expected_calibration_error_per_label, fit_sigmoid_temperatures, sigmoid_at
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,9 @@ class MultilabelEvaluation:
     thresholds: np.ndarray
     probabilities: np.ndarray
     labels: np.ndarray
+    calibration: dict[str, float] = field(default_factory=dict)
+    """test_ece (over every image and class), and for a calibrated run test_ece_uncalibrated and
+    test_nll_calibrated."""
     """The true multi-hot rows."""
 
     @property
@@ -156,7 +160,7 @@ class MultilabelEvaluation:
         """What results.json records of it."""
         return {"test_map": self.average_precision, "test_f1_micro": self.f1_micro, "test_f1_macro": self.f1_macro,
                 "test_exact_match": self.exact_match, "test_loss": self.loss, "test_images": self.count,
-                "test_unscored_classes": self.unscored, "test_classes": self.per_class}
+                "test_unscored_classes": self.unscored, "test_classes": self.per_class, **self.calibration}
 
     def write(self, run) -> dict[str, Path]:
         """The per-class report as text and JSON (classification_report.txt / .json)."""
@@ -253,11 +257,10 @@ class MultiLabel(Task):
         return None  # the checks refuse class_weight: balanced for multi-label data
 
     def choose(self, probabilities: np.ndarray, labels: np.ndarray, chosen_on: str = "validation") -> MultiLabel:
-        return MultiLabel(self.class_names, self.separator,
-                          choose_thresholds(probabilities, labels, self.class_names, chosen_on))
+        return self._with(thresholds=choose_thresholds(probabilities, labels, self.class_names, chosen_on))
 
     def write(self, run) -> dict[str, Path]:
-        return {"thresholds": self.thresholds.write(run)}
+        return {**super().write(run), "thresholds": self.thresholds.write(run)}
 
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         return labels_at(probabilities, self.thresholds.values)
@@ -287,15 +290,31 @@ class MultiLabel(Task):
         row[[self._index_of(name) for name in text.split(self.separator) if name]] = 1
         return row
 
-    def score(self, probabilities: np.ndarray, labels: np.ndarray) -> MultilabelEvaluation:
+    def _score(self, probabilities: np.ndarray, labels: np.ndarray) -> MultilabelEvaluation:
         return score_multilabel(probabilities, labels, self.class_names, self.thresholds.values)
+
+    per_class_temperature = True
+    rejects = False  # an image none of whose classes passes its threshold has no label already
+
+    def _at_temperature(self, probabilities: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+        return sigmoid_at(probabilities, temperature)
+
+    def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return fit_sigmoid_temperatures(probabilities, labels)
+
+    def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
+        return expected_calibration_error_per_label(probabilities, labels)
+
+    def reliability_points(self, probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(probabilities).ravel(), (np.asarray(labels) >= 0.5).ravel().astype(float)
 
     def headline(self, results: dict[str, Any]) -> str:
         return (f"test mAP {results['test_map']:.4f}, F1 micro {results['test_f1_micro']:.4f}, macro "
                 f"{results['test_f1_macro']:.4f}, exact match {results['test_exact_match']:.4f} "
                 f"({results.get('test_images', '?')} images), loss {results.get('test_loss', float('nan')):.4f}")
 
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> LabelSet:
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1, unknown: str | None = None) -> LabelSet:
+        # no reject rule for label sets (refused at training): an image no class passes has no label already
         chosen = np.flatnonzero(self.decide(probabilities[None])[0])
         return LabelSet(path, tuple((self.class_names[k], float(probabilities[k])) for k in chosen),
                         {name: float(p) for name, p in zip(self.class_names, probabilities)}, self.separator,
@@ -308,7 +327,7 @@ class MultiLabel(Task):
                 "thresholds": {name: float(t) for name, t in zip(self.class_names, self.thresholds.values)},
                 "separator": self.separator,
                 "how_to_label": "an image has every class whose probability is at or above its threshold "
-                                "(chosen on the validation split)"}
+                                "(chosen on the validation split)", **self.calibration_fields()}
 
     # -- the report -----------------------------------------------------------------------------------
     def report_sections(self, evaluation, mistakes_html) -> list[str]:

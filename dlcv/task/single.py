@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .base import Task, TopLabel
+from .calibration import expected_calibration_error, fit_softmax_temperature, softmax_at
 
 
 class SingleLabel(Task):
@@ -33,10 +34,23 @@ class SingleLabel(Task):
     def decide(self, probabilities: np.ndarray) -> np.ndarray:
         return np.asarray(probabilities).argmax(axis=-1)
 
-    def score(self, probabilities: np.ndarray, labels: np.ndarray):
+    def _score(self, probabilities: np.ndarray, labels: np.ndarray):
         from ..evaluation import score_single_label
 
         return score_single_label(probabilities, labels, self.class_names)
+
+    def _at_temperature(self, probabilities: np.ndarray, temperature: np.ndarray) -> np.ndarray:
+        return softmax_at(probabilities, float(temperature))
+
+    def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return np.array(fit_softmax_temperature(probabilities, np.asarray(labels, np.int64)), np.float32)
+
+    def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
+        return expected_calibration_error(probabilities, labels)
+
+    def reliability_points(self, probabilities: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probabilities = np.asarray(probabilities)
+        return probabilities.max(axis=1), (probabilities.argmax(axis=1) == np.asarray(labels)).astype(float)
 
     def headline(self, results: dict[str, Any]) -> str:
         low, high = results.get("test_accuracy_interval") or (float("nan"), float("nan"))
@@ -47,15 +61,15 @@ class SingleLabel(Task):
                      f"{results['test_macro_f1']:.4f}")
         return line
 
-    def record(self, path: str, probabilities: np.ndarray, top: int = 1) -> TopLabel:
+    def record(self, path: str, probabilities: np.ndarray, top: int = 1, unknown: str | None = None) -> TopLabel:
         ranked = self.ranked(probabilities, top)
-        return TopLabel(path, ranked[0][0], ranked[0][1], ranked if top > 1 else ())
+        return TopLabel(path, unknown or ranked[0][0], ranked[0][1], ranked if top > 1 else (), unknown is not None)
 
     def serving_fields(self) -> dict[str, Any]:
         return {"task": self.name,
                 "output": {"dtype": "float32", "shape": [None, len(self.class_names)],
                            "meaning": "class probabilities (softmax), in the order of labels"},
-                "how_to_label": "the class with the largest probability"}
+                "how_to_label": "the class with the largest probability", **self.calibration_fields()}
 
     # -- the report -----------------------------------------------------------------------------------
     def report_sections(self, evaluation, mistakes_html) -> list[str]:

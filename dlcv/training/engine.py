@@ -26,6 +26,7 @@ from ..augmentation import build_augmenter
 from ..config import ExperimentConfig
 from ..data import PreparedData, prepare_data
 from ..errors import DlcvError, TrainingStopped, WriteFailed
+from ..familiarity import FamiliarityScorer, set_features
 from ..folds import OutOfFold, held_out_scores, image_names, write_test_predictions
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model
@@ -35,6 +36,7 @@ from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
 from ..task import Task, task_of_config
+from ..task.calibration import Calibration, Reject, keep_threshold
 from ..tracking import MlflowRun, mlflow_run
 from .averaging import calibration_batches
 from .callbacks import BestEpoch, MetricsToMlflow, ResumeCheckpoint, build_callbacks, seed_variables
@@ -197,7 +199,7 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
                 history.setdefault(key, []).extend(values)
             _stop_if_diverged(phase_history, run, phase_start)
         _restore_best_epoch(run_callbacks)
-        task = _choose_on_validation(task, route, model, splits.val)
+        task = _choose_on_validation(task, route, model, splits, config, run)
         tested = route.predict(model, splits.test) if with_test else None
         evaluation = task.score(*tested) if with_test else None
         held_out = route.predict(model, splits.held_out) if splits.held_out is not None else None
@@ -274,15 +276,54 @@ def _restore_best_epoch(callbacks: list) -> None:
                 log.info(f"restore_best: the weights of the epoch with the lowest validation loss ({val_loss:.4f})")
 
 
-def _choose_on_validation(task: Task, route, model, val) -> Task:
-    """The task with what it chooses on the validation split's predictions (a multi-label run's thresholds);
-    a task that chooses nothing does not predict it."""
-    if task.chooses_on_validation is None:
+def _choose_on_validation(task: Task, route, model, splits, config: ExperimentConfig, run: RunFolder) -> Task:
+    """The task with what it chooses on the validation split's predictions: the temperature (``calibration``),
+    then, on the calibrated probabilities, a multi-label run's thresholds and the ``reject`` threshold; an
+    empty validation split skips calibration in one line, and is refused where something must be chosen."""
+    val, reject = splits.val, config.reject
+    if reject is not None and not task.rejects:
+        raise DlcvError("reject: a multi-label run has no top label to turn away (an image none of whose classes "
+                        "passes its threshold already has no label); expected no reject section")
+    if reject is not None and reject.label in task.class_names:
+        raise DlcvError(f"reject.label: {reject.label!r} is one of the run's classes; expected another name")
+    if task.chooses_on_validation is None and config.calibration == "none" and reject is None:
         return task
     if not len(val.labels):
-        raise DlcvError(f"task: {task.name} chooses {task.chooses_on_validation} on the validation split, which is "
-                        "empty; expected dataset.val_size > 0 or a val part")
-    return task.choose(*route.predict(model, val))
+        needs = task.chooses_on_validation or (reject is not None and "reject")
+        if needs:
+            raise DlcvError(f"{'reject' if reject is not None else 'task: ' + task.name} chooses "
+                            f"{needs if reject is None else 'its threshold'} on the validation split, which is "
+                            "empty; expected dataset.val_size > 0 or a val part")
+        log.info("calibration: skipped, no validation split (calibrated: false)")
+        return task
+    probabilities, labels = route.predict(model, val)
+    if config.calibration == "temperature":
+        task = task.calibrate(probabilities, labels)
+        before, after = task.ece(probabilities, labels), task.ece(task.calibrated(probabilities), labels)
+        log.info(f"calibration: temperature {_temperature_text(task)} chosen on validation (ECE {before:.4f} -> "
+                 f"{after:.4f})")
+    calibrated = task.calibrated(probabilities)
+    task = task.choose(calibrated, labels)
+    if reject is None:
+        return task
+    if task.calibration is None:  # calibration: none: the threshold is on the network's own probabilities
+        task = task.with_calibration(Calibration(np.array(1.0, np.float32)))
+    scorer = FamiliarityScorer(reject.score)
+    if reject.score == "neighbours":
+        bank = set_features(model, splits.train)
+        np.save(run.features_file, bank.astype(np.float16))
+        log.info(f"reject: the training images' features kept in {run.features_file.name} "
+                 f"({run.features_file.stat().st_size / 2**20:.1f} MB: {bank.shape[0]:,} x {bank.shape[1]})")
+        scorer = FamiliarityScorer(reject.score, model, bank)
+    threshold = keep_threshold(scorer.set_scores(val, calibrated), reject.keep)
+    log.info(f"reject: {reject.score} below {threshold:.4f} is {reject.label!r} ({reject.keep:.0%} of validation "
+             "kept)")
+    return task.with_reject(Reject(reject.score, reject.keep, threshold, reject.label))
+
+
+def _temperature_text(task: Task) -> str:
+    t = np.asarray(task.calibration.temperature)
+    return f"{float(t):.3f}" if t.ndim == 0 else f"{t.min():.3f}-{t.max():.3f} (per class)"
 
 
 def _say_untrained_classes(task: Task, train_labels: np.ndarray) -> None:
@@ -315,6 +356,7 @@ def _results(result: TrainResult, config: ExperimentConfig, epochs_run: int, his
         "skipped_files": len(result.prepared.skipped),
         "backend": keras.backend.backend(),
         "route": result.route,
+        "calibrated": result.task.calibration is not None,
         "keras_version": keras.__version__,
         "book": config.book,
     }

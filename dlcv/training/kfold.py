@@ -106,7 +106,8 @@ def _summarise(parent: RunFolder, config: ExperimentConfig) -> CrossValidation:
     first = folds[0]
     saved = first.saved_config()
     class_names = first.class_names()
-    task = task_of_run(first, class_names, saved)
+    # the parent's probabilities are the folds' own, each at its fold's temperature: none of its own
+    task = task_of_run(first, class_names, saved).with_calibration(None)
     out_of_fold = OutOfFold.joined([OutOfFold.read(fold.held_out_file, task) for fold in folds])
     results_of = [fold.results() for fold in folds]
     held_out = {key: {**mean_interval([r["held_out"][key] for r in results_of],
