@@ -310,16 +310,23 @@ def _load_saying_if_bare(model_path: str | Path):
 
 
 def export(model: str | Path, *, formats: Sequence[str], output: str | Path | None = None,
-           check_images: Sequence[str] = (), quantize: bool = False, force: bool = False,
-           backend: str | None = None, verbose: bool = False) -> list:
+           check_images: Sequence[str] = (), quantize: str | bool | None = None, force: bool = False,
+           backend: str | None = None, verbose: bool = False, calibration_count: int = 200,
+           calibration_method: str = "minmax", calibration_images: Sequence[str] = (),
+           min_agreement: float = 0.97, allow_drop: bool = False) -> list:
     """``dlcv export``: a run's model (or a model file) as SavedModel / ONNX / LiteRT, uint8 images in,
-    probabilities out, each loaded back in its runtime and checked against Keras."""
+    probabilities out, each loaded back in its runtime and checked against Keras; ``quantize``: "dynamic"
+    (True) or "int8" (:mod:`dlcv.export.quantization`), judged by its agreement with Keras's labels."""
     from .export.formats import check_export_request
+    from .export.quantization import check_quantize_request
     from .images import expand_image_paths
     from .runs import RunFolder, model_file_of
 
+    quantize = "dynamic" if quantize is True else (quantize or None)
     model_path = model_file_of(model)
+    check_quantize_request(quantize, formats, calibration_method, min_agreement)
     check_export_request(formats, backend, quantize)
+    calibration_paths = expand_image_paths(calibration_images)
     target = Path(output) if output else RunFolder(model_path.parent).export
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not force)):
         raise DlcvError(f"--output {str(target)!r} exists and is not empty; pass --force to replace it")
@@ -330,9 +337,21 @@ def export(model: str | Path, *, formats: Sequence[str], output: str | Path | No
     from .export.exporter import export_model, log_reports
 
     classifier = _load_saying_if_bare(model_path)
-    check = gather(classifier, RunFolder(model_path.parent).saved_config(), check_paths)
+    config = RunFolder(model_path.parent).saved_config()
+    check = gather(classifier, config, check_paths)
     log.info(f"checking every export against Keras on {check.origin}")
-    reports = export_model(classifier, formats, target, check, quantize=quantize, force=force)
+    quantization = None
+    if quantize is not None:
+        from .export.quantization import Quantization
+        from .export.quantization import calibration_images as gather_calibration
+
+        images, origin = ((None, "") if quantize == "dynamic" else
+                          gather_calibration(classifier, config, calibration_count, config.seed if config else 0,
+                                             calibration_paths))
+        if images is not None:
+            log.info(f"int8: calibrating on {origin}")
+        quantization = Quantization(quantize, images, calibration_method, min_agreement, allow_drop, origin)
+    reports = export_model(classifier, formats, target, check, quantization=quantization, force=force)
     log_reports(reports, check.origin, target, classifier.task.agreement)
     return reports
 

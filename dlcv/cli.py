@@ -221,12 +221,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="the export folder (default: <run folder>/export)")
     export.add_argument("--check-images", nargs="+", default=[], metavar="IMAGE",
                         help="images (or folders) to check parity on when the run's test data is not here")
-    export.add_argument("--quantize", action="store_true",
-                        help="LiteRT with int8 weights (dynamic range); its accuracy change is reported")
+    export.add_argument("--quantize", nargs="?", const="dynamic", choices=("dynamic", "int8"),
+                        help="dynamic (the default): LiteRT with int8 weights; int8: LiteRT and ONNX in full "
+                             "integer, calibrated on training images; judged by agreement with Keras's labels")
+    export.add_argument("--calibration-count", type=positive_int, default=200,
+                        help="int8: training images to calibrate on (default 200, stratified, seeded)")
+    export.add_argument("--calibration-method", choices=("minmax", "entropy", "percentile"), default="minmax",
+                        help="int8, ONNX: how activation ranges are chosen (default minmax)")
+    export.add_argument("--calibration-images", nargs="+", default=[], metavar="IMAGE",
+                        help="int8: images (or folders) to calibrate on when the run's training data is not here")
+    export.add_argument("--min-agreement", type=float, default=0.97,
+                        help="a quantized export agreeing with Keras on fewer labels fails (default 0.97)")
+    export.add_argument("--allow-drop", action="store_true",
+                        help="write a quantized export below --min-agreement anyway (and say so)")
     export.add_argument("--force", action="store_true", help="replace an existing, non-empty --output folder")
     export.set_defaults(handler=lambda a: app.export(
         a.model, formats=a.formats, output=a.output, check_images=a.check_images, quantize=a.quantize, force=a.force,
-        backend=a.backend, verbose=a.verbose))
+        backend=a.backend, verbose=a.verbose, calibration_count=a.calibration_count,
+        calibration_method=a.calibration_method, calibration_images=a.calibration_images,
+        min_agreement=a.min_agreement, allow_drop=a.allow_drop))
 
     classify = commands.add_parser("classify", parents=[runtime],
                                    help="label photos with a network pre-trained on ImageNet (ch. 20)",

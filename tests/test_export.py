@@ -122,7 +122,7 @@ def test_a_tampered_export_fails_its_parity_check_and_leaves_nothing(dlcv, digit
 
     original = formats.FORMATS["onnx"]
 
-    def tampered(model, path, quantize=False):
+    def tampered(model, path, quantization=None):
         weights = model.get_weights()
         model.set_weights([w + 0.05 for w in weights])
         try:
@@ -151,7 +151,9 @@ def test_export_refuses_a_non_empty_output_unless_forced(dlcv, digits_run, tmp_p
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--format", "onnx", "--quantize"], "--quantize applies to LiteRT only"),
+    (["--format", "onnx", "--quantize"], "--quantize dynamic applies to litert"),
+    (["--format", "saved_model", "--quantize", "int8"], "a SavedModel is exported in float32"),
+    (["--format", "onnx", "--quantize", "int8", "--min-agreement", "1.5"], "--min-agreement 1.5"),
     (["--format", "onnx", "--backend", "jax"], "exports are written on the TensorFlow backend"),
     (["--format", "onnx", "--check-images", "missing.png"], "image path not found"),
 ])
@@ -174,9 +176,43 @@ def test_export_names_what_to_install_when_a_runtime_is_missing(dlcv, digits_run
 def test_quantized_litert_reports_its_accuracy_change(dlcv, digits_run, tmp_path):
     result = dlcv("export", digits_run.run_dir, "--format", "litert", "--quantize", "--output", tmp_path / "q")
     assert result.code == 0, result.err
-    assert "litert int8: test accuracy" in result.out and "images of the run's test split" in result.out
+    assert "litert dynamic: test accuracy" in result.out and "images of the run's test split" in result.out
     spec = json.loads((tmp_path / "q" / "serving.json").read_text())
     assert spec["exports"]["litert"]["quantized"] is True
+    assert spec["exports"]["litert"]["quantization"]["mode"] == "dynamic"
+
+
+def test_int8_litert_and_onnx_agree_with_keras_and_serve_like_any_export(dlcv, digits_run, digit_pngs, tmp_path):
+    """Full-integer exports calibrated on 200 training images: most test labels as Keras gives them."""
+    result = dlcv("export", digits_run.run_dir, "--format", "litert", "onnx", "--quantize", "int8",
+                  "--output", tmp_path / "q")
+    assert result.code == 0, result.err
+    spec = json.loads((tmp_path / "q" / "serving.json").read_text())
+    for name in ("litert", "onnx"):
+        record = spec["exports"][name]["quantization"]
+        assert record["mode"] == "int8" and record["calibration_images"] == 200
+        assert record["agreement"] >= 0.97 and spec["exports"][name]["agreement"] == record["agreement"]
+        assert record["accuracy"] == pytest.approx(record["reference_accuracy"], abs=0.03)
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "q" / "model.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # int8 inside, not float
+    said = dlcv("predict", "--model", tmp_path / "q" / "model.tflite", digit_pngs, "--format", "json")
+    assert said.code == 0 and len(json.loads(said.out)) == 6
+
+
+def test_a_broken_calibration_fails_the_int8_gate_and_writes_nothing(dlcv, digits_run, tmp_path):
+    """Calibrated on one blank image, every activation range is zero: its labels are not Keras's."""
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.zeros((8, 8), np.uint8))
+    args = ["export", digits_run.run_dir, "--format", "onnx", "--quantize", "int8", "--calibration-images", blank,
+            "--output", tmp_path / "q"]
+    refused = dlcv(*args)
+    assert refused.code == 1 and "below --min-agreement 0.97" in refused.err and refused.err.count("\n") == 1
+    assert not (tmp_path / "q").exists()
+    dropped = dlcv(*args, "--allow-drop")
+    assert dropped.code == 0 and "written anyway (--allow-drop)" in dropped.err
+    assert (tmp_path / "q" / "model.onnx").is_file()
 
 
 def test_a_bare_model_exports_with_index_labels_checked_on_given_images(dlcv, digits_run, digit_pngs, tmp_path):
@@ -316,3 +352,20 @@ def test_a_folder_run_is_checked_on_its_own_test_split_until_the_photos_are_gone
     without = dlcv("export", run_dir, "--format", "onnx", "--force")
     assert without.code == 0, without.err
     assert "32 generated images (the run's data is not here" in without.out
+
+
+def test_a_multi_label_run_quantizes_and_its_agreement_is_of_label_sets(dlcv, tmp_path):
+    from conftest import ROOT
+
+    run = shutil.copytree(ROOT / "tests" / "fixtures" / "runs" / "multilabel", tmp_path / "run")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        cv2.imwrite(str(photos / f"{i}.png"), rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    result = dlcv("export", run, "--format", "litert", "--quantize", "int8", "--calibration-images", photos,
+                  "--check-images", photos, "--allow-drop", "--output", tmp_path / "q")
+    assert result.code == 0, result.err
+    assert "sets agree" in result.out
+    record = json.loads((tmp_path / "q" / "serving.json").read_text())["exports"]["litert"]["quantization"]
+    assert record["mode"] == "int8" and record["calibration_images"] == 20 and 0 <= record["agreement"] <= 1

@@ -28,9 +28,11 @@ import numpy as np
 from .. import files
 from ..config import ExperimentConfig
 from ..errors import DlcvError, ExportFailed
+from ..evaluation import wilson_interval
 from ..inference import Classifier
 from ..task import Task
 from .formats import FORMATS, INPUT_NAME, SPEC_NAME, spec_of
+from .quantization import Quantization
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,17 @@ class FormatReport:
     quantized: bool
     accuracy: float | None
     reference_accuracy: float | None
+    quantization: Quantization | None = None
+    checked: int = 0
+    """How many images it was checked on."""
 
     @property
     def passed(self) -> bool:
-        return self.quantized or (self.max_difference <= TOLERANCE and self.agreement == 1.0)
+        if self.quantization is None:
+            return self.max_difference <= TOLERANCE and self.agreement == 1.0
+        if self.quantization.mode == "dynamic":  # reported, never gated (as it always was)
+            return True
+        return self.agreement >= self.quantization.min_agreement or self.quantization.allow_drop
 
 
 def serving_model(model, input_size: tuple[int, int, int]):
@@ -114,7 +123,7 @@ def _test_split(config: ExperimentConfig):
 
 
 def export_model(classifier: Classifier, formats: Sequence[str], output: Path, check: CheckImages,
-                 quantize: bool = False, force: bool = False) -> list[FormatReport]:
+                 quantization: Quantization | None = None, force: bool = False) -> list[FormatReport]:
     """Write ``formats`` of ``classifier``'s Keras model into ``output`` (with ``serving.json`` and the class
     names), each checked against Keras; raises :class:`ExportFailed` (and writes nothing) on a mismatch."""
     serving = serving_model(classifier.model, classifier.input_size)
@@ -126,15 +135,21 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
         for name in formats:
             fmt = FORMATS[name]
             path = staging / fmt.filename
+            applied = quantization if quantization is not None and quantization.applies_to(name) else None
             with files.reporting_write_failures(output / fmt.filename):
-                fmt.write(serving, path, quantize=quantize and name == "litert")
+                fmt.write(serving, path, quantization=applied)
             reports.append(_check(name, path, output / fmt.filename, fmt.load(path), check, reference,
-                                  quantize and name == "litert", classifier.task))
+                                  applied, classifier.task))
         failed = [report for report in reports if not report.passed]
         if failed:
             raise ExportFailed("export failed its parity check, nothing was written: " + "; ".join(
-                f"{r.name} differs from Keras by up to {r.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
-                f"agrees on {r.agreement:.1%} of {classifier.task.agreement}" for r in failed) + f" ({check.origin})")
+                _failure(r, classifier.task.agreement) for r in failed) + f" ({check.origin})")
+        dropped = [r for r in reports if r.quantization is not None and r.quantization.mode == "int8"
+                   and r.agreement < r.quantization.min_agreement]
+        for r in dropped:
+            log.warning(f"{r.name} ({r.quantization.mode}) agrees with Keras on {r.agreement:.1%} of "
+                        f"{classifier.task.agreement}, below --min-agreement {r.quantization.min_agreement:g}: "
+                        "written anyway (--allow-drop)")
         _write_metadata(staging, classifier, reports, check)
         _move_into_place(staging, output, force)
     finally:
@@ -142,8 +157,17 @@ def export_model(classifier: Classifier, formats: Sequence[str], output: Path, c
     return reports
 
 
+def _failure(report: FormatReport, agreement: str) -> str:
+    if report.quantization is not None:
+        return (f"{report.name} ({report.quantization.mode}) agrees with Keras on {report.agreement:.1%} of "
+                f"{agreement}, below --min-agreement {report.quantization.min_agreement:g} (--allow-drop writes "
+                "it anyway)")
+    return (f"{report.name} differs from Keras by up to {report.max_difference:.2g} (tolerance {TOLERANCE:g}) and "
+            f"agrees on {report.agreement:.1%} of {agreement}")
+
+
 def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, reference: np.ndarray,
-           quantized: bool, task: Task) -> FormatReport:
+           quantization: Quantization | None, task: Task) -> FormatReport:
     """Run the export in its runtime on the check images: difference, agreement (of the ``task``'s
     decisions: top-1 labels, or label sets at the run's thresholds), speed."""
     forward(check.images[:1])  # warm up (allocation, first-call compilation)
@@ -155,14 +179,17 @@ def _check(name: str, staged: Path, final: Path, forward, check: CheckImages, re
     truth = None if check.labels is None else task.truth(check.labels)
     same = task.same_decisions
     return FormatReport(name, final, _size(staged), float(np.max(np.abs(probabilities - reference))),
-                        same(ours, theirs), len(check.images) / seconds, quantized,
-                        None if truth is None else same(ours, truth), None if truth is None else same(theirs, truth))
+                        same(ours, theirs), len(check.images) / seconds, quantization is not None,
+                        None if truth is None else same(ours, truth), None if truth is None else same(theirs, truth),
+                        quantization, len(check.images))
 
 
 def _write_metadata(staging: Path, classifier: Classifier, reports: list[FormatReport], check: CheckImages) -> None:
     exports = {r.name: {"path": r.path.name, "runtime": FORMATS[r.name].runtime, "bytes": r.bytes,
                         "quantized": r.quantized, "max_abs_difference": r.max_difference,
-                        "top1_agreement": r.agreement, "checked_on": check.origin} for r in reports}
+                        "agreement": r.agreement, "checked_on": check.origin,
+                        **({"quantization": r.quantization.record(r)} if r.quantization is not None else {})}
+               for r in reports}
     files.write_json(staging / SPEC_NAME, spec_of(classifier, exports))
     files.write_json(staging / "class_names.json", list(classifier.class_names))
 
@@ -193,12 +220,14 @@ def log_reports(reports: list[FormatReport], origin: str, target: Path, agreemen
     agrees = "sets agree" if agreement == "label sets" else "top-1 agrees"
     log.info(f"\n{'format':<14} {'file':<14} {'size':>9}  {'max |dp|':>9}  {agrees:>12}  {'images/s':>9}")
     for r in reports:
-        name = r.name + (" (int8)" if r.quantized else "")
+        name = r.name + (f" ({r.quantization.mode})" if r.quantization is not None else "")
         log.info(f"{name:<14} {r.path.name + ('/' if r.path.suffix == '' else ''):<14} {r.bytes / 1e6:>7.2f} MB"
                  f"  {r.max_difference:>9.2g}  {r.agreement:>12.1%}  {r.images_per_second:>9,.0f}")
         if r.quantized and r.accuracy is not None:
-            log.info(f"  {r.name} int8: test accuracy {r.accuracy:.4f} against Keras's {r.reference_accuracy:.4f} "
-                     f"({r.accuracy - r.reference_accuracy:+.4f}) on {origin}")
+            low, high = wilson_interval(round(r.accuracy * r.checked), r.checked)
+            change = r.accuracy - r.reference_accuracy
+            log.info(f"  {r.name} {r.quantization.mode}: test accuracy {r.accuracy:.4f} (95% interval {low:.4f}-"
+                     f"{high:.4f}) against Keras's {r.reference_accuracy:.4f} ({change:+.4f}) on {origin}")
     checked = [r.name for r in reports if not r.quantized]
     if checked:
         log.info(f"{', '.join(checked)}: within {TOLERANCE:g} of Keras's probabilities, the same {agreement}")

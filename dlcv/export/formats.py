@@ -53,7 +53,7 @@ class ExportFormat:
         return [package for module, package in needed if importlib.util.find_spec(module) is None]
 
 
-def _write_saved_model(model, path: str | Path, quantize: bool = False) -> None:
+def _write_saved_model(model, path: str | Path, quantization=None) -> None:
     model.export(str(path), format="tf_saved_model", verbose=False)
 
 
@@ -68,12 +68,16 @@ def _load_saved_model(path: Path) -> Forward:
     return forward
 
 
-def _write_onnx(model, path: str | Path, quantize: bool = False) -> None:
+def _write_onnx(model, path: str | Path, quantization=None) -> None:
     import warnings
 
     with warnings.catch_warnings():  # Keras's tf2onnx shim probes np.object, which NumPy 2 warns about
         warnings.filterwarnings("ignore", category=FutureWarning, message=".*np.object")
         model.export(str(path), format="onnx", verbose=False)
+    if quantization is not None and quantization.mode == "int8":
+        from .quantization import quantize_onnx
+
+        quantize_onnx(Path(path), quantization)
 
 
 def _load_onnx(path: Path) -> Forward:
@@ -84,13 +88,10 @@ def _load_onnx(path: Path) -> Forward:
     return lambda images: session.run(None, {name: images})[0]
 
 
-def _write_litert(model, path: str | Path, quantize: bool = False) -> None:
-    options = {}
-    if quantize:  # int8 weights, float activations: TFLite's "dynamic range" quantisation
-        import tensorflow as tf
+def _write_litert(model, path: str | Path, quantization=None) -> None:
+    from .quantization import litert_options
 
-        options["optimizations"] = [tf.lite.Optimize.DEFAULT]
-    model.export(str(path), format="litert", verbose=False, **options)
+    model.export(str(path), format="litert", verbose=False, **litert_options(quantization))
 
 
 def _load_litert(path: Path) -> Forward:
@@ -182,9 +183,9 @@ def read_serving_spec(model_path: Path) -> dict[str, Any]:
         raise DlcvError(f"{spec_path} is not valid JSON ({exc})") from None
 
 
-def check_export_request(formats: Sequence[str], backend: str | None, quantize: bool) -> None:
+def check_export_request(formats: Sequence[str], backend: str | None, quantize: str | None) -> None:
     """``dlcv export``'s request checked before Keras starts: known formats, their runtimes installed, the
-    TensorFlow backend, ``quantize`` with LiteRT only."""
+    TensorFlow backend, ``quantize`` with formats it applies to."""
     unknown = [name for name in formats if name not in FORMATS]
     if unknown or not formats:
         raise DlcvError(f"--format {' '.join(unknown) or '(none)'}: expected one or more of {', '.join(FORMATS)}")
@@ -196,5 +197,5 @@ def check_export_request(formats: Sequence[str], backend: str | None, quantize: 
     if missing:
         raise DlcvError(f"--format {' '.join(formats)} needs {', '.join(missing)}: pip install "
                         f"{' '.join(missing)} (or pip install 'dlcv[export]')")
-    if quantize and "litert" not in formats:
+    if quantize == "dynamic" and "litert" not in formats:
         raise DlcvError("--quantize applies to LiteRT only; add --format litert")
