@@ -158,3 +158,18 @@ def test_a_reject_rule_that_cannot_be_is_one_line(dlcv, tmp_path, overrides, sai
 def test_unknown_photos_from_an_empty_folder_are_one_line(dlcv, rejecting_run, tmp_path):
     said = dlcv("evaluate", "--model", rejecting_run.run_dir / "model.keras", "--unknown", tmp_path)
     assert said.code == 2 and "holds no images" in said.err and said.err.count("\n") == 1
+
+
+def test_a_run_trained_before_calibration_predicts_as_before_and_says_so(keras, caplog):
+    """A committed run folder written before runs were calibrated: the network's own probabilities."""
+    from conftest import ROOT
+
+    from dlcv.inference import load_classifier
+
+    run = ROOT / "tests" / "fixtures" / "runs" / "multilabel"
+    with caplog.at_level("INFO", logger="dlcv"):
+        classifier = load_classifier(run / "model.keras")
+    assert "multilabel: no calibration.json; its probabilities are the network's own (uncalibrated)" in caplog.text
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    raw = keras.saving.load_model(run / "model.keras").predict(images.astype("float32") / 255.0, verbose=0)
+    np.testing.assert_allclose(classifier.predict_arrays(images), raw, atol=1e-6)

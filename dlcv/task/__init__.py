@@ -69,6 +69,9 @@ def task_of_run(folder, class_names: list[str], saved_config, activation: str | 
     name = saved_config.task if saved_config.task != "auto" else "single"
     task = TASKS[name].read(folder, class_names, separator=saved_config.dataset.separator)
     if not folder.calibration_file.is_file():  # trained before runs were calibrated, or calibration: none
+        if saved_config.calibration != "none":
+            log.info(f"{folder.path.name}: no calibration.json; its probabilities are the network's own "
+                     "(uncalibrated)")
         return task
     return task.with_calibration(read_calibration(folder.calibration_file, class_names, task.per_class_temperature))
 
