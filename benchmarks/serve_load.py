@@ -31,10 +31,18 @@ class Server:
     def __init__(self, model: Path, *args: str) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "dlcv", "serve", str(model), "--port", "0", *args],
                                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        if not found:
-            raise RuntimeError(line + self.process.stderr.read()[-2000:])
+        said = []
+        found = None
+        while not found and len(said) < 50:  # its own lines first (a run it loads may say one)
+            line = self.process.stdout.readline()
+            said.append(line)
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+            if not line:
+                break
+        if not found:  # stopped first: reading the stderr of a live server would wait for ever
+            self.process.kill()
+            _, err = self.process.communicate(timeout=60)
+            raise RuntimeError("".join(said) + err[-2000:])
         self.url = found.group(1)
 
     def rss_mb(self) -> float:

@@ -194,14 +194,27 @@ def pytest_collection_modifyitems(items):
 
 
 class Server:
-    """``python -m dlcv serve MODEL --port 0 ARGS`` until stopped; its address read from its first line."""
+    """``python -m dlcv serve MODEL --port 0 ARGS`` until stopped; its address read from the line that says
+    where it listens (its stderr kept in a file: a pipe nobody reads would fill and stop it)."""
 
     def __init__(self, model, *args: str, cwd: Path = ROOT) -> None:
+        import tempfile
+
+        self.errors = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen([sys.executable, "-m", "dlcv", "serve", str(model), "--port", "0", *args],
-                                        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        assert found, line + self.process.stderr.read()[-2000:]
+                                        cwd=cwd, stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        said, found = [], None
+        while not found and len(said) < 50:  # its own lines first (a run it loads may say one)
+            line = self.process.stdout.readline()
+            said.append(line)
+            found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+            if not line:
+                break
+        if not found:
+            self.process.kill()
+            self.process.wait(timeout=60)
+            self.errors.seek(0)
+            raise AssertionError("".join(said) + self.errors.read()[-2000:])
         self.url = found.group(1)
 
     def call(self, path: str, body: bytes | None = None, content_type: str | None = None):
