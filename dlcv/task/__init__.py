@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..console import TO_STDERR
 from .base import DEFAULT_SEPARATOR, TASK_NAMES, LabelSet, Prediction, Task, TopLabel
 from .calibration import calibration_of, read_calibration
 from .multilabel import MultiLabel, Thresholds
@@ -71,7 +72,7 @@ def task_of_run(folder, class_names: list[str], saved_config, activation: str | 
     if not folder.calibration_file.is_file():  # trained before runs were calibrated, or calibration: none
         if saved_config.calibration != "none":
             log.info(f"{folder.path.name}: no calibration.json; its probabilities are the network's own "
-                     "(uncalibrated)")
+                     "(uncalibrated)", extra=TO_STDERR)  # a diagnostic: stdout may be predictions or JSON
         return task
     return task.with_calibration(read_calibration(folder.calibration_file, class_names, task.per_class_temperature))
 

@@ -115,7 +115,8 @@ def _summarise(parent: RunFolder, config: ExperimentConfig) -> CrossValidation:
                       "folds": [r["held_out"][key] for r in results_of]}
                 for key in results_of[0]["held_out"] if key != "images"}
     task = task.choose(out_of_fold.probabilities, out_of_fold.labels, chosen_on="out-of-fold")
-    resolved = saved.model_copy(update={"output_dir": config.output_dir, "name": config.name,
+    # calibration: none: each fold applies its own temperature; the parent's mean takes none of its own
+    resolved = saved.model_copy(update={"output_dir": config.output_dir, "name": config.name, "calibration": "none",
                                         "dataset": saved.dataset.model_copy(update={"fold": None})})
     files.write_text(parent.config_file, resolved.to_yaml())  # the folds' resolved task and input size
     files.write_json(parent.class_names_file, class_names)
