@@ -342,11 +342,14 @@ def export(model: str | Path, *, formats: Sequence[str], output: str | Path | No
     log.info(f"checking every export against Keras on {check.origin}")
     quantization = None
     if quantize is not None:
+        from .export.exporter import run_split
         from .export.quantization import Quantization
         from .export.quantization import calibration_images as gather_calibration
 
+        wanted = quantize == "int8" and config is not None and not calibration_paths
+        train = run_split(config, "train") if wanted else None  # decoded as training decoded them
         images, origin = ((None, "") if quantize == "dynamic" else
-                          gather_calibration(classifier, config, calibration_count, config.seed if config else 0,
+                          gather_calibration(classifier, train, calibration_count, config.seed if config else 0,
                                              calibration_paths))
         if images is not None:
             log.info(f"int8: calibrating on {origin}")

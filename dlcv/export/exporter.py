@@ -91,7 +91,7 @@ def check_images(classifier: Classifier, config: ExperimentConfig | None, paths:
     """Images to compare the exports on: the run's test split (its data still present), else the files
     given, else seeded random images at the model's input size."""
     if config is not None:
-        test = _test_split(config)
+        test = run_split(config)
         if test is not None and len(test.labels):
             count = min(len(test.labels), MAX_CHECK_IMAGES)
             images, labels = test.batch(np.arange(count))
@@ -104,9 +104,10 @@ def check_images(classifier: Classifier, config: ExperimentConfig | None, paths:
                                         "--check-images gives real ones)")
 
 
-def _test_split(config: ExperimentConfig):
-    """The run's test split, reading no more than it needs: a folder or store is streamed (only the
-    check images are decoded, whatever the dataset's size), other datasets are small and in memory."""
+def run_split(config: ExperimentConfig, part: str = "test"):
+    """The run's ``test`` split (the check images) or ``train`` split (int8's calibration images), reading
+    no more than it needs: a folder or store is streamed (only the images used are decoded, whatever the
+    dataset's size), other datasets are small and in memory; None where the data is gone."""
     import contextlib
     import io
 
@@ -117,7 +118,7 @@ def _test_split(config: ExperimentConfig):
             update={"streaming": True, "cache": "none"})})
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the data layer's "streaming N images" line
-            return prepare_data(config, progress=False).splits.test
+            return getattr(prepare_data(config, progress=False, with_test=part == "test").splits, part)
     except DlcvError:  # the training data is gone, moved or unreachable: a run folder is portable
         return None
 

@@ -127,12 +127,11 @@ def quantize_onnx(path: Path, quantization: Quantization) -> None:
         quantized.unlink(missing_ok=True)
 
 
-def calibration_images(classifier, config, count: int, seed: int, paths: list[str]) -> tuple[np.ndarray, str]:
-    """Up to ``count`` images of the run's training split, stratified by class and seeded, decoded as in
-    training (or ``paths``, decoded so); fewer than asked is said in one line."""
+def calibration_images(classifier, train, count: int, seed: int, paths: list[str]) -> tuple[np.ndarray, str]:
+    """Up to ``count`` images of the run's training split ``train`` (None: not here), stratified by class and
+    seeded, decoded as in training (or ``paths``, decoded so); fewer than asked is said in one line."""
     if paths:
         return np.stack([classifier.decode(path) for path in paths]), f"{len(paths)} images from --calibration-images"
-    train = _training_split(config) if config is not None else None
     if train is None or not len(train.labels):
         raise DlcvError("--quantize int8: the run's training images are not here to calibrate on; expected "
                         "--calibration-images FILES (photos like those it will see)")
@@ -156,19 +155,3 @@ def _stratified_rows(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     except ValueError:  # a class too small to stratify: at random
         rows = rng.choice(len(labels), count, replace=False)
     return np.asarray(rows)
-
-
-def _training_split(config):
-    import contextlib
-    import io
-
-    from ..data import get_dataset, prepare_data
-
-    if get_dataset(config.dataset.name).streams:
-        config = config.model_copy(update={"dataset": config.dataset.model_copy(
-            update={"streaming": True, "cache": "none"})})
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return prepare_data(config, progress=False, with_test=False).splits.train
-    except DlcvError:
-        return None
