@@ -139,10 +139,21 @@ def test_the_neighbours_score_keeps_the_training_features(keras, tmp_path, dlcv)
     features = np.load(result.run_dir / "features.npy")
     assert features.dtype == np.float16 and features.shape == (len(result.prepared.splits.train.labels), 32)
     assert np.allclose(np.linalg.norm(features.astype(np.float32), axis=1), 1, atol=1e-2)
-    noise = tmp_path / "noise.png"
-    cv2.imwrite(str(noise), np.random.default_rng(0).integers(0, 256, (8, 8), dtype=np.uint8))
-    (record,) = json.loads(dlcv("predict", "--model", result.run_dir / "model.keras", noise, "--format", "json").out)
-    assert "unknown" in record or record["label"] in [str(k) for k in range(10)]
+    rng = np.random.default_rng(0)
+    pictures = [rng.integers(0, 256, (8, 8, 1), dtype=np.uint8) for _ in range(4)]  # noise
+    pictures += list(result.prepared.splits.test.images[:4])                        # digits
+    for i, picture in enumerate(pictures):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), picture)
+    said = json.loads(dlcv("predict", "--model", result.run_dir / "model.keras", *sorted(tmp_path.glob("*.png")),
+                           "--format", "json").out)
+    # the score recomputed here: the head's input, unit length, its 10th most similar training image
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    head = keras.Model(model.inputs, model.get_layer("class_scores").input)
+    queries = np.array(head(np.stack(pictures).astype("float32") / 255.0), np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scores = np.sort(queries @ features.astype(np.float32).T, axis=1)[:, -10]
+    threshold = json.loads((result.run_dir / "calibration.json").read_text())["reject"]["threshold"]
+    assert [bool(record.get("unknown")) for record in said] == list(scores < threshold)
 
 
 @pytest.mark.parametrize("overrides, said", [
