@@ -230,7 +230,7 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         return path
     start_keras(backend, verbose)
     from .data import prepare_data
-    from .inference import evaluate_model
+    from .inference import evaluate_classifier, load_classifier
 
     try:
         check_config(config, backend)
@@ -239,8 +239,10 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
         path = write_report(run, None, limit=limit, unavailable=f"the test images cannot be read ({exc})")
         log.info(f"wrote {path} (without the mistakes' images: {exc})")
         return path
-    evaluation, task = evaluate_model(run.model_file(), test)
-    path = write_report(run, evaluation, test, limit, task=task)
+    classifier = load_classifier(run.model_file())
+    evaluation, task = evaluate_classifier(classifier, test)
+    path = write_report(run, evaluation, test, limit, task=task, model=classifier.model if config.report.heatmaps
+                        else None)
     log.info(f"{run.path.name}: {evaluation.summary}")
     log.info(f"wrote {path}")
     return path
@@ -280,6 +282,41 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
         raise Stopped(f"labelled {labelled} of {len(paths)} images; skipped {len(skipped)} unreadable "
                       f"file(s), named above")
     return labelled
+
+
+def explain(model: str | Path, *, images: Sequence[str], output: str | Path, method: str = "hirescam",
+            layer: str | None = None, class_name: str | None = None, backend: str | None = None,
+            verbose: bool = False) -> list[dict]:
+    """``dlcv explain``: heatmaps of where the run's model looks in each image (:mod:`dlcv.explain`), decoded
+    as ``dlcv predict`` decodes them. An unreadable file is skipped with one warning line; exit 1 at the end."""
+    from .explain import explain_images
+    from .images import expand_image_paths
+
+    paths = expand_image_paths(images)  # a missing path fails before Keras starts
+    if Path(output).is_file():
+        raise DlcvError(f"--output {str(output)!r} is a file; expected a folder for the heatmaps")
+    files.ensure_writable_dir(Path(output))
+    classifier = _load_for_prediction(str(_run_model(model)), backend, verbose)
+    skipped: list[str] = []
+    entries = explain_images(classifier, paths, output, method, layer, class_name, skipped)
+    log.info(f"wrote {sum(1 for e in entries if e.get('heatmap'))} heatmap(s) of {len(paths) - len(skipped)} "
+             f"image(s) to {output} (explain.json lists them)")
+    if skipped:
+        raise Stopped(f"explained {len(paths) - len(skipped)} of {len(paths)} images; skipped {len(skipped)} "
+                      "unreadable file(s), named above")
+    return entries
+
+
+def _run_model(model: str | Path) -> Path:
+    """A run folder's model file; anything else (a model file, an export, a k-fold run) as given."""
+    from .export.formats import find_format
+    from .folds import is_parent
+    from .runs import model_file_of
+
+    path = Path(model)
+    if path.is_dir() and find_format(path) is None and not is_parent(path):
+        return model_file_of(path)
+    return path
 
 
 def _load_for_prediction(model_path: str, backend: str | None, verbose: bool):

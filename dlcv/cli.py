@@ -26,6 +26,7 @@ from .console import printable
 from .data.audit import AUDIT_FORMATS, MAX_DISTANCE, NEAR_DISTANCE
 from .errors import EXIT_PREEMPTED, EXIT_STOPPED, EXIT_USAGE, DlcvError, Preempted, Stopped
 from .export.formats import FORMATS
+from .heatmaps import METHODS as HEATMAP_METHODS
 from .images import max_pixels
 from .predictions import WRITERS
 from .report import MISTAKES_SHOWN
@@ -186,6 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=lambda a: app.predict(
         a.model, images=a.images, batch_size=a.batch_size, backend=a.backend, verbose=a.verbose,
         output_format=a.output_format, top=a.top, output=a.output, tta=a.tta, reject=not a.no_reject))
+
+    explain = commands.add_parser(
+        "explain", parents=[runtime], help="heatmaps of where a trained model looks in each image",
+        description="For each image: an overlay PNG (the image as the model saw it, the heatmap of the class "
+                    "over it) and the heatmap as .npy, named after the image's path and the class, and "
+                    "explain.json listing each with its peak. TensorFlow backend.")
+    explain.add_argument("--model", required=True, help="a run folder or its model (.keras / .h5); not an export")
+    explain.add_argument("images", nargs="+", help="image files or folders of images")
+    explain.add_argument("--output", "-o", required=True, help="the folder to write the heatmaps into")
+    explain.add_argument("--method", choices=list(HEATMAP_METHODS), default=HEATMAP_METHODS[0],
+                         help="hirescam (default): gradient times activation at each place; gradcam: each "
+                              "channel weighted by its mean gradient; layercam: the positive gradients only")
+    explain.add_argument("--layer", help="the convolutional layer whose map to use (default: the last whose map "
+                                         "is at least 7x7; named in explain.json)")
+    explain.add_argument("--class", dest="class_name", metavar="NAME",
+                         help="explain this class in every image (default: the predicted label(s))")
+    explain.set_defaults(handler=lambda a: app.explain(
+        a.model, images=a.images, output=a.output, method=a.method, layer=a.layer, class_name=a.class_name,
+        backend=a.backend, verbose=a.verbose))
 
     runs = commands.add_parser("runs", help="a table of every run under a folder (and runs.html)",
                                description="List every run under OUTPUT_DIR (any depth): finished runs with "

@@ -106,7 +106,7 @@ class Classifier:
                     raise image
                 on_skip(path, str(image))
                 continue
-            self._check_size(path, image)
+            self.check_size(path, image)
             batch_paths.append(path)
             images.append(image)
             if len(images) == batch_size:
@@ -141,7 +141,8 @@ class Classifier:
         """This classifier giving every image its top label (``--no-reject``)."""
         return dataclasses.replace(self, familiarity=None)
 
-    def _check_size(self, path: str, image: np.ndarray) -> None:
+    def check_size(self, path: str, image: np.ndarray) -> None:
+        """A one-line error where a prepared image is not the model's input size (a bare model file)."""
         if image.shape != tuple(self.input_size):
             raise DlcvError(f"image {path!r} is {_size(image.shape)} but the model expects "
                             f"{_size(self.input_size)}; resize it, or train with "
@@ -208,9 +209,13 @@ def load_classifier(model_path: str | os.PathLike) -> Classifier:
 def evaluate_model(model_path: str | Path, test, tta: str = "none") -> tuple:
     """``model_path`` (a Keras model file) scored on ``test``, a prepared split of the same classes (Keras
     started first): (its task's evaluation, the task); ``tta``: test-time augmentation (:mod:`dlcv.tta`)."""
+    return evaluate_classifier(load_classifier(model_path), test, tta)
+
+
+def evaluate_classifier(classifier: Classifier, test, tta: str = "none") -> tuple:
+    """:func:`evaluate_model` for a classifier already loaded."""
     from .pipeline import predict_dataset
 
-    classifier = load_classifier(model_path)
     if list(test.class_names) != list(classifier.class_names):
         raise DlcvError(f"the config's classes {test.class_names} differ from the model's {classifier.class_names}")
     if classifier.members:  # a k-fold run: the folds' mean probabilities

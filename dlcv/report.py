@@ -35,18 +35,25 @@ MISTAKES_SHOWN: int = ReportConfig.model_fields["mistakes"].default
 
 
 def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = None, limit: int = MISTAKES_SHOWN,
-                 unavailable: str | None = None, results: dict | None = None, task: Task | None = None) -> Path:
+                 unavailable: str | None = None, results: dict | None = None, task: Task | None = None,
+                 model: Any | None = None) -> Path:
     """Write ``run``'s report.html from its files and ``evaluation`` (its task's scores with their
     probabilities; None: the report's own saved figures only), the mistakes' images read from ``test_set``
     (or ``unavailable``: why they are not shown). ``results``: results.json's content, when the run is
-    writing it now; ``task``: the run's (default: as its folder records it)."""
+    writing it now; ``task``: the run's (default: as its folder records it); ``model``: the Keras model,
+    whose heatmaps are drawn beside the mistakes (None: none, ``report.heatmaps: false``)."""
     results = results if results is not None else (run.results() or {})
     names = evaluation.class_names if evaluation is not None else (run.class_names() or [])
     task = task or task_of_run(run, names, run.saved_config())
     sections = [_heading(run, results, task), _curves(run)]
     if evaluation is not None:
+        def heatmaps(images: np.ndarray, indexes: Sequence[int]):
+            classes = [task.shown_class(evaluation.probabilities[index]) for index in indexes]
+            return _heatmaps(model, images, classes)
+
         def mistakes_html(cards, what: str, order: str):
-            return _mistakes(cards, cards[:limit], len(evaluation.labels), what, order, test_set, unavailable, run)
+            return _mistakes(cards, cards[:limit], len(evaluation.labels), what, order, test_set, unavailable, run,
+                             heatmaps if model is not None else None)
 
         sections += task.report_sections(evaluation, mistakes_html)
         sections.append(_reliability(task, evaluation))
@@ -100,10 +107,30 @@ def _rate_plot(rates: Sequence[float]) -> bytes:
     return buffer.getvalue()
 
 
+def _heatmaps(model: Any, images: np.ndarray, classes: Sequence[int]) -> tuple[list[bytes] | None, str]:
+    """Each image's heatmap overlay (PNG) for its class and a line saying what they are; (None, why) where
+    the model cannot be explained (no convolution, another backend than TensorFlow)."""
+    from .errors import DlcvError
+    from .explain import overlay
+    from .heatmaps import Explainer
+
+    try:
+        explainer = Explainer(model)
+    except DlcvError as exc:
+        return None, f"No heatmaps: {exc}."
+    maps, _ = explainer.heatmaps(images, classes)
+    pictures = [_encoded(overlay(image, heatmap)) for image, heatmap in zip(images, maps)]
+    return pictures, (f"Beside each image, where the model looks for the class it predicted: {explainer.method} at "
+                      f"layer {explainer.layer} ({explainer.map_size[0]}x{explainer.map_size[1]}), red the most "
+                      "(report.heatmaps).")
+
+
 def _mistakes(every: Sequence[tuple], shown: Sequence[tuple], total: int, what: str, order: str,
-              test_set: Any | None, unavailable: str | None, run: RunFolder) -> tuple[str, list[int]]:
+              test_set: Any | None, unavailable: str | None, run: RunFolder,
+              heatmaps: Any | None = None) -> tuple[str, list[int]]:
     """The mistakes section: ``every`` (index, caption HTML, anchor id or None) the task found, the
-    ``shown`` first ones drawn with their pixels and files; the section and the shown images' indexes."""
+    ``shown`` first ones drawn with their pixels and files (and, with ``heatmaps``, each one's heatmap);
+    the section and the shown images' indexes."""
     heading = (f"<h2>Mistakes</h2><p>{len(every)} of {total} test images {what}"
                + (f"; the {len(shown)} {order} are shown (report.mistakes)" if len(every) > len(shown) else
                   f", {order} first") + ".</p>")
@@ -116,6 +143,10 @@ def _mistakes(every: Sequence[tuple], shown: Sequence[tuple], total: int, what: 
     if images is None:
         why = unavailable or "the test images are not available"
         heading += f"<p class=note>Images not shown: {html.escape(why)}.</p>"
+    overlays = None
+    if images is not None and heatmaps is not None:
+        overlays, said = heatmaps(images, indexes)
+        heading += f"<p class=note>{html.escape(said)}</p>"
     paths = getattr(test_set, "paths", None) if test_set is not None else None
     root = _data_root(run)
     cards = []
@@ -124,6 +155,8 @@ def _mistakes(every: Sequence[tuple], shown: Sequence[tuple], total: int, what: 
         file_shown = _shown_path(path, root) if path else None
         alt = f"test image {index}" + (f": {file_shown}" if file_shown else "")
         picture = _img(_png(images[i]), alt) if images is not None else ""
+        if overlays is not None:
+            picture += _img(overlays[i], f"heatmap of test image {index}")
         anchored = f' id="{anchor}"' if anchor else ""
         cards.append(f"<figure{anchored} class=mistake>{picture}<figcaption>#{index}: {caption}"
                      f"{_file_link(path, file_shown, run) if path else ''}</figcaption></figure>")
@@ -285,6 +318,15 @@ def _png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
+def _encoded(bgr: np.ndarray) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", bgr)
+    if not ok:
+        raise ValueError(f"could not encode a {bgr.shape} image as PNG")
+    return encoded.tobytes()
+
+
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -298,6 +340,7 @@ def _read_json(path: Path) -> dict | None:
 
 STYLE = """.matrix td.hit{background:#e6f4e6}.matrix td.miss{background:#fbe9e7}
 .mistakes{display:flex;flex-wrap:wrap;gap:10px}
-figure.mistake{margin:0;width:180px;font-size:12px}figure.mistake img{width:128px;image-rendering:pixelated}
+figure.mistake{margin:0;width:270px;font-size:12px}
+figure.mistake img{width:128px;image-rendering:pixelated;margin-right:4px}
 .file{word-break:break-all}"""
 """The report's own style, beside the common one (:mod:`dlcv.html_page`)."""

@@ -1,6 +1,7 @@
 """The README's examples that need a folder of photos, run as written on the data set `dlcv data sample`
 makes (as on a fresh clone), at tiny sizes: each command of the Data, Labels in a table, Multi-label,
-Searching hyperparameters, Compare and inspect, k-fold runs, Serve over HTTP and Transfer learning sections.
+Searching hyperparameters, Compare and inspect, k-fold runs, Where the model looks, Serve over HTTP and
+Transfer learning sections.
 Lines that need a network, a database server or Docker are left out (they say so in the README); the
 ImageNet weights come from a file the test writes."""
 from __future__ import annotations
@@ -16,7 +17,7 @@ from conftest import ROOT, Server
 
 SECTIONS = {"data": "### Data", "table": "### Labels in a table", "multilabel": "### Multi-label",
             "tune": "## Searching hyperparameters", "compare": "## Compare and inspect runs",
-            "kfold": "### k-fold runs", "serve": "### Serve over HTTP",
+            "kfold": "### k-fold runs", "explain": "### Where the model looks", "serve": "### Serve over HTTP",
             "transfer": "## Transfer learning"}
 NOT_HERE = ("--storage", "weights fetch", "docker", "mlflow")
 """What needs more than a clone: a database server, a network, Docker."""
@@ -66,7 +67,7 @@ def test_the_readme_examples_run_in_order_on_a_fresh_clone(clone, dlcv, script, 
     """... one section after the other in one clone, as a reader follows them: no example replaces
     another's run (each writes its own run folder)."""
     replaced = []
-    for section in ("data", "table", "multilabel", "tune", "compare", "kfold"):
+    for section in ("data", "table", "multilabel", "tune", "compare", "kfold", "explain"):
         lines = commands(section)
         assert lines and all(line.startswith(("dlcv ", "python scripts/")) for line in lines), lines
         for line in lines:

@@ -260,6 +260,13 @@ def check_from_run(keras, tmp_path, backbone_run, dlcv):
     base = backbone_run[0].model
     np.testing.assert_array_equal(body.get_layer(base.layers[2].name).get_weights()[0],
                                   base.layers[2].get_weights()[0])  # frozen: the run's backbone as it was
+    # Heatmaps through two nested models (the run's body, and the MobileNetV3 inside it)
+    explained = dlcv("explain", "--model", result.run_dir, two_classes / "day", "--output", tmp_path / "why")
+    assert explained.code == 0, explained.err
+    listed = json.loads((tmp_path / "why" / "explain.json").read_text())
+    assert len(listed["images"]) == 8 and min(listed["map_size"]) >= 7
+    assert all(np.load(tmp_path / "why" / e["heatmap"]).sum() == pytest.approx(1.0, abs=1e-4)
+               for e in listed["images"])
     refused = dlcv("train", *[a for o in overrides for a in ("--set", o)], "--set", "preprocessing.width=48")
     assert refused.code == 2 and "preprocessing.width: 48, but the network of" in refused.err
     from dlcv.models import build_model

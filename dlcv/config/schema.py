@@ -248,6 +248,9 @@ class ReportConfig(Section):
 
     mistakes: Annotated[int, Field(ge=0)] = 100
     """The misclassified test images it shows at most, most confident first (a cap, said on the page)."""
+    heatmaps: bool = True
+    """Each mistake's heatmap beside it: where the model looks for the class it predicted (HiResCAM, as
+    ``dlcv explain`` draws it; TensorFlow backend, convolutional networks)."""
 
 
 class RejectConfig(Section):

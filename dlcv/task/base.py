@@ -235,6 +235,16 @@ class Task(ABC):
         """The class indexes of one image's label."""
         return [int(label)]
 
+    def explained_classes(self, probabilities: np.ndarray) -> list[int]:
+        """The classes one image's heatmaps explain (``dlcv explain``): the label(s) decided for it."""
+        return self.classes_of(self.decide(np.asarray(probabilities)[None])[0])
+
+    def shown_class(self, probabilities: np.ndarray) -> int:
+        """The one class a report's heatmap of an image explains: its most probable decided label (the most
+        probable class where none is decided)."""
+        decided = self.explained_classes(probabilities)
+        return max(decided, key=lambda k: probabilities[k]) if decided else int(np.argmax(probabilities))
+
     def label_text(self, label) -> str:
         """One image's label as its class names (several joined by the separator)."""
         return self.separator.join(self.class_names[k] for k in self.classes_of(label))

@@ -236,7 +236,7 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
         results["held_out"] = held_out_scores(task.score(*held_out))
     if evaluation is not None:
         artefacts["report"] = write_report(run, evaluation, splits.test, config.report.mistakes, results=results,
-                                           task=task)
+                                           task=task, model=model if config.report.heatmaps else None)
     artefacts["results"] = run.results_file
     files.write_json(run.results_file, results)  # last: marks it finished
     if tracker:  # a search's trial (no test split) keeps its model in its folder only
