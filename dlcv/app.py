@@ -593,8 +593,22 @@ def label_issues(run: str | Path, *, output_format: str = "text", limit: int = 2
                                                            f"quality {issue.quality:.4f}", f"fold {issue.fold}")))
         if len(issues) > len(shown):
             log.info(f"... and {len(issues) - len(shown):,} more in {RunFolder(run).label_issues_file}")
-    write_kfold_report(RunFolder(run), issues, _near_duplicates(RunFolder(run)))
+    write_kfold_report(RunFolder(run), issues, _near_duplicates(RunFolder(run)), heatmaps=_fold_heatmaps(run))
     return issues
+
+
+def _fold_heatmaps(run: str | Path):
+    """What draws the label errors' heatmaps (Keras started for it), or None where the run says not to."""
+    from functools import partial
+
+    from .explain import fold_heatmaps
+    from .runs import RunFolder
+
+    config = RunFolder(run).saved_config()
+    if config is None or not config.report.heatmaps:
+        return None
+    start_keras(resolve_backend(None, config.backend), False, quiet=True)
+    return partial(fold_heatmaps, run)
 
 
 def _near_duplicates(run) -> list:

@@ -140,3 +140,34 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, caption: str | None = None) 
     text = caption.encode("ascii", "backslashreplace").decode("ascii")  # OpenCV draws ASCII only
     cv2.putText(band, text, (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([blended, band])
+
+
+def fold_heatmaps(parent: str | os.PathLike, items: Sequence[tuple[int, str]]) -> tuple[list[bytes | None], str]:
+    """A k-fold run's images, each ``(fold, path)``, explained by the fold model that held it out (the class
+    it predicts): each one's overlay as PNG bytes (None where the file cannot be read), and a line saying
+    what they are (or why there are none)."""
+    import cv2
+
+    from .folds import fold_folder
+    from .inference import load_classifier
+
+    pictures: list[bytes | None] = [None] * len(items)
+    said = "none drawn"
+    for fold in sorted({fold for fold, _ in items}):
+        classifier = load_classifier(fold_folder(parent, fold).model_file())
+        try:
+            explainer = explainer_for(classifier)
+        except DlcvError as exc:
+            return pictures, f"No heatmaps: {exc}."
+        said = (f"Beside each image, where the fold model that held it out looks for the class it predicts: "
+                f"{explainer.method} at layer {explainer.layer} (report.heatmaps).")
+        chosen = [i for i, (k, _) in enumerate(items) if k == fold]
+        kept, images = _decoded(classifier, [items[i][1] for i in chosen], skipped=[])
+        if images is None:
+            continue
+        classes = [classifier.task.shown_class(row) for row in classifier.predict_arrays(images)]
+        maps, _ = explainer.heatmaps(images, classes)
+        for path, image, heatmap in zip(kept, images, maps):
+            ok, encoded = cv2.imencode(".png", overlay(image, heatmap))
+            pictures[next(i for i in chosen if items[i][1] == path)] = encoded.tobytes() if ok else None
+    return pictures, said

@@ -195,10 +195,11 @@ def _file_link(path: str, shown: str, run: RunFolder) -> str:
 
 
 def write_kfold_report(parent: RunFolder, issues: Sequence | None = None, duplicates: Sequence | None = None,
-                       limit: int = MISTAKES_SHOWN) -> Path:
+                       limit: int = MISTAKES_SHOWN, heatmaps: Any | None = None) -> Path:
     """A k-fold run's report.html: each held-out metric over the folds, the fold table with links to the
     folds' own reports, the folds' ensemble on the test split, and (from ``dlcv data issues``) the likely
-    label errors with thumbnails and file links, and the near duplicates ``dlcv data check`` finds."""
+    label errors with thumbnails and file links (and, with ``heatmaps``, :func:`dlcv.explain.fold_heatmaps`,
+    each one's heatmap by the fold that held it out), and the near duplicates ``dlcv data check`` finds."""
     results = parent.results() or {}
     folds = results.get("folds") or 0
     held = results.get("held_out", {})
@@ -216,7 +217,7 @@ def write_kfold_report(parent: RunFolder, issues: Sequence | None = None, duplic
         scores = ", ".join(f"{html.escape(key.removeprefix('test_'))} {value:.4f}" for key, value in test.items())
         sections.append(f"<h2>The folds' ensemble on the test split</h2><p>{scores}</p>")
     if issues is not None:
-        sections.append(_label_issues(parent, issues, limit))
+        sections.append(_label_issues(parent, issues, limit, heatmaps))
     else:
         sections.append("<h2>Likely label errors</h2><p class=note>Not computed: run <code>dlcv data issues "
                         f"{html.escape(str(parent.path))}</code>.</p>")
@@ -230,21 +231,30 @@ def write_kfold_report(parent: RunFolder, issues: Sequence | None = None, duplic
     return parent.report_file
 
 
-def _label_issues(parent: RunFolder, issues: Sequence, limit: int) -> str:
+def _label_issues(parent: RunFolder, issues: Sequence, limit: int, heatmaps: Any | None = None) -> str:
     """The likely label errors, most likely first: thumbnail, file link, given and suggested label(s)."""
     import cv2
 
     root = _data_root(parent)
+    paths = [os.path.join(root, issue.path) if root and not issue.path.startswith("#") else None
+             for issue in issues[:limit]]
+    overlays, said = [None] * len(paths), ""
+    readable = [(i, issue.fold, path) for i, (issue, path) in enumerate(zip(issues, paths))
+                if path and os.path.isfile(path)]
+    if heatmaps is not None and readable:
+        drawn, said = heatmaps([(fold, path) for _, fold, path in readable])
+        for (i, _, _), picture in zip(readable, drawn):
+            overlays[i] = picture
+        said = f"<p class=note>{html.escape(said)}</p>"
     cards = []
-    for issue in issues[:limit]:
-        path = os.path.join(root, issue.path) if root and not issue.path.startswith("#") else None
+    for issue, path, heatmap in zip(issues[:limit], paths, overlays):
         image = cv2.imread(path, cv2.IMREAD_COLOR) if path and os.path.isfile(path) else None
-        picture = ""
+        picture = "" if heatmap is None else _img(heatmap, f"heatmap of training image {issue.path}")
         if image is not None:
             scale = 128 / max(image.shape[:2])
             small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
                                interpolation=cv2.INTER_AREA)
-            picture = _img(_png(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)), f"training image {issue.path}")
+            picture = _img(_png(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)), f"training image {issue.path}") + picture
         change = (f"missed {html.escape(issue.missed or '-')}, extra {html.escape(issue.extra or '-')}"
                   if issue.missed or issue.extra else f"suggested <b>{html.escape(issue.suggested)}</b>")
         link = _file_link(path or issue.path, issue.path, parent)  # a built-in set's "#row": no file
@@ -253,7 +263,7 @@ def _label_issues(parent: RunFolder, issues: Sequence, limit: int) -> str:
     return (f"<h2>Likely label errors</h2><p>{len(issues)} training images whose given label the out-of-fold "
             "probabilities contradict (confident learning, cleanlab), most likely first"
             + (f"; the first {limit} are shown, all are in label_issues.csv" if len(issues) > limit else "")
-            + ".</p><div class=mistakes>" + "".join(cards) + "</div>")
+            + f".</p>{said}<div class=mistakes>" + "".join(cards) + "</div>")
 
 
 def _reliability(task: Task, evaluation: Any) -> str:

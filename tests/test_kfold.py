@@ -1,6 +1,7 @@
 """k-fold runs: folds that partition the training part by the split rules, out-of-fold scores from the one
 model that did not train on each image, the folds' ensemble, resuming, and the likely label errors."""
 import json
+import re
 import shutil
 
 import cv2
@@ -194,6 +195,7 @@ def test_planted_label_errors_are_found(keras, dlcv, tmp_path):
     assert csv_rows[0] == "path,given,suggested,missed,extra,quality,fold" and len(csv_rows) == len(ranked) + 1
     page = (tmp_path / "cv" / "report.html").read_text()
     assert "Likely label errors" in page and f'href="../digits/{ranked[0]}"' in page
+    assert "No heatmaps: model" in page and "no convolutional feature map" in page  # the MLP: said, not drawn
 
 
 def test_a_multi_label_kfold_run_chooses_its_thresholds_out_of_fold(keras, dlcv, tmp_path):
@@ -205,7 +207,7 @@ def test_a_multi_label_kfold_run_chooses_its_thresholds_out_of_fold(keras, dlcv,
     table.write_text(table.read_text() + "mosaics/copy.png,squares\n")
     outcome = dlcv("train", "--folds", "2", "--set", "dataset.name=labels",
                    "--set", f"dataset.path={tmp_path / 'mosaics' / 'labels.csv'}", "--set", "preprocessing.width=16",
-                   "--set", "preprocessing.height=16", "--set", "model.name=linear", "--set", "model.params={}",
+                   "--set", "preprocessing.height=16", "--set", "model.name=shallownet", "--set", "model.params={}",
                    "--set", "epochs=2", "--set", f"output_dir={tmp_path}", "--set", "name=cv")
     assert outcome.code == 0, outcome.err
     thresholds = json.loads((tmp_path / "cv" / "thresholds.json").read_text())
@@ -216,6 +218,10 @@ def test_a_multi_label_kfold_run_chooses_its_thresholds_out_of_fold(keras, dlcv,
     assert said.code == 0 and said.out.startswith("path,given,suggested,missed,extra,quality,fold"), said.err
     page = (tmp_path / "cv" / "report.html").read_text()
     assert "<h2>Near duplicates</h2>" in page and "<li>exact: mosaics/0003.png, mosaics/copy.png</li>" in page
+    # each likely label error beside the heatmap of the fold model that held it out
+    thumbnails = re.findall(r'<img alt="training image ([^"]+)"', page)
+    heatmaps = re.findall(r'<img alt="heatmap of training image ([^"]+)"', page)
+    assert thumbnails and heatmaps == thumbnails and "where the fold model that held it out looks" in page
 
 
 def test_label_issues_without_cleanlab_say_what_to_install(dlcv, kfold_run, monkeypatch):
