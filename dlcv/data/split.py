@@ -38,13 +38,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    train_test_split,
-)
 
 from ..config import DatasetConfig
 from ..errors import ConfigError
@@ -106,6 +99,8 @@ def _stratified(index: np.ndarray, labels: np.ndarray, size: float, seed: int, k
     if groups is not None:
         return _grouped(index, labels, size, seed, key, groups)
     try:
+        from sklearn.model_selection import train_test_split  # a second to import: here, not at startup
+
         return train_test_split(index, test_size=size, stratify=labels, random_state=seed)
     except ValueError as exc:  # scikit-learn says exactly which count is too small; keep its words
         raise ConfigError(f"{key}={size}: cannot split {len(index)} images of {len(np.unique(labels))} "
@@ -119,6 +114,8 @@ def _per_label(index: np.ndarray, labels: np.ndarray, size: float, seed: int, ke
     if groups is not None:
         log.info(f"{key}: dataset.group_by keeps each group whole; a multi-label split of whole groups is not "
                  "stratified per label")
+        from sklearn.model_selection import GroupShuffleSplit  # a second to import: here, not at startup
+
         kept, held = next(GroupShuffleSplit(n_splits=1, test_size=size, random_state=seed).split(index, groups=groups))
         return index[kept], index[held]
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
@@ -138,6 +135,8 @@ def _grouped(index: np.ndarray, labels: np.ndarray, size: float, seed: int, key:
     if len(np.unique(groups)) < folds:
         raise ConfigError(f"{key}={size}: dataset.group_by leaves {len(np.unique(groups))} groups, too few to "
                           f"hold out about {size:g} of them whole; expected at least {folds} groups")
+    from sklearn.model_selection import StratifiedGroupKFold  # a second to import: here, not at startup
+
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     kept, held = next(splitter.split(index, labels, groups))
     return index[kept], index[held]
@@ -165,14 +164,20 @@ def fold_parts(labels: np.ndarray, folds: int, seed: int, groups: np.ndarray | N
     if labels.ndim == 2 and groups is not None:
         log.info("dataset.folds: dataset.group_by keeps each group whole; multi-label folds of whole groups are "
                  "not stratified per label")
+        from sklearn.model_selection import GroupKFold  # a second to import: here, not at startup
+
         splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     elif labels.ndim == 2:
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
         splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     elif groups is not None:
+        from sklearn.model_selection import StratifiedGroupKFold  # a second to import: here, not at startup
+
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     else:
+        from sklearn.model_selection import StratifiedKFold  # a second to import: here, not at startup
+
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [np.sort(held) for _, held in splitter.split(index, labels, groups)]
 
