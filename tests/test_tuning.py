@@ -115,7 +115,8 @@ def test_two_processes_share_a_study_and_a_killed_one_loses_nothing(keras, tmp_p
             continue
         try:
             trials = optuna.load_study(study_name="shared", storage=f"sqlite:///{folder / 'study.db'}").trials
-        except (KeyError, optuna.exceptions.StorageInternalError, ValueError, sqlalchemy_exc.OperationalError):
+        except (KeyError, optuna.exceptions.StorageInternalError, ValueError, sqlalchemy_exc.OperationalError,
+                sqlalchemy_exc.IntegrityError):  # this poll can also be the one that stamps the schema version
             continue  # not created yet (or being created: this poll races the two processes to make the tables)
         running = [t for t in trials if t.state.name == "RUNNING" and "worker" in t.user_attrs]
         if running and any(t.state.name == "COMPLETE" for t in trials):
