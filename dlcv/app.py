@@ -299,11 +299,13 @@ def explain(model: str | Path, *, images: Sequence[str], output: str | Path, met
     classifier = _load_for_prediction(str(_run_model(model)), backend, verbose)
     skipped: list[str] = []
     entries = explain_images(classifier, paths, output, method, layer, class_name, skipped)
+    from .predictions import escaped
+
     drawn = [e for e in entries if e.get("heatmap")]
-    where = f" ({drawn[0]['method']} at layer {drawn[0]['layer']}, a {'x'.join(map(str, drawn[0]['map_size']))} map)" \
-        if drawn else ""
-    log.info(f"wrote {len(drawn)} heatmap(s) of {len(paths) - len(skipped)} image(s) to {output}{where}; "
-             "explain.json lists them")
+    where = (f" ({drawn[0]['method']} at layer {escaped(drawn[0]['layer'])}, a "
+             f"{'x'.join(map(str, drawn[0]['map_size']))} map)") if drawn else ""
+    log.info(f"wrote {len(drawn)} heatmap(s) of {len(paths) - len(skipped)} image(s) to {escaped(str(output))}"
+             f"{where}; explain.json lists them")
     if skipped:
         raise Stopped(f"explained {len(paths) - len(skipped)} of {len(paths)} images; skipped {len(skipped)} "
                       "unreadable file(s), named above")

@@ -216,8 +216,10 @@ def _head_scores(model):
 
 
 def _call_node(model, nested):
-    """The node where ``model``'s graph calls the nested model ``nested``."""
-    nodes = [node for node in nested._inbound_nodes if node in getattr(model, "_nodes", ())] or nested._inbound_nodes
+    """The node where ``model``'s graph calls the nested model ``nested`` (Keras keys a model's nodes as
+    ``<operation id>_ib-<index>``: a nested model reused elsewhere has other nodes too)."""
+    keys = getattr(model, "_nodes", set())
+    nodes = [node for index, node in enumerate(nested._inbound_nodes) if f"{id(nested)}_ib-{index}" in keys]
     if len(nodes) != 1:
         raise DlcvError(f"the nested model {nested.name!r} is called {len(nodes)} times; expected once")
     return nodes[0]
