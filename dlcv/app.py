@@ -293,9 +293,8 @@ def explain(model: str | Path, *, images: Sequence[str], output: str | Path, met
     from .images import expand_image_paths
 
     paths = expand_image_paths(images)  # a missing path fails before Keras starts
-    if Path(output).is_file():
+    if Path(output).is_file():  # made (and checked writable) once the model is known to be explainable
         raise DlcvError(f"--output {str(output)!r} is a file; expected a folder for the heatmaps")
-    files.ensure_writable_dir(Path(output))
     classifier = _load_for_prediction(str(_run_model(model)), backend, verbose)
     skipped: list[str] = []
     entries = explain_images(classifier, paths, output, method, layer, class_name, skipped)
