@@ -21,7 +21,7 @@ import numpy as np
 
 from . import files
 from .errors import DlcvError
-from .heatmaps import DEFAULT_METHOD, Explainer, peak
+from .heatmaps import BATCH, DEFAULT_METHOD, Explainer, peak
 from .images import UnreadableImage
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ def explain_images(classifier, paths: Sequence[str], output: str | os.PathLike, 
     output = files.ensure_writable_dir(Path(output))
     root = _common_folder(paths)
     entries: list[dict] = []
-    for start in range(0, len(paths), 32):
-        batch_paths, images = _decoded(classifier, paths[start:start + 32], skipped)
+    for start in range(0, len(paths), BATCH):  # a batch decoded at a time: memory bounded for any count
+        batch_paths, images = _decoded(classifier, paths[start:start + BATCH], skipped)
         if not batch_paths:
             continue
         probabilities = classifier.predict_arrays(images)

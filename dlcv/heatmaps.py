@@ -197,12 +197,15 @@ def _default_path(model, channels_first: bool) -> tuple:
 
 def _head_scores(model):
     """(the tensor the head's activation is applied to, what turns it into the class scores)."""
-    last = model.layers[-1]
-    activation = getattr(getattr(last, "activation", None), "__name__", None)
-    if activation not in ("softmax", "sigmoid"):
+    import keras
+
+    from .models.heads import output_activation
+
+    if output_activation(model) is None:
         raise DlcvError(f"model {model.name!r} does not end in a softmax or a sigmoid; expected a classifier "
                         "dlcv trained")
-    if type(last).__name__ == "Activation":  # dlcv's builders: Dense("class_scores") -> Activation
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Activation):  # dlcv's builders: Dense("class_scores") -> Activation
         return last.input, lambda scores: scores
     kernel, bias = last.kernel, last.bias  # an older file: Dense(activation=...) applies it itself
 
