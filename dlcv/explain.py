@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 OVERLAY_SIDE = 256
 """Overlays are drawn at least this many pixels on their longer side (a 32x32 input scaled up 8 times)."""
+CAPTION_FONT = (0, 0.45)  # cv2.FONT_HERSHEY_SIMPLEX at scale 0.45: about 8 pixels a character
+CAPTION_LINE = 18
+"""Pixels from one caption line's baseline to the next."""
 
 
 def explainer_for(classifier, method: str = DEFAULT_METHOD, layer: str | None = None) -> Explainer:
@@ -109,7 +112,7 @@ def _write(output: Path, root: str, path: str, image: np.ndarray, heatmap: np.nd
     heatmap_file.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(heatmap_file) as tmp, open(tmp, "wb") as f:
         np.save(f, heatmap.astype(np.float32))
-    caption = f"{class_name} {probability:.2f}  {explainer.method} at {explainer.layer}"
+    caption = (f"{class_name} {probability:.2f}", f"{explainer.method} at {explainer.layer}")
     files.write_image(overlay_file, overlay(image, heatmap, caption))
     entry = {"path": path, "class": class_name, "probability": round(probability, 6), "method": explainer.method,
              "layer": explainer.layer, "map_size": list(explainer.map_size), "peak": peak(heatmap),
@@ -119,9 +122,10 @@ def _write(output: Path, root: str, path: str, image: np.ndarray, heatmap: np.nd
     return entry
 
 
-def overlay(image: np.ndarray, heatmap: np.ndarray, caption: str | None = None) -> np.ndarray:
+def overlay(image: np.ndarray, heatmap: np.ndarray, caption: Sequence[str] = ()) -> np.ndarray:
     """A BGR picture: ``image`` (uint8 RGB or grey, as the model saw it) scaled up to about
-    :data:`OVERLAY_SIDE`, the heatmap over it (OpenCV's jet colours, red the most), ``caption`` below."""
+    :data:`OVERLAY_SIDE`, the heatmap over it (OpenCV's jet colours, red the most), the ``caption`` lines below
+    (each wrapped to the picture's width: a long class or layer name is never cut off)."""
     import cv2
 
     scale = max(1, round(OVERLAY_SIDE / max(image.shape[:2])))
@@ -134,12 +138,41 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, caption: str | None = None) 
     colours = cv2.applyColorMap(np.clip(scaled * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
     weight = (0.15 + 0.5 * np.clip(scaled, 0, 1))[..., None]  # the image shows through where there is no evidence
     blended = np.clip(picture * (1 - weight) + colours * weight, 0, 255).astype(np.uint8)
-    if caption is None:
+    if not caption:
         return blended
-    band = np.full((26, width, 3), 255, np.uint8)
-    text = caption.encode("ascii", "backslashreplace").decode("ascii")  # OpenCV draws ASCII only
-    cv2.putText(band, text, (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    lines = [part for line in caption for part in wrapped(line, width - 8)]
+    band = np.full((CAPTION_LINE * len(lines) + 8, width, 3), 255, np.uint8)
+    for number, line in enumerate(lines, start=1):
+        cv2.putText(band, line, (4, CAPTION_LINE * number), *CAPTION_FONT, (0, 0, 0), 1, cv2.LINE_AA)
     return np.vstack([blended, band])
+
+
+def wrapped(text: str, width: int) -> list[str]:
+    """``text`` as ASCII (OpenCV draws nothing else) in lines of at most ``width`` pixels in the caption
+    font: broken at spaces, and a word wider than a line broken where it reaches the edge.
+
+    >>> wrapped("panda 0.43", 256)
+    ['panda 0.43']
+    >>> wrapped("hirescam at block_6_expand_relu", 120)
+    ['hirescam at', 'block_6_expand', '_relu']
+    """
+    import cv2
+
+    def fits(line: str) -> bool:
+        return cv2.getTextSize(line, *CAPTION_FONT, 1)[0][0] <= width
+
+    lines: list[str] = []
+    for word in text.encode("ascii", "backslashreplace").decode("ascii").split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and fits(joined):
+            lines[-1] = joined
+            continue
+        while len(word) > 1 and not fits(word):  # the longest head of the word that fits, then the rest
+            cut = max(n for n in range(1, len(word) + 1) if n == 1 or fits(word[:n]))
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return lines
 
 
 def fold_heatmaps(parent: str | os.PathLike, items: Sequence[tuple[int, str]]) -> tuple[list[bytes | None], str]:

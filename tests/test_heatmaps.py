@@ -167,10 +167,21 @@ def test_explain_writes_a_heatmap_and_an_overlay_per_image_through_a_nested_back
         assert entry["class"] == by_path[entry["path"]]["label"]
         assert entry["probability"] == pytest.approx(by_path[entry["path"]]["probability"], abs=1e-5)
         overlay = cv2.imread(str(tmp_path / "why" / entry["overlay"]))
-        assert overlay.shape[:2] == (256 + 26, 256)  # the image 8 times larger, its caption below
+        assert overlay.shape[:2] == (256 + 2 * 18 + 8, 256)  # the image 8 times larger, two caption lines below
     assert {e["heatmap"] for e in entries} == {f"{name}.{by_path[e['path']]['label']}.npy"
                                                for name, e in zip(("a/000.png", "a/001.png", "b/000.png"),
                                                                   sorted(entries, key=lambda e: e["path"]))}
+
+
+def test_a_caption_too_wide_for_the_overlay_wraps_and_loses_nothing():
+    from dlcv.explain import CAPTION_FONT, overlay, wrapped
+
+    caption = ("a_class_name_much_wider_than_the_picture_it_labels 0.50", "hirescam at block_6_expand_relu")
+    lines = [part for line in caption for part in wrapped(line, 120)]
+    assert all(cv2.getTextSize(line, *CAPTION_FONT, 1)[0][0] <= 120 for line in lines) and len(lines) >= 5
+    assert "".join(lines).replace(" ", "") == "".join(caption).replace(" ", "")  # every character kept, in order
+    picture = overlay(np.zeros((16, 16, 3), np.uint8), np.ones((16, 16)), caption)
+    assert picture.shape[1] == 256 and picture.shape[0] > 256 + 3 * 18  # the band grows with the lines
 
 
 def test_a_multi_label_image_gets_one_heatmap_per_predicted_label(dlcv, tmp_path):
