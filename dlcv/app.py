@@ -99,6 +99,7 @@ def evaluate(model_path: str, *, config_path: str | Path | None = None, override
     from .images import expand_image_paths
     from .runs import RunFolder
 
+    model_path = str(_run_model(model_path))  # a run folder: its model
     if config_path is None:  # the model's run folder's (a k-fold run's folder is its own)
         config_path = RunFolder(model_path if Path(model_path).is_dir() else Path(model_path).parent).config_file
         if not Path(config_path).is_file():
@@ -265,7 +266,7 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
         if Path(output).is_dir():
             raise DlcvError(f"--output {str(output)!r} is a folder; expected a file name such as labels.csv")
         files.ensure_writable_dir(Path(output).parent)
-    classifier = _load_for_prediction(model_path, backend, verbose).with_tta(tta)
+    classifier = _load_for_prediction(str(_run_model(model_path)), backend, verbose).with_tta(tta)
     classifier = classifier if reject else classifier.without_reject()
     if top > len(classifier.class_names):
         raise DlcvError(f"--top {top}: the model has {len(classifier.class_names)} classes; expected at most that")

@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="re-evaluate a saved model on a config's test split")
     evaluate.add_argument("config", nargs="?",
                           help="YAML config whose test split to use (default: the run's config.yaml)")
-    evaluate.add_argument("--model", required=True, help="saved model (.h5 or .keras)")
+    evaluate.add_argument("--model", required=True, help="a run folder, its model (.h5 / .keras) or a k-fold run")
     add_tta_option(evaluate)
     evaluate.add_argument("--unknown", metavar="DIR",
                           help="a folder of photos of none of the run's classes: how many are turned away, and how "
@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Label images, streamed batch by batch; exit status 1 when "
                                               "some files could not be read (each is named).")
     predict.add_argument("--model", required=True,
-                         help="a run's model (.h5 / .keras), or an export of it (SavedModel folder, .onnx, .tflite)")
+                         help="a run folder, its model (.h5 / .keras), a k-fold run, or an export (SavedModel "
+                              "folder, .onnx, .tflite)")
     predict.add_argument("images", nargs="+", help="image files or folders of images")
     predict.add_argument("--batch-size", type=positive_int, default=64, help="images per batch (64)")
     predict.add_argument("--format", dest="output_format", choices=list(WRITERS), default="text",

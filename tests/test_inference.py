@@ -59,6 +59,15 @@ def test_predict_resizes_per_the_runs_preprocessing_and_skips_bad_files(dlcv, di
     assert "skipped 1 unreadable file(s)" in result.err and "notes.jpg" in result.err
 
 
+def test_predict_takes_a_run_folder_as_explain_serve_and_export_do(dlcv, digits_run, digit_pngs):
+    from_folder = dlcv("predict", "--model", digits_run.run_dir, digit_pngs, "--format", "csv")
+    from_file = dlcv("predict", "--model", digits_run.run_dir / "model.keras", digit_pngs, "--format", "csv")
+    assert from_folder.code == from_file.code == 0, from_folder.err
+    assert from_folder.out == from_file.out and len(from_folder.out.splitlines()) == 1 + 8
+    empty = dlcv("predict", "--model", digits_run.run_dir.parent, digit_pngs)  # the runs' parent: no model
+    assert empty.code == 2 and "holds no model.keras or model.h5; expected a finished run folder" in empty.err
+
+
 @pytest.mark.parametrize("model, image, fragment", [
     ("missing.h5", "digit0.png", "model file not found"),
     ("model.h5", "missing.png", "image path not found"),
@@ -79,8 +88,9 @@ def test_predict_refuses_a_corrupt_model(dlcv, tmp_path, digit_pngs):
     assert result.code == 2 and error.startswith("dlcv: error: cannot load model")
 
 
-def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run):
-    result = dlcv("evaluate", "--model", digits_run.run_dir / "model.h5")
+@pytest.mark.parametrize("model", ["model.h5", "."])  # ".": the run folder itself
+def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run, model):
+    result = dlcv("evaluate", "--model", digits_run.run_dir / model)
     assert result.code == 0, result.err
     assert f"accuracy {digits_run.test_accuracy:.4f}, 95% interval " in result.out
     assert f"(Wilson, 450 images), loss {digits_run.evaluation.loss:.4f}" in result.out
