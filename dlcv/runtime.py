@@ -72,6 +72,9 @@ def import_keras(verbose: bool = False) -> ModuleType:
         import absl.logging
 
         absl.logging.set_verbosity(absl.logging.ERROR)  # e.g. the "HDF5 is legacy" notice on every save
+        # TensorFlow's own Python warnings, e.g. "5 out of the last 8 calls ... triggered tf.function retracing"
+        # when a k-fold run or a search builds its next model: each run compiles its own step by design
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
 
 

@@ -58,3 +58,17 @@ def test_a_warning_goes_to_stderr_with_the_prefix(capsys):
     assert captured.out == "data: streaming\n"
     logging.getLogger("dlcv.data").warning("after the command")
     assert capsys.readouterr() == ("", "")
+
+
+def test_tensorflows_own_warnings_are_hidden_unless_verbose(keras, caplog):
+    """A k-fold run or a search builds a model per fold or trial, each with its compiled step: TensorFlow's
+    "triggered tf.function retracing" warning said nothing a user can act on (shown with --verbose)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's warning")
+    import numpy as np
+    import tensorflow as tf
+
+    step = tf.function(lambda x: x + 1)
+    for size in range(1, 9):  # a new shape each call: traced each time
+        step(tf.constant(np.zeros(size)))
+    assert "retracing" not in caplog.text
