@@ -1,8 +1,10 @@
 """`dlcv export` (SavedModel, ONNX, LiteRT: uint8 in, probabilities out, checked against Keras) and
 `dlcv predict` on exports: streaming, output formats, skipping and exit codes."""
+import contextlib
 import csv
 import io
 import json
+import os
 import shutil
 
 import cv2
@@ -182,11 +184,27 @@ def test_quantized_litert_reports_its_accuracy_change(dlcv, digits_run, tmp_path
     assert spec["exports"]["litert"]["quantization"]["mode"] == "dynamic"
 
 
+@contextlib.contextmanager
+def native_stderr(path):
+    """What native code writes to file descriptor 2 in the block, into ``path`` (capsys sees Python's alone)."""
+    saved = os.dup(2)
+    with open(path, "wb") as native:
+        os.dup2(native.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def test_int8_litert_and_onnx_agree_with_keras_and_serve_like_any_export(dlcv, digits_run, digit_pngs, tmp_path):
-    """Full-integer exports calibrated on 200 training images: most test labels as Keras gives them."""
-    result = dlcv("export", digits_run.run_dir, "--format", "litert", "onnx", "--quantize", "int8",
-                  "--output", tmp_path / "q")
+    """Full-integer exports calibrated on 200 training images: most test labels as Keras gives them; the
+    converter's native lines ("fully_quantize: 0, inference_type: 6, ...") not written to the console."""
+    with native_stderr(tmp_path / "native.txt"):
+        result = dlcv("export", digits_run.run_dir, "--format", "litert", "onnx", "--quantize", "int8",
+                      "--output", tmp_path / "q")
     assert result.code == 0, result.err
+    assert "fully_quantize" not in (tmp_path / "native.txt").read_text()
     spec = json.loads((tmp_path / "q" / "serving.json").read_text())
     for name in ("litert", "onnx"):
         record = spec["exports"][name]["quantization"]

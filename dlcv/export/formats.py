@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DlcvError
-from ..runtime import native_stderr_silenced
+from ..runtime import native_stderr_captured, native_stderr_silenced
 
 SPEC_NAME = "serving.json"
 INPUT_NAME = "images"
@@ -91,7 +91,10 @@ def _load_onnx(path: Path) -> Forward:
 def _write_litert(model, path: str | Path, quantization=None) -> None:
     from .quantization import litert_options
 
-    model.export(str(path), format="litert", verbose=False, **litert_options(quantization))
+    # The converter's native code writes "fully_quantize: 0, inference_type: 6, ..." to stderr as it
+    # quantizes: kept only if the conversion fails
+    with native_stderr_captured(replay=lambda raised: raised is not None):
+        model.export(str(path), format="litert", verbose=False, **litert_options(quantization))
 
 
 def _load_litert(path: Path) -> Forward:
