@@ -649,8 +649,9 @@ def list_models() -> dict[str, str]:
     from .models import describe_models
 
     described = describe_models()
+    width = max(map(len, described)) + 2
     for name, summary in described.items():
-        log.info(f"{name:<16} {summary}")
+        log.info(f"{name:<{width}}{summary}")
     return described
 
 

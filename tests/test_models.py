@@ -103,3 +103,16 @@ def test_a_bug_inside_a_builder_keeps_its_traceback(keras, monkeypatch):
     monkeypatch.setitem(registry.MODELS, "broken", broken)
     with pytest.raises(ValueError, match="a bug in a layer"):
         build_model("broken", 8, 8, 1, 10)
+
+
+def test_dlcv_models_lists_each_network_whole_in_one_column(dlcv):
+    """Each description whole (MiniVGGNet's runs over two docstring lines) and in one column (the longest
+    names, efficientnet_v2_b0 and mobilenet_v3_large, pushed theirs out of line); the head's activation is
+    the task's, as every builder takes it."""
+    said = dlcv("models")
+    assert said.code == 0, said.err
+    lines = said.out.splitlines()
+    assert len({len(line) - len(line.split(None, 1)[1]) for line in lines}) == 1
+    described = dict(line.split(None, 1) for line in lines)
+    assert described["minivggnet"].endswith("Dropout .5 -> FC(classes) -> the task's activation.")
+    assert not [name for name, text in described.items() if "softmax head" in text or text.endswith("softmax.")]

@@ -162,7 +162,8 @@ def _register(backbone: Backbone) -> None:
 
     build.__name__ = build.__qualname__ = backbone.name
     build.__doc__ = (f"{backbone.builder} pretrained on ImageNet (keras.applications), native "
-                     f"{backbone.native_size}x{backbone.native_size}, with a pooling-dropout-softmax head.")
+                     f"{backbone.native_size}x{backbone.native_size}, with a pooling-dropout-dense head and the task's "
+                     "activation.")
     register_model(build)
 
 

@@ -11,7 +11,8 @@ from .registry import register_model
 
 @register_model
 def lenet(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
-    """[Conv(20, 5x5) -> ReLU -> MaxPool] -> [Conv(50, 5x5) -> ReLU -> MaxPool] -> FC(500) -> ReLU -> FC."""
+    """[Conv(20, 5x5) -> ReLU -> MaxPool] -> [Conv(50, 5x5) -> ReLU -> MaxPool] -> FC(500) -> ReLU -> FC ->
+    the task's activation."""
     import keras
     from keras import layers
 

@@ -14,7 +14,7 @@ from .registry import register_model
 def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True,
                classifier_activation: str = "softmax"):
     """[(Conv 3x3 -> ReLU -> BN) x2 -> MaxPool -> Dropout .25] for 32, 64 filters -> FC(512) -> ReLU -> BN ->
-    Dropout .5 -> FC(classes) -> softmax."""
+    Dropout .5 -> FC(classes) -> the task's activation."""
     import keras
     from keras import layers
 

@@ -19,14 +19,15 @@ Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", 
 
 @register_model
 def linear(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
-    """A single softmax layer on the flattened image (the book's linear classifier)."""
+    """A single dense layer on the flattened image, then the task's activation (the book's linear
+    classifier: a softmax)."""
     return mlp(width, height, depth, classes, hidden=(), classifier_activation=classifier_activation)
 
 
 @register_model
 def mlp(width: int, height: int, depth: int, classes: int, hidden: Sequence[LayerSize] = (256, 128),
         activation: Activation = "sigmoid", classifier_activation: str = "softmax"):
-    """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes, softmax)."""
+    """Flatten -> Dense(h, activation) for each h in ``hidden`` -> Dense(classes) -> the task's activation."""
     import keras
     from keras import layers
 

@@ -106,6 +106,6 @@ def build_model(name: str, width: int, height: int, depth: int, classes: int, /,
 
 
 def describe_models() -> dict[str, str]:
-    """Each registered model's name and the first line of its docstring."""
-    return {name: (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else ""
+    """Each registered model's name and the first paragraph of its docstring, on one line."""
+    return {name: " ".join((builder.__doc__ or "").strip().split("\n\n")[0].split())
             for name, builder in sorted(MODELS.items())}

@@ -11,7 +11,7 @@ from .registry import register_model
 
 @register_model
 def shallownet(width: int, height: int, depth: int, classes: int, classifier_activation: str = "softmax"):
-    """Conv(32, 3x3, same) -> ReLU -> Flatten -> Dense(classes) -> softmax."""
+    """Conv(32, 3x3, same) -> ReLU -> Flatten -> Dense(classes) -> the task's activation."""
     import keras
     from keras import layers
 
