@@ -62,20 +62,19 @@ def import_keras(verbose: bool = False) -> ModuleType:
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
-    with native_stderr_silenced(enabled=not verbose):
-        import keras
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow  # noqa: F401  (loads the CUDA stubs while stderr is still redirected)
-    if not verbose:
+    if "keras" not in sys.modules:
+        with native_stderr_silenced(enabled=not verbose):
+            import keras
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow  # noqa: F401  (loads the CUDA stubs while stderr is still redirected)
+    if not verbose:  # also where Keras was imported before (by MLflow's Keras flavour, say)
         import absl.logging
 
         absl.logging.set_verbosity(absl.logging.ERROR)  # e.g. the "HDF5 is legacy" notice on every save
         # TensorFlow's own Python warnings, e.g. "5 out of the last 8 calls ... triggered tf.function retracing"
         # when a k-fold run or a search builds its next model: each run compiles its own step by design
         logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    return keras
+    return sys.modules["keras"]
 
 
 def seed_everything(seed: int, verbose: bool = False) -> None:
