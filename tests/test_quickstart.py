@@ -29,6 +29,11 @@ def test_short_run_writes_every_artefact(digits_run):
     results = json.loads((run_dir / "results.json").read_text())
     assert report["accuracy"] == pytest.approx(results["test_accuracy"], abs=1e-6)
     assert results["epochs_run"] == 5 and results["route"] == "fast"
+    # the report's last line gives the loss results.json does: the network's own (a calibrated run's NLL at
+    # its temperature is test_nll_calibrated, beside it)
+    assert "test_nll_calibrated" in results and results["test_nll_calibrated"] != results["test_loss"]
+    summary = (run_dir / "classification_report.txt").read_text().strip().splitlines()[-1]
+    assert summary.endswith(f"loss {results['test_loss']:.4f}"), summary
     assert (run_dir / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
