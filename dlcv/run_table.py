@@ -92,6 +92,8 @@ def _row(run: RunFolder, base: Path) -> RunRow | None:
         status, epochs = f"damaged ({damaged.name})", f"?/{config.total_epochs}"
     elif results is not None and results.get("pruned_after") is not None:
         status, epochs = f"pruned after epoch {results['pruned_after']}", str(results.get("epochs_run", ""))
+    elif results is not None and results.get("kind") == "k-fold":  # its folds' epochs together, each its own row
+        status, epochs = "finished", f"{results.get('epochs_run', '?')} in {results.get('folds', '?')} folds"
     elif results is not None:
         status, epochs = "finished", str(results.get("epochs_run", ""))
     elif point is not None:

@@ -261,3 +261,5 @@ def test_dlcv_runs_lists_the_parent_with_its_mean_held_out_score_and_its_folds(k
     parent = rows[result.run_dir.name]
     assert parent.status == "finished" and parent.val_accuracy == pytest.approx(np.mean(held_out["folds"]), abs=1e-6)
     assert {f"{result.run_dir.name}/folds/{k}" for k in range(1, FOLDS + 1)} <= set(rows)
+    # its epochs are its folds' together, said so (a bare 9 read as nine epochs of one model)
+    assert parent.epochs == f"{3 * FOLDS} in {FOLDS} folds" and rows[f"{result.run_dir.name}/folds/1"].epochs == "3"
