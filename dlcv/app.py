@@ -220,6 +220,12 @@ def report(run_path: str | Path, *, mistakes: int | None = None, backend: str | 
     if results is None:
         raise DlcvError(f"{run_path}: no results.json there, so no finished run (an unfinished or killed run, "
                         "or not a run folder); expected the folder of a finished dlcv train")
+    if results.get("kind") == "k-fold":  # its page is its folds' figures (and dlcv data issues' label errors)
+        from .label_issues import find_label_issues
+
+        path = _write_kfold_page(run, find_label_issues(run.path) if run.label_issues_file.is_file() else None)
+        log.info(f"wrote {path}")
+        return path
     config = load_config(run.config_file)  # checked with its data below: the data may have moved
     backend = resolve_backend(backend, config.backend)
     limit = config.report.mistakes if mistakes is None else mistakes
@@ -581,7 +587,6 @@ def label_issues(run: str | Path, *, output_format: str = "text", limit: int = 2
 
     from .label_issues import as_csv, as_json, find_label_issues
     from .predictions import escaped
-    from .report import write_kfold_report
     from .runs import RunFolder
 
     issues = find_label_issues(run)
@@ -598,8 +603,18 @@ def label_issues(run: str | Path, *, output_format: str = "text", limit: int = 2
                                                            f"quality {issue.quality:.4f}", f"fold {issue.fold}")))
         if len(issues) > len(shown):
             log.info(f"... and {len(issues) - len(shown):,} more in {RunFolder(run).label_issues_file}")
-    write_kfold_report(RunFolder(run), issues, _near_duplicates(RunFolder(run)), heatmaps=_fold_heatmaps(run))
+    _write_kfold_page(RunFolder(run), issues)
     return issues
+
+
+def _write_kfold_page(run, issues: list | None) -> Path:
+    """A k-fold run's report.html: with ``issues`` (its likely label errors), each with its heatmap where the
+    run draws them, and the data set's near duplicates."""
+    from .report import write_kfold_report
+
+    if issues is None:
+        return write_kfold_report(run)
+    return write_kfold_report(run, issues, _near_duplicates(run), heatmaps=_fold_heatmaps(run.path))
 
 
 def _fold_heatmaps(run: str | Path):

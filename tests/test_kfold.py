@@ -263,3 +263,22 @@ def test_dlcv_runs_lists_the_parent_with_its_mean_held_out_score_and_its_folds(k
     assert {f"{result.run_dir.name}/folds/{k}" for k in range(1, FOLDS + 1)} <= set(rows)
     # its epochs are its folds' together, said so (a bare 9 read as nine epochs of one model)
     assert parent.epochs == f"{3 * FOLDS} in {FOLDS} folds" and rows[f"{result.run_dir.name}/folds/1"].epochs == "3"
+
+
+def test_dlcv_report_writes_a_kfold_runs_page_again_keeping_its_label_errors(dlcv, kfold_run, tmp_path):
+    """It said the parent "holds no model.keras" (it has its folds'); its label errors section, once dlcv data
+    issues wrote it, stays."""
+    copy = tmp_path / "cv"
+    shutil.copytree(kfold_run[1].run_dir, copy)
+    (copy / "report.html").unlink()
+    said = dlcv("report", copy)
+    assert said.code == 0, said.err
+    page = (copy / "report.html").read_text()
+    assert all(f'href="folds/{k}/report.html"' in page for k in range(1, FOLDS + 1))
+    assert "Not computed: run <code>dlcv data issues" in page
+    assert dlcv("data", "issues", copy).code == 0
+    listed = (copy / "label_issues.csv").read_text().splitlines()[1].split(",")[0]
+    (copy / "report.html").unlink()
+    assert dlcv("report", copy).code == 0
+    page = (copy / "report.html").read_text()
+    assert "Not computed" not in page and listed in page
