@@ -223,8 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", parents=[runtime], help="write a run's report.html again",
                                  description="Write a finished run's report.html (config, curves, per-class "
                                              "scores, confusion matrix, the mistakes with their images) again, "
-                                             "its model re-scored on its test split.")
-    report.add_argument("run", help="a finished run folder (with results.json)")
+                                             "its model re-scored on its test split; a k-fold run's from its "
+                                             "folds' figures and the label errors dlcv data issues found.")
+    report.add_argument("run", help="a finished run folder (with results.json), or a k-fold run's")
     report.add_argument("--mistakes", type=positive_int, metavar="N",
                         help="misclassified images to show at most (default: the config's report.mistakes, "
                              f"{MISTAKES_SHOWN})")
