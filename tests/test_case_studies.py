@@ -86,9 +86,10 @@ def test_offline_without_cached_weights_names_the_file_to_provide(keras, tmp_pat
     with pytest.raises(DlcvError) as error:
         PretrainedClassifier.load("vgg16", "imagenet", class_index)
     message = str(error.value)
-    assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5 are not in" in message and "--weights FILE" in message
+    assert "ImageNet weights vgg16_weights_tf_dim_ordering_tf_kernels.h5: not in" in message
+    assert "--weights FILE" in message
     assert "\n" not in message
-    with pytest.raises(DlcvError, match="imagenet_class_index.json is not in .* --labels FILE"):
+    with pytest.raises(DlcvError, match="ImageNet.s class index imagenet_class_index.json: not in .* --labels FILE"):
         PretrainedClassifier.load("vgg16", "imagenet")
 
 

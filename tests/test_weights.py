@@ -19,7 +19,7 @@ def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dl
                                                                              entry.notop[2])))
     outcome = dlcv("train", *[a for o in transfer(tmp_path, photo_folders, "offline") for a in ("--set", o)])
     assert outcome.code == 2 and outcome.err.count("\n") == 1, outcome.err
-    assert f"ImageNet weights {entry.notop[0]} are not in {tmp_path / 'keras' / 'models'}/" in outcome.err
+    assert f"ImageNet weights {entry.notop[0]}: not in {tmp_path / 'keras' / 'models'}/" in outcome.err
     assert f"dlcv weights fetch {BACKBONE}" in outcome.err
     assert not (tmp_path / "cache").exists()  # no image was read
     doctor = dlcv("doctor", "--set", f"model.name={BACKBONE}", "--set", "preprocessing.width=32", "--set",

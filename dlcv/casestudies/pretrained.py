@@ -28,14 +28,15 @@ from ..errors import DlcvError
 from ..images import expand_image_paths, read_image
 from ..inputs import model_input
 from ..models.backbones import BACKBONES, Backbone
-from ..models.weights import fetch
+from ..models.weights import WeightsFile, fetch
 from ..runtime import start_keras
 
 log = logging.getLogger(__name__)
 
-CLASS_INDEX = ("imagenet_class_index.json",
-               "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
-               "c2c37ea517e94d9795004a39431a14cb")
+CLASS_INDEX = WeightsFile("imagenet_class_index.json",
+                          "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
+                          "c2c37ea517e94d9795004a39431a14cb")
+"""ImageNet's class names, in Keras's cache beside the weights (as ``decode_predictions`` fetches them)."""
 
 NETWORKS: dict[str, Backbone] = {name: b for name, b in BACKBONES.items()
                                  if name in ("vgg16", "vgg19", "resnet50", "inception_v3", "xception")}
@@ -72,7 +73,8 @@ class PretrainedClassifier:
              class_index: str | os.PathLike | None = None) -> PretrainedClassifier:
         """``weights``: "imagenet" (cached download), a weights file, or None (random)."""
         network = get_network(name)
-        index = read_class_index(class_index if class_index is not None else _cached(*CLASS_INDEX, "--labels"))
+        index = read_class_index(class_index if class_index is not None else
+                                 fetch(CLASS_INDEX, what="ImageNet's class index", instead="or pass --labels FILE"))
         if weights == "imagenet":
             weights = str(fetch(network.weights_file(include_top=True), instead="or pass --weights FILE"))
         elif weights is not None and not Path(weights).is_file():
@@ -124,20 +126,6 @@ def read_class_index(path: str | os.PathLike) -> list[tuple[str, str]]:
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise DlcvError(f"class index {str(path)!r}: expected JSON like "
                         '{"0": ["n01440764", "tench"], "1": [...], ...} with keys 0..N-1') from None
-
-
-def _cached(file_name: str, origin: str, file_hash: str, flag: str) -> str:
-    """Keras's cached copy of a file, downloaded on first use; offline, a one-line error naming it."""
-    import keras
-
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-    try:
-        return keras.utils.get_file(file_name, origin, cache_subdir="models", file_hash=file_hash)
-    except Exception as exc:  # urllib and Keras raise several kinds for "no network"
-        # Keras says "URL fetch failure on <url>: None -- <why>"; the why is what the user needs.
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]
-        raise DlcvError(f"{file_name} is not in {cache}/ and could not be downloaded ({reason}); put the file "
-                        f"there, or pass {flag} FILE") from None
 
 
 def classify_images(images: list[str], network: str, weights: str | None, output: Path,

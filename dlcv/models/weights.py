@@ -37,9 +37,9 @@ def keras_cache() -> Path:
 
 
 def fetch(file: WeightsFile, to: str | os.PathLike | None = None, fetch_hint: str = "",
-          instead: str = "or set weights: to a weights file") -> Path:
+          instead: str = "or set weights: to a weights file", what: str = "ImageNet weights") -> Path:
     """``file`` in Keras's cache (or ``to``/models), downloaded (hash checked) if it is not there yet;
-    offline, a one-line error naming the file, where it was looked for, and what to do."""
+    offline, a one-line error naming ``what`` it is, the file, where it was looked for, and what to do."""
     import keras
 
     folder = (Path(to) / "models" if to is not None else keras_cache()).resolve()
@@ -49,7 +49,7 @@ def fetch(file: WeightsFile, to: str | os.PathLike | None = None, fetch_hint: st
     except Exception as exc:  # urllib and Keras raise several kinds for "no network"
         # Keras says "URL fetch failure on <url>: None -- <why>"; the why is what the user needs.
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]
-        raise DlcvError(f"ImageNet weights {file.name} are not in {folder}/ and could not be downloaded "
+        raise DlcvError(f"{what} {file.name}: not in {folder}/ and could not be downloaded "
                         f"({reason}); {fetch_hint or 'fetch them on a machine with network'} and copy the file "
                         f"there (or mount that folder), {instead}") from None
 
