@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from dlcv.training.lr_finder import rate_at, suggest
+from dlcv.training.lr_finder import loss_axis_limits, rate_at, suggest
 
 
 def test_the_suggestion_is_the_steepest_fall_of_the_loss():
@@ -14,6 +14,14 @@ def test_the_suggestion_is_the_steepest_fall_of_the_loss():
     # central differences: at 25, (l26 - l24) = -(0.1 + 0.5); at 26, (l27 - l25) = -(0.5 + 0.2): the steepest
     assert suggest(rates, losses) == pytest.approx(rates[26])
     assert suggest(rates[:12], losses[:12]) is None  # nothing left after the start-up is skipped
+
+
+def test_the_plot_shows_the_loss_before_it_diverges_not_the_divergence():
+    flat_then_diverging = [0.69] * 80 + [0.7, 5.0, 50.0, 220.0]  # LeNet on the smiles sample, balanced weights
+    assert loss_axis_limits(flat_then_diverging) == pytest.approx((0.69 - 0.01725, 1.035 + 0.01725))
+    falling = [2.3, 2.0, 1.0, 0.4, 3.0]
+    assert loss_axis_limits(falling) == pytest.approx((0.4 - 0.13, 3.0 + 0.13))  # the top: 3.0 < 1.5 x 2.3
+    assert loss_axis_limits([0.5, 0.5]) == pytest.approx((0.45, 0.55))  # flat: a band around it
 
 
 def test_the_sweep_is_exponential_from_start_to_end():

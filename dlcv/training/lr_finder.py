@@ -102,6 +102,17 @@ def plot_range_test(test: RangeTest, path, title: str) -> None:
         axes.axvline(test.suggestion, color="tab:red", linestyle="--", label=f"suggested {test.suggestion:.3g}")
         axes.legend()
     axes.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss (smoothed)", xscale="log")
-    if test.losses:  # the divergence would squash the part that matters
-        axes.set_ylim(top=min(max(test.losses), 1.5 * max(test.losses[0], min(test.losses))))
+    if test.losses:
+        axes.set_ylim(*loss_axis_limits(test.losses))
     save_figure(figure, path)
+
+
+def loss_axis_limits(losses: Sequence[float], margin: float = 0.05) -> tuple[float, float]:
+    """The loss axis from the lowest loss to 1.5 times the start (or the lowest), padded by ``margin``:
+    the divergence is cut off, or its scale would squash the part that matters (matplotlib's own limits,
+    even with only the top set, pad the bottom by a share of the whole range: a loss of 0.69 diverging to
+    220 drew from -10)."""
+    low = min(losses)
+    high = min(max(losses), 1.5 * max(losses[0], low))
+    pad = margin * (high - low) if high > low else margin * max(abs(low), 1.0)
+    return low - pad, high + pad
