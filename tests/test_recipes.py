@@ -56,6 +56,10 @@ def test_recipe_config_builds_what_it_says_and_trains_an_epoch(keras, tmp_path, 
         assert not lags
     results = json.loads((result.run_dir / "results.json").read_text())
     assert results["book"] == raw["book"] and results["epochs_run"] == 1
+    if raw.get("callbacks", {}).get("checkpoint_dir"):  # the book's weights/ folder, listed beside the run's
+        assert result.artefacts["model_checkpoints"] == tmp_path / "weights"
+    else:  # in the run's checkpoints/, listed once
+        assert "model_checkpoints" not in result.artefacts and result.artefacts["checkpoints"].is_dir()
     saved = keras.models.load_model(result.run_dir / "model.h5")
     pre = result.prepared.config.preprocessing
     expected = INPUTS[dataset] or (raw["preprocessing"]["width"], raw["preprocessing"]["height"],

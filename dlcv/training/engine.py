@@ -233,8 +233,8 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
     else:
         artefacts["history"] = run.history_file
         files.write_json(artefacts["history"], history)
-    if config.callbacks.checkpoint != "none":
-        artefacts["model_checkpoints"] = Path(config.callbacks.checkpoint_dir or run.checkpoints)
+    if config.callbacks.checkpoint != "none" and config.callbacks.checkpoint_dir:  # else in checkpoints above
+        artefacts["model_checkpoints"] = Path(config.callbacks.checkpoint_dir)
     if config.callbacks.tensorboard:
         artefacts["tensorboard"] = run.tensorboard
     if prepared.skipped:
