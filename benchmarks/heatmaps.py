@@ -14,8 +14,10 @@ import time
 
 import numpy as np
 
+BATCH_NORM_MOMENTUM = 0.8
+"""A few hundred steps: BatchNormalization statistics that follow them."""
 NETWORKS = (  # (model, size, builder params, epochs, learning rate)
-    ("minivggnet", 32, {}, 8, 0.05),
+    ("minivggnet", 32, {"batch_norm_momentum": BATCH_NORM_MOMENTUM}, 8, 0.05),
     ("shallownet", 32, {}, 10, 0.01),
     ("mobilenet_v2", 128, {"weights": "none", "trainable": True, "dropout": 0.0}, 8, 0.01),
 )
@@ -28,15 +30,17 @@ def measure(name: str, size: int, params: dict, epochs: int, rate: float, count:
     from dlcv.heatmaps import METHODS, Explainer, peak
     from dlcv.inputs import model_input
     from dlcv.models import build_model
+    from dlcv.models.backbones import BACKBONES
     from dlcv.models.layout import leaf_layers
 
     images, labels, _ = patch_task(count, size, seed=0)
     held, held_labels, boxes = patch_task(200, size, seed=1)
     keras.utils.set_random_seed(0)
     model = build_model(name, size, size, 3, 3, **params)
-    for layer in leaf_layers(model):  # a few hundred steps: statistics that follow them
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.8
+    if name in BACKBONES:  # keras.applications take no momentum: set on the backbone built
+        for layer in leaf_layers(model):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = BATCH_NORM_MOMENTUM
     model.compile(optimizer=keras.optimizers.SGD(rate, momentum=0.9, nesterov=True),
                   loss=keras.losses.SparseCategoricalCrossentropy())
     started = time.perf_counter()

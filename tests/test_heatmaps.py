@@ -86,10 +86,7 @@ def _patch_model(keras):
 
     images, labels, _ = patch_task(300, 48, seed=0)
     keras.utils.set_random_seed(0)
-    model = build_model("minivggnet", 48, 48, 3, 3)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.8
+    model = build_model("minivggnet", 48, 48, 3, 3, batch_norm_momentum=0.8)
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss=keras.losses.SparseCategoricalCrossentropy())
     model.fit(model_input(images), labels.astype("int32"), batch_size=32, epochs=5, verbose=0)
     return model, patch_task(100, 48, seed=1)

@@ -53,6 +53,38 @@ def test_minivggnet_rejects_a_non_boolean_batch_norm():
         check_params("minivggnet", {"batch_norm": "yes"})
 
 
+@pytest.mark.parametrize("name, default", [("minivggnet", 0.99), ("resnet", 0.99), ("fastnet", 0.6)])
+def test_the_networks_with_batch_norm_take_its_momentum(keras, name, default):
+    from dlcv.models import build_model, check_params
+
+    def momenta(**params):
+        model = build_model(name, 16, 16, 3, 2, **params)
+        return {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert momenta() == {default} and momenta(batch_norm_momentum=0.85) == {0.85}
+    for bad in (0, 1, 1.5):
+        with pytest.raises(ConfigError, match=f"model.params.batch_norm_momentum: input should be .* for model "
+                                              f"'{name}', got {bad}"):
+            check_params(name, {"batch_norm_momentum": bad})
+
+
+def test_a_run_too_short_for_batch_norm_is_told_the_momentum_that_fits_it(keras, caplog):
+    from dlcv.config import load_config
+    from dlcv.models import build_model
+    from dlcv.training.engine import _say_if_batch_norm_lags
+
+    config = load_config(overrides=["model={name: minivggnet}", "epochs=15"])
+    with caplog.at_level("WARNING", logger="dlcv"):  # the Animals sample's 7 steps an epoch, 105 in all
+        _say_if_batch_norm_lags(build_model("minivggnet", 8, 8, 1, 3), config, 7)
+        [said] = caplog.messages
+        assert "still be 35% their 0/1 start" in said  # 0.99 ** 105 = 0.348
+        assert said.endswith("more epochs or a smaller batch size give them time, or "
+                             "model.params.batch_norm_momentum: 0.85 (about one epoch's memory)")  # 1 - 1/7 = 0.857
+        caplog.clear()
+        _say_if_batch_norm_lags(build_model("minivggnet", 8, 8, 1, 3, batch_norm_momentum=0.85), config, 7)
+        assert not caplog.messages  # 0.85 ** 105: 4e-8
+
+
 @pytest.mark.parametrize("name", ["lenet", "minivggnet"])  # minivggnet: BN statistics and dropout
 @pytest.mark.parametrize("suffix", [".h5", ".keras"])
 def test_save_and_load_predict_identically(keras, tmp_path, name, suffix):

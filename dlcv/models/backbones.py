@@ -43,7 +43,7 @@ from pydantic import Field
 from ..config import ExperimentConfig
 from ..errors import ConfigError
 from .heads import classifier_output
-from .layout import image_input, leaf_layers
+from .layout import image_input, leaf_layers, one_epoch_momentum
 from .registry import register_model
 from .weights import WeightsFile, fetch, keras_cache
 
@@ -298,7 +298,7 @@ def fit_batch_norm_momentum(model, steps_per_epoch: int) -> float | None:
               and layer.trainable]
     if not layers:
         return None  # a pretrained backbone's statistics are frozen (inference_mode): kept as they are
-    fitted = 1.0 - 1.0 / max(steps_per_epoch, 2)
+    fitted = one_epoch_momentum(steps_per_epoch)
     for layer in layers:
         layer.momentum = min(layer.momentum, fitted)
     return fitted

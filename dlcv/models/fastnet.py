@@ -6,7 +6,8 @@ A 3x3 stem, then three groups of [3x3 conv -> 2x2 max pool -> BN -> GELU -> 3x3 
 at 64, 256 and 256 filters (times ``width``): the pooling comes early, so most convolutions run on
 small feature maps, and the network is wide rather than deep. Then global max pooling and one softmax
 layer whose logits are scaled by ``1 / 9`` (airbench's, a fixed temperature that stops the wide last
-layer from saturating the softmax early). Airbench's frozen patch-whitening stem, Lookahead and
+layer from saturating the softmax early). Its BatchNormalization momentum is airbench's 0.6: a few hundred
+steps, and statistics that follow them. Airbench's frozen patch-whitening stem, Lookahead and
 multi-crop evaluation are left out: dlcv's weight averaging (``optimizer.ema``), flip TTA
 (``--tta flip``), label smoothing and ``random_crop`` cover what they do in a recipe.
 
@@ -19,7 +20,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .layout import channel_axis, image_input
+from .layout import BatchNormMomentum, channel_axis, image_input
 from .registry import register_model
 
 GROUP_FILTERS = (64, 256, 256)
@@ -29,7 +30,8 @@ LOGIT_SCALE = 1 / 9
 
 @register_model
 def fastnet(image_width: int, image_height: int, channels: int, classes: int, /,
-            width: Annotated[float, Field(gt=0, le=4)] = 1.0, classifier_activation: str = "softmax"):
+            width: Annotated[float, Field(gt=0, le=4)] = 1.0, batch_norm_momentum: BatchNormMomentum = 0.6,
+            classifier_activation: str = "softmax"):
     """Airbench-style net: stem, 3 groups of conv-pool-BN-GELU-conv-BN-GELU (64/256/256 x width), max pool."""
     import keras
     from keras import layers
@@ -40,7 +42,7 @@ def fastnet(image_width: int, image_height: int, channels: int, classes: int, /,
         x = layers.Conv2D(n, 3, padding="same", use_bias=False)(x)
         if pool:
             x = layers.MaxPooling2D(2)(x)
-        x = layers.BatchNormalization(axis=axis, momentum=0.6)(x)  # airbench's: few steps, fast statistics
+        x = layers.BatchNormalization(axis=axis, momentum=batch_norm_momentum)(x)
         return layers.Activation("gelu")(x)
 
     inputs = image_input(image_width, image_height, channels)

@@ -1,6 +1,14 @@
-"""Image input layout shared by the builders: (H, W, C) or (C, H, W), per Keras's image data format; and
-the walk over a built model's layers."""
+"""Image input layout shared by the builders: (H, W, C) or (C, H, W), per Keras's image data format; their
+BatchNormalization momentum parameter; and the walk over a built model's layers."""
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+BatchNormMomentum = Annotated[float, Field(gt=0, lt=1)]
+"""``batch_norm_momentum``, a builder parameter of the networks with BatchNormalization: how much of the moving
+statistics each training step keeps (Keras's ``momentum``; 0.99 remembers about 100 steps)."""
 
 
 def image_input(width: int, height: int, depth: int):
@@ -44,3 +52,13 @@ def batch_norm_start_share(model, steps: int) -> float | None:
     momenta = [float(layer.momentum) for layer in leaf_layers(model)
                if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
     return max(momenta) ** steps if momenta else None
+
+
+def one_epoch_momentum(steps_per_epoch: int) -> float:
+    """The BatchNormalization momentum that remembers about one epoch (1 - 1 / steps per epoch, at least 0.5):
+    a short run's moving statistics then follow its weights as they change.
+
+    >>> one_epoch_momentum(7), one_epoch_momentum(100), one_epoch_momentum(1)
+    (0.8571428571428572, 0.99, 0.5)
+    """
+    return 1.0 - 1.0 / max(steps_per_epoch, 2)

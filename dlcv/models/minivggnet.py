@@ -2,17 +2,18 @@
 
     model = minivggnet(32, 32, 3, 10)                      # 2,171,178 parameters
     plain = minivggnet(32, 32, 3, 10, batch_norm=False)    # the book's no-BN comparison
+    short = minivggnet(64, 64, 3, 3, batch_norm_momentum=0.85)  # statistics that follow a short run
 """
 from __future__ import annotations
 
 from .heads import classifier_output
-from .layout import channel_axis, image_input
+from .layout import BatchNormMomentum, channel_axis, image_input
 from .registry import register_model
 
 
 @register_model
 def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bool = True,
-               classifier_activation: str = "softmax"):
+               batch_norm_momentum: BatchNormMomentum = 0.99, classifier_activation: str = "softmax"):
     """[(Conv 3x3 -> ReLU -> BN) x2 -> MaxPool -> Dropout .25] for 32, 64 filters -> FC(512) -> ReLU -> BN ->
     Dropout .5 -> FC(classes) -> the task's activation."""
     import keras
@@ -21,7 +22,7 @@ def minivggnet(width: int, height: int, depth: int, classes: int, batch_norm: bo
     axis = channel_axis()
 
     def normalise(x):
-        return layers.BatchNormalization(axis=axis)(x) if batch_norm else x
+        return layers.BatchNormalization(axis=axis, momentum=batch_norm_momentum)(x) if batch_norm else x
 
     inputs = image_input(width, height, depth)
     x = inputs

@@ -92,6 +92,11 @@ def _params_schema(builder: ModelBuilder):
                         **fields)
 
 
+def model_params(name: str) -> list[str]:
+    """The parameters a config's ``model.params`` may set for the named network."""
+    return _config_params(get_builder(name))
+
+
 def _config_params(builder: ModelBuilder) -> list[str]:
     """The builder's parameters a config's ``model.params`` may set."""
     return [name for name in list(inspect.signature(builder).parameters)[len(INPUT_ARGS):] if name != TASK_ARG]

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from .heads import classifier_output
-from .layout import channel_axis, image_input
+from .layout import BatchNormMomentum, channel_axis, image_input
 from .registry import register_model
 
 STAGE_FILTERS = (16, 32, 64)
@@ -26,7 +26,8 @@ STAGE_FILTERS = (16, 32, 64)
 @register_model
 def resnet(image_width: int, image_height: int, channels: int, classes: int, /,
            depth: Literal[20, 32, 44, 56, 110] = 20, width: Annotated[float, Field(gt=0, le=8)] = 1.0,
-           preact: bool = False, classifier_activation: str = "softmax"):
+           preact: bool = False, batch_norm_momentum: BatchNormMomentum = 0.99,
+           classifier_activation: str = "softmax"):
     """He et al.'s CIFAR ResNet: depth 20/32/44/56/110, filters 16/32/64 x width; preact: pre-activation blocks."""
     import keras
     from keras import layers
@@ -40,7 +41,7 @@ def resnet(image_width: int, image_height: int, channels: int, classes: int, /,
                              kernel_initializer="he_normal")(x)
 
     def norm(x):
-        return layers.BatchNormalization(axis=axis)(x)
+        return layers.BatchNormalization(axis=axis, momentum=batch_norm_momentum)(x)
 
     def block(x, n, stride):
         changes = stride != 1 or x.shape[axis] != n

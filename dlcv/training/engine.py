@@ -29,9 +29,9 @@ from ..errors import DlcvError, TrainingStopped, WriteFailed
 from ..familiarity import FamiliarityScorer, set_features
 from ..folds import OutOfFold, held_out_scores, image_names, write_test_predictions
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
-from ..models import build_model
+from ..models import build_model, model_params
 from ..models.backbones import fit_batch_norm_momentum, loads_weights
-from ..models.layout import batch_norm_start_share
+from ..models.layout import batch_norm_start_share, one_epoch_momentum
 from ..report import write_report
 from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
@@ -147,15 +147,20 @@ BATCH_NORM_SETTLED = 0.01
 """The share of their 0/1 start that BatchNormalization's moving statistics may keep at a run's end."""
 
 
-def _say_if_batch_norm_lags(model: keras.Model, steps: int) -> None:
+def _say_if_batch_norm_lags(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int) -> None:
     """One line where the run is too short for the network's BatchNormalization to learn the data's statistics
-    (the book's networks keep Keras's 0.99, set for long runs on full data sets)."""
+    (the book's networks keep Keras's 0.99, set for long runs on full data sets), with what to change."""
+    steps = steps_per_epoch * config.total_epochs
     share = batch_norm_start_share(model, steps)
-    if share is not None and share > BATCH_NORM_SETTLED:
-        log.warning(f"{model.name}'s BatchNormalization layers learn the data's statistics too slowly for a run of "
-                    f"{steps:,} steps: their moving averages will still be {share:.0%} their 0/1 start at its end, "
-                    "so validation and test can score far below training; more epochs or a smaller batch size give "
-                    "them time")
+    if share is None or share <= BATCH_NORM_SETTLED:
+        return
+    remedy = "more epochs or a smaller batch size give them time"
+    if "batch_norm_momentum" in model_params(config.model.name):
+        momentum = math.floor(100 * one_epoch_momentum(steps_per_epoch)) / 100
+        remedy += f", or model.params.batch_norm_momentum: {momentum:g} (about one epoch's memory)"
+    log.warning(f"{model.name}'s BatchNormalization layers learn the data's statistics too slowly for a run of "
+                f"{steps:,} steps: their moving averages will still be {share:.0%} their 0/1 start at its end, "
+                f"so validation and test can score far below training; {remedy}")
 
 
 def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose: int | str,
@@ -187,7 +192,7 @@ def _train(prepared: PreparedData, claim: RunClaim, callbacks: Sequence, verbose
               f"{len(splits.val.labels)} val / {len(splits.test.labels)} test images, "
               f"{model.count_params():,} parameters"
               + (f", {distribution.replicas} replicas" if distribution.replicas > 1 else ""))
-        _say_if_batch_norm_lags(model, steps_per_epoch * config.total_epochs)
+        _say_if_batch_norm_lags(model, config, steps_per_epoch)
         if weights is not None:
             log.info("class weights: " + ", ".join(f"{n} {w:.3f}" for n, w in zip(prepared.class_names, weights)))
         plan = EpochPlan(splits.train, splits.val, config.batch_size, config.seed, config.sampling == "balanced",
