@@ -153,25 +153,34 @@ def format_rows(rows: list[RunRow], output_format: str = "text") -> str:
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
         return out.getvalue()
-    table = [COLUMNS[:-1]] + [tuple(printable(_shown(getattr(r, c), c)) for c in COLUMNS[:-1]) for r in rows]
+    columns = shown_columns(rows)
+    table = [columns] + [tuple(printable(_shown(getattr(r, c), c)) for c in columns) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() + "\n" for line in table)
 
 
 def write_index(rows: list[RunRow], path: Path) -> Path:
     """runs.html: the table, each run's name linked to its report.html (relative, so the folder can move)."""
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS[:-1])
+    columns = shown_columns(rows)
+    head = "".join(f"<th>{c}</th>" for c in columns)
     body = []
     for r in rows:
         report = Path(r.path) / "report.html"
         name = html.escape(r.name)
         if report.is_file():
             name = f'<a href="{html.escape(os.path.relpath(report, path.parent))}">{name}</a>'
-        cells = [name] + [html.escape(_shown(getattr(r, c), c)) for c in COLUMNS[1:-1]]
+        cells = [name] + [html.escape(_shown(getattr(r, c), c)) for c in columns[1:]]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     files.write_text(path, page("dlcv runs", f"<h1>Runs in {html.escape(str(path.parent))}</h1><table><tr>{head}</tr>"
                                              f"{''.join(body)}</table>", "td{text-align:left;white-space:nowrap}"))
     return path
+
+
+def shown_columns(rows: list[RunRow]) -> tuple[str, ...]:
+    """The columns the text table and runs.html show: the name, and each other column some run has a value
+    in (single-label runs alone show no mAP column; runs never re-evaluated, no ``evaluated``). CSV and JSON
+    keep every column, for the scripts that read them."""
+    return tuple(c for c in COLUMNS[:-1] if c == "name" or any(getattr(r, c) not in (None, "") for r in rows))
 
 
 def _shown(value, column: str) -> str:

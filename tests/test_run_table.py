@@ -44,6 +44,9 @@ def test_the_table_lists_runs_with_their_state_and_nothing_else(dlcv, output, di
     assert [r["name"] for r in ascending][:2] == ["worse", "finished"]
     text = dlcv("runs", output).out.splitlines()
     assert text[0].split()[:3] == ["name", "status", "model"] and len(text) == 5
+    # single-label runs never re-evaluated: no mAP columns and no evaluated one in the text; every one in CSV
+    assert {"val_map", "test_map", "evaluated"} & set(text[0].split()) == set()
+    assert {"val_map", "test_map", "evaluated"} <= set(rows[0]) and "test_accuracy" in text[0].split()
 
 
 def test_runs_html_links_each_report(dlcv, output):
@@ -51,6 +54,7 @@ def test_runs_html_links_each_report(dlcv, output):
     page = (output / "runs.html").read_text()
     assert '<a href="finished/report.html">finished</a>' in page
     assert "white-space:nowrap" in page  # a date stays on one line
+    assert "<th>test_accuracy</th>" in page and "<th>test_map</th>" not in page  # the text table's columns
     assert "group/interrupted" in page and 'href="group/interrupted/report.html"' not in page
 
 
