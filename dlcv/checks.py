@@ -243,12 +243,12 @@ def _check_table(config: ExperimentConfig) -> None:
     table = read_table_of(dataset, config.task)
     allowed = TASKS[table.task].search_metrics
     if metric not in (None, "val_loss", *allowed):
-        raise ConfigError(f"search.metric: {metric}: {dataset.path} is read as {table.task_line}; expected "
-                          f"{' or '.join(allowed)} or val_loss")
+        raise ConfigError(f"search.metric: {metric}: {dataset.path} is read as task: {table.task} "
+                          f"({table.labels_line}); expected {' or '.join(allowed)} or val_loss")
     if not TASKS[table.task].balances_classes:
         for key, value in (("sampling", config.sampling), ("class_weight", config.class_weight)):
             if value == "balanced":
-                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.task_line}), and an image "
+                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.labels_line}), and an image "
                                   f"with several labels has no single class to balance; expected {key}: none")
     check_split_keys(dataset, table)
 

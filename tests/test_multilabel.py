@@ -3,6 +3,7 @@ labelled with every class it shows (dlcv.task's MultiLabel, the label table's mu
 thresholds chosen on validation, the scores, predict, export and the report)."""
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,19 @@ def test_what_a_multi_label_table_cannot_take_is_one_line(dlcv, mosaics, tmp_pat
     assert message in said.err, said.err
 
 
+@pytest.mark.parametrize("task, said", [
+    ("auto", ["task: multilabel, as images have several labels: a sigmoid per class"]),
+    ("multilabel", []),  # as set: nothing to say
+])
+def test_the_table_says_what_its_cells_hold_and_the_task_is_said_once(keras, mosaics, tmp_path, caplog, task, said):
+    from dlcv.data import prepare_data
+
+    with caplog.at_level("INFO", logger="dlcv"):
+        prepare_data(load_config(overrides=settings(mosaics, tmp_path, f"task={task}")), with_test=False)
+    assert re.search(r"data: labels.csv: several labels per image \(line \d+ has [23]: [a-z, ]+\)", caplog.text)
+    assert [m for m in caplog.messages if m.startswith("task:")] == said
+
+
 def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, caplog, monkeypatch):
     """... and trained on one-hot rows, while the source it read keeps its labels (nothing mutates it)."""
     from dlcv.data import prepare, prepare_data
@@ -153,6 +167,7 @@ def test_a_single_label_table_trained_as_multi_label_is_said(keras, tmp_path, ca
                                                        "task=multilabel", "dataset.cache=none"]))
     assert prepared.config.task == "multilabel" and prepared.splits.train.labels.shape[1] == 3
     assert "task: multilabel as set, though every image has one label" in caplog.text
+    assert "data: labels.csv: one label per image" in caplog.text and "task: single" not in caplog.text
     [source] = loaded
     assert source.labels.ndim == 1 and prepared.source.labels.ndim == 2 and prepared.source is not source
 

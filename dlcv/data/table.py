@@ -66,8 +66,9 @@ class LabelTable:
     """The table's rows, missing files included."""
     images: Path
     """The folder its paths are relative to."""
-    task_line: str = "task: single"
-    """Which task the table is, and why (one line for the log)."""
+    labels_line: str = "one label per image"
+    """What the table's label cells hold, for the log: the task is the config's to decide
+    (:func:`dlcv.task.resolve_task`), from the labels read here."""
     separator: str = DEFAULT_SEPARATOR
     """What joins a row's labels in a cell."""
 
@@ -290,11 +291,10 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
         targets = np.array([index[names[0]] for names in labels], np.int64)
     class_names, targets = _without_empty_classes(path, class_names, targets)
     repeated = [f"{_line_list(lines)}: {relative}" for relative, lines in lines_of.items() if len(lines) > 1]
-    reason = (f"task: multilabel (line {several[0]} has {len(several[1])} labels: {', '.join(several[1])})"
-              if several is not None and task == "auto" else f"task: {'multilabel' if multilabel else 'single'}"
-              + (" (as set)" if task != "auto" else " (one label per image)"))
+    held = ("one label per image" if unlabelled is None else "at most one label per image") if several is None \
+        else f"several labels per image (line {several[0]} has {len(several[1])}: {', '.join(several[1])})"
     return LabelTable(paths, targets, class_names, np.array(parts, np.int8) if columns.split is not None else None,
-                      missing, repeated, rows, root, reason, separator)
+                      missing, repeated, rows, root, held, separator)
 
 
 CLASSES_NAMED = 5
@@ -379,7 +379,7 @@ def table_source(dataset: DatasetConfig, preprocessing: PreprocessingConfig) -> 
     """A table's images, decoded only when read: its parts as given (``dataset.splits``), its files grouped
     by ``dataset.group_by`` for a random split, its missing files recorded as skipped."""
     table = read_table_of(dataset)
-    log.info(f"data: {Path(dataset.path).name}: {table.task_line}")
+    log.info(f"data: {Path(dataset.path).name}: {table.labels_line}")
     if table.repeated:  # dlcv data check lists them all
         log.warning(f"data: {Path(dataset.path).name}: {len(table.repeated):,} file(s) named by more than one row, "
                     f"each row trained as an image ({table.repeated[0]}"

@@ -39,6 +39,8 @@ def resolve_task(requested: str, labels: np.ndarray, classes: int) -> tuple[str,
     rows are multi-label; one class per image is single-label unless the config asks for ``multilabel``
     (then its labels become one-hot rows, said in one line)."""
     if np.ndim(labels) == 2:
+        if requested == "auto":
+            log.info("task: multilabel, as images have several labels: a sigmoid per class")
         return MultiLabel.name, labels
     if requested == MultiLabel.name:
         log.info("task: multilabel as set, though every image has one label: one sigmoid per class")
