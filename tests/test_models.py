@@ -83,6 +83,10 @@ def test_a_run_too_short_for_batch_norm_is_told_the_momentum_that_fits_it(keras,
         caplog.clear()
         _say_if_batch_norm_lags(build_model("minivggnet", 8, 8, 1, 3, batch_norm_momentum=0.85), config, 7)
         assert not caplog.messages  # 0.85 ** 105: 4e-8
+        one_epoch = load_config(overrides=["model={name: minivggnet}", "epochs=1"])
+        _say_if_batch_norm_lags(build_model("minivggnet", 8, 8, 1, 3, batch_norm_momentum=0.85), one_epoch, 7)
+        [said] = caplog.messages  # 0.85 ** 7 = 0.32, and 0.85 is already what it would suggest
+        assert said.endswith("more epochs or a smaller batch size give them time") and "32%" in said
 
 
 @pytest.mark.parametrize("name", ["lenet", "minivggnet"])  # minivggnet: BN statistics and dropout

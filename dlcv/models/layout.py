@@ -47,11 +47,17 @@ def batch_norm_start_share(model, steps: int) -> float | None:
     >>> round(batch_norm_start_share(model, 10), 3), batch_norm_start_share(keras.Sequential([keras.Input((4,))]), 10)
     (0.349, None)
     """
+    momentum = slowest_batch_norm_momentum(model)
+    return momentum ** steps if momentum is not None else None
+
+
+def slowest_batch_norm_momentum(model) -> float | None:
+    """The highest momentum of ``model``'s trainable BatchNormalization layers (None: it has none)."""
     import keras
 
     momenta = [float(layer.momentum) for layer in leaf_layers(model)
                if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
-    return max(momenta) ** steps if momenta else None
+    return max(momenta) if momenta else None
 
 
 def one_epoch_momentum(steps_per_epoch: int) -> float:

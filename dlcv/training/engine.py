@@ -31,7 +31,7 @@ from ..folds import OutOfFold, held_out_scores, image_names, write_test_predicti
 from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay etc. for loading resumed models)
 from ..models import build_model, model_params
 from ..models.backbones import fit_batch_norm_momentum, loads_weights
-from ..models.layout import batch_norm_start_share, one_epoch_momentum
+from ..models.layout import batch_norm_start_share, one_epoch_momentum, slowest_batch_norm_momentum
 from ..report import write_report
 from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
@@ -155,8 +155,8 @@ def _say_if_batch_norm_lags(model: keras.Model, config: ExperimentConfig, steps_
     if share is None or share <= BATCH_NORM_SETTLED:
         return
     remedy = "more epochs or a smaller batch size give them time"
-    if "batch_norm_momentum" in model_params(config.model.name):
-        momentum = math.floor(100 * one_epoch_momentum(steps_per_epoch)) / 100
+    momentum = math.floor(100 * one_epoch_momentum(steps_per_epoch)) / 100
+    if "batch_norm_momentum" in model_params(config.model.name) and momentum < slowest_batch_norm_momentum(model):
         remedy += f", or model.params.batch_norm_momentum: {momentum:g} (about one epoch's memory)"
     log.warning(f"{model.name}'s BatchNormalization layers learn the data's statistics too slowly for a run of "
                 f"{steps:,} steps: their moving averages will still be {share:.0%} their 0/1 start at its end, "
