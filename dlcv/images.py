@@ -15,7 +15,9 @@ by a few grey levels.
 """
 from __future__ import annotations
 
+import collections
 import io
+import logging
 import os
 import threading
 import warnings
@@ -26,10 +28,15 @@ import numpy as np
 
 from .errors import DlcvError
 
+log = logging.getLogger(__name__)
+
 # A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+"""The endings of the files a folder's listing takes as images (a GIF: its first frame, as Pillow's too)."""
+SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+"""Files an operating system leaves in photo folders: passed over unsaid, as hidden (dot) files are."""
 
 class UnreadableImage(DlcvError):
     """The file exists but is not an image OpenCV can decode (or one too large to decode)."""
@@ -188,12 +195,30 @@ def to_uint8_channels(image: np.ndarray, channels: int | None, bgr: bool = False
     return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
 
 
-def list_images(folder: str | os.PathLike) -> list[str]:
-    """Image files below ``folder`` (recursively), sorted so that runs are reproducible."""
+def list_images(folder: str | os.PathLike, passed_over: collections.Counter | None = None) -> list[str]:
+    """Image files below ``folder`` (recursively), sorted so that runs are reproducible; ``passed_over``
+    counts the other files by their ending ("" for none), hidden and system files left out."""
     paths = []
     for root, _dirs, files in os.walk(folder):
-        paths.extend(os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+        for name in files:
+            lower = name.lower()
+            if lower.endswith(IMAGE_EXTENSIONS):
+                paths.append(os.path.join(root, name))
+            elif passed_over is not None and not name.startswith(".") and lower not in SYSTEM_FILES:
+                passed_over[os.path.splitext(lower)[1]] += 1
     return sorted(paths)
+
+
+def say_passed_over(folder: str | os.PathLike, passed_over: collections.Counter) -> None:
+    """One line for the files :func:`list_images` did not take as images: a folder of .heic or .avif photos
+    would otherwise lose them unsaid."""
+    if not passed_over:
+        return
+    common = sorted(passed_over.items(), key=lambda item: (-item[1], item[0]))[:5]
+    counts = ", ".join(f"{ending or 'no ending'} {count:,}" for ending, count in common)
+    more = ", ..." if len(passed_over) > 5 else ""
+    log.warning(f"{sum(passed_over.values()):,} file(s) under {str(folder)!r} passed over, not images by their "
+                f"ending ({counts}{more}); expected {', '.join(IMAGE_EXTENSIONS)}")
 
 
 def real_folder(folder: str | os.PathLike) -> str:
@@ -216,9 +241,11 @@ def expand_image_paths(inputs: Iterable[str]) -> list[str]:
     paths: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
-            found = list_images(item)
+            passed_over = collections.Counter()
+            found = list_images(item, passed_over)
             if not found:
                 raise DlcvError(f"folder {item!r} holds no images; expected .jpg/.png/... files")
+            say_passed_over(item, passed_over)
             paths.extend(found)
         elif os.path.isfile(item):
             paths.append(item)

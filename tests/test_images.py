@@ -33,8 +33,8 @@ def upright_picture() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def odd_files(tmp_path_factory):
-    """Every kind of file a user's folder holds: turned phone JPEGs, grey, CMYK, 16-bit and alpha PNGs,
-    and large photos (which the fast decode would shrink in the DCT domain)."""
+    """Every kind of file a user's folder holds: turned phone JPEGs, grey, CMYK, 16-bit and alpha PNGs, an
+    animated GIF, and large photos (which the fast decode would shrink in the DCT domain)."""
     from PIL import Image
 
     folder = tmp_path_factory.mktemp("odd-files")
@@ -45,6 +45,9 @@ def odd_files(tmp_path_factory):
     paths["cmyk"] = folder / "cmyk.jpg"
     cv2.imwrite(str(folder / "grey.jpg"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
     paths["grey_jpeg"] = folder / "grey.jpg"
+    frames = [Image.fromarray(cv2.cvtColor(photo, cv2.COLOR_BGR2RGB)), Image.new("RGB", (320, 240), "blue")]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:])  # a palette of 256 colours
+    paths["gif"] = folder / "animated.gif"
     alpha16 = np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)]).astype(np.uint16) * 257
     cv2.imwrite(str(folder / "rgba16.png"), alpha16)
     paths["rgba16"] = folder / "rgba16.png"
@@ -246,3 +249,13 @@ def test_read_image_is_rgb_and_converts_channels(tmp_path):
             assert image.dtype == np.uint8 and image.shape == (20, 30, channels), name
     grey = read_image(paths["grey"], channels=1)
     np.testing.assert_array_equal(read_image(paths["sixteen"], channels=1), grey)  # 16-bit scaled to 8
+
+
+def test_a_gif_is_its_first_frame_as_pillow_reads_it(odd_files):
+    from PIL import Image
+
+    with Image.open(odd_files["gif"]) as gif:
+        assert gif.n_frames == 2
+        first = np.asarray(gif.convert("RGB"))  # the frame Pillow opens on: the first
+    np.testing.assert_array_equal(read_image(odd_files["gif"]), first)
+    assert first[..., 2].mean() < 200  # the photo, not the blue second frame

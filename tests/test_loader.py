@@ -28,6 +28,28 @@ def test_loader_skips_every_kind_of_bad_file_and_reports_them_once(tmp_path):
     assert len(skip_warnings) == 1 and f"skipped {len(bad)} unreadable image file(s)" in str(skip_warnings[0].message)
 
 
+def test_files_that_are_not_images_by_their_ending_are_said_in_one_line(tmp_path, caplog):
+    """A GIF is read (its first frame); an .svg, a .heic (no OpenCV decoder) and a README are passed over and
+    counted; hidden and system files are not counted."""
+    from PIL import Image
+
+    root = write_class_folders(tmp_path / "animals")
+    frames = [Image.new("RGB", (30, 20), colour) for colour in ("red", "blue")]
+    frames[0].save(root / "cats" / "animated.gif", save_all=True, append_images=frames[1:])
+    for name in ("dogs/drawing.svg", "dogs/phone.heic", "panda/IMG_2.HEIC", "README", ".DS_Store", "cats/Thumbs.db"):
+        (root / name).write_bytes(b"not read")
+    with caplog.at_level("WARNING", logger="dlcv"):
+        paths, labels, names = list_labelled_images(root)
+    assert len(paths) == 19 and str(root / "cats" / "animated.gif") in paths
+    assert caplog.messages == [f"4 file(s) under {str(root)!r} passed over, not images by their ending (.heic 2, "
+                               "no ending 1, .svg 1); expected .jpg, .jpeg, .png, .bmp, .tif, .tiff, .webp, .ppm, "
+                               ".pgm, .gif"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dlcv"):
+        list_labelled_images(write_class_folders(tmp_path / "clean"))
+    assert not caplog.messages
+
+
 def test_parallel_and_sequential_loading_agree(tmp_path):
     root = write_class_folders(tmp_path / "animals")
     paths, _, _ = list_labelled_images(root)
