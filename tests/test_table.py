@@ -117,6 +117,7 @@ BAD_TABLES = [
      "per image in a single-label table (several labels per image: task: multilabel)"),
     ("path,label\n../photos/cats/cats_000.png,cats\n", "line 2: path '../photos/cats/cats_000.png' leaves the images"),
     ("path,label\n/etc/hostname,cats\n", "line 2: path '/etc/hostname' leaves the images folder"),
+    ("path,label\n..\\photos\\cats\\cats_000.png,cats\n", "line 2: path '../photos/cats/cats_000.png' leaves the "),
     ("picture,label\ncats/cats_000.png,cats\n", "no path column among picture, label; expected one of path"),
     ('{"path": "cats/cats_000.png", "label": "cats"}\n{"path": "dogs/dogs_000.png", "label": dogs}\n',
      "line 2: not valid JSON"),
@@ -145,6 +146,18 @@ def test_a_bad_row_is_one_line_before_any_image_is_decoded(dlcv, tmp_path, photo
     said = dlcv("train", *[part for o in settings for part in ("--set", o)])
     assert said.code == 2 and said.err.count("\n") == 1, said.err
     assert message in said.err, said.err
+
+
+def test_a_table_written_on_windows_names_the_same_files(tmp_path, photos):
+    from dlcv.data.table import read_table
+
+    rows = [[path, name] for path, name in listed(photos)]
+    posix = read_table(write_csv(tmp_path / "posix.csv", ["path", "label"], rows), photos)
+    windows = read_table(write_csv(tmp_path / "windows.csv", ["path", "label"],
+                                   [[path.replace("/", "\\"), name] for path, name in rows]), photos)
+    assert "cats\\cats_000.png" in (tmp_path / "windows.csv").read_text()
+    assert windows.paths == posix.paths and len(posix.paths) == 30 and not windows.missing
+    np.testing.assert_array_equal(windows.labels, posix.labels)
 
 
 def test_data_check_on_a_table_names_missing_unlisted_and_repeated_files(dlcv, tmp_path, photos):

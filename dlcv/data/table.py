@@ -236,7 +236,7 @@ def _rows(path: Path, root: Path, columns: _Columns, records, separator: str, ta
         if rows > MAX_ROWS:
             raise DlcvError(f"{path}: more than {MAX_ROWS:,} rows; expected a table of at most that many images")
         where = f"{path}: line {line}"
-        relative = _text(row.get(columns.path))
+        relative = _text(row.get(columns.path)).replace("\\", "/")  # a table written on Windows reads here too
         if not relative:
             raise DlcvError(f"{where}: empty {columns.path}; expected an image path relative to {root}")
         if os.path.isabs(relative) or os.path.normpath(relative).split(os.sep)[0] == "..":
