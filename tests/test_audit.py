@@ -111,3 +111,19 @@ def test_data_check_on_a_folder_of_unreadable_files_lists_them_in_its_report(dlc
     lines = dlcv("data", "check", only_val).out.splitlines()
     assert any(line.startswith("exact duplicates, across splits (train and validation):") for line in lines)
     assert "between splits" in lines[-1] and "test" not in lines[-1]
+
+
+def test_data_check_counts_a_multi_label_tables_images_by_class(dlcv, tmp_path):
+    """Each image counts once for each class it shows (not per label set), an image of none apart."""
+    root = write_photo_folders(tmp_path / "photos", classes=("x",), per_class=6)
+    names = sorted(p.name for p in (root / "x").iterdir())
+    label_sets = ["cat|dog", "cat", "dog|sofa", "", "cat|dog|sofa", "sofa"]
+    (tmp_path / "labels.csv").write_text("path,labels\n" + "".join(
+        f"x/{name},{labels}\n" for name, labels in zip(names, label_sets)))
+    said = dlcv("data", "check", tmp_path / "labels.csv", "--images", root, "--format", "json")
+    report = json.loads(said.out)
+    assert report["counts"] == {"all": {"cat": 3, "dog": 3, "sofa": 3, "(no label)": 1}}
+    assert report["images"] == {"all": 6}
+    text = dlcv("data", "check", tmp_path / "labels.csv", "--images", root).out.splitlines()
+    assert text[0].endswith(": 6 images, 3 classes, one table (a training run splits it at random)")
+    assert text[1] == "classes: cat 3, dog 3, sofa 3 (smallest/largest 1.00); 1 image(s) with no label"

@@ -52,6 +52,8 @@ AUDIT_FORMATS = ("text", "json")
 move a photo's hash by 0-4 bits, a 64x64 face's by up to 10; unrelated photos differ by about 32."""
 SIMILARITY = 0.95
 """Least correlation of two near duplicates' 16x16 thumbnails (the check that follows the hash)."""
+NO_LABEL = "(no label)"
+"""Where a multi-label table's images of none of its classes are counted."""
 PROGRESS_FROM = 1000
 """Files from which a check shows its progress (fewer take a moment)."""
 HASH_SIZE = 32  # the grey thumbnail the DCT is taken of
@@ -85,7 +87,8 @@ class FolderAudit:
     root: str
     split_as_given: bool
     counts: dict[str, dict[str, int]]
-    """Images per class, per part ("all" for a folder split at random)."""
+    """Images per class, per part ("all" for a folder split at random); a multi-label table's image counts
+    for each of its classes, or under :data:`NO_LABEL`."""
     sizes: list[tuple[int, int]] = field(repr=False)
     """(width, height) of every readable image."""
     unreadable: list[str]
@@ -99,6 +102,8 @@ class FolderAudit:
     """Image files under a label table's images folder that no row names."""
     repeated: list[str] = field(default_factory=list)
     """Files two or more rows of a label table name ("lines N and M: path")."""
+    images: dict[str, int] = field(default_factory=dict)
+    """Readable images (rows) per part, as ``counts`` is keyed."""
 
     @property
     def problems(self) -> list[DuplicateGroup]:
@@ -109,7 +114,7 @@ class FolderAudit:
 
     def to_dict(self) -> dict:
         widths, heights = (np.array(axis) for axis in zip(*self.sizes)) if self.sizes else ([0], [0])
-        return {"root": self.root, "split_as_given": self.split_as_given, "counts": self.counts,
+        return {"root": self.root, "split_as_given": self.split_as_given, "counts": self.counts, "images": self.images,
                 "sizes": {"count": len(self.sizes), "min": [int(np.min(widths)), int(np.min(heights))],
                           "median": [int(np.median(widths)), int(np.median(heights))],
                           "max": [int(np.max(widths)), int(np.max(heights))]},
@@ -123,16 +128,17 @@ class FolderAudit:
         """The report a person reads: counts, balance, sizes, then every problem found (nothing more on
         a clean folder)."""
         summary = self.to_dict()
-        total = sum(sum(per_class.values()) for per_class in self.counts.values())
-        classes = sorted({name for per_class in self.counts.values() for name in per_class})
-        lines = [f"{self.root}: {total:,} images, {len(classes)} classes, " + (
-            "split as given: " + ", ".join(f"{part} {sum(c.values()):,}" for part, c in self.counts.items())
+        classes = sorted({name for per_class in self.counts.values() for name in per_class} - {NO_LABEL})
+        lines = [f"{self.root}: {sum(self.images.values()):,} images, {len(classes)} classes, " + (
+            "split as given: " + ", ".join(f"{part} {self.images.get(part, 0):,}" for part in self.counts)
             if self.split_as_given else f"one {self.kind} (a training run splits it at random)")]
         per_class = {name: sum(c.get(name, 0) for c in self.counts.values()) for name in classes}
+        unlabelled = sum(c.get(NO_LABEL, 0) for c in self.counts.values())
         if per_class:  # else nothing was readable: the unreadable files below say why
             smallest, largest = min(per_class.values()), max(per_class.values())
             lines.append("classes: " + ", ".join(f"{name} {n:,}" for name, n in per_class.items())
-                         + f" (smallest/largest {smallest / max(largest, 1):.2f})")
+                         + f" (smallest/largest {smallest / max(largest, 1):.2f})"
+                         + (f"; {unlabelled:,} image(s) with no label" if unlabelled else ""))
             sizes = summary["sizes"]
             lines.append(f"sizes: {'x'.join(map(str, sizes['min']))} to {'x'.join(map(str, sizes['max']))}, median "
                          f"{'x'.join(map(str, sizes['median']))} (width x height)")
@@ -196,7 +202,7 @@ def audit_folder(root: str | os.PathLike, distance: int = NEAR_DISTANCE, workers
     else:
         paths, labels, class_names = list_labelled_images(root)
         part_of = [""] * len(paths)
-    audit = _audit(str(root), paths, [label_of(path) for path in paths], part_of, distance, workers)
+    audit = _audit(str(root), paths, [(label_of(path),) for path in paths], part_of, distance, workers)
     audit.split_as_given = parts is not None
     return audit
 
@@ -212,9 +218,9 @@ def audit_table(path: str | os.PathLike, images: str | os.PathLike | None = None
     _check_distance(distance)
     # refused as a training run would refuse it (above dataset.max_missing's default of rows missing)
     table = read_table(path, images, max_missing=DatasetConfig.model_fields["max_missing"].default)
-    classes = [table.label_text(row) for row in range(len(table.labels))]
+    label_sets = [table.label_names(row) for row in range(len(table.labels))]
     part_of = [""] * len(table.paths) if table.given_split is None else [PART_NAMES[int(g)] for g in table.given_split]
-    audit = _audit(str(table.images), table.paths, classes, part_of, distance, workers)
+    audit = _audit(str(table.images), table.paths, label_sets, part_of, distance, workers)
     audit.split_as_given, audit.kind = table.given_split is not None, "table"
     named = {os.path.normpath(p) for p in table.paths}
     audit.unlisted = [os.path.relpath(p, table.images) for p in list_images(table.images)
@@ -228,16 +234,21 @@ def _check_distance(distance: int) -> None:
         raise DlcvError(f"--distance {distance}: expected 0-{MAX_DISTANCE} bits of the 64-bit perceptual hash")
 
 
-def _audit(root: str, paths: list[str], classes: list[str], part_of: list[str], distance: int,
+def _audit(root: str, paths: list[str], label_sets: list[tuple[str, ...]], part_of: list[str], distance: int,
            workers: int | None) -> FolderAudit:
-    """Every file read once (a table's rows may name one file many times): counts per part and class,
-    sizes, unreadable files, duplicate groups (a file that several rows name is one, on its own)."""
+    """Every file read once (a table's rows may name one file many times): counts per part and class (a
+    multi-label row counts once for each of its classes, or under :data:`NO_LABEL`), sizes, unreadable files,
+    duplicate groups (a file that several rows name is one, on its own)."""
     fingerprints = _fingerprints(paths, workers)
     counts: dict[str, dict[str, int]] = {}
-    for name, part, print_ in zip(classes, part_of, fingerprints):
+    images: dict[str, int] = {}
+    for names, part, print_ in zip(label_sets, part_of, fingerprints):
         if print_ is not None:
             per_class = counts.setdefault(part or "all", {})
-            per_class[name] = per_class.get(name, 0) + 1
+            images[part or "all"] = images.get(part or "all", 0) + 1
+            for name in names or (NO_LABEL,):
+                per_class[name] = per_class.get(name, 0) + 1
+    classes = [" + ".join(names) or NO_LABEL for names in label_sets]  # a duplicate's labels, compared
     rows_of: dict[str, list[int]] = {}
     for row, path in enumerate(paths):
         rows_of.setdefault(os.path.normpath(path), []).append(row)
@@ -256,7 +267,7 @@ def _audit(root: str, paths: list[str], classes: list[str], part_of: list[str], 
             tuple(sorted({part_of[r] for r in rows})), tuple(sorted({classes[r] for r in rows})), len(rows)))
     return FolderAudit(root, False, counts, [fingerprints[rows[0]][3] for rows in files],
                        [paths[rows[0]] for rows in rows_of.values() if fingerprints[rows[0]] is None],
-                       duplicates, distance)
+                       duplicates, distance, images=images)
 
 
 def _fingerprints(paths: list[str], workers: int | None, chunk: int = 1024) -> list:

@@ -74,10 +74,14 @@ class LabelTable:
 
     def label_text(self, row: int) -> str:
         """Row ``row``'s label, or its label set joined by the table's separator."""
+        return self.separator.join(self.label_names(row))
+
+    def label_names(self, row: int) -> tuple[str, ...]:
+        """Row ``row``'s classes: one, or a multi-label row's any number."""
         label = self.labels[row]
         if self.multilabel:
-            return self.separator.join(np.asarray(self.class_names)[np.asarray(label).astype(bool)])
-        return self.class_names[int(label)]
+            return tuple(np.asarray(self.class_names)[np.asarray(label).astype(bool)])
+        return (self.class_names[int(label)],)
 
     @property
     def task(self) -> str:
@@ -145,11 +149,27 @@ class _Columns:
     split: str | None
 
 
+CSV_DELIMITERS = (",", ";", "\t")
+"""What separates a CSV's cells: a comma; where its header has none, the semicolon (Excel's CSV in locales
+whose decimal mark is a comma) or a tab that it has."""
+
+
+def _delimiter(stream) -> str:
+    """The delimiter the header line uses (:data:`CSV_DELIMITERS`), the stream rewound."""
+    header = stream.readline()
+    stream.seek(0)
+    return next((delimiter for delimiter in CSV_DELIMITERS if delimiter in header), ",")
+
+
 def _records(path: Path):
     """(line number, row as a dict of strings or JSON values), the header's record first (its keys)."""
     if path.suffix.lower() == ".csv":
         with open(path, newline="", encoding="utf-8-sig") as stream:
-            reader, last = csv.DictReader(stream), 0
+            try:
+                delimiter = _delimiter(stream)
+            except UnicodeDecodeError:
+                raise DlcvError(f"{path}: not a text file; expected UTF-8 CSV") from None
+            reader, last = csv.DictReader(stream, delimiter=delimiter), 0
             try:
                 if reader.fieldnames is None:
                     return
