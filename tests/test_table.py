@@ -160,6 +160,19 @@ def test_a_table_written_on_windows_names_the_same_files(tmp_path, photos):
     np.testing.assert_array_equal(windows.labels, posix.labels)
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])  # Excel's CSV where the decimal mark is a comma; a TSV
+def test_a_csv_separated_by_semicolons_or_tabs_is_read_as_by_commas(tmp_path, photos, delimiter):
+    from dlcv.data.table import read_table
+
+    rows = [[path, name] for path, name in listed(photos)]
+    commas = read_table(write_csv(tmp_path / "commas.csv", ["path", "label"], rows), photos)
+    other = tmp_path / "other.csv"
+    other.write_text("\ufeffpath" + delimiter + "label\n" + "".join(f"{p}{delimiter}{n}\n" for p, n in rows))
+    read = read_table(other, photos)
+    assert read.paths == commas.paths and read.class_names == list(CLASSES)
+    np.testing.assert_array_equal(read.labels, commas.labels)
+
+
 def test_data_check_on_a_table_names_missing_unlisted_and_repeated_files(dlcv, tmp_path, photos):
     rows = [[path, name] for path, name in listed(photos)[:-2]]       # the last two photos named by no row
     rows += [["cats/gone.png", "cats"], rows[0]]                       # a missing file; a file named twice
