@@ -220,12 +220,21 @@ def _check_imbalance(config: ExperimentConfig) -> None:
 
 def _check_table(config: ExperimentConfig) -> None:
     """A label table's keys with a labels dataset only; its rows checked (no image decoded); what a
-    multi-label task cannot take."""
+    multi-label task cannot take (a table's, or a store's built from one)."""
     from .task import TASKS
 
     dataset = config.dataset
-    metric = config.search.metric if config.search is not None else None
+    if dataset.name == "hdf5" and dataset.path is not None:
+        from .data.store import store_holds_label_sets
+
+        if store_holds_label_sets(dataset.path):  # built from a multi-label table: as that table
+            if config.task == "single":
+                raise ConfigError(f"task: single: the store {dataset.path} holds several labels per image (it was "
+                                  "built from a multi-label table); expected task: multilabel or auto")
+            _check_task_takes(config, TASKS["multilabel"], "several labels per image")
+            return
     if dataset.name != "labels":
+        metric = config.search.metric if config.search is not None else None
         if metric not in (None, "val_loss", *TASKS["single"].search_metrics):
             raise ConfigError(f"search.metric: {metric} scores a multi-label run, and {dataset.name!r} gives each "
                               f"image one class; expected {' or '.join(TASKS['single'].search_metrics)} or val_loss")
@@ -241,16 +250,22 @@ def _check_table(config: ExperimentConfig) -> None:
     from .data.table import check_split_keys, read_table_of
 
     table = read_table_of(dataset, config.task)
-    allowed = TASKS[table.task].search_metrics
-    if metric not in (None, "val_loss", *allowed):
-        raise ConfigError(f"search.metric: {metric}: {dataset.path} is read as task: {table.task} "
-                          f"({table.labels_line}); expected {' or '.join(allowed)} or val_loss")
-    if not TASKS[table.task].balances_classes:
+    _check_task_takes(config, TASKS[table.task], table.labels_line)
+    check_split_keys(dataset, table)
+
+
+def _check_task_takes(config: ExperimentConfig, task, holds: str) -> None:
+    """The search metric and class balancing against the task the data makes (``holds``: what its labels are)."""
+    dataset = config.dataset
+    metric = config.search.metric if config.search is not None else None
+    if metric not in (None, "val_loss", *task.search_metrics):
+        raise ConfigError(f"search.metric: {metric}: {dataset.path} is read as task: {task.name} ({holds}); "
+                          f"expected {' or '.join(task.search_metrics)} or val_loss")
+    if not task.balances_classes:
         for key, value in (("sampling", config.sampling), ("class_weight", config.class_weight)):
             if value == "balanced":
-                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({table.labels_line}), and an image "
-                                  f"with several labels has no single class to balance; expected {key}: none")
-    check_split_keys(dataset, table)
+                raise ConfigError(f"{key}: balanced: {dataset.path} is multi-label ({holds}), and an image with "
+                                  f"several labels has no single class to balance; expected {key}: none")
 
 
 def _check_pixel_limit(configured: int | None) -> None:

@@ -138,3 +138,24 @@ def test_training_reads_a_folder_or_a_store(keras, tmp_path, source):
     result = train(config, verbose=0)
     assert result.evaluation.report["weighted avg"]["support"] == 11
     assert result.prepared.class_names == ["cats", "dogs", "panda"]
+
+
+def test_a_store_built_from_a_multi_label_table_trains_as_that_table(dlcv, tmp_path):
+    """Its labels are 0/1 rows: task multilabel (or auto) trains on them, task: single is one line before any
+    image is read, as on the table itself."""
+    from dlcv.data.sample import write_mosaics
+
+    write_mosaics(tmp_path / "mosaics", count=40)
+    store = tmp_path / "mosaics.h5"
+    assert dlcv("data", "build", tmp_path / "mosaics" / "labels.csv", "-o", store, "--width", "16",
+                "--height", "16").code == 0
+    with h5py.File(store) as opened:
+        assert opened["labels"].shape == (40, 3) and set(np.unique(opened["labels"][:])) <= {0, 1}
+    settings = ["dataset.name=hdf5", f"dataset.path={store}", "model.name=shallownet", "model.params={}",
+                "epochs=1", f"output_dir={tmp_path / 'out'}", "callbacks.checkpoint=none"]
+    args = [part for setting in settings for part in ("--set", setting)]
+    single = dlcv("train", *args, "--set", "task=single")
+    assert single.code == 2 and single.err.count("\n") == 1 and "holds several labels per image" in single.err
+    trained = dlcv("train", *args, "--set", "task=multilabel")
+    assert trained.code == 0, trained.err
+    assert "test mAP" in trained.out and (tmp_path / "out" / "quickstart" / "thresholds.json").is_file()

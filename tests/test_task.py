@@ -161,3 +161,13 @@ def test_only_the_task_module_branches_on_the_task():
              and not line.startswith("Binary file")]
     lines = [line for line in lines if "configs/multilabel_sample.yaml" not in line]  # a file's name
     assert lines == [], "\n".join(lines)
+
+
+def test_a_task_single_is_never_trained_on_several_labels_per_image():
+    from dlcv.errors import ConfigError
+    from dlcv.task import resolve_task
+
+    multi_hot = np.array([[1, 1, 0], [0, 0, 1]], np.uint8)
+    assert resolve_task("auto", multi_hot, 3)[0] == "multilabel"
+    with pytest.raises(ConfigError, match="task: single, but the data has several labels per image"):
+        resolve_task("single", multi_hot, 3)

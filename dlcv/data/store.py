@@ -1,7 +1,8 @@
 """An HDF5 store of a preprocessed dataset: decode the images once, read them back in milliseconds.
 
 Layout (h5py, format 2): ``images`` uint8 (N, H, W, C), contiguous (any row is one read, which is what
-streaming needs), ``labels`` int64 (N,), ``valid`` bool (N,) (false for a file that could not be
+streaming needs), ``labels`` int64 (N,) (or (N, classes) 0/1 rows, built
+from a multi-label table), ``valid`` bool (N,) (false for a file that could not be
 decoded: the size is fixed before decoding), optionally ``official_test``; attributes ``class_names``,
 ``preprocessing`` (the recipe, as JSON), ``skipped`` (the unreadable files), ``listing_key`` (for the
 decode-once cache), ``format_version`` and ``complete``. Stores of format 1 (chunked, no ``valid``)
@@ -275,6 +276,12 @@ def open_store(path: str | os.PathLike) -> Iterator[h5py.File]:
             raise DlcvError(f"HDF5 store {str(path)!r} has format version {store.attrs.get('format_version')}; "
                             f"this dlcv reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         yield store
+
+
+def store_holds_label_sets(path: str | os.PathLike) -> bool:
+    """Whether the store's labels are multi-hot rows (built from a multi-label table), read from its header."""
+    with open_store(path) as store:
+        return store["labels"].ndim == 2
 
 
 @register_dataset("hdf5", needs_path=True, official_split=True, streams=True)  # official: if built from one

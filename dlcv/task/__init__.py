@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..console import TO_STDERR
+from ..errors import ConfigError
 from .base import DEFAULT_SEPARATOR, TASK_NAMES, LabelSet, Prediction, Task, TopLabel
 from .calibration import calibration_of, read_calibration
 from .multilabel import MultiLabel, Thresholds
@@ -39,6 +40,9 @@ def resolve_task(requested: str, labels: np.ndarray, classes: int) -> tuple[str,
     rows are multi-label; one class per image is single-label unless the config asks for ``multilabel``
     (then its labels become one-hot rows, said in one line)."""
     if np.ndim(labels) == 2:
+        if requested == SingleLabel.name:  # the config's checks refuse this before any data is read
+            raise ConfigError("task: single, but the data has several labels per image; expected task: multilabel "
+                              "or auto")
         if requested == "auto":
             log.info("task: multilabel, as images have several labels: a sigmoid per class")
         return MultiLabel.name, labels
