@@ -231,7 +231,7 @@ def _check_table(config: ExperimentConfig) -> None:
             if config.task == "single":
                 raise ConfigError(f"task: single: the store {dataset.path} holds several labels per image (it was "
                                   "built from a multi-label table); expected task: multilabel or auto")
-            _check_task_takes(config, TASKS["multilabel"], "several labels per image")
+            _check_task_takes(config, TASKS["multilabel"], "several labels per image")  # the task 0/1 rows make
             return
     if dataset.name != "labels":
         metric = config.search.metric if config.search is not None else None
