@@ -228,9 +228,9 @@ def _check_table(config: ExperimentConfig) -> None:
         from .data.store import store_holds_label_sets
 
         if store_holds_label_sets(dataset.path):  # built from a multi-label table: as that table
-            if config.task == "single":
-                raise ConfigError(f"task: single: the store {dataset.path} holds several labels per image (it was "
-                                  "built from a multi-label table); expected task: multilabel or auto")
+            if config.task != "auto" and not TASKS[config.task].takes_label_sets:
+                raise ConfigError(f"task: {config.task}: the store {dataset.path} holds several labels per image "
+                                  "(it was built from a multi-label table); expected task: multilabel or auto")
             _check_task_takes(config, TASKS["multilabel"], "several labels per image")  # the task 0/1 rows make
             return
     if dataset.name != "labels":
