@@ -210,6 +210,7 @@ def test_a_multi_label_kfold_run_chooses_its_thresholds_out_of_fold(keras, dlcv,
                    "--set", "preprocessing.height=16", "--set", "model.name=shallownet", "--set", "model.params={}",
                    "--set", "epochs=2", "--set", f"output_dir={tmp_path}", "--set", "name=cv")
     assert outcome.code == 0, outcome.err
+    assert re.search(r"^cv: 2-fold held-out mAP 0\.\d{4} ± 0\.\d{4} \(95% interval", outcome.out, re.M), outcome.out
     thresholds = json.loads((tmp_path / "cv" / "thresholds.json").read_text())
     assert thresholds["chosen_on"] == "out-of-fold"
     header = (tmp_path / "cv" / "oof.csv").read_text().splitlines()[0]

@@ -101,6 +101,8 @@ class Task(ABC):
     """The head's activation, passed to every model builder as ``classifier_activation``."""
     primary_metric: ClassVar[str]
     """results.json's key of the score runs are compared by (what ``dlcv runs`` shows first)."""
+    primary_name: ClassVar[str]
+    """That score's name in a sentence ("accuracy", "mAP")."""
     search_metrics: ClassVar[tuple[str, ...]]
     """The validation metrics ``dlcv tune`` may maximise; the first is its default."""
     needs_label_table: ClassVar[bool] = False

@@ -205,6 +205,7 @@ class MultiLabel(Task):
     name = "multilabel"
     activation = "sigmoid"
     primary_metric = "test_map"
+    primary_name = "mAP"
     search_metrics = ("val_map", "val_f1_macro")
     agreement = "label sets"
     chooses_on_validation = "each class's threshold"

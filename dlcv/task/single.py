@@ -19,6 +19,7 @@ class SingleLabel(Task):
     name = "single"
     activation = "softmax"
     primary_metric = "test_accuracy"
+    primary_name = "accuracy"
     search_metrics = ("val_accuracy",)
     agreement = "top-1 labels"
     record_type = TopLabel

@@ -138,7 +138,7 @@ def _summarise(parent: RunFolder, config: ExperimentConfig) -> CrossValidation:
     primary = task.primary_metric.removeprefix("test_")
     if primary in held_out:
         summary = held_out[primary]
-        log.info(f"{config.name}: {config.dataset.folds}-fold held-out {primary} {summary['mean']:.4f} "
+        log.info(f"{config.name}: {config.dataset.folds}-fold held-out {task.primary_name} {summary['mean']:.4f} "
                  f"± {summary['std']:.4f} (95% interval {summary['interval'][0]:.4f}-{summary['interval'][1]:.4f})")
     log.info(f"wrote {parent.oof_file} ({len(out_of_fold.paths):,} images, each scored by the fold that did not "
              "train on it)")
