@@ -597,9 +597,7 @@ def label_issues(run: str | Path, *, output_format: str = "text", limit: int = 2
         log.info(as_csv(shown).rstrip("\n"))
     else:
         for issue in shown:
-            change = f"missed {issue.missed or '-'}, extra {issue.extra or '-'}" if issue.missed or issue.extra else (
-                f"-> {issue.suggested}")
-            log.info("\t".join(escaped(cell) for cell in (issue.path, f"{issue.given} {change}",
+            log.info("\t".join(escaped(cell) for cell in (issue.path, f"given {issue.given}, {issue.change}",
                                                            f"quality {issue.quality:.4f}", f"fold {issue.fold}")))
         if len(issues) > len(shown):
             log.info(f"... and {len(issues) - len(shown):,} more in {RunFolder(run).label_issues_file}")

@@ -45,6 +45,14 @@ class LabelIssue:
     quality: float
     fold: int
 
+    @property
+    def change(self) -> str:
+        """What the k-fold run says of the given label, in words: a multi-label image's classes the label
+        lacks and has too many, else the class it suggests."""
+        if self.missed or self.extra:
+            return f"missed {self.missed or '-'}, extra {self.extra or '-'}"
+        return f"suggested {self.suggested}"
+
 
 def check_issues_run(run_dir: str | Path) -> RunFolder:
     """A finished k-fold run's folder, and cleanlab installed; else one line (before anything is read)."""

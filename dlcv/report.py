@@ -255,10 +255,9 @@ def _label_issues(parent: RunFolder, issues: Sequence, limit: int, heatmaps: Any
             small = cv2.resize(image, (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale))),
                                interpolation=cv2.INTER_AREA)
             picture = _img(_png(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)), f"training image {issue.path}") + picture
-        change = (f"missed {html.escape(issue.missed or '-')}, extra {html.escape(issue.extra or '-')}"
-                  if issue.missed or issue.extra else f"suggested <b>{html.escape(issue.suggested)}</b>")
         link = _file_link(path or issue.path, issue.path, parent)  # a built-in set's "#row": no file
-        cards.append(f"<figure class=mistake>{picture}<figcaption>given <b>{html.escape(issue.given)}</b>, {change}; "
+        cards.append(f"<figure class=mistake>{picture}<figcaption>given <b>{html.escape(issue.given)}</b>, "
+                     f"{html.escape(issue.change)}; "
                      f"quality {issue.quality:.3f}, fold {issue.fold}{link}</figcaption></figure>")
     return (f"<h2>Likely label errors</h2><p>{len(issues)} training images whose given label the out-of-fold "
             "probabilities contradict (confident learning, cleanlab), most likely first"

@@ -1,5 +1,7 @@
 """k-fold runs: folds that partition the training part by the split rules, out-of-fold scores from the one
 model that did not train on each image, the folds' ensemble, resuming, and the likely label errors."""
+import csv
+import io
 import json
 import re
 import shutil
@@ -193,6 +195,10 @@ def test_planted_label_errors_are_found(keras, dlcv, tmp_path):
     assert len(top & planted) / len(planted) >= 0.7, (len(top & planted), len(planted))  # 51 of 57 here
     csv_rows = (tmp_path / "cv" / "label_issues.csv").read_text().splitlines()
     assert csv_rows[0] == "path,given,suggested,missed,extra,quality,fold" and len(csv_rows) == len(ranked) + 1
+    first = json.loads(said.out)[0]
+    text = dlcv("data", "issues", tmp_path / "cv", "--limit", "1").out.splitlines()
+    assert text[0] == (f"{first['path']}\tgiven {first['given']}, suggested {first['suggested']}\t"
+                       f"quality {first['quality']:.4f}\tfold {first['fold']}")
     page = (tmp_path / "cv" / "report.html").read_text()
     assert "Likely label errors" in page and f'href="../digits/{ranked[0]}"' in page
     assert "No heatmaps: model" in page and "no convolutional feature map" in page  # the MLP: said, not drawn
@@ -217,6 +223,11 @@ def test_a_multi_label_kfold_run_chooses_its_thresholds_out_of_fold(keras, dlcv,
     assert header == "path,label,fold,p_circles,p_squares,p_triangles"
     said = dlcv("data", "issues", tmp_path / "cv", "--format", "csv")
     assert said.code == 0 and said.out.startswith("path,given,suggested,missed,extra,quality,fold"), said.err
+    first = next(csv.DictReader(io.StringIO(said.out)))
+    assert first["missed"] or first["extra"]  # a label set off by a class at least
+    assert dlcv("data", "issues", tmp_path / "cv", "--limit", "1").out.splitlines()[0] == (
+        f"{first['path']}\tgiven {first['given']}, missed {first['missed'] or '-'}, extra {first['extra'] or '-'}\t"
+        f"quality {float(first['quality']):.4f}\tfold {first['fold']}")
     page = (tmp_path / "cv" / "report.html").read_text()
     assert "<h2>Near duplicates</h2>" in page and "<li>exact: mosaics/0003.png, mosaics/copy.png</li>" in page
     # each likely label error beside the heatmap of the fold model that held it out
