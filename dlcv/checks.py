@@ -221,17 +221,18 @@ def _check_imbalance(config: ExperimentConfig) -> None:
 def _check_table(config: ExperimentConfig) -> None:
     """A label table's keys with a labels dataset only; its rows checked (no image decoded); what a
     multi-label task cannot take (a table's, or a store's built from one)."""
-    from .task import TASKS
+    from .task import TASKS, task_of_labels
 
     dataset = config.dataset
     if dataset.name == "hdf5" and dataset.path is not None:
         from .data.store import store_holds_label_sets
 
         if store_holds_label_sets(dataset.path):  # built from a multi-label table: as that table
-            if config.task != "auto" and not TASKS[config.task].takes_label_sets:
+            task = task_of_labels(label_sets=True)
+            if config.task not in ("auto", task.name):
                 raise ConfigError(f"task: {config.task}: the store {dataset.path} holds several labels per image "
-                                  "(it was built from a multi-label table); expected task: multilabel or auto")
-            _check_task_takes(config, TASKS["multilabel"], "several labels per image")  # the task 0/1 rows make
+                                  f"(it was built from a multi-label table); expected task: {task.name} or auto")
+            _check_task_takes(config, task, "several labels per image")
             return
     if dataset.name != "labels":
         metric = config.search.metric if config.search is not None else None

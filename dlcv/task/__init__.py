@@ -52,6 +52,11 @@ def resolve_task(requested: str, labels: np.ndarray, classes: int) -> tuple[str,
     return SingleLabel.name, labels
 
 
+def task_of_labels(label_sets: bool) -> type[Task]:
+    """The task of data whose images have one class each, or (``label_sets``) any number."""
+    return MultiLabel if label_sets else SingleLabel
+
+
 def build_task(name: str, class_names: list[str], separator: str = DEFAULT_SEPARATOR) -> Task:
     """The task ``name`` ("single" or "multilabel") over ``class_names``; a multi-label task's thresholds are
     0.5 until chosen (:meth:`Task.choose`) or read (:func:`task_of_run`)."""
@@ -99,4 +104,4 @@ def task_of_spec(spec: dict, class_names: list[str], where: Path) -> Task:
 
 
 __all__ = ["DEFAULT_SEPARATOR", "TASKS", "LabelSet", "MultiLabel", "Prediction", "SingleLabel", "Task", "Thresholds",
-           "TopLabel", "build_task", "resolve_task", "task_of_config", "task_of_run", "task_of_spec"]
+           "TopLabel", "build_task", "resolve_task", "task_of_config", "task_of_labels", "task_of_run", "task_of_spec"]

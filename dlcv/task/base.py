@@ -107,8 +107,6 @@ class Task(ABC):
     """The validation metrics ``dlcv tune`` may maximise; the first is its default."""
     needs_label_table: ClassVar[bool] = False
     """Only a label table can give its images' labels (several per image)."""
-    takes_label_sets: ClassVar[bool] = False
-    """Its images may have any number of classes (data of several labels per image is its alone)."""
     balances_classes: ClassVar[bool] = True
     """Each image has one class, which class weights and balanced sampling can count."""
     chooses_on_validation: ClassVar[str | None] = None

@@ -210,7 +210,6 @@ class MultiLabel(Task):
     agreement = "label sets"
     chooses_on_validation = "each class's threshold"
     needs_label_table = True
-    takes_label_sets = True
     balances_classes = False
     record_type = LabelSet
 
