@@ -23,7 +23,7 @@ from ..config import ExperimentConfig
 from ..errors import Stopped
 from ..runs import STUDY_MARKER
 from .space import draw
-from .study import best_trial, finished, running
+from .study import best_trial, finished, quiet_optuna, running
 from .trial import run_trial, trial_config
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def search(study: Any, config: ExperimentConfig, config_path: str | None, overri
     settings = config.search
     total = trials or settings.trials
     files.write_json(config.run_dir / STUDY_MARKER, {"study": study.study_name, "metric": settings.metric})
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours (announcer)
+    quiet_optuna()
     started, failed_here, waiting = time.monotonic(), [], False
 
     def objective(trial: Any) -> float:

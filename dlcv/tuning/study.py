@@ -43,10 +43,20 @@ def storage_url(config: ExperimentConfig, storage: str | None) -> str:
     return storage or f"sqlite:///{config.run_dir / STUDY_FILE}"
 
 
+def quiet_optuna() -> None:
+    """Optuna's own INFO lines off ("A new study created in RDB ...", one per trial): dlcv says which study
+    and each trial in its own lines; its warnings stay."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def open_study(config: ExperimentConfig, storage: str | None, study_name: str | None) -> Any:
     """The config's study (created, or continued when it exists) in ``storage`` (default: SQLite in the
     run folder); a storage that cannot be reached is one line (:class:`DlcvError`) before any training."""
     import optuna
+
+    quiet_optuna()
 
     search = config.search
     url = storage_url(config, storage)
