@@ -22,6 +22,10 @@ def test_without_network_a_run_needing_imagenet_weights_stops_before_any_data(dl
     assert f"ImageNet weights {entry.notop[0]}: not in {tmp_path / 'keras' / 'models'}/" in outcome.err
     assert f"dlcv weights fetch {BACKBONE}" in outcome.err
     assert not (tmp_path / "cache").exists()  # no image was read
+    fetched = dlcv("weights", "fetch", BACKBONE, "--to", tmp_path / "fetched")  # the fetch itself, offline
+    assert fetched.code == 2 and fetched.err.count("\n") == 1, fetched.err
+    assert fetched.err.rstrip().endswith("; run the same command on a machine with network and copy the file there "
+                                         "(or mount that folder)")
     doctor = dlcv("doctor", "--set", f"model.name={BACKBONE}", "--set", "preprocessing.width=32", "--set",
                   "preprocessing.height=32")
     assert doctor.code == 1 and f"✗ ImageNet weights {entry.notop[0]} not in" in doctor.out + doctor.err

@@ -385,4 +385,5 @@ def fetch_backbones(names: list[str], to: str | os.PathLike | None = None, size:
     """``dlcv weights fetch``: each named backbone's ImageNet weights (no top; at ``size`` where the file
     depends on it), into Keras's cache or ``to``/models."""
     backbones = [get_backbone(name) for name in names]  # every name checked before any download
-    return [fetch(backbone.weights_file(size), to) for backbone in backbones]
+    return [fetch(backbone.weights_file(size), to, fetch_hint="run the same command on a machine with network",
+                  instead="") for backbone in backbones]

@@ -51,6 +51,6 @@ def fetch(file: WeightsFile, to: str | os.PathLike | None = None, fetch_hint: st
         reason = (str(exc).splitlines() or [type(exc).__name__])[0].split(" -- ")[-1][:100]
         raise DlcvError(f"{what} {file.name}: not in {folder}/ and could not be downloaded "
                         f"({reason}); {fetch_hint or 'fetch them on a machine with network'} and copy the file "
-                        f"there (or mount that folder), {instead}") from None
+                        f"there (or mount that folder)" + (f", {instead}" if instead else "")) from None
 
 
