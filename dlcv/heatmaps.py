@@ -102,7 +102,7 @@ class Explainer:
             raise DlcvError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
         self.method = method
         self._channels_first = keras.config.image_data_format() == "channels_first"
-        path = _named_path(model, layer) if layer else _default_path(model, self._channels_first)
+        path = _named_path(model, layer, self._channels_first) if layer else _default_path(model, self._channels_first)
         self.layer = path[-1].name
         self.map_size = _map_size(path[-1], self._channels_first)
         if self.map_size is None:
@@ -169,12 +169,19 @@ def _walk(model, path=()):
             yield (*path, layer)
 
 
-def _named_path(model, name: str) -> tuple:
+LAYERS_NAMED = 4
+"""The layers an unknown ``--layer``'s message names: the default and the ones before it."""
+
+
+def _named_path(model, name: str, channels_first: bool) -> tuple:
     for path in _walk(model):
         if any(layer.name == name for layer in path):
             return path[:[layer.name for layer in path].index(name) + 1]
-    raise DlcvError(f"--layer {name!r}: the model has no layer of that name; expected one of its convolutional "
-                    "layers (keras.Model.summary lists them)")
+    candidates = [path[-1].name for path in _walk(model) if _maps(path[-1], channels_first)][::-1]
+    named = ", ".join(candidates[:LAYERS_NAMED]) or "(none)"
+    more = f" and {len(candidates) - LAYERS_NAMED} more" if len(candidates) > LAYERS_NAMED else ""
+    raise DlcvError(f"--layer {name!r}: the model has no layer of that name; expected a layer with a feature map "
+                    f"of at least {MIN_MAP_SIDE}x{MIN_MAP_SIDE}, e.g. {named}{more}")
 
 
 # Layers whose output is their input or a padded copy of it: a map there says nothing the layer before does
@@ -183,11 +190,16 @@ _PASSING = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", 
             "ZeroPadding2D", "InputLayer", "ActivityRegularization")
 
 
+def _maps(layer, channels_first: bool) -> bool:
+    """Whether a heatmap at ``layer`` says where: a feature map of at least MIN_MAP_SIDE a side, of its own."""
+    size = _map_size(layer, channels_first)
+    return size is not None and min(size) >= MIN_MAP_SIDE and type(layer).__name__ not in _PASSING
+
+
 def _default_path(model, channels_first: bool) -> tuple:
     found = None
     for path in _walk(model):
-        size = _map_size(path[-1], channels_first)
-        if size and min(size) >= MIN_MAP_SIDE and type(path[-1]).__name__ not in _PASSING:
+        if _maps(path[-1], channels_first):
             found = path
     if found is None:
         raise DlcvError(f"model {model.name!r} has no convolutional feature map of at least {MIN_MAP_SIDE}x"

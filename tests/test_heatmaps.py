@@ -207,7 +207,11 @@ def test_what_cannot_be_explained_is_one_line(dlcv, digits_run, tmp_path, monkey
     backbone = FIXTURES / "backbone"
     refusals = {
         ("--model", digits_run.run_dir): "no convolutional feature map",
-        ("--model", backbone, "--layer", "nowhere"): "--layer 'nowhere': the model has no layer of that name",
+        # MobileNetV2 at 32 px: 16x16 after Conv1, 8x8 after block 1, 4x4 from block 3's strided depthwise on
+        ("--model", backbone, "--layer", "nowhere"): "--layer 'nowhere': the model has no layer of that name; "
+                                                     "expected a layer with a feature map of at least 7x7, e.g. "
+                                                     "block_3_expand_relu, block_3_expand_BN, block_3_expand, "
+                                                     "block_2_add and ",
         ("--model", backbone, "--layer", "pooling"): "--layer 'pooling' has no spatial feature map",
         ("--model", backbone, "--class", "zebra"): "--class 'zebra': expected one of the model's classes",
     }
