@@ -38,6 +38,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", "
 SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 """Files an operating system leaves in photo folders: passed over unsaid, as hidden (dot) files are."""
 
+
 class UnreadableImage(DlcvError):
     """The file exists but is not an image OpenCV can decode (or one too large to decode)."""
 

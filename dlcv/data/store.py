@@ -1,12 +1,11 @@
 """An HDF5 store of a preprocessed dataset: decode the images once, read them back in milliseconds.
 
 Layout (h5py, format 2): ``images`` uint8 (N, H, W, C), contiguous (any row is one read, which is what
-streaming needs), ``labels`` int64 (N,) (or (N, classes) 0/1 rows, built
-from a multi-label table), ``valid`` bool (N,) (false for a file that could not be
-decoded: the size is fixed before decoding), optionally ``official_test``; attributes ``class_names``,
-``preprocessing`` (the recipe, as JSON), ``skipped`` (the unreadable files), ``listing_key`` (for the
-decode-once cache), ``format_version`` and ``complete``. Stores of format 1 (chunked, no ``valid``)
-still read.
+streaming needs), ``labels`` int64 (N,) (a store built from a multi-label table: (N, classes) 0/1 rows),
+``valid`` bool (N,) (false for a file that could not be decoded: the size is fixed before decoding),
+optionally ``official_test``; attributes ``class_names``, ``preprocessing`` (the recipe, as JSON), ``skipped``
+(the unreadable files), ``listing_key`` (for the decode-once cache), ``format_version`` and ``complete``.
+Stores of format 1 (chunked, no ``valid``) still read.
 
 A build writes chunk by chunk to a temporary file beside the target, sets ``complete`` last, then
 renames it into place, so a killed build never leaves a store under the final name; a store without

@@ -155,7 +155,9 @@ whose decimal mark is a comma) or a tab that it has."""
 
 
 def _delimiter(stream) -> str:
-    """The delimiter the header line uses (:data:`CSV_DELIMITERS`), the stream rewound."""
+    """The delimiter the header line uses (:data:`CSV_DELIMITERS`), the stream rewound. Not ``csv.Sniffer``:
+    it guesses from how often characters repeat across lines, and on a one- or two-column header it can take
+    a character of a column name; the header's own separator is what decides here."""
     header = stream.readline()
     stream.seek(0)
     return next((delimiter for delimiter in CSV_DELIMITERS if delimiter in header), ",")

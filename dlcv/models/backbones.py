@@ -43,7 +43,7 @@ from pydantic import Field
 from ..config import ExperimentConfig
 from ..errors import ConfigError
 from .heads import classifier_output
-from .layout import image_input, leaf_layers, one_epoch_momentum
+from .layout import batch_norm_layers, image_input, leaf_layers, one_epoch_momentum
 from .registry import register_model
 from .weights import WeightsFile, fetch, keras_cache
 
@@ -289,13 +289,10 @@ def fit_batch_norm_momentum(model, steps_per_epoch: int) -> float | None:
     photos (6 steps an epoch) the moving statistics barely leave their 0/1 start in 15 epochs, and the
     model, right on its training images, scored chance on any other (test accuracy 0.333 on the Animals
     sample). Returns the momentum set (None: no backbone trained from scratch, nothing changed)."""
-    import keras
-
     backbone = backbone_layer(model)
     if backbone is None:
         return None
-    layers = [layer for layer in leaf_layers(backbone) if isinstance(layer, keras.layers.BatchNormalization)
-              and layer.trainable]
+    layers = batch_norm_layers(backbone)
     if not layers:
         return None  # a pretrained backbone's statistics are frozen (inference_mode): kept as they are
     fitted = one_epoch_momentum(steps_per_epoch)

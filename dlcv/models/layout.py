@@ -53,11 +53,17 @@ def batch_norm_start_share(model, steps: int) -> float | None:
 
 def slowest_batch_norm_momentum(model) -> float | None:
     """The highest momentum of ``model``'s trainable BatchNormalization layers (None: it has none)."""
+    momenta = [float(layer.momentum) for layer in batch_norm_layers(model)]
+    return max(momenta) if momenta else None
+
+
+def batch_norm_layers(model) -> list:
+    """The BatchNormalization layers that train, nested models' included (a frozen backbone's keep their own
+    statistics)."""
     import keras
 
-    momenta = [float(layer.momentum) for layer in leaf_layers(model)
-               if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
-    return max(momenta) if momenta else None
+    return [layer for layer in leaf_layers(model)
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
 
 
 def one_epoch_momentum(steps_per_epoch: int) -> float:

@@ -32,7 +32,7 @@ import numpy as np
 from keras import ops
 
 from ..inputs import model_input
-from ..models.layout import leaf_layers
+from ..models.layout import batch_norm_layers
 from ..pipeline import eval_batch
 from .keras_private import EMA_UPDATE, averaged_variables
 
@@ -77,12 +77,6 @@ def calibration_batches(data, seed: int, images: int = CALIBRATION_IMAGES) -> It
         batch, _ = data.batch(np.sort(rows[start:start + batch_size]))
         if len(batch):
             yield model_input(batch)
-
-
-def batch_norm_layers(model: keras.Model) -> list:
-    """The BatchNormalization layers that train (a frozen backbone's keep their own statistics)."""
-    return [layer for layer in leaf_layers(model)
-            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
 
 
 def recalibrate_batch_norm(model: keras.Model, batches: Iterable) -> int:
