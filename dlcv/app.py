@@ -176,7 +176,7 @@ def _readable(classifier, paths: list[str]):
         try:
             images.append(classifier.decode(path))
         except UnreadableImage as error:
-            log.warning(f"skipped {error}")
+            log.warning(f"skipped: {error}")
     if not images:
         raise DlcvError(f"--unknown: none of the {len(paths)} files could be read as images; expected photos")
     return np.stack(images)
@@ -280,7 +280,7 @@ def predict(model_path: str, *, images: Sequence[str], batch_size: int = 64, bac
 
     def skip(path: str, reason: str) -> None:
         skipped.append(path)
-        log.warning(f"skipped {reason}")
+        log.warning(f"skipped: {reason}")
 
     with open_output(output) as stream:
         writer = WRITERS[output_format](stream, classifier.task, top)

@@ -86,7 +86,7 @@ def _decoded(classifier, paths: Sequence[str], skipped: list[str] | None) -> tup
             if skipped is None:
                 raise
             skipped.append(path)
-            log.warning(f"skipped {exc}")
+            log.warning(f"skipped: {exc}")
             continue
         classifier.check_size(path, image)
         kept.append(path)

@@ -30,11 +30,15 @@ from .errors import DlcvError
 
 log = logging.getLogger(__name__)
 
-# A damaged file is reported once, by whoever skips it; OpenCV's own "[ WARN ]" lines would repeat it.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# A damaged file is reported once, by whoever skips it, in dlcv's words; OpenCV's own lines would repeat it
+# in its own ("[ERROR:0@6.9] global grfmt_png.cpp:297 readHeader IHDR chunk shall be first" for a damaged
+# PNG). A failed decode or write is still seen: imdecode returns None and imencode False.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_FATAL)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 """The endings of the files a folder's listing takes as images (a GIF: its first frame, as Pillow's too)."""
+IMAGE_FORMATS = "JPEG, PNG, BMP, TIFF, WebP, PPM/PGM or GIF"
+"""What those endings hold, as a message names them."""
 SYSTEM_FILES = ("thumbs.db", "desktop.ini")
 """Files an operating system leaves in photo folders: passed over unsaid, as hidden (dot) files are."""
 
@@ -124,7 +128,9 @@ def decode_image(data: np.ndarray | bytes, name: str, channels: int | None = 3,
                  reduce_to: tuple[int, int] | None = None, pixel_limit: int | None = None) -> np.ndarray:
     """:func:`read_image` of a file's bytes already in memory (an upload), called ``name`` in messages."""
     data = np.frombuffer(data, np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else data
-    pixels, limit = header_pixels(data) if data.size else None, max_pixels(pixel_limit)
+    if not data.size:
+        raise UnreadableImage(f"image {name!r} is empty (0 bytes); expected a {IMAGE_FORMATS} file")
+    pixels, limit = header_pixels(data), max_pixels(pixel_limit)
     if pixels is not None and pixels > limit:
         raise UnreadableImage(f"image {name!r} has {pixels:,} pixels, more than the limit of {limit:,} "
                               "(dataset.max_pixels, $DLCV_MAX_PIXELS); not decoded")
@@ -133,9 +139,10 @@ def decode_image(data: np.ndarray | bytes, name: str, channels: int | None = 3,
     factor = _reduction(data, reduce_to) if reduce_to else 1
     if factor > 1:
         flag = _REDUCED[factor][channels == 1]
-    image = cv2.imdecode(data, flag) if data.size else None
+    image = cv2.imdecode(data, flag)
     if image is None:
-        raise UnreadableImage(f"cannot decode image {name!r}; expected a JPEG/PNG/BMP/TIFF file")
+        raise UnreadableImage(f"cannot decode image {name!r} ({data.size:,} bytes): damaged, or not a "
+                              f"{IMAGE_FORMATS} file")
     return to_uint8_channels(image, channels, bgr=True)
 
 

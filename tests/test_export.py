@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -287,14 +288,17 @@ def test_predict_json_is_one_array_and_skips_unreadable_files_with_exit_1(dlcv, 
     shutil.copytree(digit_pngs, folder)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
     (folder / "notes.jpg").write_text("not an image")
+    (folder / "empty.jpg").write_bytes(b"")
     result = dlcv("predict", "--model", digits_run.run_dir / "model.h5", folder, "--format", "json",
                   "--batch-size", "4")
     assert result.code == 1
     records = json.loads(result.out)
     assert len(records) == 6 and {"path", "label", "probability"} <= set(records[0])
-    warnings = [line for line in result.err.splitlines() if "warning: skipped" in line]
-    assert len(warnings) == 2 and any("broken.png" in w for w in warnings) and any("notes.jpg" in w for w in warnings)
-    assert "labelled 6 of 8 images; skipped 2 unreadable file(s)" in result.err
+    warnings = {Path(line.split("'")[1]).name: line for line in result.err.splitlines() if "warning: skipped" in line}
+    assert sorted(warnings) == ["broken.png", "empty.jpg", "notes.jpg"]
+    assert "(28 bytes): damaged, or not a JPEG, PNG, BMP, TIFF, WebP, PPM/PGM or GIF file" in warnings["broken.png"]
+    assert "is empty (0 bytes)" in warnings["empty.jpg"] and "(12 bytes): damaged" in warnings["notes.jpg"]
+    assert "labelled 6 of 9 images; skipped 3 unreadable file(s)" in result.err
 
 
 def test_predict_streams_inputs_in_bounded_batches(digits_run, digit_pngs, monkeypatch):

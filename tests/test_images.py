@@ -236,6 +236,18 @@ def test_the_pixel_limit_comes_from_the_config_or_the_environment(tmp_path, monk
     assert read_image(path, pixel_limit=1200).shape == (30, 40, 3)  # a config's limit wins
 
 
+def test_a_damaged_file_is_said_once_in_dlcvs_words_and_opencv_prints_nothing(capfd):
+    """OpenCV logs a damaged PNG's header at ERROR level on the process's stderr: dlcv's message alone."""
+    from dlcv.images import UnreadableImage, decode_image
+
+    capfd.readouterr()
+    with pytest.raises(UnreadableImage, match=r"^cannot decode image 'broken.png' \(28 bytes\): damaged"):
+        decode_image(b"\x89PNG\r\n\x1a\n" + bytes(20), "broken.png")
+    with pytest.raises(UnreadableImage, match=r"^image 'empty.jpg' is empty \(0 bytes\)"):
+        decode_image(b"", "empty.jpg")
+    assert capfd.readouterr().err == ""
+
+
 def test_read_image_is_rgb_and_converts_channels(tmp_path):
     bgr = np.zeros((4, 4, 3), np.uint8)
     bgr[..., 2] = 200  # red in OpenCV's BGR order

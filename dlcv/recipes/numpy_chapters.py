@@ -251,5 +251,5 @@ def _load_bgr(image_path: str | None) -> np.ndarray:
         raise DlcvError(f"--image: file not found: {image_path!r}")
     try:
         return cv2.cvtColor(read_image(image_path, channels=3), cv2.COLOR_RGB2BGR)
-    except UnreadableImage:
-        raise DlcvError(f"--image: cannot decode {image_path!r}; expected a JPEG/PNG/BMP file") from None
+    except UnreadableImage as error:
+        raise DlcvError(f"--image: {error}") from None
