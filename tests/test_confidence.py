@@ -48,6 +48,28 @@ def test_each_class_of_a_multi_label_run_gets_its_own_temperature():
     assert first > 2.5 and 0.6 < second < 1.6
 
 
+def test_a_temperature_is_learnt_only_from_three_mistakes_or_more(caplog):
+    """On images all classified right the likelihood rises as T falls to 0 (every probability pushed to 1):
+    with fewer than 3 misclassified, T stays 1; a class of a multi-label run likewise, on its side of 0.5."""
+    probabilities, labels = overconfident(count=60)
+    right = probabilities.argmax(axis=1) == labels
+    for mistakes, fitted in ((0, False), (2, False), (3, True)):
+        rows = np.concatenate([np.flatnonzero(right)[:30], np.flatnonzero(~right)[:mistakes]])
+        caplog.clear()
+        with caplog.at_level("INFO", logger="dlcv"):
+            task = SingleLabel(["a", "b", "c", "d"]).calibrate(probabilities[rows], labels[rows])
+        assert (float(task.calibration.temperature) != 1.0) == fitted, mistakes
+        said = f"{mistakes} of {len(rows)} validation images misclassified, fewer than 3"
+        assert (said in caplog.text) == (not fitted), caplog.text
+    targets = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 0], [0, 1]] * 5)
+    sure = np.where(targets == 1, 0.9, 0.1)  # x: every image on its right side; y: three on the wrong one
+    sure[:3, 1] = 1 - sure[:3, 1]
+    with caplog.at_level("INFO", logger="dlcv"):
+        first, second = MultiLabel(["x", "y"]).calibrate(sure, targets).calibration.temperature
+    assert first == 1.0 and second != 1.0
+    assert "temperature 1 for x (fewer than 3 validation images each on the wrong side of 0.5" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def rejecting_run(keras, tmp_path_factory):
     """The quickstart with a reject rule that keeps 80% of validation (a short run: plenty turned away)."""

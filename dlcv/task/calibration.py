@@ -29,6 +29,11 @@ BINS = 15
 """Equal-width confidence bins of the expected calibration error (the usual 15)."""
 LOG_T_RANGE = (-4.0, 4.0)
 """The temperatures searched: e^-4 (0.018) to e^4 (55)."""
+MIN_MISTAKES = 3
+"""Validation images the model gets wrong (the top class; for a multi-label class, the side of 0.5) below
+which no temperature is fitted: T stays 1, the network's own probabilities. A temperature is learnt from the
+mistakes: on images all classified right the likelihood only rises as T falls to 0, every probability pushed
+to 1 (measured by ``benchmarks/calibration_size.py``; README, "Confidence and unknown photos")."""
 
 
 def softmax_at(probabilities: np.ndarray, temperature: float) -> np.ndarray:
@@ -45,8 +50,21 @@ def sigmoid_at(probabilities: np.ndarray, temperatures: np.ndarray) -> np.ndarra
     return (1 / (1 + np.exp(-np.log(p / (1 - p)) / np.asarray(temperatures, np.float64)))).astype(np.float32)
 
 
-def fit_softmax_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature of least negative log-likelihood of ``labels`` (class indexes)."""
+def softmax_mistakes(probabilities: np.ndarray, labels: np.ndarray) -> int:
+    """How many of these images' top class is not their label."""
+    return int(np.sum(np.argmax(probabilities, axis=1) != np.asarray(labels)))
+
+
+def sigmoid_mistakes(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per class, how many of these images are on the wrong side of 0.5."""
+    return np.sum((np.asarray(probabilities) >= 0.5) != (np.asarray(targets) >= 0.5), axis=0)
+
+
+def fit_softmax_temperature(probabilities: np.ndarray, labels: np.ndarray, min_mistakes: int = MIN_MISTAKES) -> float:
+    """The temperature of least negative log-likelihood of ``labels`` (class indexes); 1 where fewer than
+    ``min_mistakes`` of the images are misclassified."""
+    if softmax_mistakes(probabilities, labels) < min_mistakes:
+        return 1.0
     rows = np.arange(len(labels))
 
     def nll(log_t: float) -> float:
@@ -55,17 +73,22 @@ def fit_softmax_temperature(probabilities: np.ndarray, labels: np.ndarray) -> fl
     return _minimise(nll)
 
 
-def fit_sigmoid_temperatures(probabilities: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Each class's temperature of least binary negative log-likelihood of its 0/1 ``targets``."""
-    temperatures = []
+def fit_sigmoid_temperatures(probabilities: np.ndarray, targets: np.ndarray,
+                             min_mistakes: int = MIN_MISTAKES) -> np.ndarray:
+    """Each class's temperature of least binary negative log-likelihood of its 0/1 ``targets``; 1 for a class
+    with fewer than ``min_mistakes`` images on the wrong side of 0.5, or with one side only."""
+    temperatures, mistakes = [], sigmoid_mistakes(probabilities, targets)
     for k in range(probabilities.shape[1]):
         truth = np.asarray(targets)[:, k] >= 0.5
+        if mistakes[k] < min_mistakes or not 0 < truth.sum() < len(truth):  # nothing to learn a temperature from
+            temperatures.append(1.0)
+            continue
 
         def nll(log_t: float, k=k, truth=truth) -> float:
             p = np.clip(sigmoid_at(probabilities[:, k:k + 1], np.array([np.exp(log_t)]))[:, 0], EPSILON, 1 - EPSILON)
             return -float(np.mean(np.where(truth, np.log(p), np.log(1 - p))))
 
-        temperatures.append(_minimise(nll) if 0 < truth.sum() < len(truth) else 1.0)  # one side only: no signal
+        temperatures.append(_minimise(nll))
     return np.array(temperatures, np.float32)
 
 

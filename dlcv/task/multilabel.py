@@ -24,7 +24,13 @@ import numpy as np
 from .. import files
 from ..errors import DlcvError
 from .base import DEFAULT_SEPARATOR, LabelSet, Task
-from .calibration import expected_calibration_error_per_label, fit_sigmoid_temperatures, sigmoid_at
+from .calibration import (
+    MIN_MISTAKES,
+    expected_calibration_error_per_label,
+    fit_sigmoid_temperatures,
+    sigmoid_at,
+    sigmoid_mistakes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +307,11 @@ class MultiLabel(Task):
         return sigmoid_at(probabilities, temperature)
 
     def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        few = [name for name, count in zip(self.class_names, sigmoid_mistakes(probabilities, labels))
+               if count < MIN_MISTAKES]
+        if few:
+            log.info(f"calibration: temperature 1 for {', '.join(few)} (fewer than {MIN_MISTAKES} validation images "
+                     "each on the wrong side of 0.5 to learn one from)")
         return fit_sigmoid_temperatures(probabilities, labels)
 
     def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
