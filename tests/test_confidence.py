@@ -3,6 +3,7 @@ in every predict format and a served response, and photos of none of the classes
 import csv
 import io
 import json
+import re
 
 import cv2
 import numpy as np
@@ -59,15 +60,19 @@ def test_a_temperature_is_learnt_only_from_three_mistakes_or_more(caplog):
         with caplog.at_level("INFO", logger="dlcv"):
             task = SingleLabel(["a", "b", "c", "d"]).calibrate(probabilities[rows], labels[rows])
         assert (float(task.calibration.temperature) != 1.0) == fitted, mistakes
-        said = f"{mistakes} of {len(rows)} validation images misclassified, fewer than 3"
+        said = ("temperature 1, the network's own probabilities: a temperature is learnt from at least 3 validation "
+                f"mistakes, and only {mistakes} of {len(rows)} validation images were misclassified")
         assert (said in caplog.text) == (not fitted), caplog.text
+        assert ("chosen on validation" in caplog.text) == fitted
     targets = np.array([[1, 0], [1, 1], [0, 1], [0, 0], [1, 0], [0, 1]] * 5)
     sure = np.where(targets == 1, 0.9, 0.1)  # x: every image on its right side; y: three on the wrong one
     sure[:3, 1] = 1 - sure[:3, 1]
     with caplog.at_level("INFO", logger="dlcv"):
         first, second = MultiLabel(["x", "y"]).calibrate(sure, targets).calibration.temperature
     assert first == 1.0 and second != 1.0
-    assert "temperature 1 for x (fewer than 3 validation images each on the wrong side of 0.5" in caplog.text
+    said = (r"calibration: temperature 1.000-\d\.\d{3} \(per class\) chosen on validation \(ECE [\d.]+ -> [\d.]+\); "
+            r"1 where x had fewer than 3 validation images on the wrong side of 0.5$")
+    assert re.search(said, caplog.text, re.M), caplog.text
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,9 @@ import numpy as np
 
 from .. import files
 from ..config.schema import DEFAULT_SEPARATOR
-from .calibration import Calibration, Reject
+from .calibration import MIN_MISTAKES, Calibration, Reject
+
+log = logging.getLogger(__name__)
 
 TASK_NAMES = ("single", "multilabel")
 """The tasks a run can be trained for (the config's ``task`` adds ``auto``: decided by the data)."""
@@ -206,8 +209,20 @@ class Task(ABC):
         return self._at_temperature(probabilities, self.calibration.temperature)
 
     def calibrate(self, probabilities: np.ndarray, labels: np.ndarray) -> Task:
-        """This task with the temperature(s) of least NLL on these (validation) probabilities."""
-        return self._with(calibration=Calibration(self._fit_temperature(probabilities, labels)))
+        """This task with the temperature(s) of least NLL on these (validation) probabilities, said in one line
+        with the ECE before and after, or why a temperature could not be learnt (too few mistakes)."""
+        task = self._with(calibration=Calibration(self._fit_temperature(probabilities, labels)))
+        temperature, few = np.asarray(task.calibration.temperature), self._too_few_mistakes(probabilities, labels)
+        if few and np.all(temperature == 1):
+            log.info(f"calibration: temperature 1, the network's own probabilities: a temperature is learnt from at "
+                     f"least {MIN_MISTAKES} validation mistakes, and {few}")
+            return task
+        before, after = self.ece(probabilities, labels), task.ece(task.calibrated(probabilities), labels)
+        chosen = f"{float(temperature):.3f}" if temperature.ndim == 0 else \
+            f"{temperature.min():.3f}-{temperature.max():.3f} (per class)"
+        log.info(f"calibration: temperature {chosen} chosen on validation (ECE {before:.4f} -> {after:.4f})"
+                 + (f"; 1 where {few}" if few else ""))
+        return task
 
     def with_reject(self, reject: Reject) -> Task:
         return self._with(calibration=dataclasses.replace(self.calibration, reject=reject))
@@ -224,6 +239,11 @@ class Task(ABC):
 
     @abstractmethod
     def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _too_few_mistakes(self, probabilities: np.ndarray, labels: np.ndarray) -> str:
+        """Where these (validation) images hold fewer than :data:`MIN_MISTAKES` mistakes to learn a temperature
+        from, in words ("" where they hold enough)."""
 
     @abstractmethod
     def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -307,12 +307,13 @@ class MultiLabel(Task):
         return sigmoid_at(probabilities, temperature)
 
     def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return fit_sigmoid_temperatures(probabilities, labels)
+
+    def _too_few_mistakes(self, probabilities: np.ndarray, labels: np.ndarray) -> str:
         few = [name for name, count in zip(self.class_names, sigmoid_mistakes(probabilities, labels))
                if count < MIN_MISTAKES]
-        if few:
-            log.info(f"calibration: temperature 1 for {', '.join(few)} (fewer than {MIN_MISTAKES} validation images "
-                     "each on the wrong side of 0.5 to learn one from)")
-        return fit_sigmoid_temperatures(probabilities, labels)
+        return f"{', '.join(few)} had fewer than {MIN_MISTAKES} validation images on the wrong side of 0.5" \
+            if few else ""
 
     def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
         return expected_calibration_error_per_label(probabilities, labels)

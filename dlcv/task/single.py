@@ -7,15 +7,12 @@ interval (:class:`~dlcv.evaluation.Evaluation`), the confusion matrix and the mi
 from __future__ import annotations
 
 import html
-import logging
 from typing import Any
 
 import numpy as np
 
 from .base import Task, TopLabel
 from .calibration import MIN_MISTAKES, expected_calibration_error, fit_softmax_temperature, softmax_at, softmax_mistakes
-
-log = logging.getLogger(__name__)
 
 
 class SingleLabel(Task):
@@ -47,12 +44,12 @@ class SingleLabel(Task):
         return softmax_at(probabilities, float(temperature))
 
     def _fit_temperature(self, probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        labels = np.asarray(labels, np.int64)
-        mistakes = softmax_mistakes(probabilities, labels)
-        if mistakes < MIN_MISTAKES:
-            log.info(f"calibration: {mistakes} of {len(labels)} validation images misclassified, fewer than "
-                     f"{MIN_MISTAKES} to learn a temperature from: 1, the network's own probabilities")
-        return np.array(fit_softmax_temperature(probabilities, labels), np.float32)
+        return np.array(fit_softmax_temperature(probabilities, np.asarray(labels, np.int64)), np.float32)
+
+    def _too_few_mistakes(self, probabilities: np.ndarray, labels: np.ndarray) -> str:
+        mistakes = softmax_mistakes(probabilities, np.asarray(labels, np.int64))
+        return f"only {mistakes} of {len(labels)} validation images were misclassified" \
+            if mistakes < MIN_MISTAKES else ""
 
     def ece(self, probabilities: np.ndarray, labels: np.ndarray) -> float:
         return expected_calibration_error(probabilities, labels)

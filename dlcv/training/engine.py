@@ -321,9 +321,6 @@ def _choose_on_validation(task: Task, route, model, splits, config: ExperimentCo
     probabilities, labels = route.predict(model, val)
     if config.calibration == "temperature":
         task = task.calibrate(probabilities, labels)
-        before, after = task.ece(probabilities, labels), task.ece(task.calibrated(probabilities), labels)
-        log.info(f"calibration: temperature {_temperature_text(task)} chosen on validation (ECE {before:.4f} -> "
-                 f"{after:.4f})")
     calibrated = task.calibrated(probabilities)
     task = task.choose(calibrated, labels)
     if reject is None:
@@ -341,11 +338,6 @@ def _choose_on_validation(task: Task, route, model, splits, config: ExperimentCo
     log.info(f"reject: {reject.score} below {threshold:.4f} is {reject.label!r} ({reject.keep:.0%} of validation "
              "kept)")
     return task.with_reject(Reject(reject.score, reject.keep, threshold, reject.label))
-
-
-def _temperature_text(task: Task) -> str:
-    t = np.asarray(task.calibration.temperature)
-    return f"{float(t):.3f}" if t.ndim == 0 else f"{t.min():.3f}-{t.max():.3f} (per class)"
 
 
 def _say_untrained_classes(task: Task, train_labels: np.ndarray) -> None:
