@@ -56,6 +56,22 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95, bounds: tup
     return {"mean": round(mean, 6), "std": round(std, 6), "interval": [round(low, 4), round(high, 4)]}
 
 
+NOT_PROPORTIONS = ("loss", "nll_calibrated")
+"""Held-out scores that are negative log-likelihoods, not proportions: their interval has no upper bound."""
+
+
+def summarise_held_out(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, object]]:
+    """Each held-out score's :func:`mean_interval` over the folds, with the folds' values (``images`` left out).
+
+    >>> summarise_held_out([{"loss": 1.05, "images": 50}, {"loss": 1.09, "images": 50}])["loss"]["interval"]
+    [0.8159, 1.3241]
+    """
+    return {key: {**mean_interval([scores[key] for scores in per_fold],
+                                  bounds=(0.0, math.inf) if key in NOT_PROPORTIONS else (0.0, 1.0)),
+                  "folds": [scores[key] for scores in per_fold]}
+            for key in per_fold[0] if key != "images"}
+
+
 @dataclass(frozen=True)
 class OutOfFold:
     """Out-of-fold scores: each image's name, given label, fold and class probabilities."""

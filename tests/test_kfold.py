@@ -108,7 +108,24 @@ def test_each_image_is_scored_once_by_the_fold_that_did_not_train_on_it(keras, k
     accuracy = results["held_out"]["accuracy"]
     assert len(accuracy["folds"]) == FOLDS and accuracy["mean"] == pytest.approx(np.mean(accuracy["folds"]), abs=1e-6)
     assert accuracy["interval"][0] < accuracy["mean"] < accuracy["interval"][1]
+    for name, score in results["held_out"].items():
+        assert score["interval"][0] <= score["mean"] <= score["interval"][1], name
     assert json.loads((parent / "cv.json").read_text())["rule"] == "stratified"
+
+
+def test_a_negative_log_likelihoods_interval_is_not_cut_at_1_and_a_proportions_is():
+    """Folds of a weak model: NLL about 1.07 (its interval was clipped to [0.91, 1.0], below its own mean)."""
+    from dlcv.folds import summarise_held_out
+
+    folds = [{"loss": 1.09, "nll_calibrated": 1.14, "accuracy": 0.99, "images": 75},
+             {"loss": 1.07, "nll_calibrated": 1.04, "accuracy": 0.97, "images": 75},
+             {"loss": 1.07, "nll_calibrated": 1.03, "accuracy": 1.0, "images": 75}]
+    summary = summarise_held_out(folds)
+    assert set(summary) == {"loss", "nll_calibrated", "accuracy"}
+    assert summary["nll_calibrated"]["mean"] == pytest.approx(1.07)
+    assert summary["nll_calibrated"]["interval"][0] < 1.07 and summary["nll_calibrated"]["interval"][1] > 1.2
+    assert summary["loss"]["interval"][1] > 1.09
+    assert summary["accuracy"]["interval"][1] == 1.0 and summary["nll_calibrated"]["folds"] == [1.14, 1.04, 1.03]
 
 
 def test_the_parent_predicts_and_evaluates_with_the_folds_mean(keras, kfold_run, dlcv, tmp_path):

@@ -26,7 +26,7 @@ from .. import files
 from ..config import ExperimentConfig
 from ..data.split import fold_rule
 from ..errors import DlcvError
-from ..folds import OutOfFold, fold_folder, mean_interval, read_test_predictions
+from ..folds import OutOfFold, fold_folder, read_test_predictions, summarise_held_out
 from ..report import write_kfold_report
 from ..runs import RunFolder
 from ..task import Task, task_of_run
@@ -110,10 +110,7 @@ def _summarise(parent: RunFolder, config: ExperimentConfig) -> CrossValidation:
     task = task_of_run(first, class_names, saved).with_calibration(None)
     out_of_fold = OutOfFold.joined([OutOfFold.read(fold.held_out_file, task) for fold in folds])
     results_of = [fold.results() for fold in folds]
-    held_out = {key: {**mean_interval([r["held_out"][key] for r in results_of],
-                                      bounds=(0.0, np.inf) if key == "loss" else (0.0, 1.0)),
-                      "folds": [r["held_out"][key] for r in results_of]}
-                for key in results_of[0]["held_out"] if key != "images"}
+    held_out = summarise_held_out([r["held_out"] for r in results_of])
     task = task.choose(out_of_fold.probabilities, out_of_fold.labels, chosen_on="out-of-fold")
     # calibration: none: each fold applies its own temperature; the parent's mean takes none of its own
     resolved = saved.model_copy(update={"output_dir": config.output_dir, "name": config.name, "calibration": "none",
