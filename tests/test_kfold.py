@@ -205,6 +205,10 @@ def test_planted_label_errors_are_found(keras, dlcv, tmp_path):
     assert outcome.code == 0, outcome.err
     said = dlcv("data", "issues", tmp_path / "cv", "--format", "json", "--limit", "1000")
     assert said.code == 0, said.err
+    held_out = json.loads((tmp_path / "cv" / "results.json").read_text())["held_out"]["accuracy"]["mean"]
+    assert re.search(rf"^\d+ likely label error\(s\) of \d+ training images \(the folds' held-out accuracy "
+                     rf"{held_out:.2f}: the weaker the folds, the more of the list are their own mistakes\); wrote ",
+                     said.err, re.M), said.err
     ranked = [issue["path"] for issue in json.loads(said.out)]
     scored = {line.split(",")[0] for line in (tmp_path / "cv" / "oof.csv").read_text().splitlines()[1:]}
     planted = flipped & scored
