@@ -203,30 +203,25 @@ def to_uint8_channels(image: np.ndarray, channels: int | None, bgr: bool = False
     return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
 
 
-def list_images(folder: str | os.PathLike, passed_over: collections.Counter | None = None) -> list[str]:
-    """Image files below ``folder`` (recursively), sorted so that runs are reproducible; ``passed_over``
-    counts the other files by their ending ("" for none), hidden and system files left out."""
-    paths = []
+def list_images(folder: str | os.PathLike, say_others: bool = False) -> list[str]:
+    """Image files below ``folder`` (recursively), sorted so that runs are reproducible; ``say_others``: one
+    warning counting the other files by their ending (a folder of .heic or .avif photos would otherwise lose
+    them unsaid), hidden and system files left out."""
+    paths, others = [], collections.Counter()
     for root, _dirs, files in os.walk(folder):
         for name in files:
             lower = name.lower()
             if lower.endswith(IMAGE_EXTENSIONS):
                 paths.append(os.path.join(root, name))
-            elif passed_over is not None and not name.startswith(".") and lower not in SYSTEM_FILES:
-                passed_over[os.path.splitext(lower)[1]] += 1
+            elif not name.startswith(".") and lower not in SYSTEM_FILES:
+                others[os.path.splitext(lower)[1]] += 1
+    if say_others and others:
+        common = sorted(others.items(), key=lambda item: (-item[1], item[0]))[:5]
+        counts = ", ".join(f"{ending or 'no ending'} {count:,}" for ending, count in common)
+        more = ", ..." if len(others) > 5 else ""
+        log.warning(f"{sum(others.values()):,} file(s) under {str(folder)!r} passed over, not images by their "
+                    f"ending ({counts}{more}); expected {', '.join(IMAGE_EXTENSIONS)}")
     return sorted(paths)
-
-
-def say_passed_over(folder: str | os.PathLike, passed_over: collections.Counter) -> None:
-    """One line for the files :func:`list_images` did not take as images: a folder of .heic or .avif photos
-    would otherwise lose them unsaid."""
-    if not passed_over:
-        return
-    common = sorted(passed_over.items(), key=lambda item: (-item[1], item[0]))[:5]
-    counts = ", ".join(f"{ending or 'no ending'} {count:,}" for ending, count in common)
-    more = ", ..." if len(passed_over) > 5 else ""
-    log.warning(f"{sum(passed_over.values()):,} file(s) under {str(folder)!r} passed over, not images by their "
-                f"ending ({counts}{more}); expected {', '.join(IMAGE_EXTENSIONS)}")
 
 
 def real_folder(folder: str | os.PathLike) -> str:
@@ -249,11 +244,9 @@ def expand_image_paths(inputs: Iterable[str]) -> list[str]:
     paths: list[str] = []
     for item in inputs:
         if os.path.isdir(item):
-            passed_over = collections.Counter()
-            found = list_images(item, passed_over)
+            found = list_images(item, say_others=True)
             if not found:
                 raise DlcvError(f"folder {item!r} holds no images; expected .jpg/.png/... files")
-            say_passed_over(item, passed_over)
             paths.extend(found)
         elif os.path.isfile(item):
             paths.append(item)

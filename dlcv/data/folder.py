@@ -12,7 +12,6 @@ layout as given (``folders`` insists on it, ``random`` pools its images and spli
 """
 from __future__ import annotations
 
-import collections
 import os
 import re
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from ..config import DatasetConfig, Decode, PreprocessingConfig
 from ..errors import ConfigError, DlcvError
-from ..images import check_inside, list_images, real_folder, say_passed_over
+from ..images import check_inside, list_images, real_folder
 from .loader import label_of
 from .registry import register_dataset
 from .sources import FolderSource
@@ -36,9 +35,7 @@ PART_NAMES = ("train", "validation", "test")
 def list_labelled_images(root: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:
     """Image paths (sorted), integer labels and sorted class names; one-line errors for unusable roots."""
     root = _existing_folder(root)
-    passed_over = collections.Counter()
-    paths = list_images(root, passed_over)
-    say_passed_over(root, passed_over)
+    paths = list_images(root, say_others=True)
     if not paths:
         raise DlcvError(f"no images found under {str(root)!r}; expected <class>/<image>.jpg|png|... files")
     inside = real_folder(root)
