@@ -152,14 +152,42 @@ def test_this_module_on_jax(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def test_auto_xla_skips_convolutional_networks_on_a_cpu(keras):
+def test_auto_xla_skips_convolutional_networks_and_short_runs_on_a_cpu(keras):
     from dlcv.models import build_model
     from dlcv.runtime import devices
     from dlcv.training.compiled import use_xla
 
     lenet, mlp = build_model("lenet", 28, 28, 1, 10), build_model("mlp", 8, 8, 1, 10, hidden=[16])
     assert use_xla(lenet, False) is False and use_xla(lenet, True) is True  # an explicit setting wins
+    assert use_xla(mlp, True, steps=10) is True
     if keras.backend.backend() == "tensorflow" and not devices():
-        assert use_xla(lenet) is False and use_xla(mlp) is True
+        assert use_xla(lenet) is False and use_xla(lenet, steps=10**6) is False
+        # The quickstart (30 epochs of 38 batches) is over before XLA's compile is repaid; 100 epochs of
+        # the CIFAR-10 images are not, and the CIFAR MLP (3.7 million parameters) repays it within 200 batches.
+        assert use_xla(mlp, steps=30 * 38) is False and use_xla(mlp, steps=100 * 1407) is True
+        cifar_mlp = build_model("mlp", 32, 32, 3, 10, hidden=[1024, 512])
+        assert use_xla(mlp, steps=200) is False and use_xla(cifar_mlp, steps=200) is True
+        assert use_xla(mlp) is True  # a run of unknown length: a long one
     else:
-        assert use_xla(mlp) is True
+        assert use_xla(mlp) is True and use_xla(mlp, steps=10) is True
+
+
+def test_a_short_dense_run_trains_without_xla_on_a_cpu_and_a_long_one_with_it(tmp_path, keras):
+    from dlcv.data import prepare_data
+    from dlcv.runtime import devices
+    from dlcv.training.distribution import build_distribution
+    from dlcv.training.engine import compile_model
+    from dlcv.training.plan import EpochPlan
+    from dlcv.training.routes import choose_route
+
+    if keras.backend.backend() != "tensorflow" or devices():
+        pytest.skip("the CPU rule of the TensorFlow backend")
+    prepared = prepare_data(digits(tmp_path), progress=False)
+    train, val = prepared.splits.train, prepared.splits.val
+    model = compile_model(prepared.config, 10, -(-len(train.labels) // 32))
+    chosen = {}
+    for epochs in (30, 200):  # 1,213 training digits, 38 batches an epoch: 1,140 batches, then 7,600
+        config = prepared.config.model_copy(update={"epochs": epochs})
+        route = choose_route(config, train, build_distribution(config), model)
+        chosen[epochs] = route.build_trainer(model, EpochPlan(train, val, 32, seed=0)).jit_compile
+    assert chosen == {30: False, 200: True}

@@ -317,7 +317,7 @@ class TensorFlowEpochs(EpochTrainer):
         self.weights = None if self.class_weight is None else tf.constant(self.class_weight, tf.float32)
         # TensorFlow's image transformations (ImageProjectiveTransformV3) have no XLA kernel: augmenting
         # windows run without XLA on this backend.
-        self.jit_compile = use_xla(model, windows.jit_compile) and plan.augmenter is None
+        self.jit_compile = use_xla(model, windows.jit_compile, windows.steps) and plan.augmenter is None
         self._loop = self._test = None  # traced at their first window: see _traced
         self._predict = tf.function(lambda x: self.model(model_input(x), training=False), reduce_retracing=True)
 
@@ -386,19 +386,34 @@ def has_convolutions(model) -> bool:
     return any(type(layer).__name__ in CONVOLUTIONS for layer in leaf_layers(model))
 
 
-def use_xla(model: keras.Model, jit_compile: bool | str = "auto") -> bool:
-    """Whether the TensorFlow compiled route compiles its windows with XLA (``jit_compile: auto`` here).
+XLA_CPU_REPAID_AFTER = 5_000
+"""On a CPU, XLA's compile (0.5-1 s a run) is repaid after about this many batches of a small network, and
+after fewer of a larger one: its saving per batch grows with the parameters its fused update reads and
+writes (BENCHMARKS.md, "XLA on CPU for dense networks": 0.1-0.4 ms a batch under 250,000 parameters, 2.4-3.7
+ms for the CIFAR MLP's 3.7 million). :func:`use_xla` counts each batch as 1 + parameters / 100,000."""
 
-    On a GPU, always. On a CPU, only for networks without convolutions: XLA fuses the optimizer's
-    element-wise updates, which dominate a dense network at small batches (W1: 7.4 -> 5.8 s per epoch),
-    but XLA:CPU's convolutions are far slower than TensorFlow's oneDNN kernels (LeNet on 900 28x28
-    images: 8.0 vs 1.2 s per epoch), which is why Keras's own ``auto`` turns XLA off on CPU-only machines.
+
+def use_xla(model: keras.Model, jit_compile: bool | str = "auto", steps: int | None = None) -> bool:
+    """Whether the TensorFlow compiled route compiles its windows with XLA (``jit_compile: auto`` here),
+    for a run of ``steps`` training batches (None: a long run).
+
+    On a GPU, always. On a CPU, only for networks without convolutions, and only for a run long enough to
+    repay the compile (:data:`XLA_CPU_REPAID_AFTER`): XLA fuses the optimizer's element-wise updates, which
+    dominate a dense network at small batches (W1: 7.4 -> 5.8 s per epoch), but XLA:CPU's convolutions are
+    far slower than TensorFlow's oneDNN kernels (LeNet on 900 28x28 images: 8.0 vs 1.2 s per epoch), which
+    is why Keras's own ``auto`` turns XLA off on CPU-only machines.
+
+        use_xla(mlp, steps=30 * 38)   # False on a CPU: the quickstart is over before its compile is repaid
     """
     if jit_compile != "auto":
         return bool(jit_compile)
     if keras.backend.backend() != "tensorflow":
         return True  # JAX compiles with XLA whatever this says
-    return has_accelerator() or not has_convolutions(model)
+    if has_accelerator():
+        return True
+    if has_convolutions(model):
+        return False
+    return steps is None or steps * (1 + model.count_params() / 100_000) >= XLA_CPU_REPAID_AFTER
 
 
 def build_trainer(model: keras.Model, plan: EpochPlan, windows: Windows = AUTOMATIC) -> EpochTrainer:

@@ -294,7 +294,10 @@ def choose_route(config: ExperimentConfig, train: DataSet, distribution, model=N
     from .compiled import CPU_WINDOW_BYTES, WINDOW_BYTES
 
     largest = WINDOW_BYTES if has_accelerator() else CPU_WINDOW_BYTES
-    windows = Windows(jit_compile=config.jit_compile, window=window, loop=loop,
+    # The run's batches up to its last epoch: the same number when it resumes, so a resumed run makes the
+    # same XLA choice and trains to the same weights.
+    steps = -(-len(train.labels) // config.batch_size) * common["epochs"]
+    windows = Windows(jit_compile=config.jit_compile, steps=steps, window=window, loop=loop,
                       window_bytes=min((budget or 2**30) // 2, 2 * largest))
     how = "" if loop == "scan" else ", one jitted step at a time (XLA:CPU convolutions)"
     if streamed:

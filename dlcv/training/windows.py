@@ -12,6 +12,9 @@ from dataclasses import dataclass
 class Windows:
     jit_compile: bool | str = "auto"
     """True, False or "auto" (:func:`~.compiled.use_xla`)."""
+    steps: int | None = None
+    """The run's training batches, every epoch's (None: a long run): on a CPU, ``auto`` compiles with XLA
+    only where the run repays the compile."""
     window: int | None = None
     """Batches per compiled window (None: automatic — the whole epoch for resident data, fewer with a
     progress bar; for host-fed data as many as ``window_bytes`` allows)."""
