@@ -34,6 +34,16 @@ MISTAKES_SHOWN: int = ReportConfig.model_fields["mistakes"].default
 """The mistakes a page shows by default (``report.mistakes``): a data set with thousands stays a small page."""
 
 
+def book_text(book: dict) -> str:
+    """A config's ``book`` section as one line: its figures, then its note (``accuracy >0.79; the book's ...``).
+
+    >>> book_text({"accuracy": 0.57, "val_accuracy": 0.5739, "note": "overfits after about epoch 10"})
+    'accuracy 0.57, val_accuracy 0.5739; overfits after about epoch 10'
+    """
+    figures = ", ".join(f"{key} {value}" for key, value in book.items() if key != "note")
+    return "; ".join(part for part in (figures, str(book.get("note") or "")) if part)
+
+
 def write_report(run: RunFolder, evaluation: Any | None, test_set: Any | None = None, limit: int = MISTAKES_SHOWN,
                  unavailable: str | None = None, results: dict | None = None, task: Task | None = None,
                  model: Any | None = None) -> Path:
@@ -79,7 +89,7 @@ def _heading(run: RunFolder, results: dict, task: Task) -> str:
         if results.get(key) not in (None, ""):
             facts.append(f"{label} {html.escape(str(results[key]))}")
     if results.get("book"):
-        facts.append("the book: " + html.escape(", ".join(f"{k} {v}" for k, v in results["book"].items())))
+        facts.append("the book: " + html.escape(book_text(results["book"])))
     return f"<h1>{name}</h1><p>{' · '.join(facts) or 'no results.json: the run did not finish'}</p>"
 
 

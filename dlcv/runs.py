@@ -122,8 +122,21 @@ class RunFolder:
         for model_file in (self.model_keras_file, self.model_h5_file):
             if model_file.is_file():
                 return model_file
-        raise DlcvError(f"{str(self.path)!r} holds no model.keras or model.h5; expected a finished run folder "
+        inside = self._runs_inside()
+        hint = f" (it holds the run(s) {', '.join(repr(str(run)) for run in inside)})" if inside else ""
+        raise DlcvError(f"{str(self.path)!r} holds no model.keras or model.h5{hint}; expected a finished run folder "
                         "or a .keras / .h5 file")
+
+    def _runs_inside(self, most: int = 3, looked_at: int = 1000) -> list[Path]:
+        """Up to ``most`` run folders with a model directly inside this folder (``output/`` given for
+        ``output/quickstart``), among its first ``looked_at`` entries: a folder of photos is not listed whole."""
+        found: list[Path] = []
+        if not self.path.is_dir():
+            return found
+        for _, entry in zip(range(looked_at), self.path.iterdir()):
+            if entry.is_dir() and any((entry / name).is_file() for name in ("model.keras", "model.h5")):
+                found.append(entry)
+        return sorted(found)[:most]
 
     # ---- reading -------------------------------------------------------------------------------------
 

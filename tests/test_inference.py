@@ -64,7 +64,11 @@ def test_predict_takes_a_run_folder_as_explain_serve_and_export_do(dlcv, digits_
     from_file = dlcv("predict", "--model", digits_run.run_dir / "model.keras", digit_pngs, "--format", "csv")
     assert from_folder.code == from_file.code == 0, from_folder.err
     assert from_folder.out == from_file.out and len(from_folder.out.splitlines()) == 1 + 8
-    empty = dlcv("predict", "--model", digits_run.run_dir.parent, digit_pngs)  # the runs' parent: no model
+    parent = dlcv("predict", "--model", digits_run.run_dir.parent, digit_pngs)  # the runs' parent: no model
+    assert parent.code == 2 and parent.err.count("\n") == 1, parent.err
+    assert (f"holds no model.keras or model.h5 (it holds the run(s) {str(digits_run.run_dir)!r}); expected a "
+            "finished run folder" in parent.err)
+    empty = dlcv("predict", "--model", digit_pngs, digit_pngs)  # a folder of images: no run in it either
     assert empty.code == 2 and "holds no model.keras or model.h5; expected a finished run folder" in empty.err
 
 

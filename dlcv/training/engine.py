@@ -32,7 +32,7 @@ from ..model_objects import loss_and_metrics  # noqa: F401  (registers StepDecay
 from ..models import build_model, model_params
 from ..models.backbones import fit_batch_norm_momentum, loads_weights
 from ..models.layout import batch_norm_start_share, one_epoch_momentum, slowest_batch_norm_momentum
-from ..report import write_report
+from ..report import book_text, write_report
 from ..runs import RESUME_RECORD, DamagedRun, ResumePoint, RunFolder
 from ..runtime import seed_everything
 from ..saving import save_model, write_run_metadata
@@ -74,7 +74,7 @@ class TrainResult:
     def log_summary(self, config: ExperimentConfig) -> None:
         """What ``dlcv train`` says at the end: the test score beside the book's, the report, the files."""
         log.info(f"\n{config.name}: {self.task.headline(self.evaluation.results())} in {self.seconds:.1f} s")
-        log.info("book: " + (", ".join(f"{k} {v}" for k, v in config.book.items()) if config.book else "not stated"))
+        log.info("book: " + (book_text(config.book) if config.book else "not stated"))
         log.info(self.evaluation.report_text)
         if not self.artefacts:  # a non-chief worker of a multi-worker run
             log.info(f"worker done; the chief writes the run folder {self.run_dir}/")
