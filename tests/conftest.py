@@ -215,7 +215,7 @@ class Server:
             self.process.wait(timeout=60)
             self.errors.seek(0)
             raise AssertionError("".join(said) + self.errors.read()[-2000:])
-        self.url = found.group(1)
+        self.url, self.announced = found.group(1), said[-1]
 
     def call(self, path: str, body: bytes | None = None, content_type: str | None = None):
         """(status, headers, JSON or text) of one request."""

@@ -101,6 +101,9 @@ def test_each_request_form_gets_the_labels_dlcv_predict_gives(server, digits_run
 
 
 def test_health_readiness_metadata_and_metrics(server, digits_run):
+    assert server.announced.rstrip().endswith(
+        ": POST images to /v1/predict (max batch 32, max wait 20 ms, max queue 40); GET /healthz, /readyz, /metadata, "
+        "/metrics; SIGTERM drains and stops")
     assert server.call("/healthz")[:2][0] == 200 and server.call("/readyz")[2] == {"status": "ready"}
     _, _, spec = server.call("/metadata")
     model = digits_run.run_dir / "model.keras"
@@ -141,11 +144,16 @@ def test_every_bad_request_gets_its_status_and_the_server_goes_on(server, digit_
         (predict(server, [("bomb.png", bomb)]), 422, 0),
         (server.call("/v1/predict", b"{", "application/json"), 400, None),
         (predict(server, [("a.png", image)], "?top=0"), 400, None),
+        (server.call("/predict", image, "image/png"), 404, None),  # a path it has not
+        (server.call("/v1/predict"), 405, None),  # a GET where it takes a POST
     ]
     for (status, _, body), expected, index in cases:
         assert status == expected and body["error"]["code"] == expected and body["error"]["index"] == index, body
     assert cases[0][0][1]["Retry-After"] == "1"
     assert "has 100,000,000 pixels, more than the limit of 89,478,485" in cases[4][0][2]["error"]["message"]
+    expected = "expected POST /v1/predict, or GET /healthz, /readyz, /metadata, /metrics"
+    assert cases[7][0][2]["error"]["message"] == f"no POST /predict; {expected}"
+    assert cases[8][0][2]["error"]["message"] == f"no GET /v1/predict; {expected}"
     assert predict(server, [("a.png", image)])[0] == 200 and server.call("/readyz")[0] == 200
 
 

@@ -8,9 +8,10 @@ loaded by ``dlcv serve`` alone).
 - ``GET /healthz`` (alive), ``/readyz`` (warmed up, not draining), ``/metadata`` (the serving spec),
   ``/metrics`` (Prometheus).
 
-Errors are JSON, ``{"error": {"code", "message", "index"}}``: 400 malformed, 413 body too large, 415 content
-type, 422 an image that cannot be decoded or is over the pixel limit (``index``: which image), 503 the queue
-is full (with ``Retry-After``). The server goes on after each.
+Errors are JSON, ``{"error": {"code", "message", "index"}}``: 400 malformed, 404 / 405 a path or method the
+API has not (the message names those it has), 413 body too large, 415 content type, 422 an image that cannot
+be decoded or is over the pixel limit (``index``: which image), 503 the queue is full (with ``Retry-After``).
+The server goes on after each.
 """
 from __future__ import annotations
 
@@ -25,12 +26,15 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..images import UnreadableImage
 from .batcher import Batcher, QueueFull
 
 RETRY_AFTER_SECONDS = 1
 IMAGE_FIELD = "images"
+PREDICT_PATH = "/v1/predict"
+GET_PATHS = ("/healthz", "/readyz", "/metadata", "/metrics")
 
 
 @dataclass
@@ -96,16 +100,28 @@ def create_app(state: ServingState):
         body = {"error": {"code": error.status, "message": error.message, "index": error.index}}
         return JSONResponse(body, status_code=error.status, headers=error.headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def elsewhere(request: Request, error: StarletteHTTPException):
+        """A path or method the API does not have: dlcv's error body, naming the ones it has (FastAPI's own
+        says only "Not Found")."""
+        if error.status_code not in (404, 405):
+            return JSONResponse({"error": {"code": error.status_code, "message": str(error.detail), "index": None}},
+                                status_code=error.status_code)
+        asked = f"{request.method} {request.url.path[:200]}"
+        message = f"no {asked}; expected POST {PREDICT_PATH}, or GET {', '.join(GET_PATHS)}"
+        return JSONResponse({"error": {"code": error.status_code, "message": message, "index": None}},
+                            status_code=error.status_code)
+
     @app.middleware("http")
     async def count(request: Request, call_next):
         started = time.perf_counter()
         response = await call_next(request)
-        if request.url.path == "/v1/predict":
+        if request.url.path == PREDICT_PATH:
             state.metrics.requests.labels(code=str(response.status_code)).inc()
             state.metrics.seconds.observe(time.perf_counter() - started)
         return response
 
-    @app.post("/v1/predict")
+    @app.post(PREDICT_PATH)
     async def predict(request: Request, top: int = 1):
         if not 1 <= top <= len(state.classifier.class_names):
             raise HttpError(400, f"top={top}: expected 1 to {len(state.classifier.class_names)}")

@@ -136,7 +136,7 @@ def _run(classifier, path: Path, settings: ServeSettings, sock: socket.socket) -
     from ..images import max_pixels
     from .batcher import Batcher
     from .draining import DrainingServer
-    from .http import Metrics, ServingState, create_app
+    from .http import GET_PATHS, PREDICT_PATH, Metrics, ServingState, create_app
 
     metrics: list = []
     batcher = Batcher(classifier.predict_arrays, settings.max_batch, settings.max_wait_ms, settings.max_queue,
@@ -151,8 +151,9 @@ def _run(classifier, path: Path, settings: ServeSettings, sock: socket.socket) -
                             access_log=False, lifespan="on")
     server = DrainingServer(config, state)
     host, port = sock.getsockname()[:2]
-    log.info(f"serving {path} on http://{host}:{port} (max batch {settings.max_batch}, max wait "
-             f"{settings.max_wait_ms:g} ms, max queue {settings.max_queue}); SIGTERM drains and stops")
+    log.info(f"serving {path} on http://{host}:{port}: POST images to {PREDICT_PATH} (max batch {settings.max_batch}, "
+             f"max wait {settings.max_wait_ms:g} ms, max queue {settings.max_queue}); GET {', '.join(GET_PATHS)}; "
+             "SIGTERM drains and stops")
     server.run(sockets=[sock])
     log.info("stopped: the requests in flight were answered")
 
