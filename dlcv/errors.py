@@ -11,9 +11,22 @@ its traceback.
 """
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 EXIT_USAGE = 2
 EXIT_STOPPED = 1
 EXIT_PREEMPTED = 143
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` where one of ``choices`` is close to ``word`` (a typo), else nothing.
+
+    >>> did_you_mean("epoch", ["epochs", "seed"]), did_you_mean("colour", ["epochs"])
+    (" (did you mean 'epochs'?)", '')
+    """
+    close = difflib.get_close_matches(str(word), [str(choice) for choice in choices], n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class DlcvError(Exception):

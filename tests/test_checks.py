@@ -35,7 +35,7 @@ CASES = [
                                          "digits, folder, hdf5, labels, mnist"),
     (["--set", "dataset.path=/no/such/folder"], "dataset.path: path does not exist: '/no/such/folder'"),
     (["--set", "model.name=resnet9000"],
-     "model.name: unknown model 'resnet9000'; expected one of: convnext_tiny, efficientnet_b0"),
+     "model.name: unknown model 'resnet9000' (did you mean 'resnet50'?); expected one of: convnext_tiny"),
     (["--set", "model.params.depth=3"], "model.params.depth: unknown parameter for model 'mlp'"),
     (["--set", "model.params.hidden=[64, 0]"], "model.params.hidden.1: input should be greater than or equal to 1"),
     (["--set", "model.name=minivggnet", "--set", "model.params={batch_norm: 'yes'}"],

@@ -35,11 +35,14 @@ def test_every_committed_config_validates_and_passes_the_checks(tmp_path):
 
 @pytest.mark.parametrize("raw, message", [
     ({"optimizer": {"lerning_rate": 0.1}},
-     "optimizer.lerning_rate: unknown key; expected one of: name, learning_rate, momentum, nesterov"),
+     "optimizer.lerning_rate: unknown key (did you mean 'learning_rate'?); expected one of: name, learning_rate, "
+     "momentum, nesterov"),
+    ({"epoch": 10}, "epoch: unknown key (did you mean 'epochs'?); expected one of: name, description, seed"),
     ({"epochs": "10"}, "epochs: input should be a valid integer, got '10'"),
     ({"epochs": 0}, "epochs: input should be greater than or equal to 1, got 0"),
     ({"optimizer": {"learning_rate": -1.0}}, "optimizer.learning_rate: input should be greater than 0"),
-    ({"schedule": {"name": "step", "factr": 0.5}}, "schedule.factr: unknown key; expected one of: name, factor"),
+    ({"schedule": {"name": "step", "factr": 0.5}},
+     "schedule.factr: unknown key (did you mean 'factor'?); expected one of: name, factor"),
     ({"schedule": {"name": "exponential"}}, "schedule.name: expected one of: constant, inverse_time"),
     ({"schedule": {"name": "inverse_time"}}, "schedule.decay: required key is missing"),
     ({"backend": "mxnet"}, "backend: input should be 'tensorflow', 'jax' or 'torch'"),

@@ -115,6 +115,9 @@ def test_model_registry_builds_and_validates_params(keras):
     assert mnist.count_params() == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10
     with pytest.raises(ConfigError, match="model.params.depth_multiplier: unknown parameter"):
         build_model("mlp", 8, 8, 1, 10, depth_multiplier=2)
+    with pytest.raises(ConfigError, match=r"model.params.hiden: unknown parameter for model 'mlp' \(did you mean "
+                                          r"'hidden'\?\); expected one of: hidden, activation"):
+        build_model("mlp", 8, 8, 1, 10, hiden=[2])
     with pytest.raises(ConfigError, match="model.name: unknown model 'resnet9000'"):
         build_model("resnet9000", 8, 8, 1, 10)
 

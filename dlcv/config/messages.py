@@ -7,6 +7,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import did_you_mean
 from .optimization import OPTIMIZERS, SCHEDULES
 from .schema import ExperimentConfig
 
@@ -23,7 +24,7 @@ def describe(exc: ValidationError) -> str:
         schema = _section_at(section)
         own = vars(schema).get("__annotations__", {})  # a section's own keys before those it shares (ema, ...)
         keys = sorted(schema.model_fields, key=lambda k: (k != "name", k not in own))
-        return f"{where}: unknown key; expected one of: {', '.join(keys)}"
+        return f"{where}: unknown key{did_you_mean(key, keys)}; expected one of: {', '.join(keys)}"
     if kind == "missing":
         return f"{where}: required key is missing"
     if kind in ("union_tag_invalid", "union_tag_not_found"):

@@ -11,9 +11,9 @@ unknown name, an unknown parameter or a value of the wrong type in one line, bef
 
     >>> from dlcv.models import build_model, check_params
     >>> check_params("mlp", {"hidden": [64, 32]})                  # no Keras needed
-    >>> check_params("mlp", {"hiden": [64]})
+    >>> check_params("mlp", {"hiden": [64]})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    dlcv.errors.ConfigError: model.params.hiden: unknown parameter for model 'mlp'; expected one of: hidden, activation
+    dlcv.errors.ConfigError: model.params.hiden: unknown parameter for model 'mlp' (did you mean 'hidden'?); ...
     >>> build_model("mlp", 8, 8, 1, 10, hidden=[64, 32]).count_params()   # 64*64+64 + 64*32+32 + 32*10+10
     6570
 """
@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import ConfigDict, ValidationError, create_model
 
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 
 ModelBuilder = Callable[..., Any]
 MODELS: dict[str, ModelBuilder] = {}
@@ -59,7 +59,7 @@ def get_builder(name: str) -> ModelBuilder:
     try:
         return MODELS[name]
     except KeyError:
-        raise ConfigError(f"model.name: unknown model {name!r}; expected one of: "
+        raise ConfigError(f"model.name: unknown model {name!r}{did_you_mean(name, MODELS)}; expected one of: "
                           f"{', '.join(sorted(MODELS))}") from None
 
 
@@ -69,7 +69,7 @@ def check_params(name: str, params: dict[str, Any]) -> None:
     accepted = _config_params(builder)
     for key in params:
         if key not in accepted:
-            raise ConfigError(f"model.params.{key}: unknown parameter for model {name!r}; "
+            raise ConfigError(f"model.params.{key}: unknown parameter for model {name!r}{did_you_mean(key, accepted)}; "
                               f"expected one of: {', '.join(accepted) or '(none)'}")
     try:
         _params_schema(builder).model_validate(params)
