@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""When does XLA repay its compile for a dense network on a CPU? (``jit_compile: auto``'s rule,
-``dlcv.training.compiled.XLA_CPU_REPAID_AFTER``.)
+"""Measure after how many batches XLA's compile repays itself for dense networks on a CPU.
+
+The measurement behind ``jit_compile: auto``'s rule (``dlcv.training.compiled.XLA_CPU_REPAID_AFTER``).
 
 For the linear model and the book's MLPs, on random data of their input sizes, trains the TensorFlow
 compiled route's windows with XLA and without: the first epoch (tracing and compiling included) and the

@@ -387,10 +387,11 @@ def has_convolutions(model) -> bool:
 
 
 XLA_CPU_REPAID_AFTER = 5_000
-"""On a CPU, XLA's compile (0.5-1 s a run) is repaid after about this many batches of a small network, and
-after fewer of a larger one: its saving per batch grows with the parameters its fused update reads and
-writes (BENCHMARKS.md, "XLA on CPU for dense networks": 0.1-0.4 ms a batch under 250,000 parameters, 2.4-3.7
-ms for the CIFAR MLP's 3.7 million). :func:`use_xla` counts each batch as 1 + parameters / 100,000."""
+"""On a CPU, XLA's compile (0.5-1.1 s a run) is repaid after about this many batches of a small network,
+and after fewer of a larger one: its saving per batch grows with the parameters its fused update reads and
+writes (BENCHMARKS.md, "XLA on CPU for dense networks": 0.13-0.31 ms a batch for the linear model and the
+quickstart's MLP, 0.67-0.77 ms for the MNIST MLP's 235,000 parameters, 2.2-2.5 ms for the CIFAR MLP's 3.7
+million). :func:`use_xla` counts each batch as 1 + parameters / 100,000."""
 
 
 def use_xla(model: keras.Model, jit_compile: bool | str = "auto", steps: int | None = None) -> bool:
