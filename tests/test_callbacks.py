@@ -10,6 +10,7 @@ def _fake_epochs(monitor, logs):
     monitor.on_train_begin()
     for epoch, entry in enumerate(logs):
         monitor.on_epoch_end(epoch, entry)
+    monitor.on_train_end()
 
 
 def short_config(tmp_path, *overrides):
@@ -19,15 +20,50 @@ def short_config(tmp_path, *overrides):
 def test_training_monitor_writes_json_and_png_each_epoch(keras, tmp_path):
     from dlcv.training.monitor import TrainingMonitor
 
-    monitor = TrainingMonitor(tmp_path / "plot.png", json_path=tmp_path / "history.json")
+    monitor = TrainingMonitor(tmp_path / "plot.png", json_path=tmp_path / "history.json", min_interval=0)
     logs = [{"loss": 1.0 / (e + 1), "accuracy": 0.5 + e / 10, "val_loss": 1.2 / (e + 1),
              "val_accuracy": 0.4 + e / 10} for e in range(3)]
-    _fake_epochs(monitor, logs)
+    monitor.on_train_begin()
+    for epoch, entry in enumerate(logs):
+        (tmp_path / "plot.png").unlink(missing_ok=True)
+        monitor.on_epoch_end(epoch, entry)
+        assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"  # redrawn after this epoch
+        assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == epoch + 1
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["loss"] == [1.0, 0.5, pytest.approx(1 / 3)]
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "plot.png"]
+
+
+def test_the_plot_is_redrawn_once_min_interval_has_passed_and_after_the_last_epoch(keras, tmp_path, monkeypatch):
+    """Epochs shorter than min_interval (default 1 s) are drawn together; history.json has each epoch."""
+    from types import SimpleNamespace
+
+    from dlcv.training import monitor as module
+
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(module, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monitor = module.TrainingMonitor(tmp_path / "plot.png", json_path=tmp_path / "history.json")
+    drawn, plot = [], monitor._plot
+    monkeypatch.setattr(monitor, "_plot", lambda: (drawn.append(len(monitor.history["loss"])), plot()))
+    monitor.on_train_begin()
+    for epoch, ends_at in enumerate([100.3, 101.2, 101.5, 102.1, 102.3, 102.4]):
+        clock.now = ends_at
+        monitor.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1)})
+        assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == epoch + 1
+    assert drawn == [2, 5]  # 1.2 s after the start, 1.1 s after the last redraw; 0.9 s was not enough
+    monitor.on_train_end()
+    assert drawn == [2, 5, 6] and monitor._panels[0].get_title().endswith("[epoch 6]")
+    monitor.on_train_end()  # nothing new to draw
+    assert drawn == [2, 5, 6] and (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan"), float("inf")])
+def test_training_monitor_refuses_a_min_interval_that_is_not_a_number_of_seconds(keras, tmp_path, seconds):
+    from dlcv.training.monitor import TrainingMonitor
+
+    with pytest.raises(ValueError, match="min_interval must be a number of seconds >= 0"):
+        TrainingMonitor(tmp_path / "plot.png", min_interval=seconds)
 
 
 def test_training_png_keeps_its_labels_inside_its_legend_off_the_curves_and_whole_epochs(keras, tmp_path):

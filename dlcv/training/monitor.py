@@ -1,4 +1,9 @@
-"""TrainingMonitor: after every epoch, append the logs to a JSON history and redraw the curves as a PNG.
+"""TrainingMonitor: after every epoch, append the logs to a JSON history; redraw the curves as a PNG.
+
+The PNG is redrawn after an epoch that ends ``min_interval`` seconds or more after the last redraw (or the
+start of training), and after the last epoch, as Keras's ``Progbar`` updates at most every ``interval``:
+drawing it takes about 0.1 s, which was half of the quickstart's 30 epochs of 0.03 s. Epochs that long or
+longer are each drawn; shorter ones are drawn together. ``min_interval=0``: after every epoch.
 
 On a resumed run, ``start_at`` truncates the reloaded history to the epochs before it, so the curves
 continue with no gap and no duplicate. ``phase_starts``: epochs where a new phase began (a fine-tune),
@@ -11,7 +16,9 @@ never a half-written one.
 """
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,21 +31,26 @@ from ..plotting import new_figure, save_figure
 
 class TrainingMonitor(keras.callbacks.Callback):
     def __init__(self, fig_path: str | os.PathLike, json_path: str | os.PathLike | None = None,
-                 start_at: int = 0, phase_starts: Sequence[int] = ()) -> None:
+                 start_at: int = 0, phase_starts: Sequence[int] = (), min_interval: float = 1.0) -> None:
         super().__init__()
         if start_at < 0:
             raise ValueError(f"start_at must be >= 0, got {start_at}")
+        if not (math.isfinite(min_interval) and min_interval >= 0):
+            raise ValueError(f"min_interval must be a number of seconds >= 0, got {min_interval}")
         self.fig_path = Path(fig_path)
         self.json_path = Path(json_path) if json_path is not None else None
         self.start_at = start_at
         self.phase_starts = tuple(phase_starts)
+        self.min_interval = min_interval
         self.history: dict[str, list[float]] = {}
         self._begun = False
+        self._drawn_at, self._undrawn = 0.0, False
 
     def on_train_begin(self, logs=None) -> None:
         if self._begun:  # the next phase of the same run (a fine-tune): the history goes on
             return
         self._begun = True
+        self._drawn_at = time.monotonic()
         self.history = {}
         if self.json_path is not None and self.json_path.exists() and self.start_at > 0:
             saved = files.read_json(self.json_path)
@@ -49,8 +61,18 @@ class TrainingMonitor(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         if self.json_path is not None:
             files.write_json(self.json_path, self.history)
-        if len(self.history.get("loss", ())) >= 1:
+        self._undrawn = True
+        if time.monotonic() - self._drawn_at >= self.min_interval:
+            self._draw()
+
+    def on_train_end(self, logs=None) -> None:
+        if self._undrawn:
+            self._draw()
+
+    def _draw(self) -> None:
+        if self.history.get("loss"):
             self._plot()
+        self._drawn_at, self._undrawn = time.monotonic(), False
 
     def _plot(self) -> None:
         """Redraw the curves. The figure is built once and its lines updated each epoch: building axes
