@@ -2,14 +2,15 @@
 
 The PNG is redrawn after an epoch that ends ``min_interval`` seconds or more after the last redraw (or the
 start of training), and after the last epoch, as Keras's ``Progbar`` updates at most every ``interval``:
-drawing it takes about 0.1 s, which was half of the quickstart's 30 epochs of 0.03 s. Epochs that long or
-longer are each drawn; shorter ones are drawn together. ``min_interval=0``: after every epoch.
+drawing it takes about 0.1 s, and a redraw after each of the quickstart's 30 epochs of 0.03 s was half its
+training time. Epochs of a second or longer are each drawn; shorter ones together. ``min_interval=0``:
+after every epoch.
 
 On a resumed run, ``start_at`` truncates the reloaded history to the epochs before it, so the curves
 continue with no gap and no duplicate. ``phase_starts``: epochs where a new phase began (a fine-tune),
 drawn as dotted lines; a second ``on_train_begin`` (the next phase) continues the same history. Both
 files are replaced atomically: a run killed at any moment leaves the previous complete JSON and PNG,
-never a half-written one.
+never a half-written one (the PNG up to ``min_interval`` of epochs behind; the resumed run redraws it).
 
     monitor = TrainingMonitor("output/run/training.png", json_path="output/run/history.json")
     model.fit(train, validation_data=val, epochs=20, callbacks=[monitor])
