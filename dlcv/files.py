@@ -52,6 +52,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
                 os.remove(tmp)
 
 
+def link_complete(source: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Give the complete file ``source`` the name ``path`` too (a hard link, renamed onto ``path`` in one
+    step), instead of writing the same bytes again; False where the file system links no such pair (another
+    device, no hard links), and the caller writes the file. Safe because every file here is replaced by a
+    rename, never rewritten in place: replacing either name leaves the other's bytes as they were."""
+    path = Path(path)
+    tmp = path.with_name(f"{TEMP_PREFIX}{os.urandom(6).hex()}{''.join(path.suffixes)}")
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    try:
+        with reporting_write_failures(path):
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    return True
+
+
 @contextlib.contextmanager
 def reporting_write_failures(path: str | os.PathLike) -> Iterator[None]:
     """Inside the block, a write the machine refuses for a reason the user can fix (no space, a

@@ -131,3 +131,61 @@ def test_resume_record_points_at_a_complete_model_with_its_optimizer_state(keras
     reloaded = keras.models.load_model(point.model_path)
     steps = -(-len(result.prepared.splits.train.labels) // 32)
     assert int(keras.ops.convert_to_numpy(reloaded.optimizer.iterations)) == 4 * steps
+
+
+def test_an_improving_epochs_model_is_saved_once_for_the_best_and_the_resume_checkpoint(keras, tmp_path, monkeypatch):
+    """After an improving epoch, best.keras and the resume checkpoint are one file under two names (a hard
+    link); another epoch's model is its own file, and replacing either name never changes the other. Where
+    the file system cannot link, each is saved."""
+    import os
+
+    import numpy as np
+
+    from dlcv.training.callbacks import AtomicModelCheckpoint, ResumeCheckpoint
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    best = AtomicModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_loss", mode="min", save_best_only=True,
+                                 verbose=0)
+    last = ResumeCheckpoint(tmp_path, same_model=best)
+
+    def epoch(index: int, val_loss: float):
+        model.layers[0].kernel.assign(np.full((3, 2), float(index)))  # each epoch's own weights
+        for callback in (best, last):
+            callback.set_model(model)
+            callback.on_epoch_end(index, {"loss": 1.0, "val_loss": val_loss})
+        return tmp_path / f"last-epoch{index + 1:04d}.keras"
+
+    def kernel(path) -> float:
+        return float(keras.ops.convert_to_numpy(keras.models.load_model(path).layers[0].kernel)[0, 0])
+
+    first = epoch(0, 0.5)
+    assert os.path.samefile(first, tmp_path / "best.keras")
+    second = epoch(1, 0.7)  # no improvement: its own file; best.keras, epoch 1's, outlives the name it shared
+    assert not first.exists() and not os.path.samefile(second, tmp_path / "best.keras")
+    assert (kernel(tmp_path / "best.keras"), kernel(second)) == (0.0, 1.0)
+
+    def refused(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refused)
+    third = epoch(2, 0.4)
+    assert not os.path.samefile(third, tmp_path / "best.keras")
+    assert (kernel(tmp_path / "best.keras"), kernel(third)) == (2.0, 2.0)
+    assert json.loads((tmp_path / "last.json").read_text())["model"] == third.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras", "last-epoch0003.keras", "last.json"]
+
+
+@pytest.mark.parametrize("overrides, extra, linked", [
+    ((), False, True), (("optimizer.ema=0.99",), False, False), ((), True, False),
+    (("callbacks.checkpoint=none",), False, False)])
+def test_the_resume_checkpoint_links_only_where_nothing_between_the_two_changes_the_weights(
+        keras, tmp_path, overrides, extra, linked):
+    """Weight averaging swaps the raw weights back between the two, and a caller's callbacks run there."""
+    from dlcv.runs import RunFolder
+    from dlcv.training.callbacks import AtomicModelCheckpoint, ResumeCheckpoint, build_callbacks
+
+    built = build_callbacks(short_config(tmp_path, *overrides), RunFolder(tmp_path / "run"),
+                            extra=[keras.callbacks.Callback()] if extra else ())
+    resume = next(c for c in built if isinstance(c, ResumeCheckpoint))
+    assert isinstance(resume.same_model, AtomicModelCheckpoint) is linked

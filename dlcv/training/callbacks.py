@@ -35,7 +35,12 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     :mod:`dlcv.training.keras_private`.
 
         AtomicModelCheckpoint("ckpt/weights-{epoch:03d}-{val_loss:.4f}.keras", save_best_only=True)
+
+    ``saved``: (epoch, file) of the last whole model it saved in the native format, which the resume
+    checkpoint links to instead of saving the same model twice.
     """
+
+    saved: tuple[int, Path] | None = None
 
     def _save_model(self, epoch, batch, logs):  # keras_private.SAVE_HOOK
         filepath = checkpoint_path(self, epoch, batch, logs)
@@ -46,6 +51,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.model.save_weights(tmp, overwrite=True)
             else:
                 self.model.save(tmp, overwrite=True)
+        if not self.save_weights_only and filepath.endswith(".keras"):
+            self.saved = (epoch, Path(filepath))
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -69,16 +76,20 @@ class ResumeCheckpoint(keras.callbacks.Callback):
     older models are removed. Whatever the moment of a kill, ``last.json`` names a complete model and
     the epoch it finished. A non-finite loss is never committed. Each commit records the run's seconds so
     far (``seconds_before``: what earlier processes of a resumed run spent), so that results.json counts
-    the whole run's time.
+    the whole run's time. ``same_model``: a checkpoint that saves the same model earlier in the same epoch
+    (nothing between them changes the weights); an epoch it saved is linked to its file, not saved again
+    (the model's serialisation is most of a short epoch's checkpoint time).
 
         ResumeCheckpoint("output/run/checkpoints")     # then: RunFolder(...).resume_point() on restart
     """
 
-    def __init__(self, folder: str | Path, best_val_loss: float | None = None, seconds_before: float = 0.0) -> None:
+    def __init__(self, folder: str | Path, best_val_loss: float | None = None, seconds_before: float = 0.0,
+                 same_model: AtomicModelCheckpoint | None = None) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.best_val_loss = best_val_loss
         self.seconds_before, self.started = seconds_before, time.perf_counter()
+        self.same_model = same_model
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
@@ -88,8 +99,10 @@ class ResumeCheckpoint(keras.callbacks.Callback):
         if val_loss is not None and (self.best_val_loss is None or val_loss < self.best_val_loss):
             self.best_val_loss = float(val_loss)
         model_path = self.folder / f"last-epoch{epoch + 1:04d}.keras"
-        with files.atomic_path(model_path) as tmp:
-            self.model.save(tmp)
+        saved = self.same_model.saved if self.same_model is not None else None
+        if saved is None or saved[0] != epoch or not files.link_complete(saved[1], model_path):
+            with files.atomic_path(model_path) as tmp:
+                self.model.save(tmp)
         self._commit(model_path, {"epoch": epoch + 1})
 
     def save_within_epoch(self, epoch: int, done: int, metrics) -> Path:
@@ -190,15 +203,17 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
         callbacks.append(TrainingMonitor(run.training_plot_file, json_path=run.history_file,
                                          start_at=resume.epoch if resume else 0,
                                          phase_starts=[config.epochs] if config.fine_tune else []))
+    best_model = None
     if settings.checkpoint != "none":
         suffix = "." + settings.checkpoint_format
         name = f"best{suffix}" if settings.checkpoint == "best" else "weights-{epoch:03d}-{val_loss:.4f}" + suffix
         target = Path(settings.checkpoint_dir) if settings.checkpoint_dir else run.checkpoints
         target.mkdir(parents=True, exist_ok=True)
-        callbacks.append(AtomicModelCheckpoint(
+        best_model = AtomicModelCheckpoint(
             str(target / name), monitor="val_loss", mode="min", save_best_only=True, verbose=0,
             # on resume, only an improvement on the best before the interruption counts
-            initial_value_threshold=resume.best_val_loss if resume else None))
+            initial_value_threshold=resume.best_val_loss if resume else None)
+        callbacks.append(best_model)
     if config.restore_best:
         callbacks.append(BestEpoch(run.best_epoch_file, resume.best_val_loss if resume else None))
     if settings.early_stopping_patience is not None:
@@ -210,7 +225,9 @@ def build_callbacks(config: ExperimentConfig, run: RunFolder, resume: ResumePoin
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.tensorboard), write_graph=False))
     callbacks.extend(extra)
     callbacks.extend(averaging[1:])
+    # The same weights reach both checkpoints unless the caller's callbacks or the averaging swap run between
+    same_model = best_model if not extra and not averaging else None
     callbacks.append(ResumeCheckpoint(run.checkpoints, resume.best_val_loss if resume else None,
-                                      resume.seconds if resume else 0.0))
+                                      resume.seconds if resume else 0.0, same_model))
     callbacks.extend(after_commit)
     return callbacks
