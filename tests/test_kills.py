@@ -23,8 +23,8 @@ def _history(path: Path) -> dict[str, list]:
 def test_five_sigkills_at_random_points_each_resumed(tmp_path):
     """Kill a real training process five times at random moments, resume each time, lose nothing."""
     seed = int.from_bytes(os.urandom(4), "little")
-    # five kills take 5-10 epochs, and a process may run a few more before its kill lands (an epoch of the
-    # quickstart is a fraction of a second): 25 leave the last run epochs to train, whatever the draws
+    # five kills take 5-10 epochs, and each lands within the epoch after its target: 25 leave the last run
+    # epochs to train, whatever the draws
     rng, epochs = random.Random(seed), 25
     context = f"(kill points drawn with random seed {seed})"
     # Not tracked: MLflow's start costs each of the six processes 4 s; a resumed run's MLflow run is
@@ -39,12 +39,17 @@ def test_five_sigkills_at_random_points_each_resumed(tmp_path):
         # A kill before the first epoch is committed leaves nothing to resume: start afresh, as a user would.
         command = [sys.executable, "-m", "dlcv", "train", *args] + (["--resume"] if record_path.exists() else [])
         process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        target = len(_history(history_path).get("loss", [])) + rng.randint(1, 2)
+        done = len(_history(history_path).get("loss", []))
+        target, epoch_seconds, ended = done + rng.randint(1, 2), 0.1, None
         deadline = time.time() + 120
-        while len(_history(history_path).get("loss", [])) < target and process.poll() is None:
+        while done < target and process.poll() is None:
             assert time.time() < deadline, f"no progress before kill {kill + 1} {context}"
             time.sleep(0.01)
-        time.sleep(rng.uniform(0, 0.4))  # anywhere in the epoch: mid-batch, mid-plot, mid-checkpoint
+            now_done = len(_history(history_path).get("loss", []))
+            if now_done > done:  # the last epoch's length, timed from the one before it
+                epoch_seconds = (time.time() - ended) / (now_done - done) if ended else epoch_seconds
+                done, ended = now_done, time.time()
+        time.sleep(rng.uniform(0, epoch_seconds))  # anywhere in the next epoch: mid-batch, mid-checkpoint
         process.send_signal(signal.SIGKILL)
         _, stderr = process.communicate()
         assert process.returncode == -signal.SIGKILL, f"kill {kill + 1} came too late {context}: " \
