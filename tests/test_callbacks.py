@@ -161,19 +161,25 @@ def test_an_improving_epochs_model_is_saved_once_for_the_best_and_the_resume_che
 
     first = epoch(0, 0.5)
     assert os.path.samefile(first, tmp_path / "best.keras")
-    second = epoch(1, 0.7)  # no improvement: its own file; best.keras, epoch 1's, outlives the name it shared
-    assert not first.exists() and not os.path.samefile(second, tmp_path / "best.keras")
-    assert (kernel(tmp_path / "best.keras"), kernel(second)) == (0.0, 1.0)
+    model.layers[0].kernel.assign(np.full((3, 2), 1.0))
+    best.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.45})  # a kill here resumes from the committed epoch 1
+    assert (kernel(tmp_path / "best.keras"), kernel(first)) == (1.0, 0.0)
+    last.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.45})
+    second = tmp_path / "last-epoch0002.keras"
+    assert not first.exists() and os.path.samefile(second, tmp_path / "best.keras")
+    third = epoch(2, 0.7)  # no improvement: its own file; best.keras, epoch 2's, outlives the name it shared
+    assert not second.exists() and not os.path.samefile(third, tmp_path / "best.keras")
+    assert (kernel(tmp_path / "best.keras"), kernel(third)) == (1.0, 2.0)
 
     def refused(source, target):
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "link", refused)
-    third = epoch(2, 0.4)
-    assert not os.path.samefile(third, tmp_path / "best.keras")
-    assert (kernel(tmp_path / "best.keras"), kernel(third)) == (2.0, 2.0)
-    assert json.loads((tmp_path / "last.json").read_text())["model"] == third.name
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras", "last-epoch0003.keras", "last.json"]
+    fourth = epoch(3, 0.4)
+    assert not os.path.samefile(fourth, tmp_path / "best.keras")
+    assert (kernel(tmp_path / "best.keras"), kernel(fourth)) == (3.0, 3.0)
+    assert json.loads((tmp_path / "last.json").read_text())["model"] == fourth.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras", "last-epoch0004.keras", "last.json"]
 
 
 @pytest.mark.parametrize("overrides, extra, linked", [
