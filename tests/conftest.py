@@ -175,7 +175,16 @@ def digits_run(keras, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs")
     config = load_config(overrides=["epochs=5", f"output_dir={out}", "name=digits-short"])
-    return train(config, verbose=0)
+    result = train(config, verbose=0)
+    as_trained = _files_of(result.run_dir)
+    yield result
+    # shared by every test of the session: a test that writes into it (dlcv evaluate, report) copies it first
+    assert _files_of(result.run_dir) == as_trained, "a test changed the shared digits_run"
+
+
+def _files_of(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
 """`dlcv predict` and `dlcv evaluate` on a saved run."""
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -93,12 +95,13 @@ def test_predict_refuses_a_corrupt_model(dlcv, tmp_path, digit_pngs):
 
 
 @pytest.mark.parametrize("model", ["model.h5", "."])  # ".": the run folder itself
-def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run, model):
-    result = dlcv("evaluate", "--model", digits_run.run_dir / model)
+def test_evaluate_reproduces_the_runs_test_accuracy(dlcv, digits_run, model, tmp_path):
+    run_dir = shutil.copytree(digits_run.run_dir, tmp_path / "run")  # evaluate writes evaluation.json into it
+    result = dlcv("evaluate", "--model", run_dir / model)
     assert result.code == 0, result.err
     assert f"accuracy {digits_run.test_accuracy:.4f}, 95% interval " in result.out
     assert f"(Wilson, 450 images), loss {digits_run.evaluation.loss:.4f}" in result.out
-    assert "weighted avg" in result.out
+    assert "weighted avg" in result.out and (run_dir / "evaluation.json").is_file()
 
 
 def test_predict_refuses_an_image_of_the_wrong_size_for_a_bare_model(dlcv, digits_run, tmp_path):
